@@ -1,0 +1,374 @@
+//! A mutually authenticated connection to `gatehouse-server`, and the errors a
+//! person can act on when it fails.
+//!
+//! The server certificate must chain to the profile's CA and nothing else: the
+//! system trust store is never consulted. When it does not, the fingerprint of
+//! the certificate the server presented is captured so a person can compare it
+//! out of band. With TLS 1.3 the server's verdict on *our* certificate arrives
+//! after the client considers the handshake done, so it is recognised on the
+//! first read, never assumed from a completed connect.
+
+use std::error::Error as StdError;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use gatehouse_protocol::{
+    API_VERSION, API_VERSION_HEADER, ApiError, ErrorCode, Fingerprint, MIN_SUPPORTED_API_VERSION,
+    ServerStatus, WhoAmI,
+};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{AlertDescription, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::identity::ClientIdentity;
+use crate::profile::Profile;
+
+/// Why a request to the server failed, in terms a person can act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Nothing answered at the server address.
+    #[error("cannot reach the server at {url}: {reason}")]
+    Unreachable {
+        /// The server URL.
+        url: String,
+        /// What the network said.
+        reason: String,
+    },
+    /// The server's certificate does not chain to the profile's CA (or does not name the host).
+    #[error("the server's certificate is not trusted by this profile's CA: {reason}")]
+    ServerNotTrusted {
+        /// SHA-256 of the certificate the server presented, when one was seen.
+        fingerprint: Option<Fingerprint>,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The server refused our client certificate during the handshake.
+    #[error("the server refused this client certificate ({reason})")]
+    ClientCertRejected {
+        /// The TLS alert or error seen.
+        reason: String,
+    },
+    /// Our certificate is fine but not in the server's registry.
+    #[error("{message}")]
+    NotRegistered {
+        /// The server's explanation.
+        message: String,
+        /// Our certificate's fingerprint, for the administrator.
+        fingerprint: Fingerprint,
+    },
+    /// An administrator disabled our registry entry.
+    #[error("{message}")]
+    Disabled {
+        /// The server's explanation.
+        message: String,
+    },
+    /// Our certificate's validity has ended.
+    #[error("this profile's client certificate expired at {not_after}")]
+    CertificateExpired {
+        /// When it ended.
+        not_after: DateTime<Utc>,
+    },
+    /// Our certificate's validity has not begun.
+    #[error("this profile's client certificate is not valid until {not_before}")]
+    CertificateNotYetValid {
+        /// When it begins.
+        not_before: DateTime<Utc>,
+    },
+    /// The server speaks an API version older than this client supports.
+    #[error("the server speaks API version {server}; this client needs at least {min}")]
+    ServerTooOld {
+        /// The server's version.
+        server: u32,
+        /// The oldest this client accepts.
+        min: u32,
+    },
+    /// The server speaks an API version newer than this client knows.
+    #[error("the server speaks API version {server}; this client knows up to {max}")]
+    ServerTooNew {
+        /// The server's version.
+        server: u32,
+        /// The newest this client accepts.
+        max: u32,
+    },
+    /// The server answered with something this client does not understand.
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    /// The profile's CA certificate is unusable.
+    #[error("cannot use CA certificate {path}: {reason}")]
+    CaCertificate {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// What the person should do next.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Error::Unreachable { .. } => "Check the server URL in the profile, that the server is running, and your network or VPN.",
+            Error::ServerNotTrusted { .. } => "Do not continue. Compare the fingerprint with your administrator's over a separate channel; if the deployment's CA changed, import the new profile.",
+            Error::ClientCertRejected { .. } => "Your certificate was not issued by this deployment's CA, or it was revoked. Check you chose the right profile, or ask an administrator for a new certificate.",
+            Error::NotRegistered { .. } => "Send your certificate fingerprint to an administrator so they can register it.",
+            Error::Disabled { .. } => "Ask an administrator why your access was disabled.",
+            Error::CertificateExpired { .. } => "Ask an administrator to issue you a new client certificate, then update the profile.",
+            Error::CertificateNotYetValid { .. } => "Check this computer's date, time and time zone, or wait until the certificate becomes valid.",
+            Error::ServerTooOld { .. } => "Ask your administrator to upgrade gatehouse-server, or use an older console.",
+            Error::ServerTooNew { .. } => "Upgrade the Gatehouse console.",
+            Error::Protocol(_) => "Check that the profile points at a Gatehouse server; if it does, report this with the time it happened.",
+            Error::CaCertificate { .. } => "Choose the deployment's CA certificate (PEM) in the profile.",
+        }
+    }
+}
+
+/// An mTLS connection pool to one server, for one profile and identity.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    http: reqwest::Client,
+    base: reqwest::Url,
+    seen: Arc<Mutex<Option<Fingerprint>>>,
+    identity: Arc<dyn ClientIdentity>,
+}
+
+impl Connection {
+    /// Prepares a connection; nothing is sent until the first request.
+    pub fn new(profile: &Profile, identity: Arc<dyn ClientIdentity>) -> Result<Self, Error> {
+        let ca_error = |reason: String| Error::CaCertificate { path: profile.ca_cert.display().to_string(), reason };
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(&profile.ca_cert).map_err(|e| ca_error(e.to_string()))? {
+            roots.add(cert.map_err(|e| ca_error(e.to_string()))?).map_err(|e| ca_error(e.to_string()))?;
+        }
+        if roots.is_empty() {
+            return Err(ca_error("no CERTIFICATE block found".to_owned()));
+        }
+        let base = reqwest::Url::parse(&profile.server_url)
+            .map_err(|e| Error::Protocol(format!("server URL {:?}: {e}", profile.server_url)))?;
+        let config = client_config(roots, identity.as_ref())?;
+        let seen = config.1;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(config.0)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .no_proxy()
+            .build()
+            .map_err(|e| Error::Protocol(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { http, base, seen, identity })
+    }
+
+    /// `GET /v1/whoami`.
+    pub async fn whoami(&self) -> Result<WhoAmI, Error> {
+        self.get("/v1/whoami").await
+    }
+
+    /// `GET /v1/status`.
+    pub async fn status(&self) -> Result<ServerStatus, Error> {
+        self.get("/v1/status").await
+    }
+
+    /// A GET whose JSON answer is `T`, with every failure classified.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        let url = self.base.join(path).map_err(|e| Error::Protocol(format!("bad path {path:?}: {e}")))?;
+        let response = self.http.get(url).send().await.map_err(|e| self.classify(&e))?;
+        check_version(&response)?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json::<T>().await.map_err(|e| Error::Protocol(format!("bad response body: {e}")));
+        }
+        let body: ApiError = response
+            .json()
+            .await
+            .map_err(|e| Error::Protocol(format!("HTTP {status} without an error body: {e}")))?;
+        Err(self.from_api_error(body))
+    }
+
+    fn from_api_error(&self, body: ApiError) -> Error {
+        let validity = self.identity.validity();
+        match body.code {
+            ErrorCode::NotRegistered => Error::NotRegistered {
+                message: body.message,
+                fingerprint: Fingerprint::from_digest(Sha256::digest(&self.identity.certified_key().cert[0]).into()),
+            },
+            ErrorCode::Disabled => Error::Disabled { message: body.message },
+            ErrorCode::CertificateExpired => Error::CertificateExpired {
+                not_after: validity.map(|v| v.1).unwrap_or_default(),
+            },
+            ErrorCode::CertificateNotYetValid => Error::CertificateNotYetValid {
+                not_before: validity.map(|v| v.0).unwrap_or_default(),
+            },
+            ErrorCode::CertificateRequired => Error::ClientCertRejected { reason: body.message },
+            _ => Error::Protocol(format!("{:?}: {}", body.code, body.message)),
+        }
+    }
+
+    fn classify(&self, error: &reqwest::Error) -> Error {
+        let url = self.base.to_string();
+        let mut source: Option<&(dyn StdError + 'static)> = Some(error);
+        while let Some(current) = source {
+            if let Some(tls) = as_rustls(current) {
+                return self.classify_tls(tls);
+            }
+            if let Some(io) = current.downcast_ref::<std::io::Error>() {
+                use std::io::ErrorKind::*;
+                if matches!(io.kind(), ConnectionRefused | HostUnreachable | NetworkUnreachable | TimedOut | AddrNotAvailable) {
+                    return Error::Unreachable { url, reason: io.to_string() };
+                }
+            }
+            source = current.source();
+        }
+        if error.is_timeout() {
+            return Error::Unreachable { url, reason: "timed out".to_owned() };
+        }
+        if error.is_connect() {
+            return Error::Unreachable { url, reason: chain(error) };
+        }
+        // The server closing the connection right after our handshake, with no
+        // alert, is how some servers refuse a client certificate under TLS 1.3.
+        Error::Protocol(chain(error))
+    }
+
+    fn classify_tls(&self, tls: &rustls::Error) -> Error {
+        match tls {
+            rustls::Error::InvalidCertificate(reason) => Error::ServerNotTrusted {
+                fingerprint: *self.seen.lock().unwrap_or_else(|p| p.into_inner()),
+                reason: reason.to_string(),
+            },
+            rustls::Error::AlertReceived(AlertDescription::CertificateExpired) => {
+                Error::CertificateExpired { not_after: self.identity.validity().map(|v| v.1).unwrap_or_default() }
+            }
+            rustls::Error::AlertReceived(alert) => Error::ClientCertRejected { reason: format!("TLS alert: {alert:?}") },
+            other => Error::Protocol(format!("TLS: {other}")),
+        }
+    }
+}
+
+fn as_rustls<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    error.downcast_ref::<rustls::Error>().or_else(|| {
+        // io::Error::source() skips the wrapped error itself: look inside explicitly.
+        error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    })
+}
+
+fn chain(error: &dyn StdError) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn check_version(response: &reqwest::Response) -> Result<(), Error> {
+    let version = response
+        .headers()
+        .get(API_VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u32>().ok())
+        .ok_or_else(|| {
+            Error::Protocol(format!("the server did not send {API_VERSION_HEADER}: is this a Gatehouse server?"))
+        })?;
+    if version < MIN_SUPPORTED_API_VERSION {
+        return Err(Error::ServerTooOld { server: version, min: MIN_SUPPORTED_API_VERSION });
+    }
+    if version > API_VERSION {
+        return Err(Error::ServerTooNew { server: version, max: API_VERSION });
+    }
+    Ok(())
+}
+
+type SeenFingerprint = Arc<Mutex<Option<Fingerprint>>>;
+
+fn client_config(
+    roots: RootCertStore,
+    identity: &dyn ClientIdentity,
+) -> Result<(rustls::ClientConfig, SeenFingerprint), Error> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| Error::CaCertificate { path: "profile CA".to_owned(), reason: e.to_string() })?;
+    let seen = SeenFingerprint::default();
+    let verifier = Arc::new(RecordingVerifier { inner, seen: seen.clone() });
+    let key = identity.certified_key();
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| Error::Protocol(format!("TLS setup: {e}")))?
+        .dangerous() // only to install RecordingVerifier, which delegates every decision to WebPKI
+        .with_custom_certificate_verifier(verifier)
+        .with_client_cert_resolver(Arc::new(PresentIdentity(key)));
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if !identity.allows_resumption() {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
+    Ok((config, seen))
+}
+
+/// Always presents the one identity the connection was made for.
+#[derive(Debug)]
+struct PresentIdentity(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for PresentIdentity {
+    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// Delegates to the WebPKI verifier and remembers the fingerprint of the last
+/// certificate the server presented, so a refusal can show what was seen.
+#[derive(Debug)]
+struct RecordingVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    seen: SeenFingerprint,
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let fingerprint = Fingerprint::from_digest(Sha256::digest(end_entity).into());
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(fingerprint);
+        self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}

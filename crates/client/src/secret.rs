@@ -1,0 +1,144 @@
+//! Profile secrets (a key file's passphrase) in the OS keyring, never on disk.
+//!
+//! Uses `keyring-core` with the Secret Service store on desktops and the kernel
+//! keyutils store where no Secret Service answers (a server, a bare session).
+//! The `keyring` crate's own documentation steers applications that choose their
+//! stores to link `keyring-core` and the store crates directly, which is what this does.
+
+use std::sync::Arc;
+
+use keyring_core::{CredentialStore, Error as KeyringError};
+use zeroize::Zeroizing;
+
+/// The keyring service name every Gatehouse secret is filed under.
+pub const SERVICE: &str = "gatehouse";
+
+/// Keyring failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No store could be opened.
+    #[error("no OS keyring is available ({0}); unlock your desktop keyring or run inside a login session")]
+    Unavailable(String),
+    /// The store refused or failed an operation.
+    #[error("the OS keyring failed: {0}")]
+    Store(String),
+}
+
+/// A secret string: wiped on drop, never printed.
+#[derive(Clone)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: String) -> Self {
+        Self(Zeroizing::new(value))
+    }
+
+    /// The secret itself; keep the borrow short.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where profile secrets live.
+#[derive(Clone)]
+pub struct SecretStore {
+    store: Arc<CredentialStore>,
+    name: &'static str,
+}
+
+impl std::fmt::Debug for SecretStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretStore").field("store", &self.name).finish()
+    }
+}
+
+impl SecretStore {
+    /// The desktop's Secret Service if one answers, else the kernel keyutils session keyring.
+    pub fn native() -> Result<Self, Error> {
+        if let Ok(store) = zbus_secret_service_keyring_store::Store::new() {
+            let store: Arc<CredentialStore> = store;
+            // The store connects lazily: probe with a lookup that is allowed to find nothing.
+            let probe = store.build(SERVICE, "probe", None).and_then(|e| e.get_password());
+            if matches!(probe, Ok(_) | Err(KeyringError::NoEntry)) {
+                return Ok(Self { store, name: "secret-service" });
+            }
+        }
+        let store = linux_keyutils_keyring_store::Store::new()
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        Ok(Self { store, name: "keyutils" })
+    }
+
+    /// An in-memory store for tests.
+    pub fn mock() -> Self {
+        let store = keyring_core::mock::Store::new()
+            .unwrap_or_else(|_| unreachable!("the mock store cannot fail to open"));
+        Self { store, name: "mock" }
+    }
+
+    /// Which store is in use (for diagnostics).
+    pub fn kind(&self) -> &'static str {
+        self.name
+    }
+
+    /// Stores `secret` under `account`, replacing any previous value.
+    pub fn set(&self, account: &str, secret: &Secret) -> Result<(), Error> {
+        self.entry(account)?.set_password(secret.expose()).map_err(store_error)
+    }
+
+    /// The secret under `account`, if any.
+    pub fn get(&self, account: &str) -> Result<Option<Secret>, Error> {
+        match self.entry(account)?.get_password() {
+            Ok(value) => Ok(Some(Secret::new(value))),
+            Err(KeyringError::NoEntry) => Ok(None),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// Deletes the secret under `account`; deleting nothing is fine.
+    pub fn delete(&self, account: &str) -> Result<(), Error> {
+        match self.entry(account)?.delete_credential() {
+            Ok(()) | Err(KeyringError::NoEntry) => Ok(()),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    fn entry(&self, account: &str) -> Result<keyring_core::Entry, Error> {
+        self.store.build(SERVICE, account, None).map_err(store_error)
+    }
+}
+
+fn store_error(e: KeyringError) -> Error {
+    match e {
+        KeyringError::NoStorageAccess(_) | KeyringError::PlatformFailure(_) => {
+            Error::Unavailable(e.to_string())
+        }
+        other => Error::Store(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_round_trip_and_never_print() {
+        let store = SecretStore::mock();
+        let secret = Secret::new("correct horse".to_owned());
+        assert_eq!(format!("{secret:?}"), "[redacted]", "Debug must not reveal a secret");
+        assert!(store.get("a").expect("lookup works").is_none(), "nothing stored yet");
+        store.set("a", &secret).expect("store accepts the secret");
+        let back = store.get("a").expect("lookup works").expect("secret present");
+        assert_eq!(back.expose(), "correct horse", "the same secret comes back");
+        store.delete("a").expect("delete works");
+        store.delete("a").expect("deleting twice is not an error");
+        assert!(store.get("a").expect("lookup works").is_none(), "deleted secrets are gone");
+    }
+}

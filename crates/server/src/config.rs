@@ -1,0 +1,312 @@
+//! `gatehouse-server.toml`: where the server listens, which files hold its TLS
+//! material, where its state lives, and its limits.
+//!
+//! Every setting has a safe default; relative paths are resolved against the
+//! directory of the config file. Environment variables override the file:
+//! `GATEHOUSE_LISTEN`, `GATEHOUSE_DATABASE_URL`, `GATEHOUSE_LOG_FORMAT`, `GATEHOUSE_LOG`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the config file `init` writes into the data directory.
+pub const FILE_NAME: &str = "gatehouse-server.toml";
+/// Name of the SQLite database file in the data directory.
+pub const SQLITE_FILE: &str = "gatehouse.db";
+/// Where a development deployment listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7443";
+
+/// Failure to read or make sense of the config file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("config file {path} is invalid: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<toml::de::Error>,
+    },
+    /// An environment override has a bad value.
+    #[error("environment variable {name} is invalid: {reason}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The server's configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The deployment's name, shown to clients and used in certificate names.
+    pub deployment: String,
+    /// Address and port to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Directory holding the deployment's files. Defaults to the config file's directory.
+    #[serde(default)]
+    pub data_dir: PathBuf,
+    /// Where state is stored.
+    #[serde(default)]
+    pub database: Database,
+    /// TLS material.
+    #[serde(default)]
+    pub tls: Tls,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Logging.
+    #[serde(default)]
+    pub log: Log,
+}
+
+/// Database selection.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// `postgres://...` to use PostgreSQL; unset means the SQLite file in the data directory.
+    pub url: Option<String>,
+}
+
+impl std::fmt::Debug for Database {
+    // A database URL may carry a password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self.url.as_ref().map(|_| "[redacted]");
+        f.debug_struct("Database").field("url", &shown).finish()
+    }
+}
+
+/// Paths of the TLS material, relative to the data directory unless absolute.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// The deployment CA: client certificates must chain to it.
+    pub ca_cert: PathBuf,
+    /// The server's certificate chain.
+    pub server_cert: PathBuf,
+    /// The server's private key (PKCS#8 PEM).
+    pub server_key: PathBuf,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Self {
+            ca_cert: PathBuf::from("pki/ca.pem"),
+            server_cert: PathBuf::from("pki/server.pem"),
+            server_key: PathBuf::from("pki/server.key"),
+        }
+    }
+}
+
+/// Limits that keep one client from exhausting the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest a request may take, in seconds.
+    pub request_timeout_secs: u64,
+    /// Longest a TLS handshake may take, in seconds.
+    pub handshake_timeout_secs: u64,
+    /// Most connections served at once; further ones wait in the accept queue.
+    pub max_connections: usize,
+    /// Longest graceful shutdown waits for open requests, in seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            handshake_timeout_secs: 10,
+            max_connections: 1024,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Limits {
+    /// [`Limits::request_timeout_secs`] as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// [`Limits::handshake_timeout_secs`] as a duration.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_secs)
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `gatehouse_server=debug,info`.
+    pub filter: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self { format: LogFormat::Human, filter: "info".to_owned() }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "human" => Ok(Self::Human),
+            "json" => Ok(Self::Json),
+            other => Err(format!("{other:?} is not a log format: use human or json")),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!("DEFAULT_LISTEN is a valid address"))
+}
+
+impl Config {
+    /// A development configuration for a deployment in `data_dir`.
+    pub fn development(deployment: &str, data_dir: &Path, listen: SocketAddr) -> Self {
+        Self {
+            deployment: deployment.to_owned(),
+            listen,
+            data_dir: data_dir.to_owned(),
+            database: Database::default(),
+            tls: Tls::default(),
+            limits: Limits::default(),
+            log: Log::default(),
+        }
+    }
+
+    /// Reads `path`, resolves relative paths and applies environment overrides.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        let mut config: Config = toml::from_str(&text)
+            .map_err(|source| Error::Parse { path: path.to_owned(), source: Box::new(source) })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.data_dir = if config.data_dir.as_os_str().is_empty() {
+            base.to_owned()
+        } else {
+            base.join(&config.data_dir)
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Applies overrides from an environment lookup (a function so tests need not touch the process env).
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), Error> {
+        if let Some(listen) = var("GATEHOUSE_LISTEN") {
+            self.listen = listen
+                .parse()
+                .map_err(|e| Error::Env { name: "GATEHOUSE_LISTEN", reason: format!("{e}") })?;
+        }
+        if let Some(url) = var("GATEHOUSE_DATABASE_URL").filter(|u| !u.is_empty()) {
+            self.database.url = Some(url);
+        }
+        if let Some(format) = var("GATEHOUSE_LOG_FORMAT") {
+            self.log.format =
+                format.parse().map_err(|reason| Error::Env { name: "GATEHOUSE_LOG_FORMAT", reason })?;
+        }
+        if let Some(filter) = var("GATEHOUSE_LOG") {
+            self.log.filter = filter;
+        }
+        Ok(())
+    }
+
+    /// A path from the config, resolved against the data directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        self.data_dir.join(path)
+    }
+
+    /// The database URL in effect: the configured one, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.resolve(Path::new(SQLITE_FILE)).display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_file_gets_safe_defaults_and_paths_resolve_against_its_directory() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(&path, "deployment = \"test\"\n").expect("write config");
+        let config = Config::load(&path).expect("a minimal config loads");
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN, "listen defaults to loopback");
+        assert_eq!(config.data_dir, dir.path(), "data dir defaults to the file's directory");
+        assert_eq!(
+            config.resolve(&config.tls.server_key),
+            dir.path().join("pki/server.key"),
+            "TLS paths resolve inside the data dir"
+        );
+        assert!(config.database_url().starts_with("sqlite://"), "SQLite is the default store");
+        assert_eq!(config.limits.max_body_bytes, 1024 * 1024, "1 MiB body limit by default");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_so_typos_do_not_silently_fall_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(&path, "deployment = \"t\"\nlisten_adress = \"0.0.0.0:1\"\n").expect("write");
+        let err = Config::load(&path).expect_err("a misspelt key must be an error");
+        assert!(err.to_string().contains("listen_adress"), "the error names the bad key: {err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_bad_values_are_errors() {
+        let mut config = Config::development("t", Path::new("/tmp"), default_listen());
+        config
+            .apply_env(|name| match name {
+                "GATEHOUSE_DATABASE_URL" => Some("postgres://u:secret@db/gh".to_owned()),
+                "GATEHOUSE_LOG_FORMAT" => Some("json".to_owned()),
+                _ => None,
+            })
+            .expect("valid overrides apply");
+        assert_eq!(config.database_url(), "postgres://u:secret@db/gh", "URL override wins");
+        assert_eq!(config.log.format, LogFormat::Json, "log format override wins");
+        assert!(
+            !format!("{config:?}").contains("secret"),
+            "Debug output must not reveal the database password"
+        );
+        let err = config
+            .apply_env(|name| (name == "GATEHOUSE_LISTEN").then(|| "nope".to_owned()))
+            .expect_err("a bad listen address is refused");
+        assert!(err.to_string().contains("GATEHOUSE_LISTEN"), "error names the variable");
+    }
+}

@@ -1,0 +1,133 @@
+import { render, screen, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+vi.mock("./bindings", () => ({
+  commands: {
+    profileList: vi.fn(),
+    profileAdd: vi.fn(),
+    profileImport: vi.fn(),
+    profileRemove: vi.fn(),
+    startupProfile: vi.fn(),
+    connect: vi.fn(),
+  },
+}));
+vi.mock("@tauri-apps/plugin-dialog", () => ({ open: vi.fn() }));
+
+import App from "./App.svelte";
+import { commands, type Connection, type IpcError, type Result } from "./bindings";
+import { alice, bob, connectionFor, failed, ok, unreachable } from "./testing/fixtures";
+
+const mocked = vi.mocked(commands);
+
+/** A connect call that stays pending until the test settles it, to observe the "Connecting" screen. */
+function pendingConnect(): (result: Result<Connection, IpcError>) => void {
+  let settle: (result: Result<Connection, IpcError>) => void = () => {};
+  mocked.connect.mockReturnValue(new Promise((resolve) => (settle = resolve)));
+  return (result) => settle(result);
+}
+
+beforeEach(() => {
+  mocked.startupProfile.mockResolvedValue(null);
+  mocked.profileList.mockResolvedValue(ok([alice, bob]));
+});
+
+describe("start-up", () => {
+  it("connects at once to the profile named at launch", async () => {
+    mocked.startupProfile.mockResolvedValue("alice");
+    const finish = pendingConnect();
+    render(App);
+
+    const status = await screen.findByRole("heading", { name: /Connecting/ });
+    expect(status, "the person sees where and as whom they are connecting").toHaveTextContent(
+      "Connecting to https://gatehouse.test:8443 as profile alice…",
+    );
+    expect(mocked.connect, "start-up must connect with the launch profile, without asking").toHaveBeenCalledWith(
+      "alice",
+    );
+    expect(screen.queryByRole("list", { name: "Profiles" }), "no profile choice when one was given").toBeNull();
+
+    finish(ok(connectionFor(alice)));
+    const identity = await screen.findByRole("region", { name: "Identity" });
+    expect(within(identity).getByRole("heading", { name: "Alice Example" }), "the connected identity is shown").toBeVisible();
+    expect(screen.getByRole("status", { name: "Environment: production" }), "the production banner is up").toBeVisible();
+    expect(screen.getByRole("button", { name: "Reconnect" }), "the primary action takes focus").toHaveFocus();
+  });
+
+  it("shows the profile list when no profile was named at launch", async () => {
+    render(App);
+    const list = await screen.findByRole("list", { name: "Profiles" });
+    expect(within(list).getAllByRole("listitem"), "one row per saved profile").toHaveLength(2);
+    expect(mocked.connect, "nothing connects until the person chooses").not.toHaveBeenCalled();
+    expect(screen.getByRole("button", { name: "Connect with profile alice" }), "the first Connect is focused").toHaveFocus();
+    expect(screen.getByRole("button", { name: "Remove profile bob-staging" }), "every row can be removed").toBeVisible();
+    expect(screen.getByRole("button", { name: "Add profile" }), "more profiles can be added").toBeVisible();
+  });
+
+  it("shows first-run set-up when there is no profile", async () => {
+    mocked.profileList.mockResolvedValue(ok([]));
+    render(App);
+    expect(
+      await screen.findByRole("heading", { name: "Set up your first profile" }),
+      "a new installation starts with the set-up form",
+    ).toBeVisible();
+    expect(screen.getByRole("button", { name: "Import profile file" }), "importing is offered too").toBeVisible();
+    expect(screen.queryByRole("button", { name: "Cancel" }), "first run has nothing to go back to").toBeNull();
+  });
+
+  it("shows the error screen when the launch profile cannot connect, and tries again", async () => {
+    mocked.startupProfile.mockResolvedValue("alice");
+    mocked.connect.mockResolvedValue(failed(unreachable));
+    const user = userEvent.setup();
+    render(App);
+
+    const alert = await screen.findByRole("alert");
+    expect(alert, "the failure is identified by its code").toHaveAttribute("data-error-code", "unreachable");
+    expect(within(alert).getByRole("heading", { level: 1 }), "title per code").toHaveTextContent("Server unreachable");
+
+    const finish = pendingConnect();
+    await user.click(screen.getByRole("button", { name: "Try again" }));
+    expect(mocked.connect, "Try again repeats the same connection").toHaveBeenLastCalledWith("alice");
+    finish(ok(connectionFor(alice)));
+    expect(await screen.findByRole("region", { name: "Server" }), "the retry succeeded").toBeVisible();
+  });
+});
+
+describe("navigation", () => {
+  it("connects from the list and switches back to it", async () => {
+    mocked.connect.mockResolvedValue(ok(connectionFor(bob)));
+    const user = userEvent.setup();
+    render(App);
+
+    await user.click(await screen.findByRole("button", { name: "Connect with profile bob-staging" }));
+    expect(mocked.connect, "the chosen profile is used").toHaveBeenCalledWith("bob-staging");
+    expect(await screen.findByRole("status", { name: "Environment: staging" }), "staging banner").toBeVisible();
+
+    await user.click(screen.getByRole("button", { name: "Switch profile" }));
+    expect(await screen.findByRole("list", { name: "Profiles" }), "back to the profile choice").toBeVisible();
+  });
+
+  it("offers another profile from the error screen", async () => {
+    mocked.connect.mockResolvedValue(failed(unreachable));
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByRole("button", { name: "Connect with profile alice" }));
+    await user.click(await screen.findByRole("button", { name: "Choose another profile" }));
+    expect(await screen.findByRole("list", { name: "Profiles" }), "the list is one click away").toBeVisible();
+  });
+
+  it("shows a listing failure as an error screen rather than an empty list", async () => {
+    const keyring: IpcError = {
+      code: "secret_store",
+      message: "The OS keyring is locked.",
+      hint: "Unlock your keyring and try again.",
+      detail: null,
+      fingerprint: null,
+    };
+    mocked.profileList.mockResolvedValue(failed(keyring));
+    render(App);
+    const alert = await screen.findByRole("alert");
+    expect(alert, "a keyring failure must not look like first run").toHaveAttribute("data-error-code", "secret_store");
+    expect(alert, "title per code").toHaveTextContent("Keyring unavailable");
+  });
+});

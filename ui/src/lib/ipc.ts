@@ -1,0 +1,14 @@
+// One way to call a Rust command: every outcome, even an IPC-layer exception, comes back as a Result.
+import type { IpcError, Result } from "../bindings";
+import { unexpectedError } from "./errors/errors";
+
+/** Runs a generated command and folds a thrown exception into an `internal` IpcError. */
+export async function settle<T>(
+  call: () => Promise<Result<T, IpcError>>,
+): Promise<Result<T, IpcError>> {
+  try {
+    return await call();
+  } catch (cause) {
+    return { status: "error", error: unexpectedError(cause) };
+  }
+}

@@ -1,0 +1,51 @@
+// Profiles saved on this computer: the list (a query) and the edits that change it (mutations).
+import { commands, type IpcError, type NewProfile, type ProfileSummary, type Result } from "../../bindings";
+import { settle } from "../ipc";
+
+/** The saved profiles as last read from Rust. Read-only: only `load` changes it. */
+export class Profiles {
+  items = $state.raw<ProfileSummary[]>([]);
+  /** The last listing failure, cleared by a successful load. */
+  error = $state.raw<IpcError | null>(null);
+
+  async load(): Promise<Result<ProfileSummary[], IpcError>> {
+    const result = await settle(() => commands.profileList());
+    if (result.status === "ok") {
+      this.items = result.data;
+      this.error = null;
+    } else {
+      this.error = result.error;
+    }
+    return result;
+  }
+
+  find(name: string): ProfileSummary | undefined {
+    return this.items.find((p) => p.name === name);
+  }
+}
+
+/** Changes to the saved profiles; each successful change reloads the list. */
+export class ProfileEdits {
+  readonly #profiles: Profiles;
+
+  constructor(profiles: Profiles) {
+    this.#profiles = profiles;
+  }
+
+  async add(profile: NewProfile): Promise<Result<ProfileSummary, IpcError>> {
+    return this.#thenReload(await settle(() => commands.profileAdd(profile)));
+  }
+
+  async importFile(path: string): Promise<Result<ProfileSummary, IpcError>> {
+    return this.#thenReload(await settle(() => commands.profileImport(path)));
+  }
+
+  async remove(name: string): Promise<Result<null, IpcError>> {
+    return this.#thenReload(await settle(() => commands.profileRemove(name)));
+  }
+
+  async #thenReload<T>(result: Result<T, IpcError>): Promise<Result<T, IpcError>> {
+    if (result.status === "ok") await this.#profiles.load();
+    return result;
+  }
+}
