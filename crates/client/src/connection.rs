@@ -132,6 +132,7 @@ impl Error {
 #[derive(Debug, Clone)]
 pub struct Connection {
     http: reqwest::Client,
+    tls: Arc<rustls::ClientConfig>,
     base: reqwest::Url,
     seen: Arc<Mutex<Option<Fingerprint>>>,
     identity: Arc<dyn ClientIdentity>,
@@ -150,17 +151,17 @@ impl Connection {
         }
         let base = reqwest::Url::parse(&profile.server_url)
             .map_err(|e| Error::Protocol(format!("server URL {:?}: {e}", profile.server_url)))?;
-        let config = client_config(roots, identity.as_ref())?;
-        let seen = config.1;
+        let (config, seen) = client_config(roots, identity.as_ref())?;
+        let tls = Arc::new(config.clone());
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(config.0)
+            .tls_backend_preconfigured(config)
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .no_proxy()
             .build()
             .map_err(|e| Error::Protocol(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { http, base, seen, identity })
+        Ok(Self { http, tls, base, seen, identity })
     }
 
     /// `GET /v1/whoami`.
@@ -176,7 +177,10 @@ impl Connection {
     /// A GET whose JSON answer is `T`, with every failure classified.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
         let url = self.base.join(path).map_err(|e| Error::Protocol(format!("bad path {path:?}: {e}")))?;
-        let response = self.http.get(url).send().await.map_err(|e| self.classify(&e))?;
+        let response = match self.http.get(url).send().await {
+            Ok(response) => response,
+            Err(error) => return Err(self.diagnose(&error).await),
+        };
         check_version(&response)?;
         let status = response.status();
         if status.is_success() {
@@ -205,6 +209,40 @@ impl Connection {
             },
             ErrorCode::CertificateRequired => Error::ClientCertRejected { reason: body.message },
             _ => Error::Protocol(format!("{:?}: {}", body.code, body.message)),
+        }
+    }
+
+    /// Classifies a failed request. HTTP/2 keeps only the text of a TLS alert
+    /// that arrives after the handshake, so when the error chain holds no typed
+    /// cause, one probe connection over HTTP/1.1 reads the server's verdict on
+    /// our certificate as a typed rustls error.
+    async fn diagnose(&self, error: &reqwest::Error) -> Error {
+        match self.classify(error) {
+            Error::Protocol(text) => self.probe().await.unwrap_or(Error::Protocol(text)),
+            classified => classified,
+        }
+    }
+
+    async fn probe(&self) -> Option<Error> {
+        let host = self.base.host_str()?.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let port = self.base.port_or_known_default()?;
+        let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await.ok()?;
+        let mut config = (*self.tls).clone();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.resumption = rustls::client::Resumption::disabled();
+        let name = ServerName::try_from(host.clone()).ok()?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let mut tls = match connector.connect(name, stream).await {
+            Ok(tls) => tls,
+            Err(io) => return as_rustls(&io).map(|e| self.classify_tls(e)),
+        };
+        let request = format!("GET /v1/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        tls.write_all(request.as_bytes()).await.ok()?;
+        let mut buf = [0u8; 64];
+        match tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf)).await {
+            Ok(Err(io)) => as_rustls(&io).map(|e| self.classify_tls(e)),
+            _ => None,
         }
     }
 

@@ -13,6 +13,8 @@ pub mod http;
 pub mod pki;
 pub mod serve;
 pub mod tls;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use std::future::Future;
 use std::net::SocketAddr;
