@@ -288,13 +288,13 @@ impl Connection {
 }
 
 fn as_rustls<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
-    error.downcast_ref::<rustls::Error>().or_else(|| {
-        // io::Error::source() skips the wrapped error itself: look inside explicitly.
-        error
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    })
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    // io::Error::source() skips the error it wraps (and connectors nest io::Errors):
+    // unwrap them explicitly.
+    let inner = error.downcast_ref::<std::io::Error>()?.get_ref()?;
+    as_rustls(inner)
 }
 
 fn chain(error: &dyn StdError) -> String {

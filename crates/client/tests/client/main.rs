@@ -1,0 +1,4 @@
+//! The client against real servers: every failure a person can meet is told apart.
+
+mod classify;
+mod identity;
