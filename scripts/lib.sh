@@ -36,6 +36,9 @@ else
   export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
   export NO_COLOR=${NO_COLOR:-1}
 fi
+# sqlx's query macros must not reach for a database at compile time (the test database only exists
+# while the tests run); with offline mode they read the committed .sqlx/ data, if the code uses them.
+export SQLX_OFFLINE=${SQLX_OFFLINE:-true}
 # npm must never wait for an answer, and never download browsers for test tools.
 export npm_config_yes=true npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
 export PUPPETEER_SKIP_DOWNLOAD=1
@@ -120,6 +123,7 @@ _run_exit_handlers() {
   local rc=$? i
   trap - EXIT
   set +e
+  _STAGE_END=$SECONDS # a failed stage's time excludes the cleanup below
   for ((i = ${#_BG_PIDS[@]} - 1; i >= 0; i--)); do
     stop_bg "${_BG_PIDS[i]}" "${_BG_NAMES[i]}"
   done
@@ -200,6 +204,7 @@ _STAGE_SECS=()
 _STAGE_RESULTS=()
 _STAGE_CURRENT=
 _STAGE_START=0
+_STAGE_END=
 
 # stage NAME CMD...: runs CMD as a named, timed stage. A failing stage ends the script (set -e) and is
 # reported as FAILED by stage_summary.
@@ -230,7 +235,7 @@ stage_summary() {
   local i total=0
   if [[ -n $_STAGE_CURRENT ]]; then
     _STAGE_NAMES+=("$_STAGE_CURRENT")
-    _STAGE_SECS+=($((SECONDS - _STAGE_START)))
+    _STAGE_SECS+=($((${_STAGE_END:-$SECONDS} - _STAGE_START)))
     _STAGE_RESULTS+=(FAILED)
     _STAGE_CURRENT=
   fi

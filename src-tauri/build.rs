@@ -1,1 +1,15 @@
-fn main(){}
+//! Declares the console's commands so Tauri generates a permission for each;
+//! `capabilities/main.json` grants them to the main window.
+
+fn main() {
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "profile_list",
+        "profile_add",
+        "profile_import",
+        "profile_remove",
+        "startup_profile",
+        "connect",
+    ]);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));
+}

@@ -79,7 +79,8 @@ export async function startProcess(name, command, args, { env = {}, cwd } = {}) 
   const log = createWriteStream(logPath, { flags: 'a' });
   const child = spawn(command, args, {
     cwd,
-    env: { ...process.env, ...env },
+    // Plain logs: they go to files.
+    env: { ...process.env, NO_COLOR: '1', ...env },
     detached: true, // setsid(): the child leads a new process group we can signal as a whole
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -417,6 +418,12 @@ export async function withScreenshots(browser, name, check) {
 
 export async function saveScreenshots(browser, label) {
   await mkdir(screenshotDir, { recursive: true });
+  // The DOM can be ahead of the pixels: under Xvfb WebKit paints a moment after a change. Wait for two
+  // animation frames (one painted after the last change), then a little for the X server's copy.
+  await browser
+    .execute(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve(true)))))
+    .catch(() => {});
+  await sleep(500);
   const webview = path.join(screenshotDir, `${label}.webview.png`);
   const screen = path.join(screenshotDir, `${label}.screen.png`);
   await browser.saveScreenshot(webview);

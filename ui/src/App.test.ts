@@ -15,7 +15,8 @@ vi.mock("./bindings", () => ({
 vi.mock("@tauri-apps/plugin-dialog", () => ({ open: vi.fn() }));
 
 import App from "./App.svelte";
-import { commands, type Connection, type IpcError, type Result } from "./bindings";
+import { commands, type Connection, type IpcError } from "./bindings";
+import type { Result } from "./lib/ipc";
 import { alice, bob, connectionFor, failed, ok, unreachable } from "./testing/fixtures";
 
 const mocked = vi.mocked(commands);
@@ -52,6 +53,7 @@ describe("start-up", () => {
     expect(within(identity).getByRole("heading", { name: "Alice Example" }), "the connected identity is shown").toBeVisible();
     expect(screen.getByRole("status", { name: "Environment: production" }), "the production banner is up").toBeVisible();
     expect(screen.getByRole("button", { name: "Reconnect" }), "the primary action takes focus").toHaveFocus();
+    expect(document.title, "the window title names environment and profile").toBe("Gatehouse · PRODUCTION · alice");
   });
 
   it("shows the profile list when no profile was named at launch", async () => {

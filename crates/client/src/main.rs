@@ -174,10 +174,7 @@ impl From<Error> for Failure {
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Profile { action } => {
-            // Only commands that touch secrets open the OS keyring.
-            let needs_keyring = matches!(action, ProfileAction::Add { passphrase_stdin: true, .. } | ProfileAction::Remove { .. });
-            let secrets = if needs_keyring { SecretStore::native()? } else { SecretStore::mock() };
-            let store = ProfileStore::open_default(secrets)?;
+            let store = ProfileStore::open_default(SecretStore::native())?;
             profile_command(&store, action)
         }
         Command::Whoami { profile } => {
@@ -207,11 +204,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 fn chosen(name: Option<String>) -> Result<(ProfileStore, Profile), Failure> {
-    let probe = ProfileStore::open_default(SecretStore::mock())?;
+    let store = ProfileStore::open_default(SecretStore::native())?;
     let profile = match name {
-        Some(name) => probe.get(&name)?,
+        Some(name) => store.get(&name)?,
         None => {
-            let mut all = probe.list()?;
+            let mut all = store.list()?;
             match all.len() {
                 1 => all.remove(0),
                 0 => return Err(Failure { code: 10, message: "no profiles yet".to_owned(), hint: Some("add one with `gatehouse profile add` or `gatehouse profile import`".to_owned()) }),
@@ -219,10 +216,7 @@ fn chosen(name: Option<String>) -> Result<(ProfileStore, Profile), Failure> {
             }
         }
     };
-    // The real keyring is opened only when the profile's key needs a passphrase.
-    let needs_keyring = matches!(profile.key, KeySource::File { encrypted: true, .. });
-    let secrets = if needs_keyring { SecretStore::native()? } else { SecretStore::mock() };
-    Ok((ProfileStore::open(probe.dir().to_owned(), secrets), profile))
+    Ok((store, profile))
 }
 
 #[allow(clippy::print_stdout)]

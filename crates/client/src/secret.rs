@@ -5,7 +5,7 @@
 //! The `keyring` crate's own documentation steers applications that choose their
 //! stores to link `keyring-core` and the store crates directly, which is what this does.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use keyring_core::{CredentialStore, Error as KeyringError};
 use zeroize::Zeroizing;
@@ -48,44 +48,57 @@ impl std::fmt::Debug for Secret {
 }
 
 /// Where profile secrets live.
+///
+/// The native store opens on first use, so a profile without secrets never
+/// touches D-Bus or the kernel keyring.
 #[derive(Clone)]
 pub struct SecretStore {
+    opened: Arc<OnceLock<Result<Opened, String>>>,
+    open: fn() -> Result<Opened, Error>,
+}
+
+#[derive(Clone)]
+struct Opened {
     store: Arc<CredentialStore>,
     name: &'static str,
 }
 
 impl std::fmt::Debug for SecretStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretStore").field("store", &self.name).finish()
+        let state = match self.opened.get() {
+            None => "not opened yet",
+            Some(Ok(opened)) => opened.name,
+            Some(Err(_)) => "unavailable",
+        };
+        f.debug_struct("SecretStore").field("store", &state).finish()
     }
 }
 
 impl SecretStore {
     /// The desktop's Secret Service if one answers, else the kernel keyutils session keyring.
-    pub fn native() -> Result<Self, Error> {
-        if let Ok(store) = zbus_secret_service_keyring_store::Store::new() {
-            let store: Arc<CredentialStore> = store;
-            // The store connects lazily: probe with a lookup that is allowed to find nothing.
-            let probe = store.build(SERVICE, "probe", None).and_then(|e| e.get_password());
-            if matches!(probe, Ok(_) | Err(KeyringError::NoEntry)) {
-                return Ok(Self { store, name: "secret-service" });
-            }
-        }
-        let store = linux_keyutils_keyring_store::Store::new()
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
-        Ok(Self { store, name: "keyutils" })
+    pub fn native() -> Self {
+        Self { opened: Arc::default(), open: open_native }
     }
 
     /// An in-memory store for tests.
     pub fn mock() -> Self {
-        let store = keyring_core::mock::Store::new()
-            .unwrap_or_else(|_| unreachable!("the mock store cannot fail to open"));
-        Self { store, name: "mock" }
+        fn open_mock() -> Result<Opened, Error> {
+            let store = keyring_core::mock::Store::new().map_err(|e| Error::Unavailable(e.to_string()))?;
+            Ok(Opened { store, name: "mock" })
+        }
+        Self { opened: Arc::default(), open: open_mock }
     }
 
-    /// Which store is in use (for diagnostics).
-    pub fn kind(&self) -> &'static str {
-        self.name
+    /// Which store is in use, opening it if needed (for diagnostics).
+    pub fn kind(&self) -> Result<&'static str, Error> {
+        Ok(self.opened()?.name)
+    }
+
+    fn opened(&self) -> Result<&Opened, Error> {
+        self.opened
+            .get_or_init(|| (self.open)().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| Error::Unavailable(e.clone()))
     }
 
     /// Stores `secret` under `account`, replacing any previous value.
@@ -111,8 +124,21 @@ impl SecretStore {
     }
 
     fn entry(&self, account: &str) -> Result<keyring_core::Entry, Error> {
-        self.store.build(SERVICE, account, None).map_err(store_error)
+        self.opened()?.store.build(SERVICE, account, None).map_err(store_error)
     }
+}
+
+fn open_native() -> Result<Opened, Error> {
+    if let Ok(store) = zbus_secret_service_keyring_store::Store::new() {
+        let store: Arc<CredentialStore> = store;
+        // The store connects lazily: probe with a lookup that is allowed to find nothing.
+        let probe = store.build(SERVICE, "probe", None).and_then(|e| e.get_password());
+        if matches!(probe, Ok(_) | Err(KeyringError::NoEntry)) {
+            return Ok(Opened { store, name: "secret-service" });
+        }
+    }
+    let store = linux_keyutils_keyring_store::Store::new().map_err(|e| Error::Unavailable(e.to_string()))?;
+    Ok(Opened { store, name: "keyutils" })
 }
 
 fn store_error(e: KeyringError) -> Error {
@@ -131,6 +157,7 @@ mod tests {
     #[test]
     fn secrets_round_trip_and_never_print() {
         let store = SecretStore::mock();
+        assert_eq!(store.kind().expect("mock opens"), "mock", "the mock store is in use");
         let secret = Secret::new("correct horse".to_owned());
         assert_eq!(format!("{secret:?}"), "[redacted]", "Debug must not reveal a secret");
         assert!(store.get("a").expect("lookup works").is_none(), "nothing stored yet");

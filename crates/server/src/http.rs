@@ -91,7 +91,9 @@ pub fn app(state: Arc<AppState>) -> Router {
                             caller = tracing::field::Empty,
                         )
                     })
-                    .on_response(DefaultOnResponse::new().latency_unit(LatencyUnit::Micros)),
+                    .on_response(
+                        DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros),
+                    ),
             )
             .layer(PropagateRequestIdLayer::new(request_id))
             .layer(middleware::map_response(stamp_api_version))

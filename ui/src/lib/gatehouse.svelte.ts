@@ -2,8 +2,8 @@
 import { getContext, setContext } from "svelte";
 
 import { commands, type Connection, type IpcError } from "../bindings";
-import { Session } from "./connection/session.svelte";
 import { unexpectedError } from "./errors/errors";
+import { settle } from "./ipc";
 import { ProfileEdits, Profiles } from "./profiles/profiles.svelte";
 
 export type Screen =
@@ -17,7 +17,6 @@ export type Screen =
 export class Gatehouse {
   readonly profiles = new Profiles();
   readonly edits = new ProfileEdits(this.profiles);
-  readonly session = new Session();
 
   screen = $state.raw<Screen>({ kind: "starting" });
 
@@ -44,7 +43,7 @@ export class Gatehouse {
   async connect(profile: string): Promise<void> {
     const serverUrl = this.profiles.find(profile)?.serverUrl ?? null;
     const step = this.#next({ kind: "connecting", profile, serverUrl });
-    const result = await this.session.connect(profile);
+    const result = await settle(() => commands.connect(profile));
     if (step !== this.#step) return;
     if (result.status === "ok") this.screen = { kind: "connected", connection: result.data };
     else this.#fail(result.error, profile, () => this.connect(profile));
@@ -57,7 +56,6 @@ export class Gatehouse {
 
   /** The profile list, or the first-run form when there is no profile yet. */
   async chooseProfile(): Promise<void> {
-    this.session.end();
     const step = ++this.#step;
     const result = await this.profiles.load();
     if (step !== this.#step) return;

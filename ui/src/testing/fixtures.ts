@@ -1,5 +1,6 @@
 // Sample IPC values for tests: what the Rust side would send.
-import type { Connection, IpcError, ProfileSummary, Result } from "../bindings";
+import type { Connection, IpcError, ProfileSummary } from "../bindings";
+import type { Result } from "../lib/ipc";
 
 export function ok<T>(data: T): Result<T, IpcError> {
   return { status: "ok", data };

@@ -140,4 +140,17 @@ describe("ProfileForm", () => {
     expect(screen.getByLabelText("Key passphrase (optional)"), "a failed save clears it too").toHaveValue("");
     expect(onsaved, "nothing was saved").not.toHaveBeenCalled();
   });
+
+  it("takes a path set by script, the way the WebDriver suite fills path fields", async () => {
+    setup();
+    const field = screen.getByLabelText("CA certificate") as HTMLInputElement;
+    field.value = "/tmp/e2e/ca.pem";
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    await userEvent.setup().click(screen.getByRole("button", { name: "Save profile" }));
+    expect(field, "a scripted path counts as chosen").not.toHaveAttribute("aria-invalid", "true");
+    expect(screen.getByLabelText("Client certificate"), "untouched paths are still required").toHaveAttribute(
+      "aria-invalid",
+      "true",
+    );
+  });
 });

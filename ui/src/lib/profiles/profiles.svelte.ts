@@ -1,21 +1,16 @@
 // Profiles saved on this computer: the list (a query) and the edits that change it (mutations).
-import { commands, type IpcError, type NewProfile, type ProfileSummary, type Result } from "../../bindings";
+import { commands, type IpcError, type NewProfile, type ProfileSummary } from "../../bindings";
+import type { Result } from "../ipc";
 import { settle } from "../ipc";
 
 /** The saved profiles as last read from Rust. Read-only: only `load` changes it. */
 export class Profiles {
   items = $state.raw<ProfileSummary[]>([]);
-  /** The last listing failure, cleared by a successful load. */
-  error = $state.raw<IpcError | null>(null);
 
+  /** Reads the list again; on failure the previous list stays and the caller decides what to show. */
   async load(): Promise<Result<ProfileSummary[], IpcError>> {
     const result = await settle(() => commands.profileList());
-    if (result.status === "ok") {
-      this.items = result.data;
-      this.error = null;
-    } else {
-      this.error = result.error;
-    }
+    if (result.status === "ok") this.items = result.data;
     return result;
   }
 

@@ -1,0 +1,92 @@
+//! Connection commands: connect with a profile and report who we are to the server.
+
+use chrono::{SecondsFormat, Utc};
+use gatehouse_protocol::{DatabaseBackend, Role};
+use serde::Serialize;
+use tauri::State;
+
+use super::IpcError;
+use super::profile::{ProfileSummary, store};
+use crate::Console;
+
+/// Who the server says we are.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    /// Registered name.
+    pub name: String,
+    /// Roles from the registry.
+    pub roles: Vec<Role>,
+    /// Client certificate SHA-256, colon hex.
+    pub fingerprint: String,
+    /// Client certificate expiry, RFC 3339 UTC.
+    pub not_after: String,
+}
+
+/// What the server says about itself.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerInfo {
+    /// Server version.
+    pub version: String,
+    /// Server API version.
+    pub api_version: u32,
+    /// Instance id.
+    pub instance_id: String,
+    /// Deployment name.
+    pub deployment: String,
+    /// Storage backend.
+    pub database: DatabaseBackend,
+    /// Seconds up (saturating).
+    pub uptime_seconds: u32,
+}
+
+/// A live connection as the UI shows it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    /// The profile used.
+    pub profile: ProfileSummary,
+    /// Who we are.
+    pub identity: Identity,
+    /// The server.
+    pub server: ServerInfo,
+    /// When the connection was checked, RFC 3339 UTC.
+    pub connected_at: String,
+}
+
+/// The profile to connect with at start-up, if one was named.
+#[tauri::command]
+#[specta::specta]
+pub fn startup_profile(console: State<'_, Console>) -> Option<String> {
+    console.startup_profile.clone()
+}
+
+/// Connects with a profile: mutual TLS, then who-am-I and status.
+#[tauri::command]
+#[specta::specta]
+pub async fn connect(console: State<'_, Console>, profile: String) -> Result<Connection, IpcError> {
+    let store = store(&console)?;
+    let profile = store.get(&profile)?;
+    let connection = gatehouse_client::open(store, &profile)?;
+    let me = connection.whoami().await?;
+    let status = connection.status().await?;
+    Ok(Connection {
+        profile: ProfileSummary::from(&profile),
+        identity: Identity {
+            name: me.name,
+            roles: me.roles,
+            fingerprint: me.fingerprint.to_colon_hex(),
+            not_after: me.not_after.to_rfc3339_opts(SecondsFormat::Secs, true),
+        },
+        server: ServerInfo {
+            version: status.version,
+            api_version: status.api_version,
+            instance_id: status.instance_id,
+            deployment: status.deployment,
+            database: status.database,
+            uptime_seconds: u32::try_from(status.uptime_seconds).unwrap_or(u32::MAX),
+        },
+        connected_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+    })
+}

@@ -1,0 +1,133 @@
+//! The console's commands, one module per domain, and the one error type they
+//! all return across IPC.
+
+pub mod connection;
+pub mod profile;
+
+use gatehouse_client::{OpenError, connection::Error as ConnectionError, identity, profile::Error as ProfileError};
+use serde::Serialize;
+
+/// What the UI branches on. Add a code only when the UI needs to tell it apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Nothing answered at the server address.
+    Unreachable,
+    /// The server's certificate does not chain to the profile's CA.
+    ServerNotTrusted,
+    /// The server refused our client certificate in the handshake.
+    ClientCertRejected,
+    /// Our certificate is not in the registry.
+    NotRegistered,
+    /// Our registry entry is disabled.
+    Disabled,
+    /// Our certificate expired.
+    CertExpired,
+    /// Our certificate is not valid yet.
+    CertNotYetValid,
+    /// The server's API is older than we support.
+    ServerTooOld,
+    /// The server's API is newer than we know.
+    ServerTooNew,
+    /// No such profile.
+    ProfileNotFound,
+    /// The profile (or its files) is unusable.
+    ProfileInvalid,
+    /// The OS keyring is unavailable.
+    SecretStore,
+    /// A local file could not be read or written.
+    Io,
+    /// Anything else.
+    Internal,
+}
+
+/// The error every command returns: what happened, and what to do next.
+#[derive(Debug, Clone, Serialize, specta::Type, thiserror::Error)]
+#[serde(rename_all = "camelCase")]
+#[error("{message}")]
+pub struct IpcError {
+    /// Stable code the UI branches on.
+    pub code: ErrorCode,
+    /// What happened, for a person.
+    pub message: String,
+    /// What to do next.
+    pub hint: String,
+    /// Technical detail, shown collapsed.
+    pub detail: Option<String>,
+    /// SHA-256 fingerprint (colon hex) of a certificate the person should compare.
+    pub fingerprint: Option<String>,
+}
+
+impl IpcError {
+    fn new(code: ErrorCode, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self { code, message: message.into(), hint: hint.into(), detail: None, fingerprint: None }
+    }
+}
+
+impl From<ProfileError> for IpcError {
+    fn from(e: ProfileError) -> Self {
+        let (code, hint) = match &e {
+            ProfileError::NotFound(_) => (ErrorCode::ProfileNotFound, "Choose another profile or add this one."),
+            ProfileError::Duplicate(_) | ProfileError::Invalid(_) => {
+                (ErrorCode::ProfileInvalid, "Correct the profile and try again.")
+            }
+            ProfileError::Corrupt { .. } => (ErrorCode::ProfileInvalid, "Move the damaged profiles file aside, then add your profiles again."),
+            ProfileError::Secret(_) => (ErrorCode::SecretStore, "Unlock your desktop keyring (or log in to a desktop session) and try again."),
+            ProfileError::Io { .. } => (ErrorCode::Io, "Check the file exists and that you may read and write it."),
+            _ => (ErrorCode::Internal, "Try again; if it keeps happening, report it."),
+        };
+        IpcError::new(code, e.to_string(), hint)
+    }
+}
+
+impl From<identity::Error> for IpcError {
+    fn from(e: identity::Error) -> Self {
+        IpcError::new(
+            ErrorCode::ProfileInvalid,
+            e.to_string(),
+            "Check the profile's certificate and key files (and the key's passphrase).",
+        )
+    }
+}
+
+impl From<ConnectionError> for IpcError {
+    fn from(e: ConnectionError) -> Self {
+        let code = match &e {
+            ConnectionError::Unreachable { .. } => ErrorCode::Unreachable,
+            ConnectionError::ServerNotTrusted { .. } => ErrorCode::ServerNotTrusted,
+            ConnectionError::ClientCertRejected { .. } => ErrorCode::ClientCertRejected,
+            ConnectionError::NotRegistered { .. } => ErrorCode::NotRegistered,
+            ConnectionError::Disabled { .. } => ErrorCode::Disabled,
+            ConnectionError::CertificateExpired { .. } => ErrorCode::CertExpired,
+            ConnectionError::CertificateNotYetValid { .. } => ErrorCode::CertNotYetValid,
+            ConnectionError::ServerTooOld { .. } => ErrorCode::ServerTooOld,
+            ConnectionError::ServerTooNew { .. } => ErrorCode::ServerTooNew,
+            ConnectionError::CaCertificate { .. } => ErrorCode::ProfileInvalid,
+            _ => ErrorCode::Internal,
+        };
+        let fingerprint = match &e {
+            ConnectionError::ServerNotTrusted { fingerprint, .. } => fingerprint.map(|f| f.to_colon_hex()),
+            ConnectionError::NotRegistered { fingerprint, .. } => Some(fingerprint.to_colon_hex()),
+            _ => None,
+        };
+        let detail = match &e {
+            ConnectionError::ServerNotTrusted { reason, .. } => Some(reason.clone()),
+            ConnectionError::Unreachable { reason, .. } => Some(reason.clone()),
+            ConnectionError::ClientCertRejected { reason } => Some(reason.clone()),
+            ConnectionError::Protocol(text) => Some(text.clone()),
+            _ => None,
+        };
+        IpcError { code, message: e.to_string(), hint: e.hint().to_owned(), detail, fingerprint }
+    }
+}
+
+impl From<OpenError> for IpcError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Profile(e) => e.into(),
+            OpenError::Identity(e) => e.into(),
+            OpenError::Connection(e) => e.into(),
+            other => IpcError::new(ErrorCode::Internal, other.to_string(), "Try again; if it keeps happening, report it."),
+        }
+    }
+}

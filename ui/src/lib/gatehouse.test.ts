@@ -1,0 +1,56 @@
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+vi.mock("../bindings", () => ({
+  commands: {
+    profileList: vi.fn(),
+    profileAdd: vi.fn(),
+    profileImport: vi.fn(),
+    profileRemove: vi.fn(),
+    startupProfile: vi.fn(),
+    connect: vi.fn(),
+  },
+}));
+
+import { commands, type Connection, type IpcError } from "../bindings";
+import type { Result } from "./ipc";
+import { alice, connectionFor, ok } from "../testing/fixtures";
+import { Gatehouse } from "./gatehouse.svelte";
+
+const mocked = vi.mocked(commands);
+
+beforeEach(() => {
+  mocked.startupProfile.mockResolvedValue(null);
+  mocked.profileList.mockResolvedValue(ok([alice]));
+});
+
+describe("Gatehouse controller", () => {
+  it("turns an exception from the IPC layer into an internal error screen", async () => {
+    mocked.connect.mockRejectedValue(new Error("command connect not allowed"));
+    const gatehouse = new Gatehouse();
+    await gatehouse.connect("alice");
+    expect(gatehouse.screen.kind, "an exception must not leave the spinner up forever").toBe("failed");
+    if (gatehouse.screen.kind !== "failed") return;
+    expect(gatehouse.screen.error.code, "it is reported as internal").toBe("internal");
+    expect(gatehouse.screen.error.detail, "with the cause for the report").toContain("not allowed");
+  });
+
+  it("ignores a connection answer that arrives after the person moved on", async () => {
+    let answer: (result: Result<Connection, IpcError>) => void = () => {};
+    mocked.connect.mockReturnValue(new Promise((resolve) => (answer = resolve)));
+    const gatehouse = new Gatehouse();
+    const connecting = gatehouse.connect("alice");
+    await gatehouse.chooseProfile();
+    answer(ok(connectionFor(alice)));
+    await connecting;
+    expect(gatehouse.screen.kind, "a stale answer must not replace the screen the person chose").toBe("profiles");
+  });
+
+  it("reconnects with the profile of the current connection", async () => {
+    mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+    const gatehouse = new Gatehouse();
+    await gatehouse.connect("alice");
+    await gatehouse.reconnect();
+    expect(mocked.connect, "both calls use the same profile").toHaveBeenNthCalledWith(2, "alice");
+    expect(gatehouse.screen.kind, "connected again").toBe("connected");
+  });
+});
