@@ -23,7 +23,8 @@ pub struct Console {
 impl Console {
     /// Reads the profile store location and the start-up profile from the environment and arguments.
     pub fn from_env() -> Self {
-        let profiles = ProfileStore::open_default(SecretStore::native()).map_err(commands::IpcError::from);
+        let profiles =
+            ProfileStore::open_default(SecretStore::native()).map_err(commands::IpcError::from);
         let mut args = std::env::args().skip(1);
         let mut from_args = None;
         while let Some(arg) = args.next() {
@@ -33,22 +34,29 @@ impl Console {
                 from_args = Some(name.to_owned());
             }
         }
-        let startup_profile = from_args.or_else(|| std::env::var(PROFILE_ENV).ok()).filter(|p| !p.is_empty());
-        Self { profiles, startup_profile }
+        let startup_profile = from_args
+            .or_else(|| std::env::var(PROFILE_ENV).ok())
+            .filter(|p| !p.is_empty());
+        Self {
+            profiles,
+            startup_profile,
+        }
     }
 }
 
 /// The typed command set; also what the bindings are generated from.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     // One shape per type: every IPC type here crosses in one direction only.
-    tauri_specta::Builder::<tauri::Wry>::new().disable_serde_phases().commands(collect_commands![
-        commands::profile::profile_list,
-        commands::profile::profile_add,
-        commands::profile::profile_import,
-        commands::profile::profile_remove,
-        commands::connection::startup_profile,
-        commands::connection::connect,
-    ])
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .disable_serde_phases()
+        .commands(collect_commands![
+            commands::profile::profile_list,
+            commands::profile::profile_add,
+            commands::profile::profile_import,
+            commands::profile::profile_remove,
+            commands::connection::startup_profile,
+            commands::connection::connect,
+        ])
 }
 
 /// Starts the console.
@@ -84,8 +92,18 @@ mod tests {
             )
             .expect("bindings export");
         let text = std::fs::read_to_string(&path).expect("bindings written");
-        for command in ["profileList", "profileAdd", "profileImport", "profileRemove", "startupProfile", "connect"] {
-            assert!(text.contains(&format!("\t{command}: (")), "bindings expose {command}");
+        for command in [
+            "profileList",
+            "profileAdd",
+            "profileImport",
+            "profileRemove",
+            "startupProfile",
+            "connect",
+        ] {
+            assert!(
+                text.contains(&format!("\t{command}: (")),
+                "bindings expose {command}"
+            );
         }
     }
 }

@@ -113,17 +113,35 @@ impl Error {
     /// What the person should do next.
     pub fn hint(&self) -> &'static str {
         match self {
-            Error::Unreachable { .. } => "Check the server URL in the profile, that the server is running, and your network or VPN.",
-            Error::ServerNotTrusted { .. } => "Do not continue. Compare the fingerprint with your administrator's over a separate channel; if the deployment's CA changed, import the new profile.",
-            Error::ClientCertRejected { .. } => "Your certificate was not issued by this deployment's CA, or it was revoked. Check you chose the right profile, or ask an administrator for a new certificate.",
-            Error::NotRegistered { .. } => "Send your certificate fingerprint to an administrator so they can register it.",
+            Error::Unreachable { .. } => {
+                "Check the server URL in the profile, that the server is running, and your network or VPN."
+            }
+            Error::ServerNotTrusted { .. } => {
+                "Do not continue. Compare the fingerprint with your administrator's over a separate channel; if the deployment's CA changed, import the new profile."
+            }
+            Error::ClientCertRejected { .. } => {
+                "Your certificate was not issued by this deployment's CA, or it was revoked. Check you chose the right profile, or ask an administrator for a new certificate."
+            }
+            Error::NotRegistered { .. } => {
+                "Send your certificate fingerprint to an administrator so they can register it."
+            }
             Error::Disabled { .. } => "Ask an administrator why your access was disabled.",
-            Error::CertificateExpired { .. } => "Ask an administrator to issue you a new client certificate, then update the profile.",
-            Error::CertificateNotYetValid { .. } => "Check this computer's date, time and time zone, or wait until the certificate becomes valid.",
-            Error::ServerTooOld { .. } => "Ask your administrator to upgrade gatehouse-server, or use an older console.",
+            Error::CertificateExpired { .. } => {
+                "Ask an administrator to issue you a new client certificate, then update the profile."
+            }
+            Error::CertificateNotYetValid { .. } => {
+                "Check this computer's date, time and time zone, or wait until the certificate becomes valid."
+            }
+            Error::ServerTooOld { .. } => {
+                "Ask your administrator to upgrade gatehouse-server, or use an older console."
+            }
             Error::ServerTooNew { .. } => "Upgrade the Gatehouse console.",
-            Error::Protocol(_) => "Check that the profile points at a Gatehouse server; if it does, report this with the time it happened.",
-            Error::CaCertificate { .. } => "Choose the deployment's CA certificate (PEM) in the profile.",
+            Error::Protocol(_) => {
+                "Check that the profile points at a Gatehouse server; if it does, report this with the time it happened."
+            }
+            Error::CaCertificate { .. } => {
+                "Choose the deployment's CA certificate (PEM) in the profile."
+            }
         }
     }
 }
@@ -141,10 +159,17 @@ pub struct Connection {
 impl Connection {
     /// Prepares a connection; nothing is sent until the first request.
     pub fn new(profile: &Profile, identity: Arc<dyn ClientIdentity>) -> Result<Self, Error> {
-        let ca_error = |reason: String| Error::CaCertificate { path: profile.ca_cert.display().to_string(), reason };
+        let ca_error = |reason: String| Error::CaCertificate {
+            path: profile.ca_cert.display().to_string(),
+            reason,
+        };
         let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(&profile.ca_cert).map_err(|e| ca_error(e.to_string()))? {
-            roots.add(cert.map_err(|e| ca_error(e.to_string()))?).map_err(|e| ca_error(e.to_string()))?;
+        for cert in
+            CertificateDer::pem_file_iter(&profile.ca_cert).map_err(|e| ca_error(e.to_string()))?
+        {
+            roots
+                .add(cert.map_err(|e| ca_error(e.to_string()))?)
+                .map_err(|e| ca_error(e.to_string()))?;
         }
         if roots.is_empty() {
             return Err(ca_error("no CERTIFICATE block found".to_owned()));
@@ -161,7 +186,13 @@ impl Connection {
             .no_proxy()
             .build()
             .map_err(|e| Error::Protocol(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { http, tls, base, seen, identity })
+        Ok(Self {
+            http,
+            tls,
+            base,
+            seen,
+            identity,
+        })
     }
 
     /// `GET /v1/whoami`.
@@ -176,7 +207,10 @@ impl Connection {
 
     /// A GET whose JSON answer is `T`, with every failure classified.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
-        let url = self.base.join(path).map_err(|e| Error::Protocol(format!("bad path {path:?}: {e}")))?;
+        let url = self
+            .base
+            .join(path)
+            .map_err(|e| Error::Protocol(format!("bad path {path:?}: {e}")))?;
         let response = match self.http.get(url).send().await {
             Ok(response) => response,
             Err(error) => return Err(self.diagnose(&error).await),
@@ -184,30 +218,39 @@ impl Connection {
         check_version(&response)?;
         let status = response.status();
         if status.is_success() {
-            return response.json::<T>().await.map_err(|e| Error::Protocol(format!("bad response body: {e}")));
+            return response
+                .json::<T>()
+                .await
+                .map_err(|e| Error::Protocol(format!("bad response body: {e}")));
         }
         let body: ApiError = response
             .json()
             .await
             .map_err(|e| Error::Protocol(format!("HTTP {status} without an error body: {e}")))?;
-        Err(self.from_api_error(body))
+        Err(self.classify_api_error(body))
     }
 
-    fn from_api_error(&self, body: ApiError) -> Error {
+    fn classify_api_error(&self, body: ApiError) -> Error {
         let validity = self.identity.validity();
         match body.code {
             ErrorCode::NotRegistered => Error::NotRegistered {
                 message: body.message,
-                fingerprint: Fingerprint::from_digest(Sha256::digest(&self.identity.certified_key().cert[0]).into()),
+                fingerprint: Fingerprint::from_digest(
+                    Sha256::digest(&self.identity.certified_key().cert[0]).into(),
+                ),
             },
-            ErrorCode::Disabled => Error::Disabled { message: body.message },
+            ErrorCode::Disabled => Error::Disabled {
+                message: body.message,
+            },
             ErrorCode::CertificateExpired => Error::CertificateExpired {
                 not_after: validity.map(|v| v.1).unwrap_or_default(),
             },
             ErrorCode::CertificateNotYetValid => Error::CertificateNotYetValid {
                 not_before: validity.map(|v| v.0).unwrap_or_default(),
             },
-            ErrorCode::CertificateRequired => Error::ClientCertRejected { reason: body.message },
+            ErrorCode::CertificateRequired => Error::ClientCertRejected {
+                reason: body.message,
+            },
             _ => Error::Protocol(format!("{:?}: {}", body.code, body.message)),
         }
     }
@@ -224,9 +267,16 @@ impl Connection {
     }
 
     async fn probe(&self) -> Option<Error> {
-        let host = self.base.host_str()?.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let host = self
+            .base
+            .host_str()?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         let port = self.base.port_or_known_default()?;
-        let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await.ok()?;
+        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .ok()?;
         let mut config = (*self.tls).clone();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         config.resumption = rustls::client::Resumption::disabled();
@@ -236,7 +286,8 @@ impl Connection {
             Ok(tls) => tls,
             Err(io) => return as_rustls(&io).map(|e| self.classify_tls(e)),
         };
-        let request = format!("GET /v1/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let request =
+            format!("GET /v1/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         tls.write_all(request.as_bytes()).await.ok()?;
         let mut buf = [0u8; 64];
@@ -255,17 +306,33 @@ impl Connection {
             }
             if let Some(io) = current.downcast_ref::<std::io::Error>() {
                 use std::io::ErrorKind::*;
-                if matches!(io.kind(), ConnectionRefused | HostUnreachable | NetworkUnreachable | TimedOut | AddrNotAvailable) {
-                    return Error::Unreachable { url, reason: io.to_string() };
+                if matches!(
+                    io.kind(),
+                    ConnectionRefused
+                        | HostUnreachable
+                        | NetworkUnreachable
+                        | TimedOut
+                        | AddrNotAvailable
+                ) {
+                    return Error::Unreachable {
+                        url,
+                        reason: io.to_string(),
+                    };
                 }
             }
             source = current.source();
         }
         if error.is_timeout() {
-            return Error::Unreachable { url, reason: "timed out".to_owned() };
+            return Error::Unreachable {
+                url,
+                reason: "timed out".to_owned(),
+            };
         }
         if error.is_connect() {
-            return Error::Unreachable { url, reason: chain(error) };
+            return Error::Unreachable {
+                url,
+                reason: chain(error),
+            };
         }
         // The server closing the connection right after our handshake, with no
         // alert, is how some servers refuse a client certificate under TLS 1.3.
@@ -279,9 +346,13 @@ impl Connection {
                 reason: reason.to_string(),
             },
             rustls::Error::AlertReceived(AlertDescription::CertificateExpired) => {
-                Error::CertificateExpired { not_after: self.identity.validity().map(|v| v.1).unwrap_or_default() }
+                Error::CertificateExpired {
+                    not_after: self.identity.validity().map(|v| v.1).unwrap_or_default(),
+                }
             }
-            rustls::Error::AlertReceived(alert) => Error::ClientCertRejected { reason: format!("TLS alert: {alert:?}") },
+            rustls::Error::AlertReceived(alert) => Error::ClientCertRejected {
+                reason: format!("TLS alert: {alert:?}"),
+            },
             other => Error::Protocol(format!("TLS: {other}")),
         }
     }
@@ -315,13 +386,21 @@ fn check_version(response: &reqwest::Response) -> Result<(), Error> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u32>().ok())
         .ok_or_else(|| {
-            Error::Protocol(format!("the server did not send {API_VERSION_HEADER}: is this a Gatehouse server?"))
+            Error::Protocol(format!(
+                "the server did not send {API_VERSION_HEADER}: is this a Gatehouse server?"
+            ))
         })?;
     if version < MIN_SUPPORTED_API_VERSION {
-        return Err(Error::ServerTooOld { server: version, min: MIN_SUPPORTED_API_VERSION });
+        return Err(Error::ServerTooOld {
+            server: version,
+            min: MIN_SUPPORTED_API_VERSION,
+        });
     }
     if version > API_VERSION {
-        return Err(Error::ServerTooNew { server: version, max: API_VERSION });
+        return Err(Error::ServerTooNew {
+            server: version,
+            max: API_VERSION,
+        });
     }
     Ok(())
 }
@@ -335,9 +414,15 @@ fn client_config(
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
-        .map_err(|e| Error::CaCertificate { path: "profile CA".to_owned(), reason: e.to_string() })?;
+        .map_err(|e| Error::CaCertificate {
+            path: "profile CA".to_owned(),
+            reason: e.to_string(),
+        })?;
     let seen = SeenFingerprint::default();
-    let verifier = Arc::new(RecordingVerifier { inner, seen: seen.clone() });
+    let verifier = Arc::new(RecordingVerifier {
+        inner,
+        seen: seen.clone(),
+    });
     let key = identity.certified_key();
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -357,7 +442,11 @@ fn client_config(
 struct PresentIdentity(Arc<rustls::sign::CertifiedKey>);
 
 impl rustls::client::ResolvesClientCert for PresentIdentity {
-    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<rustls::sign::CertifiedKey>> {
+    fn resolve(
+        &self,
+        _hints: &[&[u8]],
+        _schemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
         Some(self.0.clone())
     }
 
@@ -385,7 +474,8 @@ impl ServerCertVerifier for RecordingVerifier {
     ) -> Result<ServerCertVerified, rustls::Error> {
         let fingerprint = Fingerprint::from_digest(Sha256::digest(end_entity).into());
         *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(fingerprint);
-        self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
     }
 
     fn verify_tls12_signature(

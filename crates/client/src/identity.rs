@@ -33,7 +33,9 @@ pub enum Error {
         reason: String,
     },
     /// The key is encrypted and the passphrase is wrong or missing.
-    #[error("the passphrase for {path} is wrong or missing; re-add the profile with the right passphrase")]
+    #[error(
+        "the passphrase for {path} is wrong or missing; re-add the profile with the right passphrase"
+    )]
     Passphrase {
         /// The file.
         path: String,
@@ -77,7 +79,10 @@ pub struct FileIdentity {
 impl FileIdentity {
     /// Loads a PEM certificate chain and a PKCS#8 key (encrypted keys need `passphrase`).
     pub fn load(cert: &Path, key: &Path, passphrase: Option<&Secret>) -> Result<Self, Error> {
-        let cert_error = |reason: String| Error::Certificate { path: cert.display().to_string(), reason };
+        let cert_error = |reason: String| Error::Certificate {
+            path: cert.display().to_string(),
+            reason,
+        };
         let chain = CertificateDer::pem_file_iter(cert)
             .map_err(|e| cert_error(e.to_string()))?
             .collect::<Result<Vec<_>, _>>()
@@ -87,16 +92,23 @@ impl FileIdentity {
         }
         let key_der = load_key(key, passphrase)?;
         let provider = rustls::crypto::aws_lc_rs::default_provider();
-        let signing_key = provider.key_provider.load_private_key(key_der).map_err(|e| Error::Key {
-            path: key.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let signing_key = provider
+            .key_provider
+            .load_private_key(key_der)
+            .map_err(|e| Error::Key {
+                path: key.display().to_string(),
+                reason: e.to_string(),
+            })?;
         let certified = CertifiedKey::new(chain, signing_key);
         match certified.keys_match() {
-            Ok(()) => Ok(Self { key: Arc::new(certified) }),
+            Ok(()) => Ok(Self {
+                key: Arc::new(certified),
+            }),
             Err(rustls::Error::InconsistentKeys(_)) => Err(Error::Mismatch),
             // Some key types cannot report their public key; rustls then cannot check.
-            Err(_) => Ok(Self { key: Arc::new(certified) }),
+            Err(_) => Ok(Self {
+                key: Arc::new(certified),
+            }),
         }
     }
 }
@@ -116,20 +128,32 @@ pub fn is_encrypted_key_file(path: &Path) -> bool {
 
 fn load_key(path: &Path, passphrase: Option<&Secret>) -> Result<PrivateKeyDer<'static>, Error> {
     let shown = path.display().to_string();
-    let text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|e| Error::Key { path: shown.clone(), reason: e.to_string() })?,
-    );
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::Key {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?);
     if !text.contains(ENCRYPTED_LABEL) {
-        return PrivateKeyDer::from_pem_slice(text.as_bytes())
-            .map_err(|e| Error::Key { path: shown, reason: e.to_string() });
+        return PrivateKeyDer::from_pem_slice(text.as_bytes()).map_err(|e| Error::Key {
+            path: shown,
+            reason: e.to_string(),
+        });
     }
-    let passphrase = passphrase.ok_or_else(|| Error::Passphrase { path: shown.clone() })?;
-    let (_, document) = pkcs8::SecretDocument::from_pem(&text)
-        .map_err(|e| Error::Key { path: shown.clone(), reason: e.to_string() })?;
-    let encrypted = pkcs8::EncryptedPrivateKeyInfo::try_from(document.as_bytes())
-        .map_err(|e| Error::Key { path: shown.clone(), reason: e.to_string() })?;
+    let passphrase = passphrase.ok_or_else(|| Error::Passphrase {
+        path: shown.clone(),
+    })?;
+    let (_, document) = pkcs8::SecretDocument::from_pem(&text).map_err(|e| Error::Key {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let encrypted =
+        pkcs8::EncryptedPrivateKeyInfo::try_from(document.as_bytes()).map_err(|e| Error::Key {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
     let decrypted = encrypted
         .decrypt(passphrase.expose())
         .map_err(|_| Error::Passphrase { path: shown })?;
-    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(decrypted.as_bytes().to_vec())))
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        decrypted.as_bytes().to_vec(),
+    )))
 }

@@ -35,8 +35,16 @@ pub enum OpenError {
 pub fn open(store: &ProfileStore, profile: &Profile) -> Result<Connection, OpenError> {
     let identity: Arc<dyn ClientIdentity> = match &profile.key {
         KeySource::File { path, encrypted } => {
-            let passphrase = if *encrypted { store.key_passphrase(profile)? } else { None };
-            Arc::new(FileIdentity::load(&profile.client_cert, path, passphrase.as_ref())?)
+            let passphrase = if *encrypted {
+                store.key_passphrase(profile)?
+            } else {
+                None
+            };
+            Arc::new(FileIdentity::load(
+                &profile.client_cert,
+                path,
+                passphrase.as_ref(),
+            )?)
         }
     };
     Ok(Connection::new(profile, identity)?)

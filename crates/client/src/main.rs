@@ -121,14 +121,26 @@ struct Failure {
 
 impl From<profile::Error> for Failure {
     fn from(e: profile::Error) -> Self {
-        let code = if matches!(e, profile::Error::Secret(_)) { 11 } else { 10 };
-        Failure { code, message: e.to_string(), hint: None }
+        let code = if matches!(e, profile::Error::Secret(_)) {
+            11
+        } else {
+            10
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+            hint: None,
+        }
     }
 }
 
 impl From<gatehouse_client::secret::Error> for Failure {
     fn from(e: gatehouse_client::secret::Error) -> Self {
-        Failure { code: 11, message: e.to_string(), hint: None }
+        Failure {
+            code: 11,
+            message: e.to_string(),
+            hint: None,
+        }
     }
 }
 
@@ -136,9 +148,17 @@ impl From<OpenError> for Failure {
     fn from(e: OpenError) -> Self {
         match e {
             OpenError::Profile(e) => e.into(),
-            OpenError::Identity(e) => Failure { code: 10, message: e.to_string(), hint: None },
+            OpenError::Identity(e) => Failure {
+                code: 10,
+                message: e.to_string(),
+                hint: None,
+            },
             OpenError::Connection(e) => e.into(),
-            other => Failure { code: 1, message: other.to_string(), hint: None },
+            other => Failure {
+                code: 1,
+                message: other.to_string(),
+                hint: None,
+            },
         }
     }
 }
@@ -158,15 +178,28 @@ impl From<Error> for Failure {
         };
         let mut message = e.to_string();
         match &e {
-            Error::ServerNotTrusted { fingerprint: Some(fp), .. } => {
-                message.push_str(&format!("\nserver certificate SHA-256: {}", fp.to_colon_hex()));
+            Error::ServerNotTrusted {
+                fingerprint: Some(fp),
+                ..
+            } => {
+                message.push_str(&format!(
+                    "\nserver certificate SHA-256: {}",
+                    fp.to_colon_hex()
+                ));
             }
             Error::NotRegistered { fingerprint, .. } => {
-                message.push_str(&format!("\nyour certificate SHA-256: {}", fingerprint.to_colon_hex()));
+                message.push_str(&format!(
+                    "\nyour certificate SHA-256: {}",
+                    fingerprint.to_colon_hex()
+                ));
             }
             _ => {}
         }
-        Failure { code, message, hint: Some(e.hint().to_owned()) }
+        Failure {
+            code,
+            message,
+            hint: Some(e.hint().to_owned()),
+        }
     }
 }
 
@@ -186,7 +219,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             println!("roles:       {}", roles.join(", "));
             println!("fingerprint: {}", me.fingerprint.to_colon_hex());
             println!("valid until: {}", me.not_after.to_rfc3339());
-            println!("profile:     {} ({}, {})", profile.name, profile.server_url, profile.environment);
+            println!(
+                "profile:     {} ({}, {})",
+                profile.name, profile.server_url, profile.environment
+            );
             Ok(())
         }
         Command::Status { profile } => {
@@ -194,7 +230,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let connection = gatehouse_client::open(&store, &profile)?;
             let status = connection.status().await?;
             println!("deployment:  {}", status.deployment);
-            println!("version:     {} (API {})", status.version, status.api_version);
+            println!(
+                "version:     {} (API {})",
+                status.version, status.api_version
+            );
             println!("instance:    {}", status.instance_id);
             println!("database:    {:?}", status.database);
             println!("uptime:      {} s", status.uptime_seconds);
@@ -205,34 +244,69 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 fn chosen(name: Option<String>) -> Result<(ProfileStore, Profile), Failure> {
     let store = ProfileStore::open_default(SecretStore::native())?;
-    let profile = match name {
-        Some(name) => store.get(&name)?,
-        None => {
-            let mut all = store.list()?;
-            match all.len() {
-                1 => all.remove(0),
-                0 => return Err(Failure { code: 10, message: "no profiles yet".to_owned(), hint: Some("add one with `gatehouse profile add` or `gatehouse profile import`".to_owned()) }),
-                _ => return Err(Failure { code: 10, message: "several profiles exist".to_owned(), hint: Some("choose one with --profile NAME (see `gatehouse profile list`)".to_owned()) }),
+    let profile =
+        match name {
+            Some(name) => store.get(&name)?,
+            None => {
+                let mut all = store.list()?;
+                match all.len() {
+                    1 => all.remove(0),
+                    0 => return Err(Failure {
+                        code: 10,
+                        message: "no profiles yet".to_owned(),
+                        hint: Some(
+                            "add one with `gatehouse profile add` or `gatehouse profile import`"
+                                .to_owned(),
+                        ),
+                    }),
+                    _ => {
+                        return Err(Failure {
+                            code: 10,
+                            message: "several profiles exist".to_owned(),
+                            hint: Some(
+                                "choose one with --profile NAME (see `gatehouse profile list`)"
+                                    .to_owned(),
+                            ),
+                        });
+                    }
+                }
             }
-        }
-    };
+        };
     Ok((store, profile))
 }
 
 #[allow(clippy::print_stdout)]
 fn profile_command(store: &ProfileStore, action: ProfileAction) -> Result<(), Failure> {
     match action {
-        ProfileAction::Add { name, server, ca, cert, key, environment, passphrase_stdin } => {
-            let key_passphrase = if passphrase_stdin { Some(read_passphrase()?) } else { None };
+        ProfileAction::Add {
+            name,
+            server,
+            ca,
+            cert,
+            key,
+            environment,
+            passphrase_stdin,
+        } => {
+            let key_passphrase = if passphrase_stdin {
+                Some(read_passphrase()?)
+            } else {
+                None
+            };
             let profile = Profile {
                 name,
                 server_url: server,
                 environment,
                 ca_cert: ca,
                 client_cert: cert,
-                key: KeySource::File { path: key, encrypted: false },
+                key: KeySource::File {
+                    path: key,
+                    encrypted: false,
+                },
             };
-            let added = store.add(NewProfile { profile, key_passphrase })?;
+            let added = store.add(NewProfile {
+                profile,
+                key_passphrase,
+            })?;
             println!("added profile {} ({})", added.name, added.server_url);
         }
         ProfileAction::Import { file, name, server } => {
@@ -267,10 +341,11 @@ fn read_passphrase() -> Result<Secret, Failure> {
         eprint!("key passphrase (input is echoed; pipe it in to avoid that): ");
     }
     let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Failure { code: 1, message: format!("cannot read the passphrase: {e}"), hint: None })?;
+    stdin.lock().read_line(&mut line).map_err(|e| Failure {
+        code: 1,
+        message: format!("cannot read the passphrase: {e}"),
+        hint: None,
+    })?;
     let secret = Secret::new(line.trim_end_matches(['\r', '\n']).to_owned());
     zeroize::Zeroize::zeroize(&mut line);
     Ok(secret)

@@ -70,9 +70,18 @@ impl KeySource {
     /// A one-line description for people.
     pub fn describe(&self) -> String {
         match self {
-            KeySource::File { path, encrypted: false } => format!("file: {}", path.display()),
-            KeySource::File { path, encrypted: true } => {
-                format!("file (encrypted, passphrase in keyring): {}", path.display())
+            KeySource::File {
+                path,
+                encrypted: false,
+            } => format!("file: {}", path.display()),
+            KeySource::File {
+                path,
+                encrypted: true,
+            } => {
+                format!(
+                    "file (encrypted, passphrase in keyring): {}",
+                    path.display()
+                )
             }
         }
     }
@@ -105,8 +114,12 @@ impl Profile {
     /// Checks every field; paths must exist and the URL must be https.
     pub fn validate(&self) -> Result<(), Error> {
         validate_name(&self.name)?;
-        let url = reqwest::Url::parse(&self.server_url)
-            .map_err(|e| Error::Invalid(format!("server URL {:?} is not a URL: {e}", self.server_url)))?;
+        let url = reqwest::Url::parse(&self.server_url).map_err(|e| {
+            Error::Invalid(format!(
+                "server URL {:?} is not a URL: {e}",
+                self.server_url
+            ))
+        })?;
         if url.scheme() != "https" || url.host_str().is_none() {
             return Err(Error::Invalid(format!(
                 "server URL {:?} must be https://host[:port]: Gatehouse only speaks mutual TLS",
@@ -114,9 +127,16 @@ impl Profile {
             )));
         }
         let KeySource::File { path: key, .. } = &self.key;
-        for (what, path) in [("CA certificate", &self.ca_cert), ("client certificate", &self.client_cert), ("client key", key)] {
+        for (what, path) in [
+            ("CA certificate", &self.ca_cert),
+            ("client certificate", &self.client_cert),
+            ("client key", key),
+        ] {
             if !path.is_file() {
-                return Err(Error::Invalid(format!("{what} {} does not exist or is not a file", path.display())));
+                return Err(Error::Invalid(format!(
+                    "{what} {} does not exist or is not a file",
+                    path.display()
+                )));
             }
         }
         Ok(())
@@ -126,7 +146,9 @@ impl Profile {
 fn validate_name(name: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if ok {
         Ok(())
     } else {
@@ -149,7 +171,10 @@ impl std::fmt::Debug for NewProfile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewProfile")
             .field("profile", &self.profile)
-            .field("key_passphrase", &self.key_passphrase.as_ref().map(|_| "[redacted]"))
+            .field(
+                "key_passphrase",
+                &self.key_passphrase.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -174,7 +199,9 @@ impl ProfileStore {
         let dir = match std::env::var_os(CONFIG_DIR_ENV) {
             Some(dir) if !dir.is_empty() => PathBuf::from(dir),
             _ => dirs::config_dir()
-                .ok_or_else(|| Error::Invalid(format!("no config directory found; set {CONFIG_DIR_ENV}")))?
+                .ok_or_else(|| {
+                    Error::Invalid(format!("no config directory found; set {CONFIG_DIR_ENV}"))
+                })?
                 .join("gatehouse"),
         };
         Ok(Self::open(dir, secrets))
@@ -229,7 +256,8 @@ impl ProfileStore {
             return Err(Error::Duplicate(profile.name));
         }
         if let Some(passphrase) = &new.key_passphrase {
-            self.secrets.set(&profile.passphrase_account(), passphrase)?;
+            self.secrets
+                .set(&profile.passphrase_account(), passphrase)?;
         }
         file.profiles.push(profile.clone());
         self.write(&file)?;
@@ -237,11 +265,23 @@ impl ProfileStore {
     }
 
     /// Imports a profile file written by `gatehouse-server init` (or by hand).
-    pub fn import(&self, path: &Path, name: Option<&str>, server_url: Option<&str>) -> Result<Profile, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::Io { action: "read", path: path.to_owned(), source })?;
-        let file: ProfileFile = serde_json::from_str(&text)
-            .map_err(|e| Error::Invalid(format!("{} is not a Gatehouse profile file: {e}", path.display())))?;
+    pub fn import(
+        &self,
+        path: &Path,
+        name: Option<&str>,
+        server_url: Option<&str>,
+    ) -> Result<Profile, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            action: "read",
+            path: path.to_owned(),
+            source,
+        })?;
+        let file: ProfileFile = serde_json::from_str(&text).map_err(|e| {
+            Error::Invalid(format!(
+                "{} is not a Gatehouse profile file: {e}",
+                path.display()
+            ))
+        })?;
         if file.format != ProfileFile::FORMAT {
             return Err(Error::Invalid(format!(
                 "{} has format {:?}; this version reads {:?}",
@@ -258,7 +298,10 @@ impl ProfileStore {
                 environment: file.environment,
                 ca_cert: base.join(file.ca_cert),
                 client_cert: base.join(file.client_cert),
-                key: KeySource::File { path: base.join(file.client_key), encrypted: false },
+                key: KeySource::File {
+                    path: base.join(file.client_key),
+                    encrypted: false,
+                },
             },
             key_passphrase: None,
         })
@@ -290,18 +333,33 @@ impl ProfileStore {
     fn read(&self) -> Result<ProfilesFile, Error> {
         let path = self.path();
         match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt { path, reason: e.to_string() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ProfilesFile { version: 1, profiles: vec![] }),
-            Err(source) => Err(Error::Io { action: "read", path, source }),
+            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+                path,
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ProfilesFile {
+                version: 1,
+                profiles: vec![],
+            }),
+            Err(source) => Err(Error::Io {
+                action: "read",
+                path,
+                source,
+            }),
         }
     }
 
     /// Writes through a temporary file and a rename: a crash leaves the old file or the new one.
     fn write(&self, file: &ProfilesFile) -> Result<(), Error> {
         let path = self.path();
-        let io = |source| Error::Io { action: "write", path: path.clone(), source };
+        let io = |source| Error::Io {
+            action: "write",
+            path: path.clone(),
+            source,
+        };
         std::fs::create_dir_all(&self.dir).map_err(io)?;
-        let json = serde_json::to_vec_pretty(file).unwrap_or_else(|_| unreachable!("profiles always serialise"));
+        let json = serde_json::to_vec_pretty(file)
+            .unwrap_or_else(|_| unreachable!("profiles always serialise"));
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io)?;
         std::io::Write::write_all(&mut tmp, &json).map_err(io)?;
         tmp.as_file().sync_all().map_err(io)?;
@@ -311,7 +369,11 @@ impl ProfileStore {
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, Error> {
-    std::path::absolute(path).map_err(|source| Error::Io { action: "resolve", path: path.to_owned(), source })
+    std::path::absolute(path).map_err(|source| Error::Io {
+        action: "resolve",
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -328,7 +390,10 @@ mod tests {
             environment: Environment::Production,
             ca_cert: dir.join("ca.pem"),
             client_cert: dir.join("me.pem"),
-            key: KeySource::File { path: dir.join("me.key"), encrypted: false },
+            key: KeySource::File {
+                path: dir.join("me.key"),
+                encrypted: false,
+            },
         }
     }
 
@@ -336,15 +401,36 @@ mod tests {
     fn add_list_remove_survive_a_reopen() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = ProfileStore::open(dir.path().join("cfg"), SecretStore::mock());
-        assert!(store.list().expect("empty store lists").is_empty(), "a new store has no profiles");
+        assert!(
+            store.list().expect("empty store lists").is_empty(),
+            "a new store has no profiles"
+        );
         let profile = fixture(dir.path());
-        store.add(NewProfile { profile: profile.clone(), key_passphrase: None }).expect("valid profile adds");
+        store
+            .add(NewProfile {
+                profile: profile.clone(),
+                key_passphrase: None,
+            })
+            .expect("valid profile adds");
         let reopened = ProfileStore::open(dir.path().join("cfg"), SecretStore::mock());
-        assert_eq!(reopened.get("ops").expect("persisted"), profile, "profile persists unchanged");
-        let dup = store.add(NewProfile { profile, key_passphrase: None });
-        assert!(matches!(dup, Err(Error::Duplicate(_))), "same name twice is refused");
+        assert_eq!(
+            reopened.get("ops").expect("persisted"),
+            profile,
+            "profile persists unchanged"
+        );
+        let dup = store.add(NewProfile {
+            profile,
+            key_passphrase: None,
+        });
+        assert!(
+            matches!(dup, Err(Error::Duplicate(_))),
+            "same name twice is refused"
+        );
         store.remove("ops").expect("removes");
-        assert!(matches!(store.get("ops"), Err(Error::NotFound(_))), "removed profile is gone");
+        assert!(
+            matches!(store.get("ops"), Err(Error::NotFound(_))),
+            "removed profile is gone"
+        );
     }
 
     #[test]
@@ -353,15 +439,39 @@ mod tests {
         let store = ProfileStore::open(dir.path().to_owned(), SecretStore::mock());
         let mut http = fixture(dir.path());
         http.server_url = "http://localhost:7443".to_owned();
-        let err = store.add(NewProfile { profile: http, key_passphrase: None }).expect_err("http refused");
-        assert!(err.to_string().contains("https"), "the reason names https: {err}");
+        let err = store
+            .add(NewProfile {
+                profile: http,
+                key_passphrase: None,
+            })
+            .expect_err("http refused");
+        assert!(
+            err.to_string().contains("https"),
+            "the reason names https: {err}"
+        );
         let mut missing = fixture(dir.path());
         missing.ca_cert = dir.path().join("nope.pem");
-        let err = store.add(NewProfile { profile: missing, key_passphrase: None }).expect_err("missing file");
-        assert!(err.to_string().contains("nope.pem"), "the reason names the file: {err}");
+        let err = store
+            .add(NewProfile {
+                profile: missing,
+                key_passphrase: None,
+            })
+            .expect_err("missing file");
+        assert!(
+            err.to_string().contains("nope.pem"),
+            "the reason names the file: {err}"
+        );
         let mut bad_name = fixture(dir.path());
         bad_name.name = "a/b".to_owned();
-        assert!(store.add(NewProfile { profile: bad_name, key_passphrase: None }).is_err(), "slash refused");
+        assert!(
+            store
+                .add(NewProfile {
+                    profile: bad_name,
+                    key_passphrase: None
+                })
+                .is_err(),
+            "slash refused"
+        );
     }
 
     #[test]
@@ -374,13 +484,34 @@ mod tests {
             key_passphrase: Some(Secret::new("s3cret-pass".to_owned())),
         };
         let added = store.add(new).expect("adds");
-        assert!(matches!(added.key, KeySource::File { encrypted: true, .. }), "marked encrypted");
+        assert!(
+            matches!(
+                added.key,
+                KeySource::File {
+                    encrypted: true,
+                    ..
+                }
+            ),
+            "marked encrypted"
+        );
         let on_disk = std::fs::read_to_string(dir.path().join("cfg/profiles.json")).expect("file");
-        assert!(!on_disk.contains("s3cret-pass"), "the passphrase must never reach the profiles file");
-        let kept = store.key_passphrase(&added).expect("keyring").expect("stored");
+        assert!(
+            !on_disk.contains("s3cret-pass"),
+            "the passphrase must never reach the profiles file"
+        );
+        let kept = store
+            .key_passphrase(&added)
+            .expect("keyring")
+            .expect("stored");
         assert_eq!(kept.expose(), "s3cret-pass", "the keyring holds it");
         store.remove("ops").expect("removes");
-        assert!(secrets.get(&added.passphrase_account()).expect("keyring").is_none(), "removal deletes the secret");
+        assert!(
+            secrets
+                .get(&added.passphrase_account())
+                .expect("keyring")
+                .is_none(),
+            "removal deletes the secret"
+        );
     }
 
     #[test]
@@ -388,8 +519,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join(FILE_NAME), "{ not json").expect("write");
         let store = ProfileStore::open(dir.path().to_owned(), SecretStore::mock());
-        assert!(matches!(store.list(), Err(Error::Corrupt { .. })), "damage is an error, not an empty list");
-        let add = store.add(NewProfile { profile: fixture(dir.path()), key_passphrase: None });
+        assert!(
+            matches!(store.list(), Err(Error::Corrupt { .. })),
+            "damage is an error, not an empty list"
+        );
+        let add = store.add(NewProfile {
+            profile: fixture(dir.path()),
+            key_passphrase: None,
+        });
         assert!(add.is_err(), "nothing is written over a damaged file");
         let still = std::fs::read_to_string(dir.path().join(FILE_NAME)).expect("file");
         assert_eq!(still, "{ not json", "the damaged file is left as it was");

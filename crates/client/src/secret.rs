@@ -18,7 +18,9 @@ pub const SERVICE: &str = "gatehouse";
 #[non_exhaustive]
 pub enum Error {
     /// No store could be opened.
-    #[error("no OS keyring is available ({0}); unlock your desktop keyring or run inside a login session")]
+    #[error(
+        "no OS keyring is available ({0}); unlock your desktop keyring or run inside a login session"
+    )]
     Unavailable(String),
     /// The store refused or failed an operation.
     #[error("the OS keyring failed: {0}")]
@@ -70,23 +72,35 @@ impl std::fmt::Debug for SecretStore {
             Some(Ok(opened)) => opened.name,
             Some(Err(_)) => "unavailable",
         };
-        f.debug_struct("SecretStore").field("store", &state).finish()
+        f.debug_struct("SecretStore")
+            .field("store", &state)
+            .finish()
     }
 }
 
 impl SecretStore {
     /// The desktop's Secret Service if one answers, else the kernel keyutils session keyring.
     pub fn native() -> Self {
-        Self { opened: Arc::default(), open: open_native }
+        Self {
+            opened: Arc::default(),
+            open: open_native,
+        }
     }
 
     /// An in-memory store for tests.
     pub fn mock() -> Self {
         fn open_mock() -> Result<Opened, Error> {
-            let store = keyring_core::mock::Store::new().map_err(|e| Error::Unavailable(e.to_string()))?;
-            Ok(Opened { store, name: "mock" })
+            let store =
+                keyring_core::mock::Store::new().map_err(|e| Error::Unavailable(e.to_string()))?;
+            Ok(Opened {
+                store,
+                name: "mock",
+            })
         }
-        Self { opened: Arc::default(), open: open_mock }
+        Self {
+            opened: Arc::default(),
+            open: open_mock,
+        }
     }
 
     /// Which store is in use, opening it if needed (for diagnostics).
@@ -103,7 +117,9 @@ impl SecretStore {
 
     /// Stores `secret` under `account`, replacing any previous value.
     pub fn set(&self, account: &str, secret: &Secret) -> Result<(), Error> {
-        self.entry(account)?.set_password(secret.expose()).map_err(store_error)
+        self.entry(account)?
+            .set_password(secret.expose())
+            .map_err(store_error)
     }
 
     /// The secret under `account`, if any.
@@ -124,7 +140,10 @@ impl SecretStore {
     }
 
     fn entry(&self, account: &str) -> Result<keyring_core::Entry, Error> {
-        self.opened()?.store.build(SERVICE, account, None).map_err(store_error)
+        self.opened()?
+            .store
+            .build(SERVICE, account, None)
+            .map_err(store_error)
     }
 }
 
@@ -132,13 +151,22 @@ fn open_native() -> Result<Opened, Error> {
     if let Ok(store) = zbus_secret_service_keyring_store::Store::new() {
         let store: Arc<CredentialStore> = store;
         // The store connects lazily: probe with a lookup that is allowed to find nothing.
-        let probe = store.build(SERVICE, "probe", None).and_then(|e| e.get_password());
+        let probe = store
+            .build(SERVICE, "probe", None)
+            .and_then(|e| e.get_password());
         if matches!(probe, Ok(_) | Err(KeyringError::NoEntry)) {
-            return Ok(Opened { store, name: "secret-service" });
+            return Ok(Opened {
+                store,
+                name: "secret-service",
+            });
         }
     }
-    let store = linux_keyutils_keyring_store::Store::new().map_err(|e| Error::Unavailable(e.to_string()))?;
-    Ok(Opened { store, name: "keyutils" })
+    let store = linux_keyutils_keyring_store::Store::new()
+        .map_err(|e| Error::Unavailable(e.to_string()))?;
+    Ok(Opened {
+        store,
+        name: "keyutils",
+    })
 }
 
 fn store_error(e: KeyringError) -> Error {
@@ -157,15 +185,32 @@ mod tests {
     #[test]
     fn secrets_round_trip_and_never_print() {
         let store = SecretStore::mock();
-        assert_eq!(store.kind().expect("mock opens"), "mock", "the mock store is in use");
+        assert_eq!(
+            store.kind().expect("mock opens"),
+            "mock",
+            "the mock store is in use"
+        );
         let secret = Secret::new("correct horse".to_owned());
-        assert_eq!(format!("{secret:?}"), "[redacted]", "Debug must not reveal a secret");
-        assert!(store.get("a").expect("lookup works").is_none(), "nothing stored yet");
+        assert_eq!(
+            format!("{secret:?}"),
+            "[redacted]",
+            "Debug must not reveal a secret"
+        );
+        assert!(
+            store.get("a").expect("lookup works").is_none(),
+            "nothing stored yet"
+        );
         store.set("a", &secret).expect("store accepts the secret");
-        let back = store.get("a").expect("lookup works").expect("secret present");
+        let back = store
+            .get("a")
+            .expect("lookup works")
+            .expect("secret present");
         assert_eq!(back.expose(), "correct horse", "the same secret comes back");
         store.delete("a").expect("delete works");
         store.delete("a").expect("deleting twice is not an error");
-        assert!(store.get("a").expect("lookup works").is_none(), "deleted secrets are gone");
+        assert!(
+            store.get("a").expect("lookup works").is_none(),
+            "deleted secrets are gone"
+        );
     }
 }

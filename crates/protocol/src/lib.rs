@@ -43,7 +43,12 @@ pub enum Role {
 
 impl Role {
     /// Every role, in display order.
-    pub const ALL: [Role; 4] = [Role::Officer, Role::Responder, Role::Compliance, Role::Admin];
+    pub const ALL: [Role; 4] = [
+        Role::Officer,
+        Role::Responder,
+        Role::Compliance,
+        Role::Admin,
+    ];
 
     /// The lowercase name used on the wire and in the registry.
     pub fn as_str(self) -> &'static str {
@@ -342,30 +347,57 @@ mod tests {
     #[test]
     fn fingerprint_round_trips_through_both_text_forms() {
         let fp = Fingerprint::from_digest([0xab; 32]);
-        assert_eq!(fp.to_hex().parse::<Fingerprint>(), Ok(fp), "plain hex must parse back");
+        assert_eq!(
+            fp.to_hex().parse::<Fingerprint>(),
+            Ok(fp),
+            "plain hex must parse back"
+        );
         assert_eq!(
             fp.to_colon_hex().parse::<Fingerprint>(),
             Ok(fp),
             "colon-separated uppercase hex must parse back"
         );
-        assert!(fp.to_colon_hex().starts_with("AB:AB:"), "colon form is uppercase pairs");
+        assert!(
+            fp.to_colon_hex().starts_with("AB:AB:"),
+            "colon form is uppercase pairs"
+        );
     }
 
     #[test]
     fn fingerprint_rejects_wrong_length_and_non_hex() {
-        assert!("abcd".parse::<Fingerprint>().is_err(), "too short must be refused");
-        assert!("zz".repeat(32).parse::<Fingerprint>().is_err(), "non-hex must be refused");
-        assert!("a".repeat(65).parse::<Fingerprint>().is_err(), "odd length must be refused");
+        assert!(
+            "abcd".parse::<Fingerprint>().is_err(),
+            "too short must be refused"
+        );
+        assert!(
+            "zz".repeat(32).parse::<Fingerprint>().is_err(),
+            "non-hex must be refused"
+        );
+        assert!(
+            "a".repeat(65).parse::<Fingerprint>().is_err(),
+            "odd length must be refused"
+        );
     }
 
     #[test]
     fn roles_use_lowercase_names_everywhere() {
         for role in Role::ALL {
-            assert_eq!(role.as_str().parse::<Role>(), Ok(role), "FromStr inverts as_str");
+            assert_eq!(
+                role.as_str().parse::<Role>(),
+                Ok(role),
+                "FromStr inverts as_str"
+            );
             let json = serde_json::to_string(&role).expect("a role serialises");
-            assert_eq!(json, format!("\"{}\"", role.as_str()), "wire form equals registry form");
+            assert_eq!(
+                json,
+                format!("\"{}\"", role.as_str()),
+                "wire form equals registry form"
+            );
         }
-        assert!("root".parse::<Role>().is_err(), "unknown roles are refused, not defaulted");
+        assert!(
+            "root".parse::<Role>().is_err(),
+            "unknown roles are refused, not defaulted"
+        );
     }
 
     #[test]
@@ -373,6 +405,9 @@ mod tests {
         assert_eq!(ErrorCode::CertificateExpired.http_status(), 401);
         assert_eq!(ErrorCode::NotRegistered.http_status(), 403);
         let json = serde_json::to_string(&ErrorCode::NotRegistered).expect("serialises");
-        assert_eq!(json, "\"not_registered\"", "codes are snake_case on the wire");
+        assert_eq!(
+            json, "\"not_registered\"",
+            "codes are snake_case on the wire"
+        );
     }
 }

@@ -24,7 +24,10 @@ async fn main() {
     if std::env::var_os("DATABASE_URL").is_some() {
         backends.push(Backend::Postgres);
     }
-    println!("{:<10} {:<34} {:>6} {:>10} {:>10} {:>10} {:>10}", "database", "scenario", "n", "p50", "p99", "mean", "req/s");
+    println!(
+        "{:<10} {:<34} {:>6} {:>10} {:>10} {:>10} {:>10}",
+        "database", "scenario", "n", "p50", "p99", "mean", "req/s"
+    );
     for backend in backends {
         let deployment = TestDeployment::new(backend).await;
         let alice = deployment.person("alice", Validity::days_from_now(30));
@@ -36,7 +39,10 @@ async fn main() {
             environment: Environment::Development,
             ca_cert: deployment.ca_cert(),
             client_cert: alice.cert.clone(),
-            key: KeySource::File { path: alice.key.clone(), encrypted: false },
+            key: KeySource::File {
+                path: alice.key.clone(),
+                encrypted: false,
+            },
         };
         let identity = Arc::new(FileIdentity::load(&alice.cert, &alice.key, None).unwrap());
         let connection = || Connection::new(&profile, identity.clone()).unwrap();

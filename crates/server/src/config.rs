@@ -164,7 +164,10 @@ pub struct Log {
 
 impl Default for Log {
     fn default() -> Self {
-        Self { format: LogFormat::Human, filter: "info".to_owned() }
+        Self {
+            format: LogFormat::Human,
+            filter: "info".to_owned(),
+        }
     }
 }
 
@@ -191,7 +194,9 @@ impl std::str::FromStr for LogFormat {
 }
 
 fn default_listen() -> SocketAddr {
-    DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!("DEFAULT_LISTEN is a valid address"))
+    DEFAULT_LISTEN
+        .parse()
+        .unwrap_or_else(|_| unreachable!("DEFAULT_LISTEN is a valid address"))
 }
 
 impl Config {
@@ -210,10 +215,14 @@ impl Config {
 
     /// Reads `path`, resolves relative paths and applies environment overrides.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::Read { path: path.to_owned(), source })?;
-        let mut config: Config = toml::from_str(&text)
-            .map_err(|source| Error::Parse { path: path.to_owned(), source: Box::new(source) })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config: Config = toml::from_str(&text).map_err(|source| Error::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.data_dir = if config.data_dir.as_os_str().is_empty() {
             base.to_owned()
@@ -227,16 +236,19 @@ impl Config {
     /// Applies overrides from an environment lookup (a function so tests need not touch the process env).
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), Error> {
         if let Some(listen) = var("GATEHOUSE_LISTEN") {
-            self.listen = listen
-                .parse()
-                .map_err(|e| Error::Env { name: "GATEHOUSE_LISTEN", reason: format!("{e}") })?;
+            self.listen = listen.parse().map_err(|e| Error::Env {
+                name: "GATEHOUSE_LISTEN",
+                reason: format!("{e}"),
+            })?;
         }
         if let Some(url) = var("GATEHOUSE_DATABASE_URL").filter(|u| !u.is_empty()) {
             self.database.url = Some(url);
         }
         if let Some(format) = var("GATEHOUSE_LOG_FORMAT") {
-            self.log.format =
-                format.parse().map_err(|reason| Error::Env { name: "GATEHOUSE_LOG_FORMAT", reason })?;
+            self.log.format = format.parse().map_err(|reason| Error::Env {
+                name: "GATEHOUSE_LOG_FORMAT",
+                reason,
+            })?;
         }
         if let Some(filter) = var("GATEHOUSE_LOG") {
             self.log.filter = filter;
@@ -253,7 +265,10 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database.url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.resolve(Path::new(SQLITE_FILE)).display()),
+            None => format!(
+                "sqlite://{}",
+                self.resolve(Path::new(SQLITE_FILE)).display()
+            ),
         }
     }
 }
@@ -268,24 +283,43 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         std::fs::write(&path, "deployment = \"test\"\n").expect("write config");
         let config = Config::load(&path).expect("a minimal config loads");
-        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN, "listen defaults to loopback");
-        assert_eq!(config.data_dir, dir.path(), "data dir defaults to the file's directory");
+        assert_eq!(
+            config.listen.to_string(),
+            DEFAULT_LISTEN,
+            "listen defaults to loopback"
+        );
+        assert_eq!(
+            config.data_dir,
+            dir.path(),
+            "data dir defaults to the file's directory"
+        );
         assert_eq!(
             config.resolve(&config.tls.server_key),
             dir.path().join("pki/server.key"),
             "TLS paths resolve inside the data dir"
         );
-        assert!(config.database_url().starts_with("sqlite://"), "SQLite is the default store");
-        assert_eq!(config.limits.max_body_bytes, 1024 * 1024, "1 MiB body limit by default");
+        assert!(
+            config.database_url().starts_with("sqlite://"),
+            "SQLite is the default store"
+        );
+        assert_eq!(
+            config.limits.max_body_bytes,
+            1024 * 1024,
+            "1 MiB body limit by default"
+        );
     }
 
     #[test]
     fn unknown_keys_are_refused_so_typos_do_not_silently_fall_back() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join(FILE_NAME);
-        std::fs::write(&path, "deployment = \"t\"\nlisten_adress = \"0.0.0.0:1\"\n").expect("write");
+        std::fs::write(&path, "deployment = \"t\"\nlisten_adress = \"0.0.0.0:1\"\n")
+            .expect("write");
         let err = Config::load(&path).expect_err("a misspelt key must be an error");
-        assert!(err.to_string().contains("listen_adress"), "the error names the bad key: {err}");
+        assert!(
+            err.to_string().contains("listen_adress"),
+            "the error names the bad key: {err}"
+        );
     }
 
     #[test]
@@ -298,8 +332,16 @@ mod tests {
                 _ => None,
             })
             .expect("valid overrides apply");
-        assert_eq!(config.database_url(), "postgres://u:secret@db/gh", "URL override wins");
-        assert_eq!(config.log.format, LogFormat::Json, "log format override wins");
+        assert_eq!(
+            config.database_url(),
+            "postgres://u:secret@db/gh",
+            "URL override wins"
+        );
+        assert_eq!(
+            config.log.format,
+            LogFormat::Json,
+            "log format override wins"
+        );
         assert!(
             !format!("{config:?}").contains("secret"),
             "Debug output must not reveal the database password"
@@ -307,6 +349,9 @@ mod tests {
         let err = config
             .apply_env(|name| (name == "GATEHOUSE_LISTEN").then(|| "nope".to_owned()))
             .expect_err("a bad listen address is refused");
-        assert!(err.to_string().contains("GATEHOUSE_LISTEN"), "error names the variable");
+        assert!(
+            err.to_string().contains("GATEHOUSE_LISTEN"),
+            "error names the variable"
+        );
     }
 }

@@ -85,10 +85,20 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(std::time::Duration::from_secs(5));
-            Db::Sqlite(SqlitePoolOptions::new().max_connections(8).connect_with(options).await?)
+            Db::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(options)
+                    .await?,
+            )
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
-            Db::Postgres(PgPoolOptions::new().max_connections(16).connect_with(options).await?)
+            Db::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(16)
+                    .connect_with(options)
+                    .await?,
+            )
         } else {
             return Err(Error::UnsupportedUrl(redact_url(url)));
         };
@@ -148,7 +158,11 @@ impl Db {
         roles.sort();
         roles.dedup();
         let created_at = Utc::now();
-        let role_text = roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",");
+        let role_text = roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         let result = on_pool!(self, pool => {
             sqlx::query(SQL)
                 .bind(fingerprint.to_hex())
@@ -168,7 +182,11 @@ impl Db {
                 created_at,
             }),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                let what = if e.message().contains("name") { "name" } else { "certificate" };
+                let what = if e.message().contains("name") {
+                    "name"
+                } else {
+                    "certificate"
+                };
                 Err(Error::Duplicate(what))
             }
             Err(e) => Err(e.into()),
@@ -191,16 +209,29 @@ impl Db {
     }
 }
 
-fn officer_from_row((fingerprint, name, roles, disabled, created_at): Row) -> Result<Officer, Error> {
-    let corrupt = |reason: String| Error::Corrupt { fingerprint: fingerprint.clone(), reason };
-    let parsed = fingerprint.parse::<Fingerprint>().map_err(|e| corrupt(e.to_string()))?;
+fn officer_from_row(
+    (fingerprint, name, roles, disabled, created_at): Row,
+) -> Result<Officer, Error> {
+    let corrupt = |reason: String| Error::Corrupt {
+        fingerprint: fingerprint.clone(),
+        reason,
+    };
+    let parsed = fingerprint
+        .parse::<Fingerprint>()
+        .map_err(|e| corrupt(e.to_string()))?;
     let roles = roles
         .split(',')
         .filter(|r| !r.is_empty())
         .map(Role::from_str)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| corrupt(e.to_string()))?;
-    Ok(Officer { fingerprint: parsed, name, roles, disabled, created_at })
+    Ok(Officer {
+        fingerprint: parsed,
+        name,
+        roles,
+        disabled,
+        created_at,
+    })
 }
 
 /// The URL with any password replaced, for error messages.
@@ -221,8 +252,15 @@ mod tests {
 
     #[test]
     fn redaction_hides_the_password_but_keeps_the_rest() {
-        assert_eq!(redact_url("postgres://gh:hunter2@db:5432/x"), "postgres://gh:[redacted]@db:5432/x");
-        assert_eq!(redact_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db", "no userinfo, no change");
+        assert_eq!(
+            redact_url("postgres://gh:hunter2@db:5432/x"),
+            "postgres://gh:[redacted]@db:5432/x"
+        );
+        assert_eq!(
+            redact_url("sqlite:///tmp/a.db"),
+            "sqlite:///tmp/a.db",
+            "no userinfo, no change"
+        );
     }
 
     #[tokio::test]
@@ -232,16 +270,36 @@ mod tests {
             .await
             .expect("SQLite opens and migrates");
         let fp = Fingerprint::from_digest([7; 32]);
-        let added = db.register(&fp, "alice", &[Role::Officer, Role::Admin, Role::Officer]).await;
+        let added = db
+            .register(&fp, "alice", &[Role::Officer, Role::Admin, Role::Officer])
+            .await;
         let added = added.expect("first registration succeeds");
-        assert_eq!(added.roles, vec![Role::Officer, Role::Admin], "roles sorted and deduplicated");
+        assert_eq!(
+            added.roles,
+            vec![Role::Officer, Role::Admin],
+            "roles sorted and deduplicated"
+        );
         let found = db.officer(&fp).await.expect("query").expect("entry exists");
         assert_eq!(found.name, "alice");
         assert_eq!(found.roles, added.roles, "roles survive the round trip");
-        let dup = db.register(&Fingerprint::from_digest([8; 32]), "alice", &[]).await;
-        assert!(matches!(dup, Err(Error::Duplicate("name"))), "same name twice is refused: {dup:?}");
-        assert!(db.set_disabled("alice", true).await.expect("update"), "alice exists");
-        assert!(db.officer(&fp).await.expect("q").expect("row").disabled, "disable sticks");
-        assert!(!db.set_disabled("nobody", true).await.expect("update"), "unknown name reports false");
+        let dup = db
+            .register(&Fingerprint::from_digest([8; 32]), "alice", &[])
+            .await;
+        assert!(
+            matches!(dup, Err(Error::Duplicate("name"))),
+            "same name twice is refused: {dup:?}"
+        );
+        assert!(
+            db.set_disabled("alice", true).await.expect("update"),
+            "alice exists"
+        );
+        assert!(
+            db.officer(&fp).await.expect("q").expect("row").disabled,
+            "disable sticks"
+        );
+        assert!(
+            !db.set_disabled("nobody", true).await.expect("update"),
+            "unknown name reports false"
+        );
     }
 }

@@ -126,7 +126,10 @@ pub async fn init(data_dir: &Path, options: &InitOptions) -> Result<Deployment, 
     let ca = Authority::generate(&options.deployment)?;
     write_file(&data_dir.join("pki/ca.pem"), ca.cert_pem(), 0o644)?;
     write_file(&data_dir.join("pki/ca.key"), ca.key_pem(), 0o600)?;
-    let server = ca.issue_server(&["localhost", "127.0.0.1", "::1"], Validity::days_from_now(825))?;
+    let server = ca.issue_server(
+        &["localhost", "127.0.0.1", "::1"],
+        Validity::days_from_now(825),
+    )?;
     write_file(&data_dir.join("pki/server.pem"), &server.cert_pem, 0o644)?;
     write_file(&data_dir.join("pki/server.key"), &server.key_pem, 0o600)?;
 
@@ -159,12 +162,20 @@ pub async fn init(data_dir: &Path, options: &InitOptions) -> Result<Deployment, 
         let json = serde_json::to_string_pretty(&file)
             .unwrap_or_else(|_| unreachable!("a ProfileFile always serialises"));
         write_file(&profile, &json, 0o644)?;
-        people.push(Person { name: (*name).to_owned(), roles: roles.to_vec(), fingerprint, profile });
+        people.push(Person {
+            name: (*name).to_owned(),
+            roles: roles.to_vec(),
+            fingerprint,
+            profile,
+        });
     }
     db.close().await;
     // The config file goes last: its presence marks a complete deployment.
     write_file(&config_file, &toml::to_string_pretty(&config)?, 0o644)?;
-    Ok(Deployment { config_file, people })
+    Ok(Deployment {
+        config_file,
+        people,
+    })
 }
 
 /// SHA-256 fingerprint of the first certificate in a PEM string.
@@ -178,14 +189,20 @@ pub fn fingerprint_of_pem(pem: &str) -> Result<Fingerprint, Error> {
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 /// Writes `contents` to `path` with `mode`, through a temporary file and a rename,
 /// so a crash never leaves a half-written key or config behind.
 pub fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), Error> {
     use std::os::unix::fs::OpenOptionsExt;
-    let err = |source| Error::Io { path: path.to_owned(), source };
+    let err = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut file = std::fs::OpenOptions::new()
         .write(true)

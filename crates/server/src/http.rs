@@ -92,14 +92,21 @@ pub fn app(state: Arc<AppState>) -> Router {
                         )
                     })
                     .on_response(
-                        DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(LatencyUnit::Micros),
+                        DefaultOnResponse::new()
+                            .level(tracing::Level::INFO)
+                            .latency_unit(LatencyUnit::Micros),
                     ),
             )
             .layer(PropagateRequestIdLayer::new(request_id))
             .layer(middleware::map_response(stamp_api_version))
-            .layer(axum::error_handling::HandleErrorLayer::new(|_: axum::BoxError| async {
-                Error::Api(ErrorCode::Timeout, "the request took too long; try again".to_owned())
-            }))
+            .layer(axum::error_handling::HandleErrorLayer::new(
+                |_: axum::BoxError| async {
+                    Error::Api(
+                        ErrorCode::Timeout,
+                        "the request took too long; try again".to_owned(),
+                    )
+                },
+            ))
             .layer(TimeoutLayer::new(limits.request_timeout()))
             .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes)),
     )
@@ -125,21 +132,32 @@ async fn authenticate(
         .ok_or(Error::Identity(IdentityError::NoCertificate))?;
     let now = Utc::now();
     if now > certificate.not_after {
-        return Err(Error::Identity(IdentityError::Expired(certificate.not_after)));
+        return Err(Error::Identity(IdentityError::Expired(
+            certificate.not_after,
+        )));
     }
     if now < certificate.not_before {
-        return Err(Error::Identity(IdentityError::NotYetValid(certificate.not_before)));
+        return Err(Error::Identity(IdentityError::NotYetValid(
+            certificate.not_before,
+        )));
     }
     let officer = state
         .db
         .officer(&certificate.fingerprint)
         .await?
-        .ok_or_else(|| Error::Identity(IdentityError::NotRegistered(certificate.fingerprint.to_hex())))?;
+        .ok_or_else(|| {
+            Error::Identity(IdentityError::NotRegistered(
+                certificate.fingerprint.to_hex(),
+            ))
+        })?;
     if officer.disabled {
         return Err(Error::Identity(IdentityError::Disabled(officer.name)));
     }
     tracing::Span::current().record("caller", officer.name.as_str());
-    request.extensions_mut().insert(Caller { officer, certificate });
+    request.extensions_mut().insert(Caller {
+        officer,
+        certificate,
+    });
     Ok(next.run(request).await)
 }
 
@@ -194,15 +212,28 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 }
 
 async fn not_found() -> Error {
-    Error::Api(ErrorCode::NotFound, "no such endpoint; see /v1/openapi.json".to_owned())
+    Error::Api(
+        ErrorCode::NotFound,
+        "no such endpoint; see /v1/openapi.json".to_owned(),
+    )
 }
 
 /// The OpenAPI description generated from the handlers above.
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "gatehouse-server", description = "Gatehouse custody backend API. Every request requires a client certificate from the deployment CA (mutual TLS 1.3)."),
+    info(
+        title = "gatehouse-server",
+        description = "Gatehouse custody backend API. Every request requires a client certificate from the deployment CA (mutual TLS 1.3)."
+    ),
     paths(whoami, status, openapi),
-    components(schemas(WhoAmI, ServerStatus, ApiError, ErrorCode, gatehouse_protocol::Role, gatehouse_protocol::DatabaseBackend))
+    components(schemas(
+        WhoAmI,
+        ServerStatus,
+        ApiError,
+        ErrorCode,
+        gatehouse_protocol::Role,
+        gatehouse_protocol::DatabaseBackend
+    ))
 )]
 pub struct ApiDoc;
 
@@ -219,7 +250,9 @@ pub enum IdentityError {
     #[error("your client certificate is not valid until {0}; check this computer's clock or wait")]
     NotYetValid(DateTime<Utc>),
     /// Not in the registry.
-    #[error("certificate {0} is not registered with this deployment; ask an administrator to register it")]
+    #[error(
+        "certificate {0} is not registered with this deployment; ask an administrator to register it"
+    )]
     NotRegistered(String),
     /// Disabled in the registry.
     #[error("access for {0} has been disabled by an administrator")]
@@ -264,7 +297,8 @@ impl IntoResponse for Error {
                 )
             }
         };
-        let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(ApiError { code, message })).into_response()
     }
 }

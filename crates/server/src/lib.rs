@@ -12,9 +12,9 @@ pub mod deployment;
 pub mod http;
 pub mod pki;
 pub mod serve;
-pub mod tls;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,7 +63,9 @@ impl Running {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let result = (&mut self.task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let result = (&mut self.task)
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         self.state.db.close().await;
         result
     }
@@ -85,10 +87,14 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
     let db = db::Db::connect(&config.database_url()).await?;
     let listener = TcpListener::bind(config.listen)
         .await
-        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
     let state = Arc::new(AppState::new(db, &config.deployment, config.limits.clone()));
     let router = app(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -100,5 +106,10 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
         .await
     });
     tracing::info!(%addr, database = ?state.db.backend(), deployment = %config.deployment, "gatehouse-server listening");
-    Ok(Running { addr, state, stop: Some(stop), task })
+    Ok(Running {
+        addr,
+        state,
+        stop: Some(stop),
+        task,
+    })
 }

@@ -12,7 +12,11 @@ use tracing_subscriber::EnvFilter;
 use utoipa::OpenApi;
 
 #[derive(Debug, Parser)]
-#[command(name = "gatehouse-server", version, about = "The Gatehouse custody backend")]
+#[command(
+    name = "gatehouse-server",
+    version,
+    about = "The Gatehouse custody backend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -92,19 +96,42 @@ async fn main() -> std::process::ExitCode {
 #[allow(clippy::print_stdout)] // the CLI's output is its product
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Init { data_dir, force, deployment, listen, database_url } => {
-            let options = InitOptions { deployment, listen, force, database_url };
+        Command::Init {
+            data_dir,
+            force,
+            deployment,
+            listen,
+            database_url,
+        } => {
+            let options = InitOptions {
+                deployment,
+                listen,
+                force,
+                database_url,
+            };
             let created = deployment::init(&data_dir, &options).await?;
             println!("Created a development deployment in {}", data_dir.display());
             println!("  config:  {}", created.config_file.display());
             for person in &created.people {
                 let roles: Vec<_> = person.roles.iter().map(|r| r.as_str()).collect();
-                println!("  {:<6} {:<20} profile {}", person.name, roles.join("+"), person.profile.display());
+                println!(
+                    "  {:<6} {:<20} profile {}",
+                    person.name,
+                    roles.join("+"),
+                    person.profile.display()
+                );
             }
-            println!("Start it with: gatehouse-server serve --config {}", created.config_file.display());
+            println!(
+                "Start it with: gatehouse-server serve --config {}",
+                created.config_file.display()
+            );
             Ok(())
         }
-        Command::Serve { config, listen, ready_file } => {
+        Command::Serve {
+            config,
+            listen,
+            ready_file,
+        } => {
             let mut config = Config::load(&config)?;
             if let Some(listen) = listen {
                 config.listen = listen;
@@ -126,11 +153,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     for o in db.officers().await? {
                         let roles: Vec<_> = o.roles.iter().map(|r| r.as_str()).collect();
                         let state = if o.disabled { "disabled" } else { "enabled" };
-                        println!("{:<12} {:<24} {:<8} {}", o.name, roles.join("+"), state, o.fingerprint);
+                        println!(
+                            "{:<12} {:<24} {:<8} {}",
+                            o.name,
+                            roles.join("+"),
+                            state,
+                            o.fingerprint
+                        );
                     }
                 }
                 RegistryAction::Disable { name } | RegistryAction::Enable { name }
-                    if !db.set_disabled(&name, matches!(action, RegistryAction::Disable { .. })).await? =>
+                    if !db
+                        .set_disabled(&name, matches!(action, RegistryAction::Disable { .. }))
+                        .await? =>
                 {
                     anyhow::bail!("no registry entry named {name:?}; see `registry list`");
                 }
@@ -151,24 +186,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_logging(config: &Config) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&config.log.filter)
         .with_context(|| format!("log filter {:?} is invalid", config.log.filter))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
     }
     Ok(())
 }
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-            let _ = interrupt.await;
-            return;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
     tokio::select! {
         _ = interrupt => tracing::info!("interrupted"),
         _ = terminate.recv() => tracing::info!("terminated"),

@@ -7,8 +7,8 @@
 use std::time::Duration as StdDuration;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
 };
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -35,7 +35,9 @@ pub struct Issued {
 
 impl std::fmt::Debug for Issued {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Issued").field("key_pem", &"[redacted]").finish_non_exhaustive()
+        f.debug_struct("Issued")
+            .field("key_pem", &"[redacted]")
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,7 +70,9 @@ pub struct Authority {
 
 impl std::fmt::Debug for Authority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authority").field("key", &"[redacted]").finish_non_exhaustive()
+        f.debug_struct("Authority")
+            .field("key", &"[redacted]")
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,7 +89,11 @@ impl Authority {
         params.not_after = validity.not_after;
         let cert = params.self_signed(&key)?;
         let key_pem = Zeroizing::new(key.serialize_pem());
-        Ok(Self { cert_pem: cert.pem(), issuer: Issuer::new(params, key), key_pem })
+        Ok(Self {
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+            key_pem,
+        })
     }
 
     /// Loads an existing CA from its certificate and PKCS#8 key, both PEM.
@@ -141,7 +149,10 @@ impl Authority {
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(Issued { cert_pem: cert.pem(), key_pem: Zeroizing::new(key.serialize_pem()) })
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: Zeroizing::new(key.serialize_pem()),
+        })
     }
 }
 

@@ -31,7 +31,9 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut http = auto::Builder::new(TokioExecutor::new());
-    http.http1().timer(TokioTimer::new()).header_read_timeout(limits.request_timeout());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.request_timeout());
     http.http2().timer(TokioTimer::new());
     let http = Arc::new(http);
     tokio::pin!(shutdown);
@@ -80,13 +82,14 @@ pub async fn serve(
                 .peer_certificates()
                 .and_then(|chain| chain.first())
                 .and_then(|der| PeerCertificate::from_der(der));
-            let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-                if let Some(certificate) = &certificate {
-                    request.extensions_mut().insert(certificate.clone());
-                }
-                request.extensions_mut().insert(RemoteAddr(peer));
-                app.clone().oneshot(request.map(axum::body::Body::new))
-            });
+            let service =
+                hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+                    if let Some(certificate) = &certificate {
+                        request.extensions_mut().insert(certificate.clone());
+                    }
+                    request.extensions_mut().insert(RemoteAddr(peer));
+                    app.clone().oneshot(request.map(axum::body::Body::new))
+                });
             let connection = http.serve_connection_with_upgrades(TokioIo::new(tls), service);
             if let Err(error) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");

@@ -53,11 +53,15 @@ impl TestDeployment {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let ca = Authority::generate("test").expect("a CA");
         let server = ca
-            .issue_server(&["localhost", "127.0.0.1", "::1"], Validity::days_from_now(30))
+            .issue_server(
+                &["localhost", "127.0.0.1", "::1"],
+                Validity::days_from_now(30),
+            )
             .expect("a server certificate");
         std::fs::create_dir_all(dir.path().join("pki")).expect("pki dir");
         write_file(&dir.path().join("pki/ca.pem"), ca.cert_pem(), 0o644).expect("write CA");
-        write_file(&dir.path().join("pki/server.pem"), &server.cert_pem, 0o644).expect("write cert");
+        write_file(&dir.path().join("pki/server.pem"), &server.cert_pem, 0o644)
+            .expect("write cert");
         write_file(&dir.path().join("pki/server.key"), &server.key_pem, 0o600).expect("write key");
         let listen = "127.0.0.1:0".parse().expect("a socket address");
         let mut config = Config::development("test", dir.path(), listen);
@@ -72,14 +76,24 @@ impl TestDeployment {
                     )
                 });
                 let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to DATABASE_URL");
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to DATABASE_URL");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
                 conn.close().await.ok();
                 config.database.url = Some(pg_url(&admin, &name));
                 Some((admin, name))
             }
         };
-        Self { dir, ca, config, postgres }
+        Self {
+            dir,
+            ca,
+            config,
+            postgres,
+        }
     }
 
     /// Issues a certificate for `name` with `validity` and writes it into the directory.
@@ -93,19 +107,34 @@ impl TestDeployment {
         Self::person_from(&other, &self.dir, name, Validity::days_from_now(30))
     }
 
-    fn person_from(ca: &Authority, dir: &tempfile::TempDir, name: &str, validity: Validity) -> PersonFiles {
-        let issued = ca.issue_client(name, validity).expect("a client certificate");
+    fn person_from(
+        ca: &Authority,
+        dir: &tempfile::TempDir,
+        name: &str,
+        validity: Validity,
+    ) -> PersonFiles {
+        let issued = ca
+            .issue_client(name, validity)
+            .expect("a client certificate");
         let cert = dir.path().join(format!("{name}.pem"));
         let key = dir.path().join(format!("{name}.key"));
         write_file(&cert, &issued.cert_pem, 0o644).expect("write cert");
         write_file(&key, &issued.key_pem, 0o600).expect("write key");
-        PersonFiles { fingerprint: fingerprint_of_pem(&issued.cert_pem).expect("fingerprint"), cert, key }
+        PersonFiles {
+            fingerprint: fingerprint_of_pem(&issued.cert_pem).expect("fingerprint"),
+            cert,
+            key,
+        }
     }
 
     /// Registers a person in the registry.
     pub async fn register(&self, person: &PersonFiles, name: &str, roles: &[Role]) {
-        let db = crate::db::Db::connect(&self.config.database_url()).await.expect("open the database");
-        db.register(&person.fingerprint, name, roles).await.expect("register");
+        let db = crate::db::Db::connect(&self.config.database_url())
+            .await
+            .expect("open the database");
+        db.register(&person.fingerprint, name, roles)
+            .await
+            .expect("register");
         db.close().await;
     }
 
@@ -122,9 +151,13 @@ impl TestDeployment {
 
 fn pg_url(admin: &str, database: &str) -> String {
     // Replace the path (database name) of the admin URL, keeping user, host, port and query.
-    let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut url = format!("{}/{database}", &base[..host_end]);
     if let Some(query) = query {
         url.push('?');
@@ -138,7 +171,9 @@ impl Drop for TestDeployment {
         if let Some((admin, name)) = self.postgres.take() {
             // Drop runs inside the test's runtime: use a thread with its own.
             let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
                 if let Ok(runtime) = runtime {
                     runtime.block_on(async {
                         if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {

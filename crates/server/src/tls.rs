@@ -16,9 +16,11 @@ use gatehouse_protocol::Fingerprint;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme,
+};
 use sha2::{Digest, Sha256};
 
 /// Failure to build the TLS configuration.
@@ -44,13 +46,18 @@ pub enum Error {
 }
 
 /// Builds the server's rustls configuration from PEM files.
-pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, Error> {
+pub fn server_config(
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+) -> Result<Arc<rustls::ServerConfig>, Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = RootCertStore::empty();
     for ca_cert in load_certs("CA certificate", ca)? {
         roots.add(ca_cert)?;
     }
-    let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
+    let inner =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
     let verifier = Arc::new(ExpiryTolerantVerifier { inner });
     let chain = load_certs("server certificate", cert)?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| Error::Pem {
@@ -67,7 +74,11 @@ pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<Arc<rustls::S
 }
 
 fn load_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let pem_error = |reason: String| Error::Pem { what, path: path.display().to_string(), reason };
+    let pem_error = |reason: String| Error::Pem {
+        what,
+        path: path.display().to_string(),
+        reason,
+    };
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| pem_error(e.to_string()))?
         .collect::<Result<Vec<_>, _>>()
@@ -132,15 +143,19 @@ impl ClientCertVerifier for ExpiryTolerantVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        match self.inner.verify_client_cert(end_entity, intermediates, now) {
+        match self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::Expired
                 | CertificateError::ExpiredContext { .. }
                 | CertificateError::NotValidYet
                 | CertificateError::NotValidYetContext { .. },
             )) => {
-                let (not_before, not_after) = validity(end_entity)
-                    .ok_or(rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+                let (not_before, not_after) = validity(end_entity).ok_or(
+                    rustls::Error::InvalidCertificate(CertificateError::BadEncoding),
+                )?;
                 let at = if now.as_secs() as i64 > not_after.timestamp() {
                     not_after.timestamp()
                 } else {

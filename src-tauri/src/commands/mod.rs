@@ -4,7 +4,9 @@
 pub mod connection;
 pub mod profile;
 
-use gatehouse_client::{OpenError, connection::Error as ConnectionError, identity, profile::Error as ProfileError};
+use gatehouse_client::{
+    OpenError, connection::Error as ConnectionError, identity, profile::Error as ProfileError,
+};
 use serde::Serialize;
 
 /// What the UI branches on. Add a code only when the UI needs to tell it apart.
@@ -60,21 +62,43 @@ pub struct IpcError {
 
 impl IpcError {
     fn new(code: ErrorCode, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { code, message: message.into(), hint: hint.into(), detail: None, fingerprint: None }
+        Self {
+            code,
+            message: message.into(),
+            hint: hint.into(),
+            detail: None,
+            fingerprint: None,
+        }
     }
 }
 
 impl From<ProfileError> for IpcError {
     fn from(e: ProfileError) -> Self {
         let (code, hint) = match &e {
-            ProfileError::NotFound(_) => (ErrorCode::ProfileNotFound, "Choose another profile or add this one."),
-            ProfileError::Duplicate(_) | ProfileError::Invalid(_) => {
-                (ErrorCode::ProfileInvalid, "Correct the profile and try again.")
-            }
-            ProfileError::Corrupt { .. } => (ErrorCode::ProfileInvalid, "Move the damaged profiles file aside, then add your profiles again."),
-            ProfileError::Secret(_) => (ErrorCode::SecretStore, "Unlock your desktop keyring (or log in to a desktop session) and try again."),
-            ProfileError::Io { .. } => (ErrorCode::Io, "Check the file exists and that you may read and write it."),
-            _ => (ErrorCode::Internal, "Try again; if it keeps happening, report it."),
+            ProfileError::NotFound(_) => (
+                ErrorCode::ProfileNotFound,
+                "Choose another profile or add this one.",
+            ),
+            ProfileError::Duplicate(_) | ProfileError::Invalid(_) => (
+                ErrorCode::ProfileInvalid,
+                "Correct the profile and try again.",
+            ),
+            ProfileError::Corrupt { .. } => (
+                ErrorCode::ProfileInvalid,
+                "Move the damaged profiles file aside, then add your profiles again.",
+            ),
+            ProfileError::Secret(_) => (
+                ErrorCode::SecretStore,
+                "Unlock your desktop keyring (or log in to a desktop session) and try again.",
+            ),
+            ProfileError::Io { .. } => (
+                ErrorCode::Io,
+                "Check the file exists and that you may read and write it.",
+            ),
+            _ => (
+                ErrorCode::Internal,
+                "Try again; if it keeps happening, report it.",
+            ),
         };
         IpcError::new(code, e.to_string(), hint)
     }
@@ -106,7 +130,9 @@ impl From<ConnectionError> for IpcError {
             _ => ErrorCode::Internal,
         };
         let fingerprint = match &e {
-            ConnectionError::ServerNotTrusted { fingerprint, .. } => fingerprint.map(|f| f.to_colon_hex()),
+            ConnectionError::ServerNotTrusted { fingerprint, .. } => {
+                fingerprint.map(|f| f.to_colon_hex())
+            }
             ConnectionError::NotRegistered { fingerprint, .. } => Some(fingerprint.to_colon_hex()),
             _ => None,
         };
@@ -117,7 +143,13 @@ impl From<ConnectionError> for IpcError {
             ConnectionError::Protocol(text) => Some(text.clone()),
             _ => None,
         };
-        IpcError { code, message: e.to_string(), hint: e.hint().to_owned(), detail, fingerprint }
+        IpcError {
+            code,
+            message: e.to_string(),
+            hint: e.hint().to_owned(),
+            detail,
+            fingerprint,
+        }
     }
 }
 
@@ -127,7 +159,11 @@ impl From<OpenError> for IpcError {
             OpenError::Profile(e) => e.into(),
             OpenError::Identity(e) => e.into(),
             OpenError::Connection(e) => e.into(),
-            other => IpcError::new(ErrorCode::Internal, other.to_string(), "Try again; if it keeps happening, report it."),
+            other => IpcError::new(
+                ErrorCode::Internal,
+                other.to_string(),
+                "Try again; if it keeps happening, report it.",
+            ),
         }
     }
 }

@@ -66,7 +66,10 @@ impl std::fmt::Debug for NewProfile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewProfile")
             .field("name", &self.name)
-            .field("key_passphrase", &self.key_passphrase.as_ref().map(|_| "[redacted]"))
+            .field(
+                "key_passphrase",
+                &self.key_passphrase.as_ref().map(|_| "[redacted]"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -79,15 +82,29 @@ pub(crate) fn store<'a>(console: &'a State<'_, Console>) -> Result<&'a ProfileSt
 #[tauri::command]
 #[specta::specta]
 pub async fn profile_list(console: State<'_, Console>) -> Result<Vec<ProfileSummary>, IpcError> {
-    Ok(store(&console)?.list()?.iter().map(ProfileSummary::from).collect())
+    Ok(store(&console)?
+        .list()?
+        .iter()
+        .map(ProfileSummary::from)
+        .collect())
 }
 
 /// Adds a profile from files the person chose.
 #[tauri::command]
 #[specta::specta]
-pub async fn profile_add(console: State<'_, Console>, profile: NewProfile) -> Result<ProfileSummary, IpcError> {
-    let NewProfile { name, server_url, ca_cert_path, client_cert_path, client_key_path, key_passphrase, environment } =
-        profile;
+pub async fn profile_add(
+    console: State<'_, Console>,
+    profile: NewProfile,
+) -> Result<ProfileSummary, IpcError> {
+    let NewProfile {
+        name,
+        server_url,
+        ca_cert_path,
+        client_cert_path,
+        client_key_path,
+        key_passphrase,
+        environment,
+    } = profile;
     let new = ClientNewProfile {
         profile: Profile {
             name,
@@ -95,7 +112,10 @@ pub async fn profile_add(console: State<'_, Console>, profile: NewProfile) -> Re
             environment,
             ca_cert: PathBuf::from(ca_cert_path),
             client_cert: PathBuf::from(client_cert_path),
-            key: KeySource::File { path: PathBuf::from(client_key_path), encrypted: false },
+            key: KeySource::File {
+                path: PathBuf::from(client_key_path),
+                encrypted: false,
+            },
         },
         key_passphrase: key_passphrase.filter(|p| !p.is_empty()).map(Secret::new),
     };
@@ -105,8 +125,15 @@ pub async fn profile_add(console: State<'_, Console>, profile: NewProfile) -> Re
 /// Imports a profile file (as `gatehouse-server init` writes them).
 #[tauri::command]
 #[specta::specta]
-pub async fn profile_import(console: State<'_, Console>, path: String) -> Result<ProfileSummary, IpcError> {
-    Ok(ProfileSummary::from(&store(&console)?.import(&PathBuf::from(path), None, None)?))
+pub async fn profile_import(
+    console: State<'_, Console>,
+    path: String,
+) -> Result<ProfileSummary, IpcError> {
+    Ok(ProfileSummary::from(&store(&console)?.import(
+        &PathBuf::from(path),
+        None,
+        None,
+    )?))
 }
 
 /// Removes a profile and its keyring secrets; the certificate files stay.

@@ -21,12 +21,17 @@ fn profile(ca: std::path::PathBuf, person: &PersonFiles, addr: SocketAddr) -> Pr
         environment: Environment::Development,
         ca_cert: ca,
         client_cert: person.cert.clone(),
-        key: KeySource::File { path: person.key.clone(), encrypted: false },
+        key: KeySource::File {
+            path: person.key.clone(),
+            encrypted: false,
+        },
     }
 }
 
 fn connection(profile: &Profile) -> Connection {
-    let KeySource::File { path, .. } = &profile.key else { unreachable!("file keys only here") };
+    let KeySource::File { path, .. } = &profile.key else {
+        unreachable!("file keys only here")
+    };
     let identity = FileIdentity::load(&profile.client_cert, path, None).expect("identity");
     Connection::new(profile, Arc::new(identity)).expect("connection")
 }
@@ -36,10 +41,22 @@ async fn nothing_listening_is_unreachable() {
     let deployment = TestDeployment::new(Backend::Sqlite).await;
     let alice = deployment.person("alice", Validity::days_from_now(30));
     // Bind then drop to get a port that is (almost certainly) closed.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
-    let err = connection(&profile(deployment.ca_cert(), &alice, addr)).whoami().await.expect_err("closed port");
-    assert!(matches!(err, Error::Unreachable { .. }), "a closed port is 'unreachable', got {err:?}");
-    assert!(err.hint().contains("server URL"), "the hint says what to check");
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let err = connection(&profile(deployment.ca_cert(), &alice, addr))
+        .whoami()
+        .await
+        .expect_err("closed port");
+    assert!(
+        matches!(err, Error::Unreachable { .. }),
+        "a closed port is 'unreachable', got {err:?}"
+    );
+    assert!(
+        err.hint().contains("server URL"),
+        "the hint says what to check"
+    );
 }
 
 #[tokio::test]
@@ -52,13 +69,24 @@ async fn server_with_a_certificate_from_another_ca_is_not_trusted_and_its_finger
     let other = Authority::generate("other").expect("CA");
     let wrong_ca = deployment.dir.path().join("wrong-ca.pem");
     std::fs::write(&wrong_ca, other.cert_pem()).expect("write");
-    let err = connection(&profile(wrong_ca, &alice, server.addr)).whoami().await.expect_err("untrusted");
-    let server_pem = std::fs::read(deployment.dir.path().join("pki/server.pem")).expect("server cert");
+    let err = connection(&profile(wrong_ca, &alice, server.addr))
+        .whoami()
+        .await
+        .expect_err("untrusted");
+    let server_pem =
+        std::fs::read(deployment.dir.path().join("pki/server.pem")).expect("server cert");
     let der = rustls::pki_types::CertificateDer::from_pem_slice(&server_pem).expect("PEM");
     let expected = Fingerprint::from_digest(Sha256::digest(&der).into());
     match err {
-        Error::ServerNotTrusted { fingerprint, reason } => {
-            assert_eq!(fingerprint, Some(expected), "the fingerprint shown is the server certificate's");
+        Error::ServerNotTrusted {
+            fingerprint,
+            reason,
+        } => {
+            assert_eq!(
+                fingerprint,
+                Some(expected),
+                "the fingerprint shown is the server certificate's"
+            );
             assert!(!reason.is_empty(), "a reason is given");
         }
         other => panic!("expected ServerNotTrusted, got {other:?}"),
@@ -76,24 +104,44 @@ async fn server_certificate_for_another_host_is_not_trusted() {
     let mut p = profile(deployment.ca_cert(), &alice, server.addr);
     p.server_url = format!("https://127.0.0.2:{}", server.addr.port());
     let err = connection(&p).whoami().await.expect_err("name mismatch");
-    assert!(matches!(err, Error::ServerNotTrusted { fingerprint: Some(_), .. }), "got {err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::ServerNotTrusted {
+                fingerprint: Some(_),
+                ..
+            }
+        ),
+        "got {err:?}"
+    );
     server.shutdown().await.expect("shutdown");
 }
 
 /// Serves `router` with the test deployment's TLS setup, for servers that misbehave on purpose.
-async fn custom_server(deployment: &TestDeployment, router: Router) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+async fn custom_server(
+    deployment: &TestDeployment,
+    router: Router,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let tls = gatehouse_server::tls::server_config(
         &deployment.ca_cert(),
         &deployment.dir.path().join("pki/server.pem"),
         &deployment.dir.path().join("pki/server.key"),
     )
     .expect("TLS config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(gatehouse_server::serve::serve(listener, tls, router, Limits::default(), async {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(gatehouse_server::serve::serve(
+        listener,
+        tls,
+        router,
+        Limits::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     (addr, stop)
 }
 
@@ -115,13 +163,29 @@ async fn server_api_versions_outside_the_supported_range_are_named() {
     let deployment = TestDeployment::new(Backend::Sqlite).await;
     let alice = deployment.person("alice", Validity::days_from_now(30));
     let (old, _stop_old) = custom_server(&deployment, answering_with_version(Some(0))).await;
-    let err = connection(&profile(deployment.ca_cert(), &alice, old)).whoami().await.expect_err("too old");
-    assert!(matches!(err, Error::ServerTooOld { server: 0, .. }), "version 0 is too old: {err:?}");
-    let (new, _stop_new) = custom_server(&deployment, answering_with_version(Some(API_VERSION + 1))).await;
-    let err = connection(&profile(deployment.ca_cert(), &alice, new)).whoami().await.expect_err("too new");
-    assert!(matches!(err, Error::ServerTooNew { .. }), "a newer API is named as such: {err:?}");
+    let err = connection(&profile(deployment.ca_cert(), &alice, old))
+        .whoami()
+        .await
+        .expect_err("too old");
+    assert!(
+        matches!(err, Error::ServerTooOld { server: 0, .. }),
+        "version 0 is too old: {err:?}"
+    );
+    let (new, _stop_new) =
+        custom_server(&deployment, answering_with_version(Some(API_VERSION + 1))).await;
+    let err = connection(&profile(deployment.ca_cert(), &alice, new))
+        .whoami()
+        .await
+        .expect_err("too new");
+    assert!(
+        matches!(err, Error::ServerTooNew { .. }),
+        "a newer API is named as such: {err:?}"
+    );
     let (none, _stop_none) = custom_server(&deployment, answering_with_version(None)).await;
-    let err = connection(&profile(deployment.ca_cert(), &alice, none)).whoami().await.expect_err("no header");
+    let err = connection(&profile(deployment.ca_cert(), &alice, none))
+        .whoami()
+        .await
+        .expect_err("no header");
     assert!(
         matches!(&err, Error::Protocol(text) if text.contains("Gatehouse server")),
         "a server without the version header is not taken for Gatehouse: {err:?}"

@@ -25,19 +25,53 @@ fn init(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
 fn init_creates_private_keys_and_refuses_to_overwrite_without_force() {
     let dir = tempfile::tempdir().expect("dir");
     let first = init(dir.path(), &[]);
-    assert!(first.status.success(), "init succeeds: {}", String::from_utf8_lossy(&first.stderr));
-    for key in ["pki/ca.key", "pki/server.key", "people/alice.key", "people/erin.key"] {
-        let mode = std::fs::metadata(dir.path().join(key)).expect("key exists").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "{key} must be readable by its owner only");
+    assert!(
+        first.status.success(),
+        "init succeeds: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    for key in [
+        "pki/ca.key",
+        "pki/server.key",
+        "people/alice.key",
+        "people/erin.key",
+    ] {
+        let mode = std::fs::metadata(dir.path().join(key))
+            .expect("key exists")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "{key} must be readable by its owner only"
+        );
     }
     let ca_before = std::fs::read(dir.path().join("pki/ca.pem")).expect("CA");
     let again = init(dir.path(), &[]);
-    assert!(!again.status.success(), "a second init without --force must fail");
-    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"), "and say how to proceed");
-    assert_eq!(std::fs::read(dir.path().join("pki/ca.pem")).expect("CA"), ca_before, "nothing was overwritten");
+    assert!(
+        !again.status.success(),
+        "a second init without --force must fail"
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("--force"),
+        "and say how to proceed"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("pki/ca.pem")).expect("CA"),
+        ca_before,
+        "nothing was overwritten"
+    );
     let forced = init(dir.path(), &["--force"]);
-    assert!(forced.status.success(), "--force replaces it: {}", String::from_utf8_lossy(&forced.stderr));
-    assert_ne!(std::fs::read(dir.path().join("pki/ca.pem")).expect("CA"), ca_before, "with a new CA");
+    assert!(
+        forced.status.success(),
+        "--force replaces it: {}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert_ne!(
+        std::fs::read(dir.path().join("pki/ca.pem")).expect("CA"),
+        ca_before,
+        "with a new CA"
+    );
 }
 
 #[tokio::test]
@@ -59,22 +93,48 @@ async fn served_deployment_knows_every_demo_person_by_role() {
         if let Ok(text) = std::fs::read_to_string(&ready) {
             break text;
         }
-        assert!(Instant::now() < deadline, "the server must write its ready file");
+        assert!(
+            Instant::now() < deadline,
+            "the server must write its ready file"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let port = addr.rsplit(':').next().expect("host:port");
     let store = ProfileStore::open(dir.path().join("console"), SecretStore::mock());
-    let expected = [("alice", vec![Role::Officer]), ("carol", vec![Role::Officer, Role::Responder]), ("dave", vec![Role::Compliance]), ("erin", vec![Role::Admin])];
+    let expected = [
+        ("alice", vec![Role::Officer]),
+        ("carol", vec![Role::Officer, Role::Responder]),
+        ("dave", vec![Role::Compliance]),
+        ("erin", vec![Role::Admin]),
+    ];
     for (name, roles) in expected {
         let profile = store
-            .import(&dir.path().join(format!("profiles/{name}.json")), None, Some(&format!("https://localhost:{port}")))
+            .import(
+                &dir.path().join(format!("profiles/{name}.json")),
+                None,
+                Some(&format!("https://localhost:{port}")),
+            )
             .expect("the generated profile imports");
-        let me = gatehouse_client::open(&store, &profile).expect("opens").whoami().await.expect("whoami");
-        assert_eq!((me.name.as_str(), me.roles), (name, roles), "{name} is registered with the demo roles");
+        let me = gatehouse_client::open(&store, &profile)
+            .expect("opens")
+            .whoami()
+            .await
+            .expect("whoami");
+        assert_eq!(
+            (me.name.as_str(), me.roles),
+            (name, roles),
+            "{name} is registered with the demo roles"
+        );
     }
     // SIGTERM: graceful shutdown, exit 0.
     let pid = server.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
     let status = server.wait().expect("server exits");
-    assert!(status.success(), "SIGTERM is a graceful, successful shutdown: {status}");
+    assert!(
+        status.success(),
+        "SIGTERM is a graceful, successful shutdown: {status}"
+    );
 }
