@@ -2,16 +2,7 @@ import { render, screen, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
-vi.mock("./bindings", () => ({
-  commands: {
-    profileList: vi.fn(),
-    profileAdd: vi.fn(),
-    profileImport: vi.fn(),
-    profileRemove: vi.fn(),
-    startupProfile: vi.fn(),
-    connect: vi.fn(),
-  },
-}));
+vi.mock("./bindings", () => import("./testing/mock-bindings"));
 vi.mock("@tauri-apps/plugin-dialog", () => ({ open: vi.fn() }));
 
 import App from "./App.svelte";

@@ -1,15 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
-vi.mock("../bindings", () => ({
-  commands: {
-    profileList: vi.fn(),
-    profileAdd: vi.fn(),
-    profileImport: vi.fn(),
-    profileRemove: vi.fn(),
-    startupProfile: vi.fn(),
-    connect: vi.fn(),
-  },
-}));
+vi.mock("../bindings", () => import("../testing/mock-bindings"));
 
 import { commands, type Connection, type IpcError } from "../bindings";
 import type { Result } from "./ipc";

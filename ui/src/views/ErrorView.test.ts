@@ -2,16 +2,7 @@ import { render, screen, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 
-vi.mock("../bindings", () => ({
-  commands: {
-    profileList: vi.fn(),
-    profileAdd: vi.fn(),
-    profileImport: vi.fn(),
-    profileRemove: vi.fn(),
-    startupProfile: vi.fn(),
-    connect: vi.fn(),
-  },
-}));
+vi.mock("../bindings", () => import("../testing/mock-bindings"));
 
 import type { ErrorCode, IpcError } from "../bindings";
 import { ERROR_TITLES } from "../lib/errors/errors";

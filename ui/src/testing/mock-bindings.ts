@@ -1,0 +1,12 @@
+// A stand-in for the generated bindings module in unit tests: every command is a vi.fn().
+// Use it with `vi.mock("<path>/bindings", () => import("<path>/testing/mock-bindings"))`.
+import { vi } from "vitest";
+
+export const commands = {
+  profileList: vi.fn(),
+  profileAdd: vi.fn(),
+  profileImport: vi.fn(),
+  profileRemove: vi.fn(),
+  startupProfile: vi.fn(),
+  connect: vi.fn(),
+};
