@@ -343,7 +343,10 @@ impl Connection {
         match tls {
             rustls::Error::InvalidCertificate(reason) => Error::ServerNotTrusted {
                 fingerprint: *self.seen.lock().unwrap_or_else(|p| p.into_inner()),
-                reason: reason.to_string(),
+                reason: describe_certificate_error(
+                    reason,
+                    self.base.host_str().unwrap_or("the server"),
+                ),
             },
             rustls::Error::AlertReceived(AlertDescription::CertificateExpired) => {
                 Error::CertificateExpired {
@@ -355,6 +358,24 @@ impl Connection {
             },
             other => Error::Protocol(format!("TLS: {other}")),
         }
+    }
+}
+
+/// Says in words what is wrong with the server's certificate.
+fn describe_certificate_error(error: &rustls::CertificateError, host: &str) -> String {
+    use rustls::CertificateError as E;
+    match error {
+        E::UnknownIssuer => "it was not issued by this profile's CA".to_owned(),
+        E::BadSignature => {
+            "its issuer's signature does not verify with this profile's CA (a different CA, perhaps with the same name)".to_owned()
+        }
+        E::NotValidForName | E::NotValidForNameContext { .. } => format!("it is not issued for {host}"),
+        E::Expired | E::ExpiredContext { .. } => "it has expired".to_owned(),
+        E::NotValidYet | E::NotValidYetContext { .. } => {
+            "it is not valid yet (check this computer's clock)".to_owned()
+        }
+        E::Revoked => "it has been revoked".to_owned(),
+        other => format!("it failed verification ({other:?})"),
     }
 }
 

@@ -12,7 +12,6 @@ use gatehouse_client::connection::Connection;
 use gatehouse_client::identity::FileIdentity;
 use gatehouse_client::profile::{KeySource, Profile};
 use gatehouse_protocol::{Environment, Role};
-use gatehouse_server::pki::Validity;
 use gatehouse_server::testing::{Backend, TestDeployment};
 
 const NEW_CONNECTIONS: usize = 300;
@@ -30,8 +29,7 @@ async fn main() {
     );
     for backend in backends {
         let deployment = TestDeployment::new(backend).await;
-        let alice = deployment.person("alice", Validity::days_from_now(30));
-        deployment.register(&alice, "alice", &[Role::Officer]).await;
+        let alice = deployment.enrol("alice", &[Role::Officer]).await;
         let server = deployment.start().await;
         let profile = Profile {
             name: "bench".to_owned(),

@@ -127,6 +127,13 @@ impl TestDeployment {
         }
     }
 
+    /// Issues a certificate valid for 30 days and registers it under `name` with `roles`.
+    pub async fn enrol(&self, name: &str, roles: &[Role]) -> PersonFiles {
+        let person = self.person(name, Validity::days_from_now(30));
+        self.register(&person, name, roles).await;
+        person
+    }
+
     /// Registers a person in the registry.
     pub async fn register(&self, person: &PersonFiles, name: &str, roles: &[Role]) {
         let db = crate::db::Db::connect(&self.config.database_url())

@@ -10,7 +10,7 @@ use gatehouse_client::{
 use serde::Serialize;
 
 /// What the UI branches on. Add a code only when the UI needs to tell it apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Nothing answered at the server address.
@@ -165,5 +165,132 @@ impl From<OpenError> for IpcError {
                 "Try again; if it keeps happening, report it.",
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gatehouse_protocol::Fingerprint;
+
+    use super::*;
+
+    #[test]
+    fn every_connection_failure_reaches_the_ui_with_its_own_code_and_a_next_step() {
+        let fp = Fingerprint::from_digest([0xab; 32]);
+        let cases = [
+            (
+                ConnectionError::Unreachable {
+                    url: "https://x".into(),
+                    reason: "refused".into(),
+                },
+                ErrorCode::Unreachable,
+            ),
+            (
+                ConnectionError::ServerNotTrusted {
+                    fingerprint: Some(fp),
+                    reason: "unknown issuer".into(),
+                },
+                ErrorCode::ServerNotTrusted,
+            ),
+            (
+                ConnectionError::ClientCertRejected {
+                    reason: "alert".into(),
+                },
+                ErrorCode::ClientCertRejected,
+            ),
+            (
+                ConnectionError::NotRegistered {
+                    message: "not registered".into(),
+                    fingerprint: fp,
+                },
+                ErrorCode::NotRegistered,
+            ),
+            (
+                ConnectionError::Disabled {
+                    message: "disabled".into(),
+                },
+                ErrorCode::Disabled,
+            ),
+            (
+                ConnectionError::CertificateExpired {
+                    not_after: chrono::Utc::now(),
+                },
+                ErrorCode::CertExpired,
+            ),
+            (
+                ConnectionError::CertificateNotYetValid {
+                    not_before: chrono::Utc::now(),
+                },
+                ErrorCode::CertNotYetValid,
+            ),
+            (
+                ConnectionError::ServerTooOld { server: 0, min: 1 },
+                ErrorCode::ServerTooOld,
+            ),
+            (
+                ConnectionError::ServerTooNew { server: 9, max: 1 },
+                ErrorCode::ServerTooNew,
+            ),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for (error, code) in cases {
+            let ipc = IpcError::from(error);
+            assert_eq!(ipc.code, code, "{} maps to {code:?}", ipc.message);
+            assert!(
+                !ipc.hint.is_empty(),
+                "{code:?} tells the person what to do next"
+            );
+            assert!(
+                seen.insert(code),
+                "{code:?} is not shared with another failure"
+            );
+        }
+    }
+
+    #[test]
+    fn fingerprints_travel_in_their_own_field_in_colon_form() {
+        let fp = Fingerprint::from_digest([0x0f; 32]);
+        let untrusted = IpcError::from(ConnectionError::ServerNotTrusted {
+            fingerprint: Some(fp),
+            reason: "r".into(),
+        });
+        assert_eq!(
+            untrusted.fingerprint.as_deref(),
+            Some(fp.to_colon_hex().as_str()),
+            "server fingerprint shown for comparison"
+        );
+        assert_eq!(
+            untrusted.detail.as_deref(),
+            Some("r"),
+            "the technical reason goes to detail"
+        );
+        let unregistered = IpcError::from(ConnectionError::NotRegistered {
+            message: "m".into(),
+            fingerprint: fp,
+        });
+        assert!(
+            unregistered.fingerprint.is_some(),
+            "our own fingerprint is shown to send to an admin"
+        );
+    }
+
+    #[test]
+    fn profile_problems_are_told_apart_from_connection_problems() {
+        assert_eq!(
+            IpcError::from(ProfileError::NotFound("x".into())).code,
+            ErrorCode::ProfileNotFound
+        );
+        assert_eq!(
+            IpcError::from(ProfileError::Invalid("bad".into())).code,
+            ErrorCode::ProfileInvalid
+        );
+        let keyring = ProfileError::Secret(gatehouse_client::secret::Error::Unavailable(
+            "no bus".into(),
+        ));
+        assert_eq!(
+            IpcError::from(keyring).code,
+            ErrorCode::SecretStore,
+            "a locked keyring has its own screen"
+        );
     }
 }

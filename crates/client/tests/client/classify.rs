@@ -62,8 +62,7 @@ async fn nothing_listening_is_unreachable() {
 #[tokio::test]
 async fn server_with_a_certificate_from_another_ca_is_not_trusted_and_its_fingerprint_shown() {
     let deployment = TestDeployment::new(Backend::Sqlite).await;
-    let alice = deployment.person("alice", Validity::days_from_now(30));
-    deployment.register(&alice, "alice", &[Role::Officer]).await;
+    let alice = deployment.enrol("alice", &[Role::Officer]).await;
     let server = deployment.start().await;
     // The profile trusts a different CA than the one that issued the server's certificate.
     let other = Authority::generate("other").expect("CA");

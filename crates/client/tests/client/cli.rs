@@ -40,8 +40,7 @@ fn profile_file(
 #[tokio::test]
 async fn whoami_prints_the_identity_and_failures_have_distinct_exit_codes() {
     let deployment = TestDeployment::new(Backend::Sqlite).await;
-    let alice = deployment.person("alice", Validity::days_from_now(30));
-    deployment.register(&alice, "alice", &[Role::Officer]).await;
+    let alice = deployment.enrol("alice", &[Role::Officer]).await;
     let mallory = deployment.person("mallory", Validity::days_from_now(30));
     let server = deployment.start().await;
     let port = server.addr.port();

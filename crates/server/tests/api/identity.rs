@@ -46,9 +46,8 @@ pub(crate) fn connect(
 
 async fn registered_person_learns_name_and_roles(backend: Backend) {
     let deployment = TestDeployment::new(backend).await;
-    let carol = deployment.person("carol", Validity::days_from_now(30));
-    deployment
-        .register(&carol, "carol", &[Role::Responder, Role::Officer])
+    let carol = deployment
+        .enrol("carol", &[Role::Responder, Role::Officer])
         .await;
     let server = deployment.start().await;
     let me = connect(&deployment, server.addr, &carol)
@@ -105,8 +104,7 @@ async fn unregistered_certificate_gets_403_with_reason(backend: Backend) {
 
 async fn disabled_entry_gets_403_and_reenabling_restores_access(backend: Backend) {
     let deployment = TestDeployment::new(backend).await;
-    let bob = deployment.person("bob", Validity::days_from_now(30));
-    deployment.register(&bob, "bob", &[Role::Officer]).await;
+    let bob = deployment.enrol("bob", &[Role::Officer]).await;
     let server = deployment.start().await;
     let connection = connect(&deployment, server.addr, &bob);
     connection.whoami().await.expect("enabled first");

@@ -1,7 +1,6 @@
 //! What a registered caller sees: status, OpenAPI, errors, protocol details.
 
 use gatehouse_protocol::{API_VERSION, DatabaseBackend, Role};
-use gatehouse_server::pki::Validity;
 use gatehouse_server::testing::{Backend, TestDeployment};
 
 use crate::identity::connect;
@@ -15,10 +14,7 @@ on_both_backends!(
 
 async fn status_names_the_backend_and_instance(backend: Backend) {
     let deployment = TestDeployment::new(backend).await;
-    let dave = deployment.person("dave", Validity::days_from_now(30));
-    deployment
-        .register(&dave, "dave", &[Role::Compliance])
-        .await;
+    let dave = deployment.enrol("dave", &[Role::Compliance]).await;
     let server = deployment.start().await;
     let status = connect(&deployment, server.addr, &dave)
         .status()
@@ -46,8 +42,7 @@ async fn status_names_the_backend_and_instance(backend: Backend) {
 
 async fn openapi_document_describes_the_endpoints(backend: Backend) {
     let deployment = TestDeployment::new(backend).await;
-    let erin = deployment.person("erin", Validity::days_from_now(30));
-    deployment.register(&erin, "erin", &[Role::Admin]).await;
+    let erin = deployment.enrol("erin", &[Role::Admin]).await;
     let server = deployment.start().await;
     let doc: serde_json::Value = connect(&deployment, server.addr, &erin)
         .get("/v1/openapi.json")
@@ -68,8 +63,7 @@ async fn openapi_document_describes_the_endpoints(backend: Backend) {
 
 async fn unknown_path_is_a_json_404(backend: Backend) {
     let deployment = TestDeployment::new(backend).await;
-    let erin = deployment.person("erin", Validity::days_from_now(30));
-    deployment.register(&erin, "erin", &[Role::Admin]).await;
+    let erin = deployment.enrol("erin", &[Role::Admin]).await;
     let server = deployment.start().await;
     let err = connect(&deployment, server.addr, &erin)
         .get::<serde_json::Value>("/v1/nothing-here")
