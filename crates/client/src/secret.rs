@@ -182,6 +182,34 @@ fn store_error(e: KeyringError) -> Error {
 mod tests {
     use super::*;
 
+    /// The real OS store: Secret Service inside a desktop session (`scripts/test` runs the tests in a
+    /// private D-Bus session with an unlocked gnome-keyring), the kernel keyutils keyring elsewhere.
+    #[test]
+    fn native_store_round_trips_a_secret() {
+        let store = SecretStore::native();
+        let kind = store
+            .kind()
+            .expect("an OS keyring is reachable (Secret Service or keyutils)");
+        let account = format!("test:{}:{}", std::process::id(), kind);
+        store
+            .set(&account, &Secret::new("native secret".to_owned()))
+            .expect("the OS store accepts a secret");
+        let back = store
+            .get(&account)
+            .expect("lookup works")
+            .expect("the secret is there");
+        assert_eq!(
+            back.expose(),
+            "native secret",
+            "{kind} returns what was stored"
+        );
+        store.delete(&account).expect("delete works");
+        assert!(
+            store.get(&account).expect("lookup works").is_none(),
+            "{kind} forgets deleted secrets"
+        );
+    }
+
     #[test]
     fn secrets_round_trip_and_never_print() {
         let store = SecretStore::mock();
