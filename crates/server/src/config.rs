@@ -66,6 +66,9 @@ pub struct Config {
     /// TLS material.
     #[serde(default)]
     pub tls: Tls,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: Audit,
     /// Request limits.
     #[serde(default)]
     pub limits: Limits,
@@ -108,6 +111,22 @@ impl Default for Tls {
             ca_cert: PathBuf::from("pki/ca.pem"),
             server_cert: PathBuf::from("pki/server.pem"),
             server_key: PathBuf::from("pki/server.key"),
+        }
+    }
+}
+
+/// The audit log's signing key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    /// Hex of the Ed25519 secret that signs checkpoints (0600), relative to the data directory.
+    pub log_key: PathBuf,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self {
+            log_key: PathBuf::from("pki/log.key"),
         }
     }
 }
@@ -208,6 +227,7 @@ impl Config {
             data_dir: data_dir.to_owned(),
             database: Database::default(),
             tls: Tls::default(),
+            audit: Audit::default(),
             limits: Limits::default(),
             log: Log::default(),
         }
@@ -259,6 +279,11 @@ impl Config {
     /// A path from the config, resolved against the data directory.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         self.data_dir.join(path)
+    }
+
+    /// The audit log's origin: names this deployment's log in every checkpoint.
+    pub fn audit_origin(&self) -> String {
+        format!("gatehouse.local/{}", self.deployment)
     }
 
     /// The database URL in effect: the configured one, or the SQLite file in the data directory.

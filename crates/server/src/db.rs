@@ -71,6 +71,8 @@ macro_rules! on_pool {
     };
 }
 
+pub(crate) use on_pool;
+
 type Row = (String, String, String, bool, DateTime<Utc>);
 
 impl Db {

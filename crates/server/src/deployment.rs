@@ -132,6 +132,11 @@ pub async fn init(data_dir: &Path, options: &InitOptions) -> Result<Deployment, 
     )?;
     write_file(&data_dir.join("pki/server.pem"), &server.cert_pem, 0o644)?;
     write_file(&data_dir.join("pki/server.key"), &server.key_pem, 0o600)?;
+    write_file(
+        &data_dir.join(&config.audit.log_key),
+        &crate::audit::generate_key_hex(),
+        0o600,
+    )?;
 
     let mut resolved = config.clone();
     resolved.data_dir = data_dir.clone();

@@ -21,7 +21,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 
+use crate::audit::{self, AuditLog};
 use crate::db::{self, Db, Officer};
+use crate::tls::PeerCertificate as Peer;
 use crate::tls::PeerCertificate;
 
 /// What every handler can reach.
@@ -29,6 +31,8 @@ use crate::tls::PeerCertificate;
 pub struct AppState {
     /// Storage.
     pub db: Db,
+    /// The audit log.
+    pub audit: AuditLog,
     /// The deployment's name.
     pub deployment: String,
     /// Random per-process id.
@@ -41,9 +45,10 @@ pub struct AppState {
 
 impl AppState {
     /// State for a freshly started instance.
-    pub fn new(db: Db, deployment: &str, limits: crate::config::Limits) -> Self {
+    pub fn new(db: Db, audit: AuditLog, deployment: &str, limits: crate::config::Limits) -> Self {
         Self {
             db,
+            audit,
             deployment: deployment.to_owned(),
             instance_id: uuid::Uuid::new_v4().to_string(),
             started: Instant::now(),
@@ -69,6 +74,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/whoami", get(whoami))
         .route("/v1/status", get(status))
         .route("/v1/openapi.json", get(openapi))
+        .route("/v1/audit/checkpoint", get(crate::audit_api::checkpoint))
+        .route("/v1/audit/entries", get(crate::audit_api::entries))
+        .route("/v1/audit/entries/{index}", get(crate::audit_api::entry))
+        .route("/v1/audit/consistency", get(crate::audit_api::consistency))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .fallback(not_found)
         .with_state(state);
@@ -120,6 +129,7 @@ async fn stamp_api_version(mut response: Response) -> Response {
 }
 
 /// Resolves the caller from the connection's client certificate and the registry.
+/// Every refusal is audited; if it cannot be, the request fails with a 500 (fail closed).
 async fn authenticate(
     State(state): State<Arc<AppState>>,
     mut request: Request,
@@ -130,6 +140,42 @@ async fn authenticate(
         .get::<PeerCertificate>()
         .cloned()
         .ok_or(Error::Identity(IdentityError::NoCertificate))?;
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    match identify(&state, &certificate).await {
+        Ok(officer) => {
+            tracing::Span::current().record("caller", officer.name.as_str());
+            request.extensions_mut().insert(Caller {
+                officer,
+                certificate,
+            });
+            Ok(next.run(request).await)
+        }
+        Err(Error::Identity(refusal)) => {
+            let entry = audit::Entry {
+                actor: audit::Actor {
+                    name: refusal.actor_name().to_owned(),
+                    fingerprint: certificate.fingerprint,
+                },
+                action: "identity.refused".to_owned(),
+                object: format!("certificate:{}", certificate.fingerprint),
+                outcome: gatehouse_audit::leaf::OutcomeKind::Denied,
+                code: Some(refusal.code_name().to_owned()),
+                request_id,
+                details: serde_json::json!({ "path": request.uri().path() }),
+            };
+            state.audit.append(entry).await?;
+            Err(Error::Identity(refusal))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn identify(state: &AppState, certificate: &Peer) -> Result<Officer, Error> {
     let now = Utc::now();
     if now > certificate.not_after {
         return Err(Error::Identity(IdentityError::Expired(
@@ -153,12 +199,7 @@ async fn authenticate(
     if officer.disabled {
         return Err(Error::Identity(IdentityError::Disabled(officer.name)));
     }
-    tracing::Span::current().record("caller", officer.name.as_str());
-    request.extensions_mut().insert(Caller {
-        officer,
-        certificate,
-    });
-    Ok(next.run(request).await)
+    Ok(officer)
 }
 
 /// Who the server thinks the caller is.
@@ -259,6 +300,25 @@ pub enum IdentityError {
     Disabled(String),
 }
 
+impl IdentityError {
+    fn actor_name(&self) -> &str {
+        match self {
+            IdentityError::Disabled(name) => name,
+            _ => "unidentified",
+        }
+    }
+
+    fn code_name(&self) -> &'static str {
+        match self {
+            IdentityError::NoCertificate => "certificate_required",
+            IdentityError::Expired(_) => "certificate_expired",
+            IdentityError::NotYetValid(_) => "certificate_not_yet_valid",
+            IdentityError::NotRegistered(_) => "not_registered",
+            IdentityError::Disabled(_) => "disabled",
+        }
+    }
+}
+
 /// Every error a handler can return.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -271,6 +331,9 @@ pub enum Error {
     /// Storage failed: logged, never shown to the client.
     #[error(transparent)]
     Db(#[from] db::Error),
+    /// The audit log failed: the action is refused (fail closed).
+    #[error(transparent)]
+    Audit(#[from] audit::Error),
 }
 
 impl IntoResponse for Error {
@@ -288,6 +351,17 @@ impl IntoResponse for Error {
                 (code, e.to_string())
             }
             Error::Api(code, message) => (*code, message.clone()),
+            Error::Audit(audit::Error::OutOfRange(message)) => {
+                (ErrorCode::NotFound, message.clone())
+            }
+            Error::Audit(e) => {
+                tracing::error!(error = %e, "audit failure: request refused");
+                (
+                    ErrorCode::Internal,
+                    "the server could not record this in its audit log, so it did nothing; quote the x-request-id to an administrator"
+                        .to_owned(),
+                )
+            }
             Error::Db(e) => {
                 tracing::error!(error = %e, "storage failure");
                 (

@@ -6,6 +6,8 @@
 //! The binary only parses arguments and calls into this library.
 #![deny(missing_docs)]
 
+pub mod audit;
+pub mod audit_api;
 pub mod config;
 pub mod db;
 pub mod deployment;
@@ -36,6 +38,9 @@ pub enum StartError {
     /// Storage unusable.
     #[error(transparent)]
     Db(#[from] db::Error),
+    /// The audit log cannot be opened (missing key, inconsistent log).
+    #[error(transparent)]
+    Audit(#[from] audit::Error),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -85,6 +90,11 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
         &config.resolve(&config.tls.server_key),
     )?;
     let db = db::Db::connect(&config.database_url()).await?;
+    let key = audit::load_key(
+        &config.resolve(&config.audit.log_key),
+        &config.audit_origin(),
+    )?;
+    let audit = audit::AuditLog::open(db.clone(), key).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -95,7 +105,12 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
         addr: config.listen,
         source,
     })?;
-    let state = Arc::new(AppState::new(db, &config.deployment, config.limits.clone()));
+    let state = Arc::new(AppState::new(
+        db,
+        audit,
+        &config.deployment,
+        config.limits.clone(),
+    ));
     let router = app(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let limits = config.limits.clone();

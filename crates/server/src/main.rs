@@ -148,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Registry { config, action } => {
             let config = Config::load(&config)?;
             let db = gatehouse_server::db::Db::connect(&config.database_url()).await?;
+            let disable = matches!(action, RegistryAction::Disable { .. });
             match action {
                 RegistryAction::List => {
                     for o in db.officers().await? {
@@ -162,15 +163,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         );
                     }
                 }
-                RegistryAction::Disable { name } | RegistryAction::Enable { name }
-                    if !db
-                        .set_disabled(&name, matches!(action, RegistryAction::Disable { .. }))
-                        .await? =>
-                {
-                    anyhow::bail!("no registry entry named {name:?}; see `registry list`");
+                RegistryAction::Disable { name } | RegistryAction::Enable { name } => {
+                    set_disabled(&config, &db, &name, disable).await?;
+                    println!(
+                        "{name}: access {}",
+                        if disable { "disabled" } else { "enabled" }
+                    );
                 }
-                RegistryAction::Disable { name } => println!("{name}: access disabled"),
-                RegistryAction::Enable { name } => println!("{name}: access enabled"),
             }
             db.close().await;
             Ok(())
@@ -181,6 +180,49 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Changes a registry entry and audits it; the change is made only if its audit entry is written.
+async fn set_disabled(
+    config: &Config,
+    db: &gatehouse_server::db::Db,
+    name: &str,
+    disable: bool,
+) -> anyhow::Result<()> {
+    use gatehouse_server::audit::{self, AuditLog};
+    let officer = db
+        .officers()
+        .await?
+        .into_iter()
+        .find(|o| o.name == name)
+        .with_context(|| format!("no registry entry named {name:?}; see `registry list`"))?;
+    let key = audit::load_key(
+        &config.resolve(&config.audit.log_key),
+        &config.audit_origin(),
+    )?;
+    let log = AuditLog::open(db.clone(), key).await?;
+    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    log.append(audit::Entry {
+        actor: audit::Actor {
+            name: format!("local:{operator}"),
+            fingerprint: gatehouse_protocol::Fingerprint::from_digest([0; 32]),
+        },
+        action: if disable {
+            "registry.disable"
+        } else {
+            "registry.enable"
+        }
+        .to_owned(),
+        object: format!("officer:{}", officer.fingerprint),
+        outcome: gatehouse_audit::leaf::OutcomeKind::Success,
+        code: None,
+        request_id: format!("cli-{}", std::process::id()),
+        details: serde_json::json!({ "name": name }),
+    })
+    .await
+    .context("the change was not made because it could not be audited")?;
+    db.set_disabled(name, disable).await?;
+    Ok(())
 }
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {

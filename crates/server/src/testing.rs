@@ -63,6 +63,8 @@ impl TestDeployment {
         write_file(&dir.path().join("pki/server.pem"), &server.cert_pem, 0o644)
             .expect("write cert");
         write_file(&dir.path().join("pki/server.key"), &server.key_pem, 0o600).expect("write key");
+        let log_key = crate::audit::generate_key_hex();
+        write_file(&dir.path().join("pki/log.key"), &log_key, 0o600).expect("write log key");
         let listen = "127.0.0.1:0".parse().expect("a socket address");
         let mut config = Config::development("test", dir.path(), listen);
         config.limits.shutdown_grace_secs = 2;

@@ -1,5 +1,6 @@
 //! gatehouse-server over real sockets and real mutual TLS, on SQLite and PostgreSQL.
 
+mod audit;
 mod cli;
 mod identity;
 mod service;

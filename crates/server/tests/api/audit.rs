@@ -1,0 +1,247 @@
+//! The audit log: refusals are logged and provable, appends from several instances stay
+//! contiguous with consistent checkpoints, and a rewritten row stops the log.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use gatehouse_audit::Hash;
+use gatehouse_audit::checkpoint::LogVerifier;
+use gatehouse_audit::leaf::{Leaf, OutcomeKind};
+use gatehouse_audit::proof;
+use gatehouse_audit::tree::{HashSource, Tree};
+use gatehouse_protocol::{Fingerprint, Role};
+use gatehouse_server::audit::{self, AuditLog};
+use gatehouse_server::db::Db;
+use gatehouse_server::pki::Validity;
+use gatehouse_server::testing::{Backend, TestDeployment};
+
+use crate::identity::connect;
+use crate::on_both_backends;
+
+on_both_backends!(
+    refused_stranger_is_logged_with_a_verifiable_proof,
+    three_instances_append_contiguously_with_consistent_checkpoints,
+    an_edited_row_stops_the_log_from_opening,
+);
+
+fn entry(actor: &str, n: usize) -> audit::Entry {
+    audit::Entry {
+        actor: audit::Actor {
+            name: actor.to_owned(),
+            fingerprint: Fingerprint::from_digest([1; 32]),
+        },
+        action: "test.append".to_owned(),
+        object: format!("object:{n}"),
+        outcome: OutcomeKind::Success,
+        code: None,
+        request_id: format!("req-{actor}-{n}"),
+        details: serde_json::json!({ "n": n }),
+    }
+}
+
+async fn open_log(deployment: &TestDeployment) -> AuditLog {
+    let db = Db::connect(&deployment.config.database_url())
+        .await
+        .expect("database");
+    let key = audit::load_key(
+        &deployment.dir.path().join("pki/log.key"),
+        &deployment.config.audit_origin(),
+    )
+    .expect("log key");
+    AuditLog::open(db, key).await.expect("the log opens")
+}
+
+async fn refused_stranger_is_logged_with_a_verifiable_proof(backend: Backend) {
+    let deployment = TestDeployment::new(backend).await;
+    let dave = deployment.enrol("dave", &[Role::Compliance]).await;
+    let mallory = deployment.person("mallory", Validity::days_from_now(30));
+    let server = deployment.start().await;
+    connect(&deployment, server.addr, &mallory)
+        .whoami()
+        .await
+        .expect_err("mallory is refused");
+
+    let reader = connect(&deployment, server.addr, &dave);
+    let view: serde_json::Value = reader
+        .get("/v1/audit/checkpoint")
+        .await
+        .expect("checkpoint");
+    let verifier: LogVerifier = view["verifier"]
+        .as_str()
+        .expect("verifier")
+        .parse()
+        .expect("verifier parses");
+    let note = view["note"]
+        .as_str()
+        .expect("a checkpoint exists after the refusal");
+    let signed = verifier
+        .verify(note)
+        .expect("the checkpoint is signed by the log key");
+    let checkpoint = signed.checkpoint();
+    assert_eq!(checkpoint.size(), 1, "exactly one entry: the refusal");
+
+    let proof_view: serde_json::Value = reader
+        .get(&format!(
+            "/v1/audit/entries/0?tree_size={}",
+            checkpoint.size()
+        ))
+        .await
+        .expect("entry");
+    let leaf = STANDARD
+        .decode(proof_view["entry"]["leaf"].as_str().expect("leaf"))
+        .expect("base64");
+    let decoded = Leaf::decode(&leaf).expect("a canonical leaf");
+    assert_eq!(
+        decoded.action, "identity.refused",
+        "the refusal is what was logged"
+    );
+    assert_eq!(decoded.outcome.kind, OutcomeKind::Denied, "as denied");
+    assert_eq!(
+        decoded.outcome.code.as_deref(),
+        Some("not_registered"),
+        "with the reason"
+    );
+    assert_eq!(
+        decoded.actor.cert_fingerprint,
+        *mallory.fingerprint.as_bytes(),
+        "naming the certificate"
+    );
+    let path: Vec<Hash> = proof_view["hashes"]
+        .as_array()
+        .expect("hashes")
+        .iter()
+        .map(|h| h.as_str().expect("hex").parse().expect("a hash"))
+        .collect();
+    proof::verify_inclusion(
+        0,
+        checkpoint.size(),
+        &Hash::leaf(&leaf),
+        &path,
+        &checkpoint.root(),
+    )
+    .expect("the entry is included in the signed tree");
+    server.shutdown().await.expect("shutdown");
+}
+
+async fn three_instances_append_contiguously_with_consistent_checkpoints(backend: Backend) {
+    let deployment = TestDeployment::new(backend).await;
+    // Three independent logs (own pool, own sequencer, own in-memory tree) on one database,
+    // as three server processes would be.
+    let logs = [
+        open_log(&deployment).await,
+        open_log(&deployment).await,
+        open_log(&deployment).await,
+    ];
+    let mut tasks = Vec::new();
+    for (i, log) in logs.iter().enumerate() {
+        for n in 0..100 {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                log.append(entry(&format!("instance{i}"), n)).await
+            }));
+        }
+    }
+    let mut indices = Vec::new();
+    for task in tasks {
+        indices.push(task.await.expect("task").expect("every append commits"));
+    }
+    indices.sort_unstable();
+    assert_eq!(
+        indices,
+        (0..300).collect::<Vec<u64>>(),
+        "indices are contiguous, each used once"
+    );
+
+    // Every stored checkpoint extends the one before it.
+    let db = logs[0].db();
+    let rows: Vec<(i64, Vec<u8>)> = match db {
+        Db::Sqlite(pool) => {
+            sqlx::query_as("SELECT idx, leaf FROM audit_entries ORDER BY idx")
+                .fetch_all(pool)
+                .await
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as("SELECT idx, leaf FROM audit_entries ORDER BY idx")
+                .fetch_all(pool)
+                .await
+        }
+    }
+    .expect("entries");
+    let mut tree = Tree::new();
+    for (_, leaf) in &rows {
+        tree.append(leaf);
+    }
+    let notes: Vec<(i64, String)> = match db {
+        Db::Sqlite(pool) => {
+            sqlx::query_as("SELECT size, note FROM audit_checkpoints ORDER BY size")
+                .fetch_all(pool)
+                .await
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as("SELECT size, note FROM audit_checkpoints ORDER BY size")
+                .fetch_all(pool)
+                .await
+        }
+    }
+    .expect("checkpoints");
+    let verifier: LogVerifier = logs[0].verifier().parse().expect("verifier");
+    let mut previous: Option<gatehouse_audit::checkpoint::Checkpoint> = None;
+    for (size, note) in &notes {
+        let checkpoint = verifier.verify(note).expect("signed").into_checkpoint();
+        assert_eq!(
+            checkpoint.size(),
+            *size as u64,
+            "the row's size is the note's size"
+        );
+        assert_eq!(
+            checkpoint.root(),
+            tree.root(checkpoint.size()).expect("root"),
+            "the root matches the entries"
+        );
+        if let Some(old) = &previous {
+            let proof = tree
+                .consistency_proof(old.size(), checkpoint.size())
+                .expect("proof");
+            gatehouse_audit::trust::check(old, &checkpoint, &proof.path)
+                .expect("each checkpoint extends the last");
+        }
+        previous = Some(checkpoint);
+    }
+    assert_eq!(
+        previous.map(|c| c.size()),
+        Some(300),
+        "the last checkpoint covers everything"
+    );
+}
+
+async fn an_edited_row_stops_the_log_from_opening(backend: Backend) {
+    let deployment = TestDeployment::new(backend).await;
+    let log = open_log(&deployment).await;
+    for n in 0..5 {
+        log.append(entry("writer", n)).await.expect("append");
+    }
+    let sql = "UPDATE audit_entries SET leaf = $1 WHERE idx = 2";
+    let forged = vec![0u8; 16];
+    match log.db() {
+        Db::Sqlite(pool) => sqlx::query(sql).bind(&forged).execute(pool).await.map(drop),
+        Db::Postgres(pool) => sqlx::query(sql).bind(&forged).execute(pool).await.map(drop),
+    }
+    .expect("the attacker's update");
+    let db = Db::connect(&deployment.config.database_url())
+        .await
+        .expect("database");
+    let key = audit::load_key(
+        &deployment.dir.path().join("pki/log.key"),
+        &deployment.config.audit_origin(),
+    )
+    .expect("key");
+    let err = AuditLog::open(db, key)
+        .await
+        .expect_err("a rewritten row must stop the log");
+    assert!(
+        matches!(err, audit::Error::Inconsistent(_)),
+        "named as an inconsistency: {err}"
+    );
+    // An instance that was already running keeps the tree it verified (re-hashing the whole log
+    // per batch would cost O(n)); its next checkpoint still commits to the true entry 2, so the
+    // edit shows up as an inclusion failure for every reader that verifies (the console does).
+}
