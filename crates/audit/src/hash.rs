@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha2::{Digest, Sha256};
 
-/// Bytes in a [`Hash`].
+/// Bytes in a [`struct@Hash`].
 pub const HASH_LEN: usize = 32;
 
 /// A SHA-256 value: a leaf hash, an interior node hash or a tree root.

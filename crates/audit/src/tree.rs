@@ -317,9 +317,12 @@ impl Frontier {
 
     /// Rebuilds a frontier from stored parts, checking there is one hash per set bit of `size`.
     pub fn from_parts(size: u64, hashes: Vec<Hash>) -> Result<Self, FrontierError> {
+        if size > MAX_FRONTIER_SIZE {
+            return Err(FrontierError::SizeTooLarge(size));
+        }
         let expected = size.count_ones() as usize;
         if hashes.len() != expected {
-            return Err(FrontierError {
+            return Err(FrontierError::WrongHashCount {
                 size,
                 expected,
                 actual: hashes.len(),
@@ -373,7 +376,8 @@ impl Frontier {
             carry >>= 1;
         }
         self.hashes.push(hash);
-        // 2^64 appends cannot happen: at a billion a second that is 584 years.
+        // Sizes start at or below 2^63 (`from_parts`), and 2^63 more appends at a billion a
+        // second take 292 years, so this cannot overflow.
         self.size = index + 1;
         index
     }
@@ -384,18 +388,29 @@ impl Frontier {
     }
 }
 
-/// Stored frontier parts that do not fit the size.
+/// Largest size [`Frontier::from_parts`] accepts: no log gets near 2^63 entries, so a larger
+/// stored size means corrupt state.
+pub const MAX_FRONTIER_SIZE: u64 = 1 << 63;
+
+/// Stored frontier parts that cannot describe a tree.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "a frontier for {size} leaves has {expected} hashes, not {actual}: the stored tree state is corrupt"
-)]
-pub struct FrontierError {
-    /// The claimed size.
-    pub size: u64,
-    /// Hashes that size needs.
-    pub expected: usize,
-    /// Hashes supplied.
-    pub actual: usize,
+#[non_exhaustive]
+pub enum FrontierError {
+    /// The number of hashes does not match the size.
+    #[error(
+        "a frontier for {size} leaves has {expected} hashes, not {actual}: the stored tree state is corrupt"
+    )]
+    WrongHashCount {
+        /// The claimed size.
+        size: u64,
+        /// Hashes that size needs.
+        expected: usize,
+        /// Hashes supplied.
+        actual: usize,
+    },
+    /// The size is beyond any real log.
+    #[error("a stored tree size of {0} is beyond 2^63: the stored tree state is corrupt")]
+    SizeTooLarge(u64),
 }
 
 fn check_size<S: HashSource + ?Sized>(source: &S, size: u64) -> Result<(), TreeError<S::Error>> {
@@ -588,8 +603,16 @@ mod tests {
     #[test]
     fn frontier_parts_are_checked() {
         assert!(
-            Frontier::from_parts(3, vec![Hash::EMPTY]).is_err(),
+            matches!(
+                Frontier::from_parts(3, vec![Hash::EMPTY]),
+                Err(FrontierError::WrongHashCount { expected: 2, .. })
+            ),
             "size 3 needs two hashes (2 + 1)"
+        );
+        assert_eq!(
+            Frontier::from_parts(u64::MAX, vec![Hash::EMPTY; 64]),
+            Err(FrontierError::SizeTooLarge(u64::MAX)),
+            "a size no log reaches is corrupt state, refused before it can overflow"
         );
         let mut tree = Tree::new();
         for leaf in leaves(11) {

@@ -274,6 +274,15 @@ fn readme_example_is_real() {
         "README shows the consistency proof"
     );
     assert_eq!(
+        (proof[0], proof[1]),
+        (Hash::leaf(b"second"), Hash::leaf(b"third")),
+        "as the README says, the proof is the leaf hashes of second and third"
+    );
+    assert!(
+        readme.contains(&trusted.root().to_string()) && trusted.root() == Hash::leaf(b"first"),
+        "README shows the size-1 root, the leaf hash of first"
+    );
+    assert_eq!(
         proof,
         tree.consistency_proof(1, 3).expect("stored").path,
         "the README proof is what the tree produces"
