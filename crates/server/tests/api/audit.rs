@@ -21,6 +21,7 @@ on_both_backends!(
     refused_stranger_is_logged_with_a_verifiable_proof,
     three_instances_append_contiguously_with_consistent_checkpoints,
     an_edited_row_stops_the_log_from_opening,
+    a_refusal_that_cannot_be_audited_fails_closed,
 );
 
 fn entry(actor: &str, n: usize) -> audit::Entry {
@@ -244,4 +245,40 @@ async fn an_edited_row_stops_the_log_from_opening(backend: Backend) {
     // An instance that was already running keeps the tree it verified (re-hashing the whole log
     // per batch would cost O(n)); its next checkpoint still commits to the true entry 2, so the
     // edit shows up as an inclusion failure for every reader that verifies (the console does).
+}
+
+async fn a_refusal_that_cannot_be_audited_fails_closed(backend: Backend) {
+    let deployment = TestDeployment::new(backend).await;
+    let mallory = deployment.person("mallory", Validity::days_from_now(30));
+    let server = deployment.start().await;
+    // Make every append fail: the checkpoint table is gone.
+    let sql = "DROP TABLE audit_checkpoints";
+    match &server.state.db {
+        Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+    }
+    .expect("drop");
+    let err = connect(&deployment, server.addr, &mallory)
+        .whoami()
+        .await
+        .expect_err("still refused");
+    assert!(
+        err.to_string().contains("Internal") && err.to_string().contains("audit log"),
+        "the server says it could not audit, and did nothing: {err}"
+    );
+    let size: (i64,) = match &server.state.db {
+        Db::Sqlite(pool) => {
+            sqlx::query_as("SELECT size FROM audit_tree")
+                .fetch_one(pool)
+                .await
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as("SELECT size FROM audit_tree")
+                .fetch_one(pool)
+                .await
+        }
+    }
+    .expect("tree state");
+    assert_eq!(size.0, 0, "the failed batch left no partial entry behind");
+    server.shutdown().await.expect("shutdown");
 }
