@@ -266,14 +266,25 @@ async fn not_found() -> Error {
         title = "gatehouse-server",
         description = "Gatehouse custody backend API. Every request requires a client certificate from the deployment CA (mutual TLS 1.3)."
     ),
-    paths(whoami, status, openapi),
+    paths(
+        whoami,
+        status,
+        openapi,
+        crate::audit_api::checkpoint,
+        crate::audit_api::entries,
+        crate::audit_api::entry,
+        crate::audit_api::consistency
+    ),
     components(schemas(
         WhoAmI,
         ServerStatus,
         ApiError,
         ErrorCode,
         gatehouse_protocol::Role,
-        gatehouse_protocol::DatabaseBackend
+        gatehouse_protocol::DatabaseBackend,
+        crate::audit_api::CheckpointView,
+        crate::audit_api::EntryView,
+        crate::audit_api::ProofView
     ))
 )]
 pub struct ApiDoc;

@@ -48,7 +48,13 @@ async fn openapi_document_describes_the_endpoints(backend: Backend) {
         .get("/v1/openapi.json")
         .await
         .expect("document served");
-    for path in ["/v1/whoami", "/v1/status", "/v1/openapi.json"] {
+    for path in [
+        "/v1/whoami",
+        "/v1/status",
+        "/v1/openapi.json",
+        "/v1/audit/checkpoint",
+        "/v1/audit/entries/{index}",
+    ] {
         assert!(
             doc["paths"][path]["get"].is_object(),
             "the document describes GET {path}"
