@@ -5,6 +5,7 @@
 //! The console and the `gatehouse` CLI are thin layers over this crate.
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod connection;
 pub mod identity;
 pub mod profile;

@@ -4,7 +4,7 @@
 //! Exit codes: 0 ok, 1 other failure, 2 usage, 3 unreachable, 4 server not
 //! trusted, 5 client certificate rejected, 6 not registered, 7 disabled,
 //! 8 certificate expired or not yet valid, 9 server version unsupported,
-//! 10 profile problem, 11 keyring unavailable.
+//! 10 profile problem, 11 keyring unavailable, 12 audit verification alarm.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -36,9 +36,30 @@ enum Command {
         #[arg(long, short)]
         profile: Option<String>,
     },
+    /// Sync and verify the audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Show the server's version, instance and storage.
     Status {
         /// Profile to use (defaults to the only one, if there is exactly one).
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Fetch new entries into the local cache, verifying signatures, consistency and every entry.
+    Sync {
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+    /// Re-verify the local cache offline.
+    Verify {
+        /// Profile to use.
         #[arg(long, short)]
         profile: Option<String>,
     },
@@ -144,6 +165,20 @@ impl From<gatehouse_client::secret::Error> for Failure {
     }
 }
 
+impl From<gatehouse_client::audit::Error> for Failure {
+    fn from(e: gatehouse_client::audit::Error) -> Self {
+        match e {
+            gatehouse_client::audit::Error::Connection(e) => e.into(),
+            e if e.is_alarm() => Failure {
+                code: 12,
+                message: e.to_string(),
+                hint: Some("Stop relying on this server's audit trail and report it to your security team.".to_owned()),
+            },
+            e => Failure { code: 1, message: e.to_string(), hint: None },
+        }
+    }
+}
+
 impl From<OpenError> for Failure {
     fn from(e: OpenError) -> Self {
         match e {
@@ -223,6 +258,44 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 "profile:     {} ({}, {})",
                 profile.name, profile.server_url, profile.environment
             );
+            Ok(())
+        }
+        Command::Audit { action } => {
+            let profile = match &action {
+                AuditAction::Sync { profile } | AuditAction::Verify { profile } => profile.clone(),
+            };
+            let (store, profile) = chosen(profile)?;
+            let path = store
+                .dir()
+                .join("audit")
+                .join(format!("{}.db", profile.name));
+            let cache = gatehouse_client::audit::Cache::open(&path).await?;
+            match action {
+                AuditAction::Sync { .. } => {
+                    let connection = gatehouse_client::open(&store, &profile)?;
+                    let synced = cache
+                        .sync(&connection, |done, total| {
+                            eprint!("\rsyncing audit log: {done}/{total}")
+                        })
+                        .await?;
+                    eprintln!();
+                    if synced.pinned_now {
+                        println!(
+                            "pinned the log key at first use: {}",
+                            cache.pinned().await?.unwrap_or_default()
+                        );
+                    }
+                    println!(
+                        "verified {} entries ({} new)",
+                        synced.to,
+                        synced.to - synced.from
+                    );
+                }
+                AuditAction::Verify { .. } => {
+                    let size = cache.verify().await?;
+                    println!("verified {size} cached entries against the signed checkpoint");
+                }
+            }
             Ok(())
         }
         Command::Status { profile } => {

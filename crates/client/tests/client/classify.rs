@@ -14,7 +14,7 @@ use gatehouse_server::pki::{Authority, Validity};
 use gatehouse_server::testing::{Backend, PersonFiles, TestDeployment};
 use sha2::{Digest, Sha256};
 
-fn profile(ca: std::path::PathBuf, person: &PersonFiles, addr: SocketAddr) -> Profile {
+pub(crate) fn profile(ca: std::path::PathBuf, person: &PersonFiles, addr: SocketAddr) -> Profile {
     Profile {
         name: "t".to_owned(),
         server_url: format!("https://localhost:{}", addr.port()),
@@ -28,7 +28,7 @@ fn profile(ca: std::path::PathBuf, person: &PersonFiles, addr: SocketAddr) -> Pr
     }
 }
 
-fn connection(profile: &Profile) -> Connection {
+pub(crate) fn connection(profile: &Profile) -> Connection {
     let KeySource::File { path, .. } = &profile.key else {
         unreachable!("file keys only here")
     };
