@@ -254,10 +254,21 @@ async fn sequence(shared: Arc<Shared>, mut incoming: mpsc::Receiver<Pending>) {
     }
 }
 
+/// One `audit_entries` row: the canonical leaf and the query columns it repeats.
+struct Row {
+    idx: i64,
+    leaf: Vec<u8>,
+    time: DateTime<Utc>,
+    actor: String,
+    action: String,
+    object: String,
+    outcome: &'static str,
+}
+
 /// A batch ready to write: canonical leaves, their hashes and the checkpoint that covers them.
 struct Prepared {
     first: u64,
-    rows: Vec<(i64, Vec<u8>, DateTime<Utc>, String, String, String, String)>,
+    rows: Vec<Row>,
     hashes: Vec<Hash>,
     size: u64,
     root: Hash,
@@ -294,15 +305,15 @@ fn prepare(key: &LogKey, tree: &Tree, entries: &[&Entry]) -> Result<Prepared, Er
         let hash = Hash::leaf(&bytes);
         frontier.push(hash);
         hashes.push(hash);
-        rows.push((
-            to_i64(index)?,
-            bytes,
-            time.to_datetime(),
-            entry.actor.name.clone(),
-            entry.action.clone(),
-            entry.object.clone(),
-            outcome_name(entry.outcome).to_owned(),
-        ));
+        rows.push(Row {
+            idx: to_i64(index)?,
+            leaf: bytes,
+            time: time.to_datetime(),
+            actor: entry.actor.name.clone(),
+            action: entry.action.clone(),
+            object: entry.object.clone(),
+            outcome: outcome_name(entry.outcome),
+        });
     }
     let size = frontier.size();
     let root = frontier.root();
@@ -383,7 +394,16 @@ macro_rules! commit_in {
                 .await?;
         catch_up(&mut $tree, rows, size, &root)?;
         let batch = prepare(&$shared.key, &$tree, $entries)?;
-        for (idx, leaf, time, actor, action, object, outcome) in &batch.rows {
+        for Row {
+            idx,
+            leaf,
+            time,
+            actor,
+            action,
+            object,
+            outcome,
+        } in &batch.rows
+        {
             sqlx::query(
                 "INSERT INTO audit_entries (idx, leaf, time, actor, action, object, outcome) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -394,7 +414,7 @@ macro_rules! commit_in {
             .bind(actor)
             .bind(action)
             .bind(object)
-            .bind(outcome)
+            .bind(*outcome)
             .execute(&mut *$tx)
             .await?;
         }
