@@ -58,7 +58,7 @@ pub enum Error {
         reason: String,
     },
     /// No device matched what was asked for.
-    #[error("no {wanted} found; {advice}")]
+    #[error("no {wanted}; {advice}")]
     DeviceNotFound {
         /// What was looked for.
         wanted: String,

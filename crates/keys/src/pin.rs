@@ -79,7 +79,7 @@ impl Status {
                 "the token does not report how many tries are left; after too many wrong tries it locks, and {UNLOCK}"
             ),
             Status::CountLow => format!(
-                "the token reports few tries left before it locks; check the PIN before trying again ({UNLOCK})"
+                "the token counts wrong PINs but does not say how many tries are left; check the PIN before trying again: after too many it locks, and {UNLOCK}"
             ),
             Status::FinalTry => format!("1 try left before the token locks; {UNLOCK}"),
             Status::TriesLeft(n) => format!("{n} tries left before the token locks; {UNLOCK}"),

@@ -262,12 +262,15 @@ impl Module {
         match found.len() {
             1 => Ok(found.remove(0)),
             0 => Err(Error::DeviceNotFound {
-                wanted: format!("PKCS#11 token with {selector} in {self}"),
+                wanted: format!("PKCS#11 token with {selector} in {}", self.path.display()),
                 advice: "insert the token, or list the module's tokens to see their labels and serial numbers"
                     .to_owned(),
             }),
             n => Err(Error::DeviceNotFound {
-                wanted: format!("single PKCS#11 token with {selector} ({n} have it) in {self}"),
+                wanted: format!(
+                    "single PKCS#11 token with {selector} in {} ({n} have it)",
+                    self.path.display()
+                ),
                 advice: "open the token by its serial number instead".to_owned(),
             }),
         }
@@ -408,8 +411,8 @@ impl Token {
 
     /// Why the token's objects vanished, if the token or the login is gone.
     fn lost(&mut self) -> Option<Error> {
-        // The key's handle already went stale, so any failure to answer here means the token
-        // went away (SoftHSM2 answers CKR_GENERAL_ERROR for a deleted token).
+        // Objects already went missing, so any failure to answer here means the token went
+        // away (SoftHSM2 answers CKR_GENERAL_ERROR for a deleted token).
         let device = self.name.clone();
         let gone = |reason: String| Error::DeviceGone {
             device: device.clone(),
@@ -598,6 +601,13 @@ impl Device for Token {
             .session
             .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
             .map_err(|e| self.failure("list keys", e))?;
+        // Private keys vanish from view when the login ends or the token goes: an empty list
+        // must not hide that.
+        if handles.is_empty()
+            && let Some(lost) = self.lost()
+        {
+            return Err(lost);
+        }
         let mut keys = Vec::with_capacity(handles.len());
         for handle in handles {
             let Some((id, label, algorithm)) = self.describe_private(handle)? else {
@@ -621,11 +631,17 @@ impl Device for Token {
     }
 
     fn key(&mut self, id: &key::Id) -> Result<key::Info, Error> {
-        let (handle, algorithm) = self.private_key(id)?;
-        let label = self
-            .describe_private(handle)?
-            .map(|(_, label, _)| label)
+        let values = self.with_key(id, "read key attributes", |session, handle, _| {
+            session.get_attributes(handle, &[AttributeType::Label])
+        })?;
+        let label = values
+            .into_iter()
+            .find_map(|value| match value {
+                Attribute::Label(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+                _ => None,
+            })
             .unwrap_or_default();
+        let (handle, algorithm) = self.private_key(id)?;
         Ok(key::Info {
             id: id.clone(),
             label,

@@ -145,7 +145,14 @@ impl KeyFile {
             keys: self.entries.iter().map(Entry::to_stored).collect(),
         };
         // Allocated once, large enough, so no unwiped copy is left behind by a reallocation.
-        let mut plain = Zeroizing::new(Vec::with_capacity(1024 + 512 * self.entries.len()));
+        // A label character takes at most 6 bytes of JSON (\uXXXX).
+        let capacity = self
+            .entries
+            .iter()
+            .map(|e| 512 + 6 * e.label.len())
+            .sum::<usize>()
+            + 1024;
+        let mut plain = Zeroizing::new(Vec::with_capacity(capacity));
         serde_json::to_writer(&mut *plain, &stored)
             .map_err(|e| file_error(&self.path, &format!("cannot encode the keys ({e})")))?;
         drop(stored);

@@ -45,8 +45,32 @@ fn signer_output_verifies_with_p256() {
     let key = token
         .generate(&key::Request::new(Algorithm::EcdsaP256, "tls client"))
         .expect("keygen works");
+    let ed25519 = token
+        .generate(&key::Request::new(Algorithm::Ed25519, "tls ed25519"))
+        .expect("keygen works");
+    let secp256k1 = token
+        .generate(&key::Request::new(Algorithm::EcdsaSecp256k1, "hedera"))
+        .expect("keygen works");
     let device = Shared::new(Box::new(token));
-    let signing_key = DeviceKey::new(device, &key.id).expect("a P-256 key can sign TLS");
+    let signing_key = DeviceKey::new(device.clone(), &key.id).expect("a P-256 key can sign TLS");
+    let refused = DeviceKey::new(device.clone(), &secp256k1.id);
+    assert!(
+        matches!(refused, Err(Error::Unsupported { .. })),
+        "TLS 1.3 has no secp256k1 scheme, so such a key is refused up front, got {refused:?}"
+    );
+
+    let ed_key = DeviceKey::new(device, &ed25519.id).expect("an Ed25519 key can sign TLS");
+    let ed_signer = rustls::sign::SigningKey::choose_scheme(&ed_key, &[SignatureScheme::ED25519])
+        .expect("the Ed25519 scheme is chosen when offered");
+    let ed_signature = ed_signer.sign(b"handshake").expect("the device signs");
+    let public: [u8; 32] = ed25519.public_key.as_bytes().try_into().expect("32 bytes");
+    ed25519_dalek::VerifyingKey::from_bytes(&public)
+        .expect("a valid point")
+        .verify_strict(
+            b"handshake",
+            &ed25519_dalek::Signature::from_slice(&ed_signature).expect("64 bytes"),
+        )
+        .expect("Ed25519 TLS signatures are the raw 64 bytes over the message");
 
     assert!(
         rustls::sign::SigningKey::choose_scheme(&signing_key, &[SignatureScheme::RSA_PSS_SHA256])
