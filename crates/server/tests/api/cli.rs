@@ -132,7 +132,16 @@ async fn served_deployment_knows_every_demo_person_by_role() {
         .args(["-TERM", &pid])
         .status()
         .expect("kill runs");
-    let status = server.wait().expect("server exits");
+    // Wait off the runtime thread so the test's own client connections can close meanwhile.
+    let started = Instant::now();
+    let status = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .expect("join")
+        .expect("server exits");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "idle connections do not hold shutdown for the grace period"
+    );
     assert!(
         status.success(),
         "SIGTERM is a graceful, successful shutdown: {status}"
