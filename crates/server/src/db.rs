@@ -4,6 +4,7 @@
 //! and run against whichever pool is configured; migrations live in one folder
 //! per backend because their DDL differs.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -32,6 +33,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The migration lock next to a SQLite file could not be taken.
+    #[error("cannot lock the database for migration: {0}")]
+    Lock(String),
     /// Inserting would duplicate a name or fingerprint.
     #[error("an officer with this {0} is already registered")]
     Duplicate(&'static str),
@@ -87,12 +91,30 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(std::time::Duration::from_secs(5));
-            Db::Sqlite(
-                SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .connect_with(options)
-                    .await?,
-            )
+            // sqlx does not lock SQLite migrations: processes starting together on a new file
+            // would race. An OS file lock next to the database serialises them.
+            let lock_path =
+                PathBuf::from(format!("{}.migrate-lock", options.get_filename().display()));
+            let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)?;
+                file.lock()?;
+                Ok(file)
+            })
+            .await
+            .map_err(|e| Error::Lock(e.to_string()))?
+            .map_err(|e| Error::Lock(e.to_string()))?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
+            let db = Db::Sqlite(pool);
+            db.migrate().await?;
+            drop(lock);
+            return Ok(db);
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
             Db::Postgres(

@@ -282,3 +282,145 @@ async fn a_refusal_that_cannot_be_audited_fails_closed(backend: Backend) {
     assert_eq!(size.0, 0, "the failed batch left no partial entry behind");
     server.shutdown().await.expect("shutdown");
 }
+
+mod processes {
+    //! Real `gatehouse-server` processes sharing one database.
+
+    use std::process::{Child, Command, Stdio};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use gatehouse_client::connection::Error as ClientError;
+    use gatehouse_server::pki::Validity;
+    use gatehouse_server::testing::{Backend, TestDeployment};
+
+    use crate::identity::connect;
+    use crate::on_both_backends;
+
+    const BIN: &str = env!("CARGO_BIN_EXE_gatehouse-server");
+
+    on_both_backends!(three_processes_share_the_log_and_a_sigkill_loses_nothing_acknowledged);
+
+    fn spawn(config: &std::path::Path, ready: &std::path::Path) -> Child {
+        let _ = std::fs::remove_file(ready);
+        Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0", "--ready-file"])
+            .arg(ready)
+            .env_remove("GATEHOUSE_DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts")
+    }
+
+    async fn address(ready: &std::path::Path) -> std::net::SocketAddr {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(ready) {
+                return text.trim().parse().expect("host:port");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server writes its ready file"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn three_processes_share_the_log_and_a_sigkill_loses_nothing_acknowledged(
+        backend: Backend,
+    ) {
+        let deployment = TestDeployment::new(backend).await;
+        let config = deployment.dir.path().join("gatehouse-server.toml");
+        std::fs::write(
+            &config,
+            toml::to_string(&deployment.config).expect("config serialises"),
+        )
+        .expect("write config");
+        let mallory = deployment.person("mallory", Validity::days_from_now(30));
+        let ready: Vec<_> = (0..3)
+            .map(|i| deployment.dir.path().join(format!("ready{i}")))
+            .collect();
+        let mut children: Vec<Child> = ready.iter().map(|r| spawn(&config, r)).collect();
+        let mut addrs = Vec::new();
+        for r in &ready {
+            addrs.push(address(r).await);
+        }
+
+        // Every 403 the client receives was sent only after its audit entry committed.
+        let acknowledged = Arc::new(AtomicU64::new(0));
+        let stop_at = Instant::now() + Duration::from_secs(3);
+        let mut floods = Vec::new();
+        for addr in &addrs {
+            for _ in 0..4 {
+                let connection = connect(&deployment, *addr, &mallory);
+                let acknowledged = acknowledged.clone();
+                floods.push(tokio::spawn(async move {
+                    while Instant::now() < stop_at {
+                        match connection.whoami().await {
+                            Err(ClientError::NotRegistered { .. }) => {
+                                acknowledged.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Err(_) => break, // its server was killed
+                            Ok(_) => panic!("an unregistered certificate must never get in"),
+                        }
+                    }
+                }));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        children[0]
+            .kill()
+            .expect("SIGKILL in the middle of the flood");
+        children[0].wait().expect("reaped");
+        for flood in floods {
+            flood.await.expect("flood task");
+        }
+        // The killed instance starts again on the same database: its log opens and verifies.
+        children[0] = spawn(&config, &ready[0]);
+        let again = address(&ready[0]).await;
+        connect(&deployment, again, &mallory)
+            .whoami()
+            .await
+            .expect_err("still refused after the restart");
+        for child in &mut children {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+        for mut child in children {
+            tokio::task::spawn_blocking(move || child.wait())
+                .await
+                .expect("join")
+                .expect("exit");
+        }
+
+        let acknowledged = acknowledged.load(Ordering::SeqCst);
+        assert!(acknowledged > 0, "the flood got answers");
+        let log = super::open_log(&deployment).await; // opening re-hashes every entry against the stored root
+        let (_, proof) = log.entry(0, 1).await.expect("entry 0");
+        assert_eq!(proof.tree_size, 1, "the log answers proofs after the crash");
+        let size: (i64,) = match log.db() {
+            gatehouse_server::db::Db::Sqlite(p) => {
+                sqlx::query_as("SELECT size FROM audit_tree")
+                    .fetch_one(p)
+                    .await
+            }
+            gatehouse_server::db::Db::Postgres(p) => {
+                sqlx::query_as("SELECT size FROM audit_tree")
+                    .fetch_one(p)
+                    .await
+            }
+        }
+        .expect("size");
+        // +1: the refusal after the restart.
+        assert!(
+            size.0 as u64 > acknowledged,
+            "every acknowledged refusal is in the log ({} entries, {acknowledged} acknowledged)",
+            size.0
+        );
+    }
+}
