@@ -207,11 +207,33 @@ impl Connection {
 
     /// A GET whose JSON answer is `T`, with every failure classified.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.send(reqwest::Method::GET, path, None::<&()>).await
+    }
+
+    /// A POST of `body` as JSON whose JSON answer is `T`, with every failure classified.
+    pub async fn post<B: serde::Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Error> {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn send<B: serde::Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, Error> {
         let url = self
             .base
             .join(path)
             .map_err(|e| Error::Protocol(format!("bad path {path:?}: {e}")))?;
-        let response = match self.http.get(url).send().await {
+        let mut request = self.http.request(method, url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = match request.send().await {
             Ok(response) => response,
             Err(error) => return Err(self.diagnose(&error).await),
         };

@@ -85,8 +85,24 @@ pub struct Entry {
     pub code: Option<String>,
     /// The request id.
     pub request_id: String,
-    /// Structured details (no personal data: that goes through commitments later).
+    /// Structured details. No personal data here: that goes in `personal`.
     pub details: serde_json::Value,
+    /// Personal data (tag, value), e.g. ("client-ip", "192.0.2.7"): the leaf holds only a salted
+    /// commitment; salt and value stay in the database, erasable without breaking proofs.
+    pub personal: Vec<(String, String)>,
+}
+
+/// The personal data behind one commitment, as stored.
+#[derive(Debug, Clone)]
+pub struct Private {
+    /// The commitment's tag.
+    pub tag: String,
+    /// The salt, unless erased.
+    pub salt: Option<[u8; 32]>,
+    /// The value, unless erased.
+    pub value: Option<String>,
+    /// When it was erased.
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// A stored entry with its canonical leaf.
@@ -110,6 +126,8 @@ struct Shared {
     db: Db,
     tree: Mutex<Tree>,
     key: LogKey,
+    /// HMAC key of the search index, derived from the log key with its own label.
+    index_key: Zeroizing<[u8; 32]>,
 }
 
 struct Pending {
@@ -123,10 +141,18 @@ impl AuditLog {
     pub async fn open(db: Db, key: LogKey) -> Result<Self, Error> {
         let mut tree = Tree::new();
         load_tree(&db, &mut tree).await?;
+        let index_key = {
+            use sha2::{Digest, Sha256};
+            let mut hasher = Sha256::new();
+            hasher.update(b"gatehouse/audit-index/v1\0");
+            hasher.update(key.secret_bytes().as_slice());
+            Zeroizing::new(<[u8; 32]>::from(hasher.finalize()))
+        };
         let shared = Arc::new(Shared {
             db,
             tree: Mutex::new(tree),
             key,
+            index_key,
         });
         let (queue, incoming) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(sequence(shared.clone(), incoming));
@@ -202,6 +228,83 @@ impl AuditLog {
             .collect())
     }
 
+    /// Indices of entries with personal data `value` under `tag`, found through the HMAC index.
+    pub async fn search(&self, tag: &str, value: &str) -> Result<Vec<u64>, Error> {
+        const SQL: &str = "SELECT idx FROM audit_search WHERE mac = $1 AND tag = $2 ORDER BY idx";
+        let mac = search_mac(&self.shared.index_key, tag, value);
+        let rows: Vec<(i64,)> = on_pool!(&self.shared.db, pool => sqlx::query_as(SQL).bind(mac).bind(tag).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(i,)| i as u64).collect())
+    }
+
+    /// The personal data behind entry `index`'s commitments.
+    pub async fn private(&self, index: u64) -> Result<Vec<Private>, Error> {
+        const SQL: &str =
+            "SELECT tag, salt, value, erased_at FROM audit_private WHERE idx = $1 ORDER BY tag";
+        type Row = (
+            String,
+            Option<Vec<u8>>,
+            Option<String>,
+            Option<DateTime<Utc>>,
+        );
+        let rows: Vec<Row> = on_pool!(&self.shared.db, pool => sqlx::query_as(SQL).bind(to_i64(index)?).fetch_all(pool).await?);
+        rows.into_iter()
+            .map(|(tag, salt, value, erased_at)| {
+                let salt = salt
+                    .map(|s| <[u8; 32]>::try_from(s.as_slice()))
+                    .transpose()
+                    .map_err(|_| {
+                        Error::Inconsistent(format!("entry {index}: a stored salt is not 32 bytes"))
+                    })?;
+                Ok(Private {
+                    tag,
+                    salt,
+                    value,
+                    erased_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Erases the personal data under `tag` in entry `index`. The erasure is itself an entry,
+    /// appended first: if it cannot be logged, nothing is erased (fail closed). The leaf keeps
+    /// its commitment, so every proof stays valid.
+    pub async fn erase(
+        &self,
+        index: u64,
+        tag: &str,
+        actor: Actor,
+        request_id: String,
+    ) -> Result<u64, Error> {
+        let existing = self.private(index).await?;
+        if !existing.iter().any(|p| p.tag == tag && p.value.is_some()) {
+            return Err(Error::OutOfRange(format!(
+                "entry {index} holds no unerased personal data tagged {tag:?}"
+            )));
+        }
+        let logged = self
+            .append(Entry {
+                actor,
+                action: "audit.erase".to_owned(),
+                object: format!("audit-entry:{index}"),
+                outcome: OutcomeKind::Success,
+                code: None,
+                request_id,
+                details: serde_json::json!({ "index": index, "tag": tag }),
+                personal: Vec::new(),
+            })
+            .await?;
+        const ERASE: &str = "UPDATE audit_private SET salt = NULL, value = NULL, erased_at = $1 WHERE idx = $2 AND tag = $3";
+        const UNINDEX: &str = "DELETE FROM audit_search WHERE idx = $1 AND tag = $2";
+        let idx = to_i64(index)?;
+        on_pool!(&self.shared.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(ERASE).bind(Utc::now()).bind(idx).bind(tag).execute(&mut *tx).await?;
+            sqlx::query(UNINDEX).bind(idx).bind(tag).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(logged)
+    }
+
     /// The database this log writes to.
     pub fn db(&self) -> &Db {
         &self.shared.db
@@ -265,10 +368,20 @@ struct Row {
     outcome: &'static str,
 }
 
+/// One `audit_private` row and its search-index MAC.
+struct PrivateRow {
+    idx: i64,
+    tag: String,
+    salt: [u8; 32],
+    value: String,
+    mac: Vec<u8>,
+}
+
 /// A batch ready to write: canonical leaves, their hashes and the checkpoint that covers them.
 struct Prepared {
     first: u64,
     rows: Vec<Row>,
+    private: Vec<PrivateRow>,
     hashes: Vec<Hash>,
     size: u64,
     root: Hash,
@@ -276,14 +389,31 @@ struct Prepared {
 }
 
 /// Builds the batch's leaves on top of `tree`, which must equal the stored tree.
-fn prepare(key: &LogKey, tree: &Tree, entries: &[&Entry]) -> Result<Prepared, Error> {
+fn prepare(shared: &Shared, tree: &Tree, entries: &[&Entry]) -> Result<Prepared, Error> {
+    let key = &shared.key;
     let first = tree.size();
     let mut frontier = tree.frontier();
+    let mut private = Vec::new();
     let mut rows = Vec::with_capacity(entries.len());
     let mut hashes = Vec::with_capacity(entries.len());
     for (offset, entry) in entries.iter().enumerate() {
         let index = first + offset as u64;
         let time = Timestamp::now();
+        let mut commitments = std::collections::BTreeMap::new();
+        for (tag, value) in &entry.personal {
+            let parsed = leaf::Tag::new(tag).map_err(|e| Error::Invalid(e.to_string()))?;
+            let (commitment, salt) =
+                leaf::Commitment::new(&parsed, value.as_bytes(), &mut rand_core::OsRng);
+            commitments.insert(parsed, commitment);
+            let mac = search_mac(&shared.index_key, tag, value);
+            private.push(PrivateRow {
+                idx: to_i64(index)?,
+                tag: tag.clone(),
+                salt: *salt.as_bytes(),
+                value: value.clone(),
+                mac,
+            });
+        }
         let leaf = Leaf {
             index,
             time,
@@ -299,7 +429,7 @@ fn prepare(key: &LogKey, tree: &Tree, entries: &[&Entry]) -> Result<Prepared, Er
             },
             request_id: entry.request_id.clone(),
             details: Details::new(&entry.details).map_err(|e| Error::Invalid(e.to_string()))?,
-            commitments: Default::default(),
+            commitments,
         };
         let bytes = leaf.encode().map_err(|e| Error::Invalid(e.to_string()))?;
         let hash = Hash::leaf(&bytes);
@@ -329,6 +459,7 @@ fn prepare(key: &LogKey, tree: &Tree, entries: &[&Entry]) -> Result<Prepared, Er
     Ok(Prepared {
         first,
         rows,
+        private,
         hashes,
         size,
         root,
@@ -393,7 +524,7 @@ macro_rules! commit_in {
                 .fetch_all(&mut *$tx)
                 .await?;
         catch_up(&mut $tree, rows, size, &root)?;
-        let batch = prepare(&$shared.key, &$tree, $entries)?;
+        let batch = prepare($shared, &$tree, $entries)?;
         for Row {
             idx,
             leaf,
@@ -417,6 +548,30 @@ macro_rules! commit_in {
             .bind(*outcome)
             .execute(&mut *$tx)
             .await?;
+        }
+        for PrivateRow {
+            idx,
+            tag,
+            salt,
+            value,
+            mac,
+        } in &batch.private
+        {
+            sqlx::query(
+                "INSERT INTO audit_private (idx, tag, salt, value) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(idx)
+            .bind(tag)
+            .bind(salt.as_slice())
+            .bind(value)
+            .execute(&mut *$tx)
+            .await?;
+            sqlx::query("INSERT INTO audit_search (mac, idx, tag) VALUES ($1, $2, $3)")
+                .bind(mac)
+                .bind(idx)
+                .bind(tag)
+                .execute(&mut *$tx)
+                .await?;
         }
         sqlx::query(
             "INSERT INTO audit_checkpoints (size, root, note, signed_at) VALUES ($1, $2, $3, $4)",
@@ -484,6 +639,18 @@ pub fn generate_key_hex() -> Zeroizing<String> {
     let mut secret = Zeroizing::new([0u8; 32]);
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, secret.as_mut_slice());
     Zeroizing::new(hex::encode(secret.as_slice()))
+}
+
+/// HMAC-SHA-256(index key, tag || 0x00 || value): finds entries by a personal value
+/// without storing the value anywhere it cannot be erased from.
+fn search_mac(key: &[u8; 32], tag: &str, value: &str) -> Vec<u8> {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    mac.update(tag.as_bytes());
+    mac.update(&[0]);
+    mac.update(value.as_bytes());
+    mac.finalize().into_bytes().to_vec()
 }
 
 fn to_i64(n: u64) -> Result<i64, Error> {

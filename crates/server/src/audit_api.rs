@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use gatehouse_protocol::ErrorCode;
+use gatehouse_protocol::{ErrorCode, Role};
 use serde::{Deserialize, Serialize};
 
-use crate::http::{AppState, Error};
+use crate::audit;
+use crate::http::{AppState, Caller, Error};
 
 /// The latest checkpoint and the key that signs it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -139,4 +140,145 @@ pub async fn consistency(
         hashes: proof.path.iter().map(|h| h.to_hex()).collect(),
         entry: None,
     }))
+}
+
+/// A personal value to look up (sent in a body so it never appears in a URL or access log).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SearchRequest {
+    /// The commitment tag, e.g. `client-ip`.
+    pub tag: String,
+    /// The value to find.
+    pub value: String,
+}
+
+/// Entries whose personal data matched.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SearchResult {
+    /// Matching entry indices, ascending.
+    pub indices: Vec<u64>,
+}
+
+/// The personal data behind one commitment.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PrivateView {
+    /// The commitment's tag.
+    pub tag: String,
+    /// The salt, hex; null once erased.
+    pub salt: Option<String>,
+    /// The value; null once erased.
+    pub value: Option<String>,
+    /// When it was erased (RFC 3339).
+    pub erased_at: Option<String>,
+}
+
+/// What to erase.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct EraseRequest {
+    /// The entry.
+    pub index: u64,
+    /// The commitment tag whose value and salt are erased.
+    pub tag: String,
+}
+
+/// The entry that records an erasure.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Erased {
+    /// Index of the `audit.erase` entry.
+    pub erasure_index: u64,
+}
+
+fn require(caller: &Caller, roles: &[Role], what: &str) -> Result<(), Error> {
+    if caller.officer.roles.iter().any(|r| roles.contains(r)) {
+        return Ok(());
+    }
+    let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
+    Err(Error::Api(
+        ErrorCode::Forbidden,
+        format!("{what} needs the {} role", names.join(" or ")),
+    ))
+}
+
+fn actor(caller: &Caller) -> audit::Actor {
+    audit::Actor {
+        name: caller.officer.name.clone(),
+        fingerprint: caller.certificate.fingerprint,
+    }
+}
+
+/// Finds entries by a personal value through the HMAC index (compliance, admin).
+#[utoipa::path(post, path = "/v1/audit/search", request_body = SearchRequest, responses((status = 200, body = SearchResult), (status = 403, body = gatehouse_protocol::ApiError)))]
+pub async fn search(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Json(request): Json<SearchRequest>,
+) -> Result<Json<SearchResult>, Error> {
+    require(
+        &caller,
+        &[Role::Compliance, Role::Admin],
+        "searching personal data",
+    )?;
+    Ok(Json(SearchResult {
+        indices: state.audit.search(&request.tag, &request.value).await?,
+    }))
+}
+
+/// The personal data behind an entry's commitments (compliance, admin).
+#[utoipa::path(get, path = "/v1/audit/entries/{index}/private", params(("index" = u64, Path, description = "Entry index")), responses((status = 200, body = Vec<PrivateView>), (status = 403, body = gatehouse_protocol::ApiError)))]
+pub async fn private(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    Path(index): Path<u64>,
+) -> Result<Json<Vec<PrivateView>>, Error> {
+    require(
+        &caller,
+        &[Role::Compliance, Role::Admin],
+        "reading personal data",
+    )?;
+    let rows = state.audit.private(index).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|p| PrivateView {
+                tag: p.tag,
+                salt: p.salt.map(hex::encode),
+                value: p.value,
+                erased_at: p.erased_at.map(|t| t.to_rfc3339()),
+            })
+            .collect(),
+    ))
+}
+
+/// Erases personal data (admin). The erasure is itself an entry; a refused attempt is too.
+#[utoipa::path(post, path = "/v1/audit/erase", request_body = EraseRequest, responses((status = 200, body = Erased), (status = 403, body = gatehouse_protocol::ApiError), (status = 404, body = gatehouse_protocol::ApiError)))]
+pub async fn erase(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+    headers: axum::http::HeaderMap,
+    Json(request): Json<EraseRequest>,
+) -> Result<Json<Erased>, Error> {
+    let request_id = headers
+        .get(gatehouse_protocol::REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if let Err(refusal) = require(&caller, &[Role::Admin], "erasing personal data") {
+        state
+            .audit
+            .append(audit::Entry {
+                actor: actor(&caller),
+                action: "audit.erase".to_owned(),
+                object: format!("audit-entry:{}", request.index),
+                outcome: gatehouse_audit::leaf::OutcomeKind::Denied,
+                code: Some("forbidden".to_owned()),
+                request_id,
+                details: serde_json::json!({ "index": request.index, "tag": request.tag }),
+                personal: Vec::new(),
+            })
+            .await?;
+        return Err(refusal);
+    }
+    let erasure_index = state
+        .audit
+        .erase(request.index, &request.tag, actor(&caller), request_id)
+        .await?;
+    Ok(Json(Erased { erasure_index }))
 }

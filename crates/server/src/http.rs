@@ -78,6 +78,18 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/audit/entries", get(crate::audit_api::entries))
         .route("/v1/audit/entries/{index}", get(crate::audit_api::entry))
         .route("/v1/audit/consistency", get(crate::audit_api::consistency))
+        .route(
+            "/v1/audit/search",
+            axum::routing::post(crate::audit_api::search),
+        )
+        .route(
+            "/v1/audit/entries/{index}/private",
+            get(crate::audit_api::private),
+        )
+        .route(
+            "/v1/audit/erase",
+            axum::routing::post(crate::audit_api::erase),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .fallback(not_found)
         .with_state(state);
@@ -167,6 +179,11 @@ async fn authenticate(
                 code: Some(refusal.code_name().to_owned()),
                 request_id,
                 details: serde_json::json!({ "path": request.uri().path() }),
+                personal: request
+                    .extensions()
+                    .get::<crate::serve::RemoteAddr>()
+                    .map(|addr| vec![("client-ip".to_owned(), addr.0.ip().to_string())])
+                    .unwrap_or_default(),
             };
             state.audit.append(entry).await?;
             Err(Error::Identity(refusal))
@@ -273,7 +290,10 @@ async fn not_found() -> Error {
         crate::audit_api::checkpoint,
         crate::audit_api::entries,
         crate::audit_api::entry,
-        crate::audit_api::consistency
+        crate::audit_api::consistency,
+        crate::audit_api::search,
+        crate::audit_api::private,
+        crate::audit_api::erase
     ),
     components(schemas(
         WhoAmI,
@@ -284,7 +304,12 @@ async fn not_found() -> Error {
         gatehouse_protocol::DatabaseBackend,
         crate::audit_api::CheckpointView,
         crate::audit_api::EntryView,
-        crate::audit_api::ProofView
+        crate::audit_api::ProofView,
+        crate::audit_api::SearchRequest,
+        crate::audit_api::SearchResult,
+        crate::audit_api::PrivateView,
+        crate::audit_api::EraseRequest,
+        crate::audit_api::Erased
     ))
 )]
 pub struct ApiDoc;

@@ -218,6 +218,7 @@ async fn set_disabled(
         code: None,
         request_id: format!("cli-{}", std::process::id()),
         details: serde_json::json!({ "name": name }),
+        personal: Vec::new(),
     })
     .await
     .context("the change was not made because it could not be audited")?;

@@ -22,7 +22,15 @@ on_both_backends!(
     three_instances_append_contiguously_with_consistent_checkpoints,
     an_edited_row_stops_the_log_from_opening,
     a_refusal_that_cannot_be_audited_fails_closed,
+    personal_data_is_committed_searchable_and_erasable,
 );
+
+/// Proof hashes travel as hex.
+fn hash_from_hex(text: &str) -> Hash {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text, &mut bytes).expect("a 32-byte hex hash");
+    Hash::from(bytes)
+}
 
 fn entry(actor: &str, n: usize) -> audit::Entry {
     audit::Entry {
@@ -36,6 +44,7 @@ fn entry(actor: &str, n: usize) -> audit::Entry {
         code: None,
         request_id: format!("req-{actor}-{n}"),
         details: serde_json::json!({ "n": n }),
+        personal: vec![("note".to_owned(), format!("free text {n}"))],
     }
 }
 
@@ -110,7 +119,7 @@ async fn refused_stranger_is_logged_with_a_verifiable_proof(backend: Backend) {
         .as_array()
         .expect("hashes")
         .iter()
-        .map(|h| h.as_str().expect("hex").parse().expect("a hash"))
+        .map(|h| hash_from_hex(h.as_str().expect("hex")))
         .collect();
     proof::verify_inclusion(
         0,
@@ -423,4 +432,174 @@ mod processes {
             size.0
         );
     }
+}
+
+async fn personal_data_is_committed_searchable_and_erasable(backend: Backend) {
+    use gatehouse_audit::leaf::{Salt, Tag};
+
+    let deployment = TestDeployment::new(backend).await;
+    let dave = deployment.enrol("dave", &[Role::Compliance]).await;
+    let erin = deployment.enrol("erin", &[Role::Admin]).await;
+    let mallory = deployment.person("mallory", Validity::days_from_now(30));
+    let server = deployment.start().await;
+    connect(&deployment, server.addr, &mallory)
+        .whoami()
+        .await
+        .expect_err("refused");
+    let compliance = connect(&deployment, server.addr, &dave);
+    let admin = connect(&deployment, server.addr, &erin);
+    let ip = serde_json::json!({ "tag": "client-ip", "value": "127.0.0.1" });
+
+    // The leaf holds a commitment to the client IP; the value is only in the database.
+    let found: serde_json::Value = compliance
+        .post("/v1/audit/search", &ip)
+        .await
+        .expect("search");
+    assert_eq!(
+        found["indices"],
+        serde_json::json!([0]),
+        "the refusal is found by its client IP"
+    );
+    let proof: serde_json::Value = compliance
+        .get("/v1/audit/entries/0?tree_size=1")
+        .await
+        .expect("entry");
+    let leaf = Leaf::decode(
+        &STANDARD
+            .decode(proof["entry"]["leaf"].as_str().expect("leaf"))
+            .expect("b64"),
+    )
+    .expect("leaf");
+    assert!(
+        !String::from_utf8_lossy(
+            &STANDARD
+                .decode(proof["entry"]["leaf"].as_str().expect("leaf"))
+                .expect("b64")
+        )
+        .contains("127.0.0.1"),
+        "the plaintext IP is not in the leaf"
+    );
+    let tag = Tag::new("client-ip").expect("tag");
+    let commitment = leaf
+        .commitments
+        .get(&tag)
+        .expect("the leaf commits to the client IP");
+    let private: serde_json::Value = compliance
+        .get("/v1/audit/entries/0/private")
+        .await
+        .expect("private");
+    let mut salt = [0u8; 32];
+    hex::decode_to_slice(private[0]["salt"].as_str().expect("salt"), &mut salt).expect("hex");
+    assert!(
+        commitment.verify(&tag, &Salt::from_bytes(salt), b"127.0.0.1"),
+        "salt and value open the commitment"
+    );
+
+    // Compliance may read but not erase; the refusal is itself logged.
+    let erase = serde_json::json!({ "index": 0, "tag": "client-ip" });
+    let denied = compliance
+        .post::<_, serde_json::Value>("/v1/audit/erase", &erase)
+        .await
+        .expect_err("forbidden");
+    assert!(
+        denied.to_string().contains("Forbidden"),
+        "compliance is read-only: {denied}"
+    );
+
+    let erased: serde_json::Value = admin
+        .post("/v1/audit/erase", &erase)
+        .await
+        .expect("admin erases");
+    let erasure_index = erased["erasure_index"].as_u64().expect("index");
+    let private: serde_json::Value = compliance
+        .get("/v1/audit/entries/0/private")
+        .await
+        .expect("private");
+    assert!(
+        private[0]["value"].is_null() && private[0]["salt"].is_null(),
+        "plaintext and salt are gone"
+    );
+    assert!(
+        private[0]["erased_at"].is_string(),
+        "the erasure time is kept"
+    );
+    let found: serde_json::Value = compliance
+        .post("/v1/audit/search", &ip)
+        .await
+        .expect("search");
+    assert_eq!(
+        found["indices"],
+        serde_json::json!([]),
+        "the value can no longer be found"
+    );
+
+    // Proofs stay valid, and the erasure (and the refused attempt) are entries of their own.
+    let view: serde_json::Value = compliance
+        .get("/v1/audit/checkpoint")
+        .await
+        .expect("checkpoint");
+    let verifier: LogVerifier = view["verifier"]
+        .as_str()
+        .expect("verifier")
+        .parse()
+        .expect("parse");
+    let checkpoint = verifier
+        .verify(view["note"].as_str().expect("note"))
+        .expect("signed")
+        .into_checkpoint();
+    let proof: serde_json::Value = compliance
+        .get(&format!(
+            "/v1/audit/entries/0?tree_size={}",
+            checkpoint.size()
+        ))
+        .await
+        .expect("entry");
+    let bytes = STANDARD
+        .decode(proof["entry"]["leaf"].as_str().expect("leaf"))
+        .expect("b64");
+    let path: Vec<Hash> = proof["hashes"]
+        .as_array()
+        .expect("hashes")
+        .iter()
+        .map(|h| hash_from_hex(h.as_str().expect("hex")))
+        .collect();
+    proof::verify_inclusion(
+        0,
+        checkpoint.size(),
+        &Hash::leaf(&bytes),
+        &path,
+        &checkpoint.root(),
+    )
+    .expect("the erased entry is still provably in the log");
+    let entries: serde_json::Value = compliance
+        .get("/v1/audit/entries?from=1")
+        .await
+        .expect("entries");
+    let actions: Vec<(String, OutcomeKind)> = entries
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|e| {
+            let leaf = Leaf::decode(
+                &STANDARD
+                    .decode(e["leaf"].as_str().expect("leaf"))
+                    .expect("b64"),
+            )
+            .expect("leaf");
+            (leaf.action, leaf.outcome.kind)
+        })
+        .collect();
+    assert!(
+        actions.contains(&("audit.erase".to_owned(), OutcomeKind::Denied)),
+        "the refused erasure is logged"
+    );
+    assert!(
+        actions.contains(&("audit.erase".to_owned(), OutcomeKind::Success)),
+        "the erasure is logged"
+    );
+    assert!(
+        erasure_index >= 1,
+        "the erasure entry comes after the entry it erases"
+    );
+    server.shutdown().await.expect("shutdown");
 }
