@@ -92,6 +92,23 @@ pub struct Entry {
     pub personal: Vec<(String, String)>,
 }
 
+/// Which entries a query wants; every unset field matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Actor name.
+    pub actor: Option<String>,
+    /// Action, e.g. `identity.refused`.
+    pub action: Option<String>,
+    /// Object, e.g. `certificate:<hex>`.
+    pub object: Option<String>,
+    /// Outcome.
+    pub outcome: Option<OutcomeKind>,
+    /// At or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
 /// The personal data behind one commitment, as stored.
 #[derive(Debug, Clone)]
 pub struct Private {
@@ -212,12 +229,32 @@ impl AuditLog {
             .map_err(|e| Error::OutOfRange(e.to_string()))
     }
 
-    /// Entries `from..from+limit` in index order.
-    pub async fn entries(&self, from: u64, limit: u32) -> Result<Vec<Stored>, Error> {
-        const SQL: &str =
-            "SELECT idx, leaf FROM audit_entries WHERE idx >= $1 ORDER BY idx LIMIT $2";
+    /// Up to `limit` entries from index `from` on, in index order, that match `filter`.
+    /// Page with `from` = last index returned + 1.
+    pub async fn entries(
+        &self,
+        from: u64,
+        limit: u32,
+        filter: &Filter,
+    ) -> Result<Vec<Stored>, Error> {
+        const SQL: &str = "SELECT idx, leaf FROM audit_entries WHERE idx >= $1 \
+             AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR action = $3) \
+             AND ($4 IS NULL OR object = $4) AND ($5 IS NULL OR outcome = $5) \
+             AND ($6 IS NULL OR time >= $6) AND ($7 IS NULL OR time < $7) \
+             ORDER BY idx LIMIT $8";
+        let outcome = filter.outcome.map(outcome_name);
         let rows: Vec<(i64, Vec<u8>)> = on_pool!(&self.shared.db, pool => {
-            sqlx::query_as(SQL).bind(to_i64(from)?).bind(i64::from(limit)).fetch_all(pool).await?
+            sqlx::query_as(SQL)
+                .bind(to_i64(from)?)
+                .bind(filter.actor.as_deref())
+                .bind(filter.action.as_deref())
+                .bind(filter.object.as_deref())
+                .bind(outcome)
+                .bind(filter.since)
+                .bind(filter.until)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
         });
         Ok(rows
             .into_iter()

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit;
 use crate::http::{AppState, Caller, Error};
+use gatehouse_audit::leaf::OutcomeKind;
 
 /// The latest checkpoint and the key that signs it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -44,7 +45,7 @@ pub struct ProofView {
     pub entry: Option<EntryView>,
 }
 
-/// Paging for `GET /v1/audit/entries`.
+/// Paging and filters for `GET /v1/audit/entries`. Page on with `from` = last index + 1.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct Page {
     /// First index (default 0).
@@ -52,6 +53,18 @@ pub struct Page {
     pub from: u64,
     /// Most entries to return (default 1000, at most 10000).
     pub limit: Option<u32>,
+    /// Only this actor.
+    pub actor: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this object.
+    pub object: Option<String>,
+    /// Only this outcome: success, denied or failed.
+    pub outcome: Option<String>,
+    /// At or after this time (RFC 3339).
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Before this time (RFC 3339).
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Tree size for an inclusion proof.
@@ -92,7 +105,27 @@ pub async fn entries(
             "limit must be between 1 and 10000".to_owned(),
         ));
     }
-    let rows = state.audit.entries(page.from, limit).await?;
+    let outcome = match page.outcome.as_deref() {
+        None => None,
+        Some("success") => Some(OutcomeKind::Success),
+        Some("denied") => Some(OutcomeKind::Denied),
+        Some("failed") => Some(OutcomeKind::Failed),
+        Some(other) => {
+            return Err(Error::Api(
+                ErrorCode::BadRequest,
+                format!("outcome {other:?} is not one of success, denied, failed"),
+            ));
+        }
+    };
+    let filter = audit::Filter {
+        actor: page.actor,
+        action: page.action,
+        object: page.object,
+        outcome,
+        since: page.since,
+        until: page.until,
+    };
+    let rows = state.audit.entries(page.from, limit, &filter).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| EntryView {

@@ -107,7 +107,11 @@ async fn a_truncated_log_raises_the_alarm() {
     let (deployment, server, reader) = server_with_entries(3).await;
     // An attacker with database access removes the last entry and what hangs off it.
     for table in ["audit_search", "audit_private", "audit_entries"] {
-        execute(&server.state.db, &format!("DELETE FROM {table} WHERE idx = 2")).await;
+        execute(
+            &server.state.db,
+            &format!("DELETE FROM {table} WHERE idx = 2"),
+        )
+        .await;
     }
     let cache = Cache::open(&deployment.dir.path().join("cache/audit.db"))
         .await
