@@ -32,6 +32,43 @@ fn hash_from_hex(text: &str) -> Hash {
     Hash::from(bytes)
 }
 
+/// Runs a query on whichever backend the test uses.
+pub(crate) async fn fetch_all<T>(db: &Db, sql: &str) -> Vec<T>
+where
+    T: Send + Unpin,
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    match db {
+        Db::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+        Db::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Runs a statement without parameters.
+pub(crate) async fn execute(db: &Db, sql: &str) {
+    match db {
+        Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// The one row a query returns.
+pub(crate) async fn fetch_one<T>(db: &Db, sql: &str) -> T
+where
+    T: Send + Unpin,
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    fetch_all(db, sql)
+        .await
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("{sql}: no row"))
+}
+
 fn entry(actor: &str, n: usize) -> audit::Entry {
     audit::Entry {
         actor: audit::Actor {
@@ -163,36 +200,14 @@ async fn three_instances_append_contiguously_with_consistent_checkpoints(backend
 
     // Every stored checkpoint extends the one before it.
     let db = logs[0].db();
-    let rows: Vec<(i64, Vec<u8>)> = match db {
-        Db::Sqlite(pool) => {
-            sqlx::query_as("SELECT idx, leaf FROM audit_entries ORDER BY idx")
-                .fetch_all(pool)
-                .await
-        }
-        Db::Postgres(pool) => {
-            sqlx::query_as("SELECT idx, leaf FROM audit_entries ORDER BY idx")
-                .fetch_all(pool)
-                .await
-        }
-    }
-    .expect("entries");
+    let rows: Vec<(i64, Vec<u8>)> =
+        fetch_all(db, "SELECT idx, leaf FROM audit_entries ORDER BY idx").await;
     let mut tree = Tree::new();
     for (_, leaf) in &rows {
         tree.append(leaf);
     }
-    let notes: Vec<(i64, String)> = match db {
-        Db::Sqlite(pool) => {
-            sqlx::query_as("SELECT size, note FROM audit_checkpoints ORDER BY size")
-                .fetch_all(pool)
-                .await
-        }
-        Db::Postgres(pool) => {
-            sqlx::query_as("SELECT size, note FROM audit_checkpoints ORDER BY size")
-                .fetch_all(pool)
-                .await
-        }
-    }
-    .expect("checkpoints");
+    let notes: Vec<(i64, String)> =
+        fetch_all(db, "SELECT size, note FROM audit_checkpoints ORDER BY size").await;
     let verifier: LogVerifier = logs[0].verifier().parse().expect("verifier");
     let mut previous: Option<gatehouse_audit::checkpoint::Checkpoint> = None;
     for (size, note) in &notes {
@@ -261,12 +276,7 @@ async fn a_refusal_that_cannot_be_audited_fails_closed(backend: Backend) {
     let mallory = deployment.person("mallory", Validity::days_from_now(30));
     let server = deployment.start().await;
     // Make every append fail: the checkpoint table is gone.
-    let sql = "DROP TABLE audit_checkpoints";
-    match &server.state.db {
-        Db::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
-        Db::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
-    }
-    .expect("drop");
+    execute(&server.state.db, "DROP TABLE audit_checkpoints").await;
     let err = connect(&deployment, server.addr, &mallory)
         .whoami()
         .await
@@ -275,19 +285,7 @@ async fn a_refusal_that_cannot_be_audited_fails_closed(backend: Backend) {
         err.to_string().contains("Internal") && err.to_string().contains("audit log"),
         "the server says it could not audit, and did nothing: {err}"
     );
-    let size: (i64,) = match &server.state.db {
-        Db::Sqlite(pool) => {
-            sqlx::query_as("SELECT size FROM audit_tree")
-                .fetch_one(pool)
-                .await
-        }
-        Db::Postgres(pool) => {
-            sqlx::query_as("SELECT size FROM audit_tree")
-                .fetch_one(pool)
-                .await
-        }
-    }
-    .expect("tree state");
+    let size: (i64,) = fetch_one(&server.state.db, "SELECT size FROM audit_tree").await;
     assert_eq!(size.0, 0, "the failed batch left no partial entry behind");
     server.shutdown().await.expect("shutdown");
 }
@@ -412,19 +410,7 @@ mod processes {
         let log = super::open_log(&deployment).await; // opening re-hashes every entry against the stored root
         let (_, proof) = log.entry(0, 1).await.expect("entry 0");
         assert_eq!(proof.tree_size, 1, "the log answers proofs after the crash");
-        let size: (i64,) = match log.db() {
-            gatehouse_server::db::Db::Sqlite(p) => {
-                sqlx::query_as("SELECT size FROM audit_tree")
-                    .fetch_one(p)
-                    .await
-            }
-            gatehouse_server::db::Db::Postgres(p) => {
-                sqlx::query_as("SELECT size FROM audit_tree")
-                    .fetch_one(p)
-                    .await
-            }
-        }
-        .expect("size");
+        let size: (i64,) = super::fetch_one(log.db(), "SELECT size FROM audit_tree").await;
         // +1: the refusal after the restart.
         assert!(
             size.0 as u64 > acknowledged,
