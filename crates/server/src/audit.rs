@@ -158,6 +158,19 @@ impl AuditLog {
     pub async fn open(db: Db, key: LogKey) -> Result<Self, Error> {
         let mut tree = Tree::new();
         load_tree(&db, &mut tree).await?;
+        // A different key would make one log signed by two keys, which every reader rejects.
+        const LATEST: &str = "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
+        let latest: Option<(String,)> =
+            on_pool!(&db, pool => sqlx::query_as(LATEST).fetch_optional(pool).await?);
+        if let Some((note,)) = latest
+            && key.verifier().verify(&note).is_err()
+        {
+            return Err(Error::Key(
+                "this log's checkpoints were signed by another key: restore the original log key \
+                 (a new key needs a new log)"
+                    .to_owned(),
+            ));
+        }
         let index_key = {
             use sha2::{Digest, Sha256};
             let mut hasher = Sha256::new();

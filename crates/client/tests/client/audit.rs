@@ -135,7 +135,24 @@ async fn a_new_log_key_is_an_alarm_not_a_prompt() {
         .await
         .expect("first sync pins the key");
     server.shutdown().await.expect("shutdown");
-    // The operator (or an attacker) replaces the log key and restarts the server.
+    // An attacker with the database replaces the whole log and its key, and restarts the server.
+    let db = Db::connect(&deployment.config.database_url())
+        .await
+        .expect("database");
+    for table in [
+        "audit_search",
+        "audit_private",
+        "audit_entries",
+        "audit_checkpoints",
+    ] {
+        execute(&db, &format!("DELETE FROM {table}")).await;
+    }
+    execute(
+        &db,
+        "UPDATE audit_tree SET size = 0, root = X'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'",
+    )
+    .await;
+    db.close().await;
     let key = gatehouse_server::audit::generate_key_hex();
     std::fs::write(deployment.dir.path().join("pki/log.key"), key.as_str()).expect("replace key");
     let server = deployment.start().await;

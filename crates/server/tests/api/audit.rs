@@ -23,6 +23,7 @@ on_both_backends!(
     an_edited_row_stops_the_log_from_opening,
     a_refusal_that_cannot_be_audited_fails_closed,
     personal_data_is_committed_searchable_and_erasable,
+    a_log_key_that_did_not_sign_the_log_is_refused_at_start,
 );
 
 /// Proof hashes travel as hex.
@@ -588,4 +589,22 @@ async fn personal_data_is_committed_searchable_and_erasable(backend: Backend) {
         "the erasure entry comes after the entry it erases"
     );
     server.shutdown().await.expect("shutdown");
+}
+
+async fn a_log_key_that_did_not_sign_the_log_is_refused_at_start(backend: Backend) {
+    let deployment = TestDeployment::new(backend).await;
+    open_log(&deployment)
+        .await
+        .append(entry("writer", 0))
+        .await
+        .expect("append");
+    let other = audit::generate_key_hex();
+    std::fs::write(deployment.dir.path().join("pki/log.key"), other.as_str()).expect("replace key");
+    let err = gatehouse_server::start(&deployment.config)
+        .await
+        .expect_err("must not start");
+    assert!(
+        err.to_string().contains("restore the original log key"),
+        "the operator is told what to do: {err}"
+    );
 }
