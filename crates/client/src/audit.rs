@@ -17,6 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use gatehouse_audit::Hash;
 use gatehouse_audit::checkpoint::{Checkpoint, LogVerifier};
+use gatehouse_audit::leaf::{Leaf, OutcomeKind};
 use gatehouse_audit::tree::{HashSource, Tree};
 use serde::Deserialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -283,6 +284,21 @@ impl Cache {
                 .bind(leaf)
                 .execute(&mut *tx)
                 .await?;
+            // Entries that verified but do not decode are kept (they are in the log) and not indexed.
+            if let Ok(decoded) = Leaf::decode(leaf) {
+                sqlx::query(
+                    "INSERT INTO entries_fts (rowid, actor, action, object, outcome, details) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(*index as i64)
+                .bind(&decoded.actor.name)
+                .bind(&decoded.action)
+                .bind(&decoded.object)
+                .bind(outcome_name(decoded.outcome.kind))
+                .bind(decoded.details.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         sqlx::query("INSERT OR REPLACE INTO checkpoints (size, note) VALUES ($1, $2)")
             .bind(checkpoint.size() as i64)
@@ -301,6 +317,35 @@ impl Cache {
             to: checkpoint.size(),
             pinned_now: pinned.is_none(),
         })
+    }
+
+    /// Verified entries matching a full-text `query` (FTS5 syntax; all entries when `None`),
+    /// newest first, at most `limit`.
+    pub async fn search(&self, query: Option<&str>, limit: u32) -> Result<Vec<(u64, Leaf)>, Error> {
+        let rows: Vec<(i64, Vec<u8>)> = match query {
+            Some(query) => sqlx::query_as(
+                "SELECT e.idx, e.leaf FROM entries_fts f JOIN entries e ON e.idx = f.rowid \
+                     WHERE entries_fts MATCH $1 ORDER BY e.idx DESC LIMIT $2",
+            )
+            .bind(query)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| Error::Cache(format!("search {query:?}: {e}")))?,
+            None => {
+                sqlx::query_as("SELECT idx, leaf FROM entries ORDER BY idx DESC LIMIT $1")
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.into_iter()
+            .map(|(idx, leaf)| {
+                Leaf::decode(&leaf)
+                    .map(|l| (idx as u64, l))
+                    .map_err(|e| Error::Cache(format!("entry {idx} does not decode: {e}")))
+            })
+            .collect()
     }
 
     /// Re-verifies the whole cache against its latest stored checkpoint, offline.
@@ -366,6 +411,15 @@ impl Cache {
     }
 }
 
+/// Lowercase name of an outcome, as the server's filters spell it.
+pub fn outcome_name(kind: OutcomeKind) -> &'static str {
+    match kind {
+        OutcomeKind::Success => "success",
+        OutcomeKind::Denied => "denied",
+        OutcomeKind::Failed => "failed",
+    }
+}
+
 fn parse_hashes(hex: &[String], size: u64) -> Result<Vec<Hash>, Error> {
     hex.iter()
         .map(|h| {
@@ -382,6 +436,8 @@ fn parse_hashes(hex: &[String], size: u64) -> Result<Vec<Hash>, Error> {
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY NOT NULL, leaf BLOB NOT NULL)",
+    // Full-text index over the verified entries' decoded fields; rowid = entry index.
+    "CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(actor, action, object, outcome, details)",
     "CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY NOT NULL, note TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
 ];

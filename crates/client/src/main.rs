@@ -63,6 +63,17 @@ enum AuditAction {
         #[arg(long, short)]
         profile: Option<String>,
     },
+    /// Search the verified local cache (full text, FTS5 syntax), newest first. Works offline.
+    Search {
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+        /// What to look for, e.g. `refused`, `action:audit.erase`, `dave`; all entries when omitted.
+        query: Option<String>,
+        /// Most entries to show.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,7 +273,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Audit { action } => {
             let profile = match &action {
-                AuditAction::Sync { profile } | AuditAction::Verify { profile } => profile.clone(),
+                AuditAction::Sync { profile }
+                | AuditAction::Verify { profile }
+                | AuditAction::Search { profile, .. } => profile.clone(),
             };
             let (store, profile) = chosen(profile)?;
             let path = store
@@ -290,6 +303,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                         synced.to,
                         synced.to - synced.from
                     );
+                }
+                AuditAction::Search { query, limit, .. } => {
+                    for (index, leaf) in cache.search(query.as_deref(), limit).await? {
+                        println!(
+                            "{index:>8}  {}  {:<16} {:<20} {:<8} {}",
+                            leaf.time.to_datetime().to_rfc3339(),
+                            leaf.actor.name,
+                            leaf.action,
+                            gatehouse_client::audit::outcome_name(leaf.outcome.kind),
+                            leaf.object
+                        );
+                    }
                 }
                 AuditAction::Verify { .. } => {
                     let size = cache.verify().await?;

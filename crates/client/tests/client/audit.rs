@@ -71,6 +71,23 @@ async fn honest_log_syncs_incrementally_and_reverifies_offline() {
         4,
         "the cache re-verifies offline"
     );
+    let refused = cache
+        .search(Some("refused"), 10)
+        .await
+        .expect("full-text search");
+    assert_eq!(
+        refused.len(),
+        4,
+        "every refusal is found by a word of its action"
+    );
+    assert!(refused.windows(2).all(|w| w[0].0 > w[1].0), "newest first");
+    let none = cache.search(Some("erase"), 10).await.expect("search");
+    assert!(none.is_empty(), "a word that is in no entry finds nothing");
+    let bad = cache.search(Some("\"unbalanced"), 10).await;
+    assert!(
+        bad.is_err(),
+        "malformed FTS syntax is an error, not an empty result"
+    );
     server.shutdown().await.expect("shutdown");
 }
 
