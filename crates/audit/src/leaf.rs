@@ -194,6 +194,17 @@ pub enum OutcomeKind {
     Failed = 2,
 }
 
+impl OutcomeKind {
+    /// Lowercase name: `success`, `denied` or `failed` (the server's query filters use it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::Success => "success",
+            OutcomeKind::Denied => "denied",
+            OutcomeKind::Failed => "failed",
+        }
+    }
+}
+
 /// A UTC instant with millisecond precision, the log's unit of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp(DateTime<Utc>);

@@ -17,7 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use gatehouse_audit::Hash;
 use gatehouse_audit::checkpoint::{Checkpoint, LogVerifier};
-use gatehouse_audit::leaf::{Leaf, OutcomeKind};
+use gatehouse_audit::leaf::Leaf;
 use gatehouse_audit::tree::{HashSource, Tree};
 use serde::Deserialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -294,7 +294,7 @@ impl Cache {
                 .bind(&decoded.actor.name)
                 .bind(&decoded.action)
                 .bind(&decoded.object)
-                .bind(outcome_name(decoded.outcome.kind))
+                .bind(decoded.outcome.kind.as_str())
                 .bind(decoded.details.as_str())
                 .execute(&mut *tx)
                 .await?;
@@ -411,25 +411,13 @@ impl Cache {
     }
 }
 
-/// Lowercase name of an outcome, as the server's filters spell it.
-pub fn outcome_name(kind: OutcomeKind) -> &'static str {
-    match kind {
-        OutcomeKind::Success => "success",
-        OutcomeKind::Denied => "denied",
-        OutcomeKind::Failed => "failed",
-    }
-}
-
-fn parse_hashes(hex: &[String], size: u64) -> Result<Vec<Hash>, Error> {
-    hex.iter()
+fn parse_hashes(text: &[String], size: u64) -> Result<Vec<Hash>, Error> {
+    text.iter()
         .map(|h| {
-            let mut bytes = [0u8; 32];
-            hex::decode_to_slice(h, &mut bytes)
-                .map(|()| Hash::from(bytes))
-                .map_err(|e| Error::Checkpoint {
-                    size,
-                    reason: format!("malformed proof hash: {e}"),
-                })
+            h.parse().map_err(|e| Error::Checkpoint {
+                size,
+                reason: format!("malformed proof hash: {e}"),
+            })
         })
         .collect()
 }

@@ -166,16 +166,6 @@ impl From<profile::Error> for Failure {
     }
 }
 
-impl From<gatehouse_client::secret::Error> for Failure {
-    fn from(e: gatehouse_client::secret::Error) -> Self {
-        Failure {
-            code: 11,
-            message: e.to_string(),
-            hint: None,
-        }
-    }
-}
-
 impl From<gatehouse_client::audit::Error> for Failure {
     fn from(e: gatehouse_client::audit::Error) -> Self {
         match e {
@@ -311,7 +301,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                             leaf.time.to_datetime().to_rfc3339(),
                             leaf.actor.name,
                             leaf.action,
-                            gatehouse_client::audit::outcome_name(leaf.outcome.kind),
+                            leaf.outcome.kind.as_str(),
                             leaf.object
                         );
                     }

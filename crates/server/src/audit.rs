@@ -255,7 +255,7 @@ impl AuditLog {
              AND ($4 IS NULL OR object = $4) AND ($5 IS NULL OR outcome = $5) \
              AND ($6 IS NULL OR time >= $6) AND ($7 IS NULL OR time < $7) \
              ORDER BY idx LIMIT $8";
-        let outcome = filter.outcome.map(outcome_name);
+        let outcome = filter.outcome.map(OutcomeKind::as_str);
         let rows: Vec<(i64, Vec<u8>)> = on_pool!(&self.shared.db, pool => {
             sqlx::query_as(SQL)
                 .bind(to_i64(from)?)
@@ -492,7 +492,7 @@ fn prepare(shared: &Shared, tree: &Tree, entries: &[&Entry]) -> Result<Prepared,
             actor: entry.actor.name.clone(),
             action: entry.action.clone(),
             object: entry.object.clone(),
-            outcome: outcome_name(entry.outcome),
+            outcome: entry.outcome.as_str(),
         });
     }
     let size = frontier.size();
@@ -515,14 +515,6 @@ fn prepare(shared: &Shared, tree: &Tree, entries: &[&Entry]) -> Result<Prepared,
         root,
         note,
     })
-}
-
-fn outcome_name(kind: OutcomeKind) -> &'static str {
-    match kind {
-        OutcomeKind::Success => "success",
-        OutcomeKind::Denied => "denied",
-        OutcomeKind::Failed => "failed",
-    }
 }
 
 /// Hashes stored leaves beyond what `tree` holds into it and checks the stored root, so an

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit;
 use crate::http::{AppState, Caller, Error};
+use gatehouse_audit::Hash;
 use gatehouse_audit::leaf::OutcomeKind;
 
 /// The latest checkpoint and the key that signs it.
@@ -39,7 +40,7 @@ pub struct ProofView {
     pub tree_size: u64,
     /// The leaf index (inclusion) or the older size (consistency).
     pub from: u64,
-    /// The proof's hashes, hex, in RFC 9162 order.
+    /// The proof's hashes, base64 (as checkpoint roots are), in RFC 9162 order.
     pub hashes: Vec<String>,
     /// The entry, for inclusion proofs.
     pub entry: Option<EntryView>,
@@ -152,7 +153,7 @@ pub async fn entry(
     Ok(Json(ProofView {
         tree_size: at.tree_size,
         from: index,
-        hashes: proof.path.iter().map(|h| h.to_hex()).collect(),
+        hashes: proof.path.iter().map(Hash::to_string).collect(),
         entry: Some(EntryView {
             index: stored.index,
             leaf: STANDARD.encode(stored.leaf),
@@ -170,7 +171,7 @@ pub async fn consistency(
     Ok(Json(ProofView {
         tree_size: sizes.new,
         from: sizes.old,
-        hashes: proof.path.iter().map(|h| h.to_hex()).collect(),
+        hashes: proof.path.iter().map(Hash::to_string).collect(),
         entry: None,
     }))
 }

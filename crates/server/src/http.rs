@@ -23,7 +23,6 @@ use utoipa::OpenApi;
 
 use crate::audit::{self, AuditLog};
 use crate::db::{self, Db, Officer};
-use crate::tls::PeerCertificate as Peer;
 use crate::tls::PeerCertificate;
 
 /// What every handler can reach.
@@ -192,7 +191,7 @@ async fn authenticate(
     }
 }
 
-async fn identify(state: &AppState, certificate: &Peer) -> Result<Officer, Error> {
+async fn identify(state: &AppState, certificate: &PeerCertificate) -> Result<Officer, Error> {
     let now = Utc::now();
     if now > certificate.not_after {
         return Err(Error::Identity(IdentityError::Expired(

@@ -4,10 +4,11 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use gatehouse_audit::Hash;
-use gatehouse_audit::checkpoint::LogVerifier;
+use gatehouse_audit::checkpoint::{Checkpoint, LogVerifier};
 use gatehouse_audit::leaf::{Leaf, OutcomeKind};
 use gatehouse_audit::proof;
 use gatehouse_audit::tree::{HashSource, Tree};
+use gatehouse_client::connection::Connection;
 use gatehouse_protocol::{Fingerprint, Role};
 use gatehouse_server::audit::{self, AuditLog};
 use gatehouse_server::db::Db;
@@ -26,11 +27,56 @@ on_both_backends!(
     a_log_key_that_did_not_sign_the_log_is_refused_at_start,
 );
 
-/// Proof hashes travel as hex.
-fn hash_from_hex(text: &str) -> Hash {
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(text, &mut bytes).expect("a 32-byte hex hash");
-    Hash::from(bytes)
+/// The latest checkpoint a reader sees, verified against the verifier key the server publishes.
+async fn signed_checkpoint(reader: &Connection) -> Checkpoint {
+    let view: serde_json::Value = reader
+        .get("/v1/audit/checkpoint")
+        .await
+        .expect("checkpoint");
+    let verifier: LogVerifier = view["verifier"]
+        .as_str()
+        .expect("verifier")
+        .parse()
+        .expect("verifier parses");
+    let note = view["note"].as_str().expect("a checkpoint exists");
+    verifier
+        .verify(note)
+        .expect("the checkpoint is signed by the log key")
+        .into_checkpoint()
+}
+
+/// Entry `index` as served, after checking its inclusion proof against `checkpoint`.
+async fn proven_leaf(reader: &Connection, index: u64, checkpoint: &Checkpoint) -> Vec<u8> {
+    let view: serde_json::Value = reader
+        .get(&format!(
+            "/v1/audit/entries/{index}?tree_size={}",
+            checkpoint.size()
+        ))
+        .await
+        .expect("entry with proof");
+    let leaf = STANDARD
+        .decode(view["entry"]["leaf"].as_str().expect("leaf"))
+        .expect("base64");
+    let path: Vec<Hash> = view["hashes"]
+        .as_array()
+        .expect("hashes")
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .expect("text")
+                .parse()
+                .expect("a hash in its text form")
+        })
+        .collect();
+    proof::verify_inclusion(
+        index,
+        checkpoint.size(),
+        &Hash::leaf(&leaf),
+        &path,
+        &checkpoint.root(),
+    )
+    .expect("the entry is included in the signed tree");
+    leaf
 }
 
 /// Runs a query on whichever backend the test uses.
@@ -109,34 +155,9 @@ async fn refused_stranger_is_logged_with_a_verifiable_proof(backend: Backend) {
         .expect_err("mallory is refused");
 
     let reader = connect(&deployment, server.addr, &dave);
-    let view: serde_json::Value = reader
-        .get("/v1/audit/checkpoint")
-        .await
-        .expect("checkpoint");
-    let verifier: LogVerifier = view["verifier"]
-        .as_str()
-        .expect("verifier")
-        .parse()
-        .expect("verifier parses");
-    let note = view["note"]
-        .as_str()
-        .expect("a checkpoint exists after the refusal");
-    let signed = verifier
-        .verify(note)
-        .expect("the checkpoint is signed by the log key");
-    let checkpoint = signed.checkpoint();
+    let checkpoint = signed_checkpoint(&reader).await;
     assert_eq!(checkpoint.size(), 1, "exactly one entry: the refusal");
-
-    let proof_view: serde_json::Value = reader
-        .get(&format!(
-            "/v1/audit/entries/0?tree_size={}",
-            checkpoint.size()
-        ))
-        .await
-        .expect("entry");
-    let leaf = STANDARD
-        .decode(proof_view["entry"]["leaf"].as_str().expect("leaf"))
-        .expect("base64");
+    let leaf = proven_leaf(&reader, 0, &checkpoint).await;
     let decoded = Leaf::decode(&leaf).expect("a canonical leaf");
     assert_eq!(
         decoded.action, "identity.refused",
@@ -153,20 +174,6 @@ async fn refused_stranger_is_logged_with_a_verifiable_proof(backend: Backend) {
         *mallory.fingerprint.as_bytes(),
         "naming the certificate"
     );
-    let path: Vec<Hash> = proof_view["hashes"]
-        .as_array()
-        .expect("hashes")
-        .iter()
-        .map(|h| hash_from_hex(h.as_str().expect("hex")))
-        .collect();
-    proof::verify_inclusion(
-        0,
-        checkpoint.size(),
-        &Hash::leaf(&leaf),
-        &path,
-        &checkpoint.root(),
-    )
-    .expect("the entry is included in the signed tree");
     server.shutdown().await.expect("shutdown");
 }
 
@@ -447,25 +454,12 @@ async fn personal_data_is_committed_searchable_and_erasable(backend: Backend) {
         serde_json::json!([0]),
         "the refusal is found by its client IP"
     );
-    let proof: serde_json::Value = compliance
-        .get("/v1/audit/entries/0?tree_size=1")
-        .await
-        .expect("entry");
-    let leaf = Leaf::decode(
-        &STANDARD
-            .decode(proof["entry"]["leaf"].as_str().expect("leaf"))
-            .expect("b64"),
-    )
-    .expect("leaf");
+    let bytes = proven_leaf(&compliance, 0, &signed_checkpoint(&compliance).await).await;
     assert!(
-        !String::from_utf8_lossy(
-            &STANDARD
-                .decode(proof["entry"]["leaf"].as_str().expect("leaf"))
-                .expect("b64")
-        )
-        .contains("127.0.0.1"),
+        !String::from_utf8_lossy(&bytes).contains("127.0.0.1"),
         "the plaintext IP is not in the leaf"
     );
+    let leaf = Leaf::decode(&bytes).expect("leaf");
     let tag = Tag::new("client-ip").expect("tag");
     let commitment = leaf
         .commitments
@@ -521,43 +515,8 @@ async fn personal_data_is_committed_searchable_and_erasable(backend: Backend) {
     );
 
     // Proofs stay valid, and the erasure (and the refused attempt) are entries of their own.
-    let view: serde_json::Value = compliance
-        .get("/v1/audit/checkpoint")
-        .await
-        .expect("checkpoint");
-    let verifier: LogVerifier = view["verifier"]
-        .as_str()
-        .expect("verifier")
-        .parse()
-        .expect("parse");
-    let checkpoint = verifier
-        .verify(view["note"].as_str().expect("note"))
-        .expect("signed")
-        .into_checkpoint();
-    let proof: serde_json::Value = compliance
-        .get(&format!(
-            "/v1/audit/entries/0?tree_size={}",
-            checkpoint.size()
-        ))
-        .await
-        .expect("entry");
-    let bytes = STANDARD
-        .decode(proof["entry"]["leaf"].as_str().expect("leaf"))
-        .expect("b64");
-    let path: Vec<Hash> = proof["hashes"]
-        .as_array()
-        .expect("hashes")
-        .iter()
-        .map(|h| hash_from_hex(h.as_str().expect("hex")))
-        .collect();
-    proof::verify_inclusion(
-        0,
-        checkpoint.size(),
-        &Hash::leaf(&bytes),
-        &path,
-        &checkpoint.root(),
-    )
-    .expect("the erased entry is still provably in the log");
+    let checkpoint = signed_checkpoint(&compliance).await;
+    proven_leaf(&compliance, 0, &checkpoint).await; // still provably in the log after erasure
     let entries: serde_json::Value = compliance
         .get("/v1/audit/entries?from=1")
         .await
