@@ -206,6 +206,19 @@ async fn three_instances_append_contiguously_with_consistent_checkpoints(backend
         "indices are contiguous, each used once"
     );
 
+    // Each instance serves proofs over the whole log, including what the others appended.
+    for log in &logs {
+        let (stored, proof) = log
+            .entry(0, 300)
+            .await
+            .expect("proof over all three instances' entries");
+        assert_eq!(
+            (stored.index, proof.tree_size),
+            (0, 300),
+            "the instance caught up to size 300"
+        );
+    }
+
     // Every stored checkpoint extends the one before it.
     let db = logs[0].db();
     let rows: Vec<(i64, Vec<u8>)> =
