@@ -248,14 +248,11 @@ impl Cache {
             .connect_with(options)
             .await?;
         let mut tx = pool.begin().await?;
+        sqlx::query(SCHEMA[0]).execute(&mut *tx).await?;
         let version: Option<(String,)> =
-            match sqlx::query_as("SELECT value FROM meta WHERE key = 'schema'")
+            sqlx::query_as("SELECT value FROM meta WHERE key = 'schema'")
                 .fetch_optional(&mut *tx)
-                .await
-            {
-                Ok(row) => row,
-                Err(_) => None, // no meta table yet
-            };
+                .await?;
         if version.as_ref().map(|(v,)| v.as_str()) != Some(SCHEMA_VERSION) {
             for table in ["entries_fts", "entries", "pending", "checkpoints"] {
                 sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
@@ -886,6 +883,7 @@ async fn set_meta(tx: &mut Transaction<'_, Sqlite>, key: &str, value: &str) -> R
     Ok(())
 }
 
+/// The cache's tables; the first is `meta`, which holds the layout version.
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
     // Verified entries. `hash` is the leaf hash when it was verified, so an offline check can
