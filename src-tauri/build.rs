@@ -9,6 +9,15 @@ fn main() {
         "profile_remove",
         "startup_profile",
         "connect",
+        "audit_status",
+        "audit_sync",
+        "audit_verify",
+        "audit_page",
+        "audit_timeline",
+        "audit_facets",
+        "audit_entry",
+        "audit_export",
+        "audit_discard",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

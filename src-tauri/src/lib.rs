@@ -18,6 +18,8 @@ pub struct Console {
     pub profiles: Result<ProfileStore, commands::IpcError>,
     /// Profile to connect with at start-up (`--profile NAME` or `GATEHOUSE_PROFILE`).
     pub startup_profile: Option<String>,
+    /// The open audit caches.
+    pub caches: commands::audit::Caches,
 }
 
 impl Console {
@@ -40,6 +42,7 @@ impl Console {
         Self {
             profiles,
             startup_profile,
+            caches: commands::audit::Caches::default(),
         }
     }
 }
@@ -56,6 +59,15 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::profile::profile_remove,
             commands::connection::startup_profile,
             commands::connection::connect,
+            commands::audit::audit_status,
+            commands::audit::audit_sync,
+            commands::audit::audit_verify,
+            commands::audit::audit_page,
+            commands::audit::audit_timeline,
+            commands::audit::audit_facets,
+            commands::audit::audit_entry,
+            commands::audit::audit_export,
+            commands::audit::audit_discard,
         ])
 }
 
@@ -99,6 +111,15 @@ mod tests {
             "profileRemove",
             "startupProfile",
             "connect",
+            "auditStatus",
+            "auditSync",
+            "auditVerify",
+            "auditPage",
+            "auditTimeline",
+            "auditFacets",
+            "auditEntry",
+            "auditExport",
+            "auditDiscard",
         ] {
             assert!(
                 text.contains(&format!("\t{command}: (")),

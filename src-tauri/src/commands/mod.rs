@@ -1,6 +1,7 @@
 //! The console's commands, one module per domain, and the one error type they
 //! all return across IPC.
 
+pub mod audit;
 pub mod connection;
 pub mod profile;
 
@@ -39,6 +40,12 @@ pub enum ErrorCode {
     SecretStore,
     /// A local file could not be read or written.
     Io,
+    /// The audit trail failed verification (the alarm).
+    AuditAlarm,
+    /// The local audit cache could not be read or written.
+    AuditCache,
+    /// An audit request cannot be carried out as asked (bad input, nothing synced yet).
+    AuditQuery,
     /// Anything else.
     Internal,
 }
@@ -61,7 +68,11 @@ pub struct IpcError {
 }
 
 impl IpcError {
-    fn new(code: ErrorCode, message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        code: ErrorCode,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
         Self {
             code,
             message: message.into(),
@@ -150,6 +161,40 @@ impl From<ConnectionError> for IpcError {
             detail,
             fingerprint,
         }
+    }
+}
+
+impl From<gatehouse_client::audit::Error> for IpcError {
+    fn from(e: gatehouse_client::audit::Error) -> Self {
+        use gatehouse_client::audit::Error as AuditError;
+        match e {
+            AuditError::Connection(e) => e.into(),
+            e if e.is_alarm() => IpcError::new(
+                ErrorCode::AuditAlarm,
+                e.to_string(),
+                "Do not rely on this audit trail; report it to your security team.",
+            ),
+            AuditError::Query(message) => IpcError::new(
+                ErrorCode::AuditQuery,
+                message,
+                "Change the request and try again.",
+            ),
+            e => IpcError::new(
+                ErrorCode::AuditCache,
+                e.to_string(),
+                "Check the disk has space and the cache file is writable; discarding the cache and syncing again rebuilds it.",
+            ),
+        }
+    }
+}
+
+impl From<gatehouse_client::audit::BundleError> for IpcError {
+    fn from(e: gatehouse_client::audit::BundleError) -> Self {
+        IpcError::new(
+            ErrorCode::AuditQuery,
+            e.to_string(),
+            "Check the recipients or passphrase and try again.",
+        )
     }
 }
 

@@ -139,7 +139,7 @@ impl Cache {
         filter: &Filter,
         selection: &str,
         format: ExportFormat,
-        out: &mut dyn Write,
+        out: &mut (dyn Write + Send),
     ) -> Result<u64, Error> {
         let indices = self.matching(filter).await?;
         let (note, verifier, proven) = self.proofs(&indices).await?;
