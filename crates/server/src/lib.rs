@@ -10,6 +10,7 @@ pub mod audit;
 pub mod audit_api;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod deployment;
 pub mod http;
 pub mod pki;

@@ -64,6 +64,16 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Append labelled demo activity (actions `demo.*`) to the audit log, through the real
+    /// sequencer, so the explorer has a large trail to show.
+    DemoActivity {
+        /// The deployment's config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// How many entries.
+        #[arg(long, default_value_t = 10_000)]
+        count: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +181,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                 }
             }
+            db.close().await;
+            Ok(())
+        }
+        Command::DemoActivity { config, count } => {
+            use gatehouse_server::audit::{self, AuditLog};
+            let config = Config::load(&config)?;
+            let db = gatehouse_server::db::Db::connect(&config.database_url()).await?;
+            let key = audit::load_key(
+                &config.resolve(&config.audit.log_key),
+                &config.audit_origin(),
+            )?;
+            let log = AuditLog::open(db.clone(), key).await?;
+            let started = std::time::Instant::now();
+            gatehouse_server::demo::generate(&log, count, 512, move |done| {
+                eprint!("\rappending demo activity: {done}/{count}");
+            })
+            .await
+            .context("appending demo activity")?;
+            eprintln!();
+            println!(
+                "appended {count} demo entries in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             db.close().await;
             Ok(())
         }
