@@ -128,3 +128,229 @@ async fn whoami_prints_the_identity_and_failures_have_distinct_exit_codes() {
     );
     server.shutdown().await.expect("shutdown");
 }
+
+fn gatehouse_with(
+    config_dir: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env("GATEHOUSE_CONFIG_DIR", config_dir)
+        .envs(env.iter().copied())
+        .output()
+        .expect("gatehouse runs")
+}
+
+#[tokio::test]
+async fn audit_export_and_verify_bundle_with_exit_codes_for_alarms() {
+    let deployment = TestDeployment::new(Backend::Sqlite).await;
+    let dave = deployment.enrol("dave", &[Role::Compliance]).await;
+    let mallory = deployment.person("mallory", Validity::days_from_now(30));
+    let server = deployment.start().await;
+    let port = server.addr.port();
+    let config = deployment.dir.path().join("cli-config");
+    let dir = deployment.dir.path().to_owned();
+    let stranger = profile_file(&dir, "mallory", deployment.ca_cert(), &mallory, port);
+    let reader = profile_file(&dir, "dave", deployment.ca_cert(), &dave, port);
+    for file in [&stranger, &reader] {
+        assert!(
+            gatehouse(
+                &config,
+                &["profile", "import", file.to_str().expect("utf-8")]
+            )
+            .status
+            .success()
+        );
+    }
+    let run = |env: Vec<(&'static str, &'static str)>, args: Vec<String>| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            gatehouse_with(&config, &env, &args)
+        })
+    };
+    let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    for _ in 0..3 {
+        run(vec![], args(&["whoami", "--profile", "mallory"]))
+            .await
+            .expect("join");
+    }
+    let out = run(vec![], args(&["audit", "sync", "--profile", "dave"]))
+        .await
+        .expect("join");
+    assert!(
+        out.status.success(),
+        "sync works: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let bundle = dir.join("refusals.age");
+    let bundle_arg = bundle.to_str().expect("utf-8").to_owned();
+    let pass = vec![("GATEHOUSE_BUNDLE_PASSPHRASE", "a long test passphrase")];
+    let export = |out: &str| {
+        let mut a = args(&[
+            "audit",
+            "export",
+            "--profile",
+            "dave",
+            "--action",
+            "identity.refused",
+            "--passphrase",
+            "--output",
+        ]);
+        a.push(out.to_owned());
+        a
+    };
+    let out = run(pass.clone(), export(&bundle_arg)).await.expect("join");
+    assert!(
+        out.status.success(),
+        "export works: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = run(pass.clone(), export(&bundle_arg)).await.expect("join");
+    assert!(!again.status.success(), "an export never overwrites a file");
+
+    let verify = |file: String| {
+        let mut a = args(&[
+            "audit",
+            "verify-bundle",
+            "--passphrase",
+            "--profile",
+            "dave",
+        ]);
+        a.push(file);
+        a
+    };
+    let out = run(pass.clone(), verify(bundle_arg.clone()))
+        .await
+        .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the bundle verifies: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.matches("identity.refused").count(),
+        3,
+        "it lists the three refusals: {stdout}"
+    );
+
+    // Someone alters an entry inside the bundle and re-encrypts it: verify-bundle raises the alarm.
+    let sealed = std::fs::read(&bundle).expect("read");
+    let plain = {
+        use std::io::Read;
+        let decryptor =
+            age::Decryptor::new_buffered(age::armor::ArmoredReader::new(&sealed[..])).expect("d");
+        let identity = age::scrypt::Identity::new("a long test passphrase".to_owned().into());
+        let mut out = Vec::new();
+        decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .expect("decrypt")
+            .read_to_end(&mut out)
+            .expect("read");
+        out
+    };
+    let mut body: serde_json::Value = serde_json::from_slice(&plain).expect("json");
+    body["entries"][0]["index"] = serde_json::json!(1);
+    let forged = dir.join("forged.age");
+    {
+        use std::io::Write;
+        let encryptor =
+            age::Encryptor::with_user_passphrase("a long test passphrase".to_owned().into());
+        let mut writer = encryptor
+            .wrap_output(std::fs::File::create(&forged).expect("create"))
+            .expect("wrap");
+        writer
+            .write_all(body.to_string().as_bytes())
+            .expect("write");
+        writer.finish().expect("finish");
+    }
+    let out = run(
+        pass.clone(),
+        verify(forged.to_str().expect("utf-8").to_owned()),
+    )
+    .await
+    .expect("join");
+    assert_eq!(
+        out.status.code(),
+        Some(12),
+        "a forged bundle is an alarm: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wrong = run(
+        vec![("GATEHOUSE_BUNDLE_PASSPHRASE", "not the passphrase")],
+        verify(bundle_arg.clone()),
+    )
+    .await
+    .expect("join");
+    assert_eq!(
+        wrong.status.code(),
+        Some(1),
+        "a wrong passphrase is an ordinary failure, not an alarm"
+    );
+
+    let csv = dir.join("plain.csv");
+    let out = run(
+        vec![],
+        args(&[
+            "audit",
+            "export",
+            "--profile",
+            "dave",
+            "--plaintext",
+            "csv",
+            "--output",
+            csv.to_str().expect("utf-8"),
+        ]),
+    )
+    .await
+    .expect("join");
+    assert!(out.status.success(), "plain export works");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("UNENCRYPTED"),
+        "with a warning"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&csv).expect("csv").lines().count(),
+        4,
+        "header and three entries"
+    );
+    let unsaid = run(
+        vec![],
+        args(&["audit", "export", "--profile", "dave", "--output", "x.age"]),
+    )
+    .await
+    .expect("join");
+    assert_eq!(
+        unsaid.status.code(),
+        Some(2),
+        "an export must say who may read it"
+    );
+
+    // The local cache is edited: offline verification exits with the alarm code.
+    let cache = config.join("audit/dave.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", cache.display()))
+        .await
+        .expect("cache");
+    sqlx::query("UPDATE entries SET leaf = X'01' WHERE idx = 1")
+        .execute(&pool)
+        .await
+        .expect("edit");
+    pool.close().await;
+    let out = run(vec![], args(&["audit", "verify", "--profile", "dave"]))
+        .await
+        .expect("join");
+    assert_eq!(
+        out.status.code(),
+        Some(12),
+        "a tampered cache is an alarm: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("entry 1"),
+        "naming the entry"
+    );
+    server.shutdown().await.expect("shutdown");
+}
