@@ -328,6 +328,26 @@ export async function certificateFingerprint(pemFile) {
   return cert.fingerprint256.replaceAll(':', '').toLowerCase();
 }
 
+/** Appends `count` labelled demo entries (actions `demo.*`) to the deployment's audit log. */
+export async function demoActivity(deployment, count) {
+  await runTool(bin.server, ['demo-activity', '--config', deployment.config, '--count', String(count)], {
+    name: 'gatehouse-server demo-activity',
+  });
+}
+
+/** Imports `name`'s profile from the deployment into the console config selected by `env`. */
+export async function importProfile(env, deployment, server, name) {
+  await runTool(bin.cli, ['profile', 'import', deployment.person(name).profile, '--name', name, '--server', server.url], {
+    env,
+    name: 'gatehouse profile import',
+  });
+}
+
+/** Runs a Python 3 snippet (the tests' way to edit a SQLite file behind the app's back). */
+export async function python(script, args = []) {
+  return runTool('/usr/bin/python3', ['-c', script, ...args], { name: 'python3' });
+}
+
 /** A fresh temporary directory; removed by the returned function unless GATEHOUSE_E2E_KEEP=1. */
 export async function tempDir(prefix) {
   const dir = await mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
