@@ -1,14 +1,25 @@
-import { render, screen, within } from "@testing-library/svelte";
+import { render, screen, waitFor, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.mock("./bindings", () => import("./testing/mock-bindings"));
-vi.mock("@tauri-apps/plugin-dialog", () => ({ open: vi.fn() }));
+vi.mock("@tauri-apps/plugin-dialog", () => ({ open: vi.fn(), save: vi.fn() }));
 
 import App from "./App.svelte";
 import { commands, type Connection, type IpcError } from "./bindings";
 import type { Result } from "./lib/ipc";
-import { alice, bob, connectionFor, failed, ok, unreachable } from "./testing/fixtures";
+import {
+  alice,
+  auditFacets,
+  auditOk,
+  auditPageOf,
+  bob,
+  connectionFor,
+  failed,
+  ok,
+  timelineBars,
+  unreachable,
+} from "./testing/fixtures";
 
 const mocked = vi.mocked(commands);
 
@@ -122,5 +133,86 @@ describe("navigation", () => {
     const alert = await screen.findByRole("alert");
     expect(alert, "a keyring failure must not look like first run").toHaveAttribute("data-error-code", "secret_store");
     expect(alert, "title per code").toHaveTextContent("Keyring unavailable");
+  });
+});
+
+describe("audit explorer navigation", () => {
+  beforeEach(() => {
+    mocked.auditStatus.mockResolvedValue(ok(auditOk));
+    mocked.auditFacets.mockResolvedValue(ok(auditFacets));
+    mocked.auditTimeline.mockResolvedValue(ok(timelineBars));
+    mocked.auditPage.mockImplementation(async (_p, _f, offset, limit) => ok(auditPageOf(120, offset, limit)));
+  });
+
+  it("opens online from the connection view and comes back without reconnecting", async () => {
+    mocked.startupProfile.mockResolvedValue("alice");
+    mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+    const user = userEvent.setup();
+    render(App);
+
+    const open = await screen.findByTestId("audit-open");
+    expect(open, "clearly labelled").toHaveTextContent("Audit trail");
+    await user.click(open);
+    expect(await screen.findByRole("heading", { name: "Audit trail", level: 1 }), "the explorer").toBeVisible();
+    expect(mocked.auditStatus, "for the connected profile").toHaveBeenCalledWith("alice");
+    expect(screen.getByTestId("audit-sync"), "online: sync is offered").toBeEnabled();
+    expect(screen.getByRole("status", { name: "Environment: production" }), "the environment stays in view").toBeVisible();
+    expect(document.title).toBe("Gatehouse · Audit trail · alice");
+    await waitFor(() => expect(screen.getByTestId("audit-total")).toHaveAttribute("data-total", "120"));
+
+    await user.click(screen.getByTestId("audit-back"));
+    expect(await screen.findByRole("region", { name: "Identity" }), "back to the connection").toBeVisible();
+    expect(mocked.connect, "going back does not reconnect").toHaveBeenCalledTimes(1);
+  });
+
+  it("goes back with Escape", async () => {
+    mocked.startupProfile.mockResolvedValue("alice");
+    mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByTestId("audit-open"));
+    await screen.findByTestId("audit-table");
+    await user.keyboard("{Escape}");
+    expect(await screen.findByRole("region", { name: "Identity" }), "Escape leaves the explorer").toBeVisible();
+  });
+
+  it("opens offline from the error screen when the server is unreachable, and returns to it", async () => {
+    mocked.startupProfile.mockResolvedValue("alice");
+    mocked.connect.mockResolvedValue(failed(unreachable));
+    const user = userEvent.setup();
+    render(App);
+
+    await user.click(await screen.findByTestId("audit-open-offline"));
+    expect(await screen.findByTestId("audit-offline"), "offline notice").toHaveTextContent(
+      "Offline: showing the local cache",
+    );
+    expect(screen.getByTestId("audit-sync"), "no sync offline").toBeDisabled();
+    expect(mocked.auditStatus, "the cache of the profile that failed").toHaveBeenCalledWith("alice");
+    await waitFor(() => expect(screen.getByTestId("audit-total")).toHaveAttribute("data-total", "120"));
+    expect(document.title).toBe("Gatehouse · Audit trail · alice (offline)");
+
+    await user.click(screen.getByTestId("audit-back"));
+    const alert = await screen.findByRole("alert");
+    expect(alert, "back on the error screen").toHaveAttribute("data-error-code", "unreachable");
+    mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+    await user.click(screen.getByRole("button", { name: "Try again" }));
+    expect(await screen.findByRole("region", { name: "Identity" }), "Try again still repeats the connect").toBeVisible();
+  });
+
+  it("opens a profile's cache offline from the profile list", async () => {
+    const user = userEvent.setup();
+    render(App);
+    await screen.findByRole("list", { name: "Profiles" });
+    const offline = screen.getAllByTestId("audit-open-offline");
+    expect(offline, "one per profile").toHaveLength(2);
+    await user.click(
+      screen.getByRole("button", { name: "Open the audit trail of profile bob-staging offline, from the local cache" }),
+    );
+    await screen.findByTestId("audit-offline");
+    expect(mocked.auditStatus).toHaveBeenCalledWith("bob-staging");
+    expect(mocked.connect, "no connection attempted").not.toHaveBeenCalled();
+    expect(screen.getByRole("status", { name: "Environment: staging" }), "its environment").toBeVisible();
+    await user.click(screen.getByTestId("audit-back"));
+    expect(await screen.findByRole("list", { name: "Profiles" }), "back to the list").toBeVisible();
   });
 });

@@ -10,3 +10,25 @@ export function autofocus(enabled = true): Attachment<HTMLElement> {
     if (enabled) node.focus();
   };
 }
+
+const FOCUSABLE =
+  'button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [href], summary, [tabindex]:not([tabindex="-1"])';
+
+/** Keeps Tab and Shift+Tab inside `container` (a modal dialog): wraps from the last control to the first. */
+export function trapTab(event: KeyboardEvent, container: HTMLElement): void {
+  const focusable = Array.from(container.querySelectorAll<HTMLElement>(FOCUSABLE));
+  const first = focusable[0];
+  const last = focusable[focusable.length - 1];
+  if (!first || !last) return;
+  const inside = document.activeElement instanceof Node && container.contains(document.activeElement);
+  if (!inside) {
+    event.preventDefault();
+    (event.shiftKey ? last : first).focus();
+  } else if (event.shiftKey && document.activeElement === first) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && document.activeElement === last) {
+    event.preventDefault();
+    first.focus();
+  }
+}

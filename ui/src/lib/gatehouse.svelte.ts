@@ -12,7 +12,14 @@ export type Screen =
   | { kind: "connected"; connection: Connection }
   | { kind: "failed"; error: IpcError; profile: string | null }
   | { kind: "profiles" }
-  | { kind: "add-profile"; firstRun: boolean };
+  | { kind: "add-profile"; firstRun: boolean }
+  | AuditScreen;
+
+/**
+ * The audit explorer for one profile: `online` when opened from a live connection (sync allowed), offline
+ * when opened from the local cache alone. `back` is the screen to return to.
+ */
+export type AuditScreen = { kind: "audit"; profile: string; online: boolean; back: Exclude<Screen, AuditScreen> };
 
 export class Gatehouse {
   readonly profiles = new Profiles();
@@ -66,6 +73,20 @@ export class Gatehouse {
 
   addProfile(): void {
     this.#next({ kind: "add-profile", firstRun: false });
+  }
+
+  /**
+   * Opens the audit explorer for `profile`. Online means a live connection exists (sync offered); offline reads
+   * the local cache only, for when the server cannot be reached.
+   */
+  openAudit(profile: string, online: boolean): void {
+    const back = this.screen.kind === "audit" ? this.screen.back : this.screen;
+    this.#next({ kind: "audit", profile, online, back });
+  }
+
+  /** Leaves the audit explorer for the screen it was opened from (the connection is not re-checked). */
+  closeAudit(): void {
+    if (this.screen.kind === "audit") this.#next(this.screen.back);
   }
 
   /** Repeats whatever failed on the error screen. */

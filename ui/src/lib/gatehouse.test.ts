@@ -44,4 +44,28 @@ describe("Gatehouse controller", () => {
     expect(mocked.connect, "both calls use the same profile").toHaveBeenNthCalledWith(2, "alice");
     expect(gatehouse.screen.kind, "connected again").toBe("connected");
   });
+
+  it("opens the audit explorer and returns to the screen it came from", async () => {
+    mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+    const gatehouse = new Gatehouse();
+    await gatehouse.connect("alice");
+    const connected = gatehouse.screen;
+    gatehouse.openAudit("alice", true);
+    expect(gatehouse.screen, "online explorer for the profile").toMatchObject({ kind: "audit", profile: "alice", online: true });
+    gatehouse.closeAudit();
+    expect(gatehouse.screen, "the same connection, not a new one").toBe(connected);
+    expect(mocked.connect).toHaveBeenCalledTimes(1);
+  });
+
+  it("ignores a connection answer that arrives after the person opened the explorer", async () => {
+    let answer: (result: Result<Connection, IpcError>) => void = () => {};
+    mocked.connect.mockReturnValue(new Promise((resolve) => (answer = resolve)));
+    const gatehouse = new Gatehouse();
+    await gatehouse.chooseProfile();
+    const connecting = gatehouse.connect("alice");
+    gatehouse.openAudit("alice", false);
+    answer(ok(connectionFor(alice)));
+    await connecting;
+    expect(gatehouse.screen.kind, "the explorer stays").toBe("audit");
+  });
 });

@@ -1,5 +1,16 @@
 // Sample IPC values for tests: what the Rust side would send.
-import type { Connection, IpcError, ProfileSummary } from "../bindings";
+import type {
+  AuditAlarm,
+  AuditEntry,
+  AuditFacets,
+  AuditPage,
+  AuditRow,
+  AuditStatus,
+  Connection,
+  IpcError,
+  ProfileSummary,
+  TimelineBar,
+} from "../bindings";
 import type { Result } from "../lib/ipc";
 
 export function ok<T>(data: T): Result<T, IpcError> {
@@ -67,3 +78,88 @@ export const unreachable: IpcError = {
   detail: null,
   fingerprint: null,
 };
+
+// ---- audit ----
+
+export const LOG_KEY = "gatehouse.local/eu-prod+8f3a2c1d+AUx2Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1u";
+
+export const auditOk: AuditStatus = {
+  size: 12345,
+  origin: "gatehouse.local/eu-prod",
+  root: "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c=",
+  verifier: LOG_KEY,
+  staged: 0,
+  alarm: null,
+  syncedAt: "2026-05-01T07:55:00Z",
+};
+
+export const tamperAlarm: AuditAlarm = {
+  source: "cache",
+  message: "entry 4242 does not hash to the signed root: the local copy was changed",
+  entry: 4242,
+  checkpoint: 12345,
+  raisedAt: "2026-05-01T08:01:00Z",
+};
+
+export const auditAlarmed: AuditStatus = { ...auditOk, alarm: tamperAlarm };
+
+export const auditFacets: AuditFacets = {
+  actors: ["alice", "bob", "erin"],
+  actions: ["identity.refused", "registry.disable", "registry.enable"],
+  outcomes: ["denied", "failed", "success"],
+  firstMs: Date.parse("2026-04-30T00:00:00Z"),
+  lastMs: Date.parse("2026-05-01T08:00:00Z"),
+};
+
+const ACTIONS = ["registry.disable", "identity.refused", "registry.enable"];
+const OUTCOMES = ["success", "denied", "failed"];
+
+/** The row at `position` of a newest-first list of `total` entries (index total-1 first). */
+export function auditRowAt(position: number, total: number): AuditRow {
+  const index = total - 1 - position;
+  return {
+    index,
+    time: new Date(Date.parse("2026-05-01T08:00:00Z") - position * 60_000).toISOString(),
+    actor: index % 2 === 0 ? "alice" : "bob",
+    action: ACTIONS[index % 3] ?? "registry.disable",
+    object: `officer/${index % 7}`,
+    outcome: OUTCOMES[index % 3] ?? "success",
+  };
+}
+
+/** What audit_page answers for a cache of `total` matching entries. */
+export function auditPageOf(total: number, offset: number, limit: number): AuditPage {
+  const rows: AuditRow[] = [];
+  for (let p = offset; p < Math.min(total, offset + limit); p++) rows.push(auditRowAt(p, total));
+  return { total, offset, rows };
+}
+
+export const includedEntry: AuditEntry = {
+  index: 12344,
+  time: "2026-05-01T08:00:00.123Z",
+  actor: "erin",
+  actorCert: "AB:CD:EF:01:23:45:67:89",
+  action: "registry.disable",
+  object: "officer/bob",
+  outcome: "success",
+  outcomeCode: null,
+  requestId: "req-7f3a",
+  details: '{\n  "reason": "left the company"\n}',
+  commitments: ["client_ip"],
+  decodeError: null,
+  leafHash: "bGVhZmhhc2g=",
+  leafBytes: 312,
+  proof: { status: "included", tree_size: 12345, root: "cm9vdGhhc2g=", path: ["aGFzaDE=", "aGFzaDI=", "aGFzaDM="] },
+};
+
+export const failedEntry: AuditEntry = {
+  ...includedEntry,
+  index: 4242,
+  proof: { status: "failed", reason: "entry 4242: computed root differs from the signed checkpoint" },
+};
+
+export const timelineBars: TimelineBar[] = [
+  { startMs: Date.parse("2026-05-01T06:00:00Z"), action: "registry.disable", count: 3 },
+  { startMs: Date.parse("2026-05-01T06:00:00Z"), action: "identity.refused", count: 5 },
+  { startMs: Date.parse("2026-05-01T07:00:00Z"), action: "registry.enable", count: 2 },
+];

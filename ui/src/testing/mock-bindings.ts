@@ -9,4 +9,13 @@ export const commands = {
   profileRemove: vi.fn(),
   startupProfile: vi.fn(),
   connect: vi.fn(),
+  auditStatus: vi.fn(),
+  auditSync: vi.fn(),
+  auditVerify: vi.fn(),
+  auditPage: vi.fn(),
+  auditTimeline: vi.fn(),
+  auditFacets: vi.fn(),
+  auditEntry: vi.fn(),
+  auditExport: vi.fn(),
+  auditDiscard: vi.fn(),
 };

@@ -75,4 +75,16 @@ describe("ErrorView", () => {
     await user.click(screen.getByRole("button", { name: "Try again" }));
     expect(retry, "the controller repeats the failed step").toHaveBeenCalledOnce();
   });
+
+  it("offers the audit trail offline for a connection failure, but not for a broken profile", async () => {
+    const gatehouse = new Gatehouse();
+    const openAudit = vi.spyOn(gatehouse, "openAudit");
+    const user = userEvent.setup();
+    const { unmount } = show(unreachable, gatehouse);
+    await user.click(screen.getByTestId("audit-open-offline"));
+    expect(openAudit, "offline explorer for the profile that failed").toHaveBeenCalledWith("alice", false);
+    unmount();
+    show({ ...unreachable, code: "profile_invalid" }, gatehouse);
+    expect(screen.queryByTestId("audit-open-offline"), "no cache to open for a broken profile").toBeNull();
+  });
 });

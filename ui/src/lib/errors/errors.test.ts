@@ -19,6 +19,9 @@ const ALL_CODES = [
   "profile_invalid",
   "secret_store",
   "io",
+  "audit_alarm",
+  "audit_cache",
+  "audit_query",
   "internal",
 ] as const satisfies readonly ErrorCode[];
 type Unlisted = Exclude<ErrorCode, (typeof ALL_CODES)[number]>;
@@ -48,6 +51,9 @@ describe("error titles", () => {
       profile_invalid: "Profile problem",
       secret_store: "Keyring unavailable",
       io: "Something went wrong",
+      audit_alarm: "Audit trail failed verification",
+      audit_cache: "Audit cache problem",
+      audit_query: "Audit request not possible",
       internal: "Something went wrong",
     };
     for (const [code, title] of Object.entries(expected)) {

@@ -16,6 +16,9 @@ export const ERROR_TITLES: Record<ErrorCode, string> = {
   profile_invalid: "Profile problem",
   secret_store: "Keyring unavailable",
   io: "Something went wrong",
+  audit_alarm: "Audit trail failed verification",
+  audit_cache: "Audit cache problem",
+  audit_query: "Audit request not possible",
   internal: "Something went wrong",
 };
 
