@@ -90,10 +90,16 @@ describe('audit explorer', () => {
         const n = await total(browser);
         return n > 0 && n < all;
       }, { timeoutMsg: 'filtering by action never narrowed the matches' });
+      let seen = [];
       await browser.waitUntil(async () => {
-        const actions = await browser.$$(byTestId('audit-row')).map((row) => row.getText());
-        return actions.length > 0 && actions.every((text) => text.includes('demo.key.rotate'));
-      }, { timeoutMsg: 'the rows shown are not all demo.key.rotate entries' });
+        // One round trip for every rendered row (including those scrolled out of the window).
+        seen = await browser.execute(() =>
+          Array.from(document.querySelectorAll('[data-testid="audit-row"]'), (row) => row.textContent ?? ''),
+        );
+        return seen.length > 0 && seen.every((text) => text.includes('demo.key.rotate'));
+      }, { timeoutMsg: 'the rows shown are not all demo.key.rotate entries' }).catch((error) => {
+        throw new Error(`${error.message}; rows: ${JSON.stringify(seen.slice(0, 5))}`);
+      });
     });
 
     await withScreenshots(browser, 'audit-entry', async () => {
