@@ -95,7 +95,13 @@ mod tests {
     /// Regenerates `ui/src/bindings.ts`; `scripts/test` fails when this changes the committed file.
     #[test]
     fn bindings() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings.ts");
+        // Read at run time: a compile-time `env!` keeps the path of whichever checkout first built
+        // this test, and cargo reuses builds across checkouts that share a target directory.
+        let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        );
+        let path = manifest.join("../ui/src/bindings.ts");
         super::specta_builder()
             .export(
                 specta_typescript::Typescript::default()

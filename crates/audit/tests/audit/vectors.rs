@@ -1,7 +1,7 @@
 //! Every transparency-dev/merkle proof vector (testdata/rfc6962, see its SOURCE.md) must give its
 //! expected verdict.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -17,10 +17,16 @@ const DELIBERATE_DIVERGENCES: &[(&str, &str)] = &[(
      tests (equal sizes, equal roots, empty proof) is checked with real hashes below.",
 )];
 
+/// This crate's directory, read when the test runs: a compile-time `env!` would keep the path of
+/// whichever checkout first built the binary, and cargo reuses builds across checkouts that share
+/// a target directory (CI's clone and a developer's).
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 fn vector_files(kind: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/rfc6962")
-        .join(kind);
+    let root = manifest_dir().join("testdata/rfc6962").join(kind);
     let mut files = Vec::new();
     let mut dirs = vec![root];
     while let Some(dir) = dirs.pop() {
@@ -67,7 +73,7 @@ fn run(kind: &str, verdict: impl Fn(&Value) -> Result<(), String>) -> Tally {
         refused_by_verifier: 0,
         divergent: Vec::new(),
     };
-    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rfc6962");
+    let base = manifest_dir().join("testdata/rfc6962");
     for path in vector_files(kind) {
         let name = path
             .strip_prefix(&base)

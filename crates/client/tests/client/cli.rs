@@ -3,6 +3,7 @@
 use std::process::Command;
 
 use gatehouse_protocol::{Environment, ProfileFile, Role};
+use gatehouse_server::db::Db;
 use gatehouse_server::pki::{Authority, Validity};
 use gatehouse_server::testing::{Backend, PersonFiles, TestDeployment};
 
@@ -327,6 +328,40 @@ async fn audit_export_and_verify_bundle_with_exit_codes_for_alarms() {
         unsaid.status.code(),
         Some(2),
         "an export must say who may read it"
+    );
+
+    // The server's copy of entry 1 is rewritten: a reader syncing it for the first time gets the
+    // alarm code, naming the entry.
+    let erin = deployment.enrol("erin", &[Role::Admin]).await;
+    let auditor = profile_file(&dir, "erin", deployment.ca_cert(), &erin, port);
+    assert!(
+        gatehouse(
+            &config,
+            &["profile", "import", auditor.to_str().expect("utf-8")]
+        )
+        .status
+        .success()
+    );
+    let Db::Sqlite(pool) = &server.state.db else {
+        unreachable!("the test deployment is on SQLite")
+    };
+    sqlx::query("UPDATE audit_entries SET leaf = X'00' WHERE idx = 1")
+        .execute(pool)
+        .await
+        .expect("rewrite");
+    let out = run(vec![], args(&["audit", "sync", "--profile", "erin"]))
+        .await
+        .expect("join");
+    assert_eq!(
+        out.status.code(),
+        Some(12),
+        "a rewritten entry on the server is an alarm: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("entry 1"),
+        "naming the entry: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
 
     // The local cache is edited: offline verification exits with the alarm code.
