@@ -168,7 +168,7 @@ async function assertExecutable(file, name) {
 function buildHint(file) {
   if (file === bin.console) return ' (npm --prefix ui run build && cargo build -p gatehouse-console)';
   if (file === bin.server) return ' (cargo build -p gatehouse-server)';
-  if (file === bin.cli) return ' (cargo build -p gatehouse-client)';
+  if (file === bin.cli) return ' (cargo build -p gatehouse-cli)';
   if (file === bin.tauriDriver) return ' (scripts/setup installs it)';
   if (file === bin.webkitDriver) return ' (apt-get install webkit2gtk-driver)';
   return '';

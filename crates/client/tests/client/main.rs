@@ -2,5 +2,4 @@
 
 mod audit;
 mod classify;
-mod cli;
 mod identity;
