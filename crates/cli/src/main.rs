@@ -4,7 +4,10 @@
 //! Exit codes: 0 ok, 1 other failure, 2 usage, 3 unreachable, 4 server not
 //! trusted, 5 client certificate rejected, 6 not registered, 7 disabled,
 //! 8 certificate expired or not yet valid, 9 server version unsupported,
-//! 10 profile problem, 11 keyring unavailable, 12 audit verification alarm.
+//! 10 profile problem, 11 keyring unavailable, 12 audit verification alarm, 13 device failure
+//! (wrong PIN, PIN locked, no such device or key, module not loadable).
+
+mod device;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -40,6 +43,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// Hardware and software key devices: list, inspect, generate, test, change the PIN.
+    Device {
+        #[command(subcommand)]
+        action: device::DeviceAction,
     },
     /// Show the server's version, instance and storage.
     Status {
@@ -250,7 +258,13 @@ enum ProfileAction {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("GATEHOUSE_LOG"))
+        // By default errors only, and not cryptoki's: it logs every mechanism number a PKCS#11
+        // module lists that cryptoki has no name for, which is noise to a person.
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("error,cryptoki::mechanism=off")
+            }),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()).await {
@@ -265,10 +279,10 @@ async fn main() -> ExitCode {
     }
 }
 
-struct Failure {
-    code: u8,
-    message: String,
-    hint: Option<String>,
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+    pub(crate) hint: Option<String>,
 }
 
 impl From<profile::Error> for Failure {
@@ -382,6 +396,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Audit { action } => audit_command(action).await,
+        Command::Device { action } => {
+            // Device calls block (PKCS#11 is synchronous): keep them off the async runtime.
+            tokio::task::spawn_blocking(move || device::run(action))
+                .await
+                .map_err(|e| failure(1, format!("the device command stopped: {e}")))?
+        }
         Command::Status { profile } => {
             let (store, profile) = chosen(profile)?;
             let connection = gatehouse_client::open(&store, &profile)?;
@@ -746,7 +766,7 @@ fn profile_command(store: &ProfileStore, action: ProfileAction) -> Result<(), Fa
     Ok(())
 }
 
-fn read_passphrase(what: &str) -> Result<Secret, Failure> {
+pub(crate) fn read_passphrase(what: &str) -> Result<Secret, Failure> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         eprint!("{what} (input is echoed; pipe it in to avoid that): ");

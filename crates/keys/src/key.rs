@@ -221,6 +221,49 @@ impl PublicKey {
         Some(out)
     }
 
+    /// Checks that `signature` is this key's signature over `message`, by the algorithm's own
+    /// rule (Ed25519 over the message; ECDSA over its SHA-256 or Keccak-256 digest, as
+    /// [`Algorithm::prepare`] says). A device's answer is never trusted without this.
+    pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), Invalid> {
+        let bad = |what: &str| Invalid(format!("the {} signature {what}", self.algorithm));
+        if signature.algorithm() != self.algorithm {
+            return Err(bad("was made by another algorithm"));
+        }
+        match self.algorithm {
+            Algorithm::Ed25519 => {
+                let key: [u8; 32] = self
+                    .bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| bad("key is malformed"))?;
+                let key = ed25519_dalek::VerifyingKey::from_bytes(&key)
+                    .map_err(|_| bad("key is malformed"))?;
+                let sig = ed25519_dalek::Signature::from_slice(signature.as_bytes())
+                    .map_err(|_| bad("is malformed"))?;
+                key.verify_strict(message, &sig)
+                    .map_err(|_| bad("does not verify"))
+            }
+            Algorithm::EcdsaP256 => {
+                use p256::ecdsa::signature::hazmat::PrehashVerifier;
+                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&self.bytes)
+                    .map_err(|_| bad("key is malformed"))?;
+                let sig = p256::ecdsa::Signature::from_slice(signature.as_bytes())
+                    .map_err(|_| bad("is malformed"))?;
+                key.verify_prehash(&self.algorithm.prepare(message), &sig)
+                    .map_err(|_| bad("does not verify"))
+            }
+            Algorithm::EcdsaSecp256k1 => {
+                use k256::ecdsa::signature::hazmat::PrehashVerifier;
+                let key = k256::ecdsa::VerifyingKey::from_sec1_bytes(&self.bytes)
+                    .map_err(|_| bad("key is malformed"))?;
+                let sig = k256::ecdsa::Signature::from_slice(signature.as_bytes())
+                    .map_err(|_| bad("is malformed"))?;
+                key.verify_prehash(&self.algorithm.prepare(message), &sig)
+                    .map_err(|_| bad("does not verify"))
+            }
+        }
+    }
+
     /// The X.509 SubjectPublicKeyInfo (DER) for certificates and TLS.
     pub fn spki_der(&self) -> Vec<u8> {
         // Fixed DER prefixes: SEQUENCE { AlgorithmIdentifier, BIT STRING header }; the key follows.

@@ -466,6 +466,28 @@ mod tests {
     }
 
     #[test]
+    fn signatures_verify_only_for_their_key_and_message() {
+        for algorithm in Algorithm::ALL {
+            let key = SecretKey::generate(algorithm);
+            let other = SecretKey::generate(algorithm);
+            let signature =
+                Signature::from_bytes(algorithm, &key.sign(b"message")).expect("64 bytes");
+            let public = key.public_key();
+            public
+                .verify(b"message", &signature)
+                .unwrap_or_else(|e| panic!("{algorithm}: its own signature verifies: {e}"));
+            assert!(
+                public.verify(b"massage", &signature).is_err(),
+                "{algorithm}: another message does not"
+            );
+            assert!(
+                other.public_key().verify(b"message", &signature).is_err(),
+                "{algorithm}: another key does not"
+            );
+        }
+    }
+
+    #[test]
     fn software_files_call_themselves_not_for_production() {
         let info = describe(Path::new("keys.age"));
         assert_eq!(info.label, LABEL, "the device label says what it is");

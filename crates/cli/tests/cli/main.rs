@@ -2,4 +2,4 @@
 //! devices, with an exit code per failure.
 
 mod audit;
-
+mod device;

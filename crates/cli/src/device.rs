@@ -1,0 +1,330 @@
+//! `gatehouse device`: PKCS#11 tokens (SoftHSM2, a vendor HSM, Yubico's ykcs11) and software key
+//! files. YubiKey PIV over PC/SC and attestation verification are not built yet (issue 4).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use gatehouse_keys::device::{Backend, Info, Locator};
+use gatehouse_keys::evidence::Evidence;
+use gatehouse_keys::key::{Algorithm, Id, Request};
+use gatehouse_keys::{Device, Error, Pin};
+
+use crate::{Failure, read_passphrase};
+
+/// Exit code for a device failure (wrong PIN, locked, not found, module missing).
+pub const EXIT_DEVICE: u8 = 13;
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceAction {
+    /// List the devices a PKCS#11 module (or a software key file) offers. No PIN needed.
+    List {
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Show a device's keys and PIN status.
+    Info {
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+    /// Generate a key on the device.
+    Keygen {
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// ed25519 (Hedera keys), p256 (TLS client keys) or secp256k1 (Hedera ECDSA keys).
+        #[arg(long, value_parser = parse_algorithm)]
+        algorithm: Algorithm,
+        /// The label stored with the key.
+        #[arg(long)]
+        label: String,
+    },
+    /// Show what the device can prove about where a key was born.
+    Attest {
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// The key's id (hex, as `device info` shows it).
+        #[arg(long)]
+        key: String,
+    },
+    /// Sign a random challenge with a key and verify the signature on this computer.
+    SignTest {
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// The key's id (hex, as `device info` shows it).
+        #[arg(long)]
+        key: String,
+    },
+    /// Change the user PIN (a software key file's passphrase).
+    ChangePin {
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+}
+
+/// Where to look for devices.
+#[derive(Debug, Clone, Args)]
+pub struct BackendArgs {
+    /// A PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so or Yubico's libykcs11.so.
+    #[arg(long, env = "GATEHOUSE_PKCS11_MODULE", conflicts_with = "software")]
+    module: Option<PathBuf>,
+    /// A software key file (development and the demo only: not for production).
+    #[arg(long)]
+    software: Option<PathBuf>,
+}
+
+impl BackendArgs {
+    fn backend(&self) -> Result<Backend, Failure> {
+        match (&self.module, &self.software) {
+            (Some(module), _) => Ok(Backend::Pkcs11 {
+                module: module.clone(),
+            }),
+            (None, Some(file)) => Ok(Backend::Software { file: file.clone() }),
+            (None, None) => Err(Failure {
+                code: 2,
+                message: "say where the device is".into(),
+                hint: Some(
+                    "pass --module PATH (or set GATEHOUSE_PKCS11_MODULE) for a PKCS#11 token, or --software FILE"
+                        .into(),
+                ),
+            }),
+        }
+    }
+}
+
+/// One device, and the PIN read from GATEHOUSE_DEVICE_PIN or standard input.
+#[derive(Debug, Clone, Args)]
+pub struct DeviceArgs {
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// The token's serial number (when the module offers several tokens).
+    #[arg(long)]
+    serial: Option<String>,
+    /// The token's label (when the module offers several tokens).
+    #[arg(long)]
+    token: Option<String>,
+}
+
+impl DeviceArgs {
+    fn locator(&self) -> Result<Locator, Failure> {
+        let backend = self.backend.backend()?;
+        if let Backend::Software { file } = &backend {
+            return Ok(Locator::Software { file: file.clone() });
+        }
+        let found = gatehouse_keys::enumerate(&backend).map_err(device_failure)?;
+        let chosen: Vec<&Info> = found
+            .iter()
+            .filter(|i| self.serial.as_ref().is_none_or(|s| *s == i.serial))
+            .filter(|i| self.token.as_ref().is_none_or(|l| *l == i.label))
+            .collect();
+        match chosen.as_slice() {
+            [one] => Ok(one.locator.clone()),
+            [] => Err(Failure {
+                code: EXIT_DEVICE,
+                message: "no matching device".into(),
+                hint: Some("see `gatehouse device list`; a token must be initialised first".into()),
+            }),
+            _ => Err(Failure {
+                code: 2,
+                message: format!("{} devices match", chosen.len()),
+                hint: Some(
+                    "choose one with --serial or --token (see `gatehouse device list`)".into(),
+                ),
+            }),
+        }
+    }
+
+    fn open(&self, pin: &Pin) -> Result<Box<dyn Device>, Failure> {
+        let locator = self.locator()?;
+        gatehouse_keys::open(&locator, pin).map_err(device_failure)
+    }
+}
+
+fn parse_algorithm(text: &str) -> Result<Algorithm, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "ed25519" => Ok(Algorithm::Ed25519),
+        "p256" | "p-256" | "ecdsa-p256" => Ok(Algorithm::EcdsaP256),
+        "secp256k1" | "ecdsa-secp256k1" => Ok(Algorithm::EcdsaSecp256k1),
+        other => Err(format!("{other:?}: use ed25519, p256 or secp256k1")),
+    }
+}
+
+fn parse_id(text: &str) -> Result<Id, Failure> {
+    hex::decode(text.trim())
+        .map(Id::from_bytes)
+        .map_err(|e| Failure {
+            code: 2,
+            message: format!("{text:?} is not a key id: {e}"),
+            hint: Some("key ids are hex, as `gatehouse device info` shows them".into()),
+        })
+}
+
+/// A device error for people: the keys crate's message already says what to do next.
+fn device_failure(e: Error) -> Failure {
+    Failure {
+        code: EXIT_DEVICE,
+        message: e.to_string(),
+        hint: None,
+    }
+}
+
+/// A PIN from `variable`, else a line of standard input; never echoed back, never logged.
+fn pin(variable: &str, what: &str) -> Result<Pin, Failure> {
+    if let Ok(value) = std::env::var(variable)
+        && !value.is_empty()
+    {
+        return Ok(Pin::new(value));
+    }
+    let secret = read_passphrase(what)?;
+    Ok(Pin::new(secret.expose().to_owned()))
+}
+
+#[allow(clippy::print_stdout)] // the CLI's output is its product
+pub fn run(action: DeviceAction) -> Result<(), Failure> {
+    match action {
+        DeviceAction::List { backend } => {
+            let found = gatehouse_keys::enumerate(&backend.backend()?).map_err(device_failure)?;
+            if found.is_empty() {
+                println!(
+                    "no devices (a PKCS#11 token must be initialised; a software key file must exist)"
+                );
+            }
+            for info in found {
+                println!("{info}");
+            }
+        }
+        DeviceAction::Info { device } => {
+            let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+            let mut opened = device.open(&pin)?;
+            println!("device:      {}", opened.info());
+            let status = opened.pin_status().map_err(device_failure)?;
+            println!("PIN:         {status}");
+            let keys = opened.keys().map_err(device_failure)?;
+            if keys.is_empty() {
+                println!("keys:        none");
+            }
+            for key in keys {
+                println!("key {}  {:<24} {}", key.id, key.label, key.public_key);
+            }
+        }
+        DeviceAction::Keygen {
+            device,
+            algorithm,
+            label,
+        } => {
+            let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+            let mut opened = match (&device.backend.software, device.backend.module.is_none()) {
+                // A software key file is created by its first key.
+                (Some(file), true) if !file.exists() => Box::new(
+                    gatehouse_keys::software::KeyFile::create(file, &pin)
+                        .map_err(device_failure)?,
+                ),
+                _ => device.open(&pin)?,
+            };
+            let started = Instant::now();
+            let key = opened
+                .generate(&Request::new(algorithm, label))
+                .map_err(device_failure)?;
+            println!(
+                "generated {} key {} on {}",
+                key.algorithm(),
+                key.id,
+                opened.info()
+            );
+            println!("public key:  {}", key.public_key);
+            println!("took:        {:.1?}", started.elapsed());
+            print_evidence(&opened.evidence(&key.id).map_err(device_failure)?);
+        }
+        DeviceAction::Attest { device, key } => {
+            let id = parse_id(&key)?;
+            let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+            let mut opened = device.open(&pin)?;
+            match opened.attestation(&id) {
+                Ok(_) => {
+                    return Err(Failure {
+                        code: 1,
+                        message: "this device returned an attestation, but verifying attestation chains is not built yet".into(),
+                        hint: Some("do not rely on it until `gatehouse device attest` verifies it (issue 4)".into()),
+                    });
+                }
+                Err(Error::AttestationUnavailable { .. }) => {
+                    print_evidence(&opened.evidence(&id).map_err(device_failure)?);
+                }
+                Err(e) => return Err(device_failure(e)),
+            }
+        }
+        DeviceAction::SignTest { device, key } => {
+            let id = parse_id(&key)?;
+            let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+            let mut opened = device.open(&pin)?;
+            let public = opened.public_key(&id).map_err(device_failure)?;
+            let mut challenge = b"gatehouse sign-test ".to_vec();
+            challenge.extend_from_slice(&Id::random().as_bytes()[..16]);
+            let started = Instant::now();
+            let signature = opened.sign(&id, &challenge).map_err(device_failure)?;
+            let took = started.elapsed();
+            public.verify(&challenge, &signature).map_err(|e| Failure {
+                code: EXIT_DEVICE,
+                message: format!("the device's signature does not verify: {e}"),
+                hint: Some("do not use this key; report the device".into()),
+            })?;
+            println!(
+                "{} signature by key {} verified on this computer ({took:.1?} on the device)",
+                public.algorithm(),
+                id
+            );
+        }
+        DeviceAction::ChangePin { device } => {
+            let old = pin("GATEHOUSE_DEVICE_PIN", "current PIN")?;
+            let new = pin("GATEHOUSE_DEVICE_NEW_PIN", "new PIN")?;
+            let mut opened = device.open(&old)?;
+            opened.change_pin(&old, &new).map_err(device_failure)?;
+            println!("PIN changed on {}", opened.info());
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn print_evidence(evidence: &Evidence) {
+    match evidence {
+        Evidence::SelfReported(a) => {
+            let show = |v: Option<bool>| v.map_or("not reported", |b| if b { "yes" } else { "no" });
+            println!("evidence (reported by the module, not signed by anyone):");
+            println!(
+                "  generated on the token (CKA_LOCAL):          {}",
+                show(a.local)
+            );
+            println!(
+                "  never extractable (CKA_NEVER_EXTRACTABLE):   {}",
+                show(a.never_extractable)
+            );
+            println!(
+                "  sensitive (CKA_SENSITIVE):                   {}",
+                show(a.sensitive)
+            );
+            println!(
+                "  extractable (CKA_EXTRACTABLE):               {}",
+                show(a.extractable)
+            );
+            println!(
+                "  => {}",
+                if a.born_on_device() {
+                    "the module says this key was born on the token and cannot leave it"
+                } else {
+                    "the module does NOT claim this key was born on the token and cannot leave it"
+                }
+            );
+        }
+        Evidence::Software => {
+            println!(
+                "evidence: none; software key: not for production (production policy refuses it)"
+            );
+        }
+        Evidence::Attested(_) => {
+            println!(
+                "evidence: an attestation certificate chain; verifying it is not built yet, so it proves nothing here"
+            );
+        }
+        _ => println!("evidence: of a kind this version does not know"),
+    }
+}

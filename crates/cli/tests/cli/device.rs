@@ -1,0 +1,241 @@
+//! `gatehouse device` against SoftHSM2 (a token in a private directory, initialised with
+//! softhsm2-util) and a software key file.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+struct Hsm {
+    dir: tempfile::TempDir,
+}
+
+impl Hsm {
+    fn new(label: &str, pin: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("tokens")).expect("tokens dir");
+        std::fs::write(
+            dir.path().join("softhsm2.conf"),
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                dir.path().join("tokens").display()
+            ),
+        )
+        .expect("config");
+        let hsm = Self { dir };
+        let out = Command::new("softhsm2-util")
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--so-pin",
+                "so-pin-1234",
+                "--pin",
+                pin,
+            ])
+            .env("SOFTHSM2_CONF", hsm.conf())
+            .output()
+            .expect("softhsm2-util runs (Debian package softhsm2)");
+        assert!(
+            out.status.success(),
+            "token initialised: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        hsm
+    }
+
+    fn conf(&self) -> std::path::PathBuf {
+        self.dir.path().join("softhsm2.conf")
+    }
+
+    fn run(&self, pins: &[(&str, &str)], args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(["device"])
+            .args(args)
+            .env("SOFTHSM2_CONF", self.conf())
+            .env("GATEHOUSE_PKCS11_MODULE", MODULE)
+            .env_remove("GATEHOUSE_DEVICE_PIN")
+            .env_remove("GATEHOUSE_DEVICE_NEW_PIN")
+            .envs(pins.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("gatehouse runs")
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The key id `keygen` printed ("generated <alg> key <id> on ...").
+fn key_id(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .split_whitespace()
+        .skip_while(|w| *w != "key")
+        .nth(1)
+        .unwrap_or_else(|| panic!("keygen names the key id: {stdout}"))
+        .to_owned()
+}
+
+#[test]
+fn a_pkcs11_token_lists_generates_signs_and_changes_its_pin() {
+    let hsm = Hsm::new("officer-cli", "111111");
+    let pin = [("GATEHOUSE_DEVICE_PIN", "111111")];
+
+    let list = hsm.run(&[], &["list"]);
+    assert!(list.status.success(), "list works: {}", text(&list));
+    assert!(
+        text(&list).contains("\"officer-cli\""),
+        "the token is listed: {}",
+        text(&list)
+    );
+
+    for algorithm in ["ed25519", "p256"] {
+        let keygen = hsm.run(
+            &pin,
+            &["keygen", "--algorithm", algorithm, "--label", algorithm],
+        );
+        assert!(
+            keygen.status.success(),
+            "{algorithm} keygen: {}",
+            text(&keygen)
+        );
+        assert!(
+            text(&keygen).contains("born on the token and cannot leave it"),
+            "{algorithm}: the module's attributes are read back: {}",
+            text(&keygen)
+        );
+        let id = key_id(&keygen);
+        let signed = hsm.run(&pin, &["sign-test", "--key", &id]);
+        assert!(
+            signed.status.success() && text(&signed).contains("verified on this computer"),
+            "{algorithm}: the device's signature verifies here: {}",
+            text(&signed)
+        );
+    }
+    let info = hsm.run(&pin, &["info"]);
+    assert!(info.status.success(), "info works: {}", text(&info));
+    assert_eq!(
+        String::from_utf8_lossy(&info.stdout)
+            .matches("\nkey ")
+            .count(),
+        2,
+        "both keys are listed: {}",
+        text(&info)
+    );
+
+    let wrong = hsm.run(&[("GATEHOUSE_DEVICE_PIN", "999999")], &["info"]);
+    assert_eq!(
+        wrong.status.code(),
+        Some(13),
+        "a wrong PIN is a device failure: {}",
+        text(&wrong)
+    );
+    assert!(
+        text(&wrong).contains("PIN incorrect"),
+        "and says so: {}",
+        text(&wrong)
+    );
+    assert!(!text(&wrong).contains("999999"), "the PIN is never printed");
+
+    let changed = hsm.run(
+        &[
+            ("GATEHOUSE_DEVICE_PIN", "111111"),
+            ("GATEHOUSE_DEVICE_NEW_PIN", "222222"),
+        ],
+        &["change-pin"],
+    );
+    assert!(
+        changed.status.success(),
+        "change-pin works: {}",
+        text(&changed)
+    );
+    assert_eq!(
+        hsm.run(&pin, &["info"]).status.code(),
+        Some(13),
+        "the old PIN no longer opens it"
+    );
+    assert!(
+        hsm.run(&[("GATEHOUSE_DEVICE_PIN", "222222")], &["info"])
+            .status
+            .success(),
+        "the new one does"
+    );
+
+    let unknown = hsm.run(&pin, &["sign-test", "--key", "zz"]);
+    assert_eq!(
+        unknown.status.code(),
+        Some(2),
+        "a malformed key id is a usage error"
+    );
+}
+
+#[test]
+fn a_missing_module_and_no_backend_are_clear_errors() {
+    let hsm = Hsm::new("unused", "111111");
+    let missing = Command::new(BIN)
+        .args(["device", "list", "--module", "/nonexistent/libpkcs11.so"])
+        .env("SOFTHSM2_CONF", hsm.conf())
+        .output()
+        .expect("gatehouse runs");
+    assert_eq!(missing.status.code(), Some(13), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("/nonexistent/libpkcs11.so"),
+        "the path is named"
+    );
+    let none = Command::new(BIN)
+        .args(["device", "list"])
+        .env_remove("GATEHOUSE_PKCS11_MODULE")
+        .output()
+        .expect("gatehouse runs");
+    assert_eq!(
+        none.status.code(),
+        Some(2),
+        "where to look must be said: {}",
+        text(&none)
+    );
+}
+
+#[test]
+fn a_software_key_file_says_it_is_not_for_production() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("dev-keys.age");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(["device"])
+            .args(args)
+            .args(["--software", file.to_str().expect("utf-8")])
+            .env("GATEHOUSE_DEVICE_PIN", "a development passphrase")
+            .env_remove("GATEHOUSE_PKCS11_MODULE")
+            .output()
+            .expect("gatehouse runs")
+    };
+    let keygen = run(&["keygen", "--algorithm", "ed25519", "--label", "dev"]);
+    assert!(
+        keygen.status.success(),
+        "keygen creates the file: {}",
+        text(&keygen)
+    );
+    assert!(Path::new(&file).exists(), "the key file exists");
+    assert!(
+        text(&keygen).contains("not for production"),
+        "{}",
+        text(&keygen)
+    );
+    let id = key_id(&keygen);
+    let attest = run(&["attest", "--key", &id]);
+    assert!(
+        attest.status.success() && text(&attest).contains("not for production"),
+        "a software key has no evidence, and says so: {}",
+        text(&attest)
+    );
+    let signed = run(&["sign-test", "--key", &id]);
+    assert!(signed.status.success(), "and signs: {}", text(&signed));
+}
