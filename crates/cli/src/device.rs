@@ -178,32 +178,31 @@ fn pin(variable: &str, what: &str) -> Result<Pin, Failure> {
     Ok(Pin::new(secret.expose().to_owned()))
 }
 
-#[allow(clippy::print_stdout)] // the CLI's output is its product
 pub fn run(action: DeviceAction) -> Result<(), Failure> {
     match action {
         DeviceAction::List { backend } => {
             let found = gatehouse_keys::enumerate(&backend.backend()?).map_err(device_failure)?;
             if found.is_empty() {
-                println!(
+                say!(
                     "no devices (a PKCS#11 token must be initialised; a software key file must exist)"
                 );
             }
             for info in found {
-                println!("{info}");
+                say!("{info}");
             }
         }
         DeviceAction::Info { device } => {
             let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
             let mut opened = device.open(&pin)?;
-            println!("device:      {}", opened.info());
+            say!("device:      {}", opened.info());
             let status = opened.pin_status().map_err(device_failure)?;
-            println!("PIN:         {status}");
+            say!("PIN:         {status}");
             let keys = opened.keys().map_err(device_failure)?;
             if keys.is_empty() {
-                println!("keys:        none");
+                say!("keys:        none");
             }
             for key in keys {
-                println!("key {}  {:<24} {}", key.id, key.label, key.public_key);
+                say!("key {}  {:<24} {}", key.id, key.label, key.public_key);
             }
         }
         DeviceAction::Keygen {
@@ -224,14 +223,14 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
             let key = opened
                 .generate(&Request::new(algorithm, label))
                 .map_err(device_failure)?;
-            println!(
+            say!(
                 "generated {} key {} on {}",
                 key.algorithm(),
                 key.id,
                 opened.info()
             );
-            println!("public key:  {}", key.public_key);
-            println!("took:        {:.1?}", started.elapsed());
+            say!("public key:  {}", key.public_key);
+            say!("took:        {:.1?}", started.elapsed());
             print_evidence(&opened.evidence(&key.id).map_err(device_failure)?);
         }
         DeviceAction::Attest { device, key } => {
@@ -267,7 +266,7 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
                 message: format!("the device's signature does not verify: {e}"),
                 hint: Some("do not use this key; report the device".into()),
             })?;
-            println!(
+            say!(
                 "{} signature by key {} verified on this computer ({took:.1?} on the device)",
                 public.algorithm(),
                 id
@@ -278,35 +277,34 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
             let new = pin("GATEHOUSE_DEVICE_NEW_PIN", "new PIN")?;
             let mut opened = device.open(&old)?;
             opened.change_pin(&old, &new).map_err(device_failure)?;
-            println!("PIN changed on {}", opened.info());
+            say!("PIN changed on {}", opened.info());
         }
     }
     Ok(())
 }
 
-#[allow(clippy::print_stdout)]
 fn print_evidence(evidence: &Evidence) {
     match evidence {
         Evidence::SelfReported(a) => {
             let show = |v: Option<bool>| v.map_or("not reported", |b| if b { "yes" } else { "no" });
-            println!("evidence (reported by the module, not signed by anyone):");
-            println!(
+            say!("evidence (reported by the module, not signed by anyone):");
+            say!(
                 "  generated on the token (CKA_LOCAL):          {}",
                 show(a.local)
             );
-            println!(
+            say!(
                 "  never extractable (CKA_NEVER_EXTRACTABLE):   {}",
                 show(a.never_extractable)
             );
-            println!(
+            say!(
                 "  sensitive (CKA_SENSITIVE):                   {}",
                 show(a.sensitive)
             );
-            println!(
+            say!(
                 "  extractable (CKA_EXTRACTABLE):               {}",
                 show(a.extractable)
             );
-            println!(
+            say!(
                 "  => {}",
                 if a.born_on_device() {
                     "the module says this key was born on the token and cannot leave it"
@@ -316,15 +314,13 @@ fn print_evidence(evidence: &Evidence) {
             );
         }
         Evidence::Software => {
-            println!(
-                "evidence: none; software key: not for production (production policy refuses it)"
-            );
+            say!("evidence: none; software key: not for production (production policy refuses it)");
         }
         Evidence::Attested(_) => {
-            println!(
+            say!(
                 "evidence: an attestation certificate chain; verifying it is not built yet, so it proves nothing here"
             );
         }
-        _ => println!("evidence: of a kind this version does not know"),
+        _ => say!("evidence: of a kind this version does not know"),
     }
 }

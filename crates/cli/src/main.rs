@@ -7,6 +7,17 @@
 //! 10 profile problem, 11 keyring unavailable, 12 audit verification alarm, 13 device failure
 //! (wrong PIN, PIN locked, no such device or key, module not loadable).
 
+/// `println!` that ends the program quietly when standard output is gone (the reader of a pipe,
+/// like `head`, exited): `println!` would panic there.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 mod device;
 
 use std::io::{BufRead, IsTerminal};
@@ -373,7 +384,6 @@ impl From<Error> for Failure {
     }
 }
 
-#[allow(clippy::print_stdout)] // the CLI's output is its product
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Profile { action } => {
@@ -385,13 +395,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let connection = gatehouse_client::open(&store, &profile)?;
             let me = connection.whoami().await?;
             let roles: Vec<_> = me.roles.iter().map(|r| r.as_str()).collect();
-            println!("name:        {}", me.name);
-            println!("roles:       {}", roles.join(", "));
-            println!("fingerprint: {}", me.fingerprint.to_colon_hex());
-            println!("valid until: {}", me.not_after.to_rfc3339());
-            println!(
+            say!("name:        {}", me.name);
+            say!("roles:       {}", roles.join(", "));
+            say!("fingerprint: {}", me.fingerprint.to_colon_hex());
+            say!("valid until: {}", me.not_after.to_rfc3339());
+            say!(
                 "profile:     {} ({}, {})",
-                profile.name, profile.server_url, profile.environment
+                profile.name,
+                profile.server_url,
+                profile.environment
             );
             Ok(())
         }
@@ -406,20 +418,20 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let (store, profile) = chosen(profile)?;
             let connection = gatehouse_client::open(&store, &profile)?;
             let status = connection.status().await?;
-            println!("deployment:  {}", status.deployment);
-            println!(
+            say!("deployment:  {}", status.deployment);
+            say!(
                 "version:     {} (API {})",
-                status.version, status.api_version
+                status.version,
+                status.api_version
             );
-            println!("instance:    {}", status.instance_id);
-            println!("database:    {:?}", status.database);
-            println!("uptime:      {} s", status.uptime_seconds);
+            say!("instance:    {}", status.instance_id);
+            say!("database:    {:?}", status.database);
+            say!("uptime:      {} s", status.uptime_seconds);
             Ok(())
         }
     }
 }
 
-#[allow(clippy::print_stdout)]
 async fn audit_command(action: AuditAction) -> Result<(), Failure> {
     use gatehouse_client::audit::{Cache, Encryption, ExportFormat, Opener};
     if let AuditAction::VerifyBundle {
@@ -474,7 +486,7 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
                 .iter()
                 .map(gatehouse_client::audit::leaf_json)
                 .collect();
-            println!(
+            say!(
                 "{}",
                 serde_json::to_string_pretty(&entries).map_err(|e| failure(1, e.to_string()))?
             );
@@ -525,12 +537,12 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
             eprintln!();
             let synced = synced?;
             if synced.pinned_now {
-                println!(
+                say!(
                     "pinned the log key at first use: {}",
                     cache.pinned().await?.unwrap_or_default()
                 );
             }
-            println!(
+            say!(
                 "verified {} entries ({} new)",
                 synced.to,
                 synced.to - synced.from
@@ -544,16 +556,20 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
                     .and_then(chrono::DateTime::from_timestamp_millis)
                     .map(|t| t.to_rfc3339())
                     .unwrap_or_default();
-                println!(
+                say!(
                     "{:>8}  {time}  {:<16} {:<20} {:<8} {}",
-                    row.index, row.actor, row.action, row.outcome, row.object
+                    row.index,
+                    row.actor,
+                    row.action,
+                    row.outcome,
+                    row.object
                 );
             }
             eprintln!("{} of {} matching entries", page.rows.len(), page.total);
         }
         AuditAction::Verify { .. } => {
             let size = cache.verify().await?;
-            println!("verified {size} cached entries against the signed checkpoint");
+            say!("verified {size} cached entries against the signed checkpoint");
         }
         AuditAction::Export {
             filter,
@@ -599,7 +615,7 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
                 .await;
             drop(writer);
             match result {
-                Ok(count) => println!("exported {count} entries to {}", output.display()),
+                Ok(count) => say!("exported {count} entries to {}", output.display()),
                 Err(e) => {
                     // Never leave half an export behind.
                     let _ = std::fs::remove_file(&output);
@@ -619,7 +635,7 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
                 });
             }
             cache.discard().await?;
-            println!(
+            say!(
                 "discarded the audit cache of {}; the next sync pins the key then presented",
                 profile.name
             );
@@ -630,18 +646,15 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
 }
 
 fn print_leaf(leaf: &gatehouse_audit::leaf::Leaf) {
-    #[allow(clippy::print_stdout)]
-    {
-        println!(
-            "{:>8}  {}  {:<16} {:<20} {:<8} {}",
-            leaf.index,
-            leaf.time,
-            leaf.actor.name,
-            leaf.action,
-            leaf.outcome.kind.as_str(),
-            leaf.object
-        );
-    }
+    say!(
+        "{:>8}  {}  {:<16} {:<20} {:<8} {}",
+        leaf.index,
+        leaf.time,
+        leaf.actor.name,
+        leaf.action,
+        leaf.outcome.kind.as_str(),
+        leaf.object
+    );
 }
 
 fn failure(code: u8, message: String) -> Failure {
@@ -706,7 +719,6 @@ fn chosen(name: Option<String>) -> Result<(ProfileStore, Profile), Failure> {
     Ok((store, profile))
 }
 
-#[allow(clippy::print_stdout)]
 fn profile_command(store: &ProfileStore, action: ProfileAction) -> Result<(), Failure> {
     match action {
         ProfileAction::Add {
@@ -738,29 +750,29 @@ fn profile_command(store: &ProfileStore, action: ProfileAction) -> Result<(), Fa
                 profile,
                 key_passphrase,
             })?;
-            println!("added profile {} ({})", added.name, added.server_url);
+            say!("added profile {} ({})", added.name, added.server_url);
         }
         ProfileAction::Import { file, name, server } => {
             let added = store.import(&file, name.as_deref(), server.as_deref())?;
-            println!("imported profile {} ({})", added.name, added.server_url);
+            say!("imported profile {} ({})", added.name, added.server_url);
         }
         ProfileAction::List => {
             for p in store.list()? {
-                println!("{:<16} {:<12} {}", p.name, p.environment, p.server_url);
+                say!("{:<16} {:<12} {}", p.name, p.environment, p.server_url);
             }
         }
         ProfileAction::Show { name } => {
             let p = store.get(&name)?;
-            println!("name:        {}", p.name);
-            println!("server:      {}", p.server_url);
-            println!("environment: {}", p.environment);
-            println!("CA:          {}", p.ca_cert.display());
-            println!("certificate: {}", p.client_cert.display());
-            println!("key:         {}", p.key.describe());
+            say!("name:        {}", p.name);
+            say!("server:      {}", p.server_url);
+            say!("environment: {}", p.environment);
+            say!("CA:          {}", p.ca_cert.display());
+            say!("certificate: {}", p.client_cert.display());
+            say!("key:         {}", p.key.describe());
         }
         ProfileAction::Remove { name } => {
             store.remove(&name)?;
-            println!("removed profile {name}");
+            say!("removed profile {name}");
         }
     }
     Ok(())

@@ -239,3 +239,20 @@ fn a_software_key_file_says_it_is_not_for_production() {
     let signed = run(&["sign-test", "--key", &id]);
     assert!(signed.status.success(), "and signs: {}", text(&signed));
 }
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let hsm = Hsm::new("piped", "111111");
+    // `true` exits at once, so the listing is written into a pipe nobody reads.
+    let out = Command::new("sh")
+        .args(["-c", &format!("{BIN} device list | true")])
+        .env("SOFTHSM2_CONF", hsm.conf())
+        .env("GATEHOUSE_PKCS11_MODULE", MODULE)
+        .output()
+        .expect("sh runs");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "no panic when the reader has gone: {}",
+        text(&out)
+    );
+}
