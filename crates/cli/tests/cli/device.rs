@@ -97,7 +97,7 @@ fn a_pkcs11_token_lists_generates_signs_and_changes_its_pin() {
         text(&list)
     );
 
-    for algorithm in ["ed25519", "p256"] {
+    for algorithm in ["ed25519", "p256", "secp256k1"] {
         let keygen = hsm.run(
             &pin,
             &["keygen", "--algorithm", algorithm, "--label", algorithm],
@@ -126,8 +126,8 @@ fn a_pkcs11_token_lists_generates_signs_and_changes_its_pin() {
         String::from_utf8_lossy(&info.stdout)
             .matches("\nkey ")
             .count(),
-        2,
-        "both keys are listed: {}",
+        3,
+        "all three keys are listed: {}",
         text(&info)
     );
 
