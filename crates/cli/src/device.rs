@@ -10,7 +10,7 @@ use gatehouse_keys::evidence::Evidence;
 use gatehouse_keys::key::{Algorithm, Id, Request};
 use gatehouse_keys::{Device, Error, Pin};
 
-use crate::{Failure, read_passphrase};
+use crate::{Failure, secret_input};
 
 /// Exit code for a device failure (wrong PIN, locked, not found, module missing).
 pub const EXIT_DEVICE: u8 = 13;
@@ -169,13 +169,7 @@ fn device_failure(e: Error) -> Failure {
 
 /// A PIN from `variable`, else a line of standard input; never echoed back, never logged.
 fn pin(variable: &str, what: &str) -> Result<Pin, Failure> {
-    if let Ok(value) = std::env::var(variable)
-        && !value.is_empty()
-    {
-        return Ok(Pin::new(value));
-    }
-    let secret = read_passphrase(what)?;
-    Ok(Pin::new(secret.expose().to_owned()))
+    secret_input(variable, what).map(|secret| Pin::new(secret.expose().to_owned()))
 }
 
 pub fn run(action: DeviceAction) -> Result<(), Failure> {

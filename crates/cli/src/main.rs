@@ -672,17 +672,25 @@ fn cache_path(store: &ProfileStore, profile: &Profile) -> PathBuf {
         .join(format!("{}.db", profile.name))
 }
 
+/// A secret from environment variable `variable`, else the first line of standard input
+/// (prompting with `what` on a terminal). Never empty, never printed.
+pub(crate) fn secret_input(variable: &str, what: &str) -> Result<Secret, Failure> {
+    let secret = match std::env::var(variable) {
+        Ok(value) if !value.is_empty() => Secret::new(value),
+        _ => read_passphrase(what)?,
+    };
+    if secret.expose().is_empty() {
+        return Err(failure(
+            2,
+            format!("the {what} is empty; set {variable} or type it on standard input"),
+        ));
+    }
+    Ok(secret)
+}
+
 /// The bundle passphrase: GATEHOUSE_BUNDLE_PASSPHRASE, else the first line of standard input.
 fn bundle_passphrase() -> Result<age::secrecy::SecretString, Failure> {
-    if let Ok(value) = std::env::var("GATEHOUSE_BUNDLE_PASSPHRASE")
-        && !value.is_empty()
-    {
-        return Ok(value.into());
-    }
-    let secret = read_passphrase("bundle passphrase")?;
-    if secret.expose().is_empty() {
-        return Err(failure(2, "the passphrase is empty".into()));
-    }
+    let secret = secret_input("GATEHOUSE_BUNDLE_PASSPHRASE", "bundle passphrase")?;
     Ok(secret.expose().to_owned().into())
 }
 

@@ -11,14 +11,12 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use gatehouse_client::audit::{Bucket, Cache, Filter};
-use gatehouse_client::connection::Connection;
-use gatehouse_client::identity::FileIdentity;
-use gatehouse_client::profile::{KeySource, Profile};
-use gatehouse_protocol::{Environment, Role};
+use gatehouse_protocol::Role;
 use gatehouse_server::testing::{Backend, TestDeployment};
 
 const WRITERS: usize = 512;
@@ -68,19 +66,7 @@ async fn main() {
         "",
     );
 
-    let profile = Profile {
-        name: "bench".to_owned(),
-        server_url: format!("https://localhost:{}", server.addr.port()),
-        environment: Environment::Development,
-        ca_cert: deployment.ca_cert(),
-        client_cert: dave.cert.clone(),
-        key: KeySource::File {
-            path: dave.key.clone(),
-            encrypted: false,
-        },
-    };
-    let identity = Arc::new(FileIdentity::load(&dave.cert, &dave.key, None).unwrap());
-    let connection = Connection::new(&profile, identity).unwrap();
+    let connection = common::connection(&deployment, &dave, server.addr);
     let path = deployment.dir.path().join("bench-cache/audit.db");
     let cache = Cache::open(&path).await.unwrap();
     let start = Instant::now();

@@ -5,13 +5,12 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use gatehouse_client::connection::Connection;
-use gatehouse_client::identity::FileIdentity;
-use gatehouse_client::profile::{KeySource, Profile};
-use gatehouse_protocol::{Environment, Role};
+use gatehouse_protocol::Role;
 use gatehouse_server::testing::{Backend, TestDeployment};
 
 const NEW_CONNECTIONS: usize = 300;
@@ -31,19 +30,7 @@ async fn main() {
         let deployment = TestDeployment::new(backend).await;
         let alice = deployment.enrol("alice", &[Role::Officer]).await;
         let server = deployment.start().await;
-        let profile = Profile {
-            name: "bench".to_owned(),
-            server_url: format!("https://localhost:{}", server.addr.port()),
-            environment: Environment::Development,
-            ca_cert: deployment.ca_cert(),
-            client_cert: alice.cert.clone(),
-            key: KeySource::File {
-                path: alice.key.clone(),
-                encrypted: false,
-            },
-        };
-        let identity = Arc::new(FileIdentity::load(&alice.cert, &alice.key, None).unwrap());
-        let connection = || Connection::new(&profile, identity.clone()).unwrap();
+        let connection = || common::connection(&deployment, &alice, server.addr);
 
         // Each fresh Connection has an empty pool: its first request pays TCP + TLS 1.3 handshake.
         let fresh: Vec<Connection> = (0..NEW_CONNECTIONS).map(|_| connection()).collect();

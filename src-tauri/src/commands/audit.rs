@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use gatehouse_audit::checkpoint::Checkpoint;
 use gatehouse_client::audit::{
     self, Alarm, AlarmSource, Bucket, Cache, Encryption, ExportFormat, Filter, ProofStatus,
 };
@@ -165,11 +164,7 @@ pub struct SyncProgress {
 
 async fn status_of(cache: &Cache) -> Result<AuditStatus, IpcError> {
     let status = cache.status().await?;
-    let checkpoint = status
-        .checkpoint
-        .as_deref()
-        .and_then(|note| note.split("\n\n").next())
-        .and_then(|body| Checkpoint::from_body(&format!("{body}\n")).ok());
+    let checkpoint = status.signed_checkpoint();
     Ok(AuditStatus {
         size: status.size,
         origin: checkpoint.as_ref().map(|c| c.origin().to_owned()),

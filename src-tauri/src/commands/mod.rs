@@ -188,16 +188,6 @@ impl From<gatehouse_client::audit::Error> for IpcError {
     }
 }
 
-impl From<gatehouse_client::audit::BundleError> for IpcError {
-    fn from(e: gatehouse_client::audit::BundleError) -> Self {
-        IpcError::new(
-            ErrorCode::AuditQuery,
-            e.to_string(),
-            "Check the recipients or passphrase and try again.",
-        )
-    }
-}
-
 impl From<OpenError> for IpcError {
     fn from(e: OpenError) -> Self {
         match e {

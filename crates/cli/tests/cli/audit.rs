@@ -10,11 +10,7 @@ use gatehouse_server::testing::{Backend, PersonFiles, TestDeployment};
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
 fn gatehouse(config_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .env("GATEHOUSE_CONFIG_DIR", config_dir)
-        .output()
-        .expect("gatehouse runs")
+    gatehouse_with(config_dir, &[], args)
 }
 
 fn profile_file(
@@ -240,21 +236,12 @@ async fn audit_export_and_verify_bundle_with_exit_codes_for_alarms() {
 
     // Someone alters an entry inside the bundle and re-encrypts it: verify-bundle raises the alarm.
     let sealed = std::fs::read(&bundle).expect("read");
-    let plain = {
-        use std::io::Read;
-        let decryptor =
-            age::Decryptor::new_buffered(age::armor::ArmoredReader::new(&sealed[..])).expect("d");
-        let identity = age::scrypt::Identity::new("a long test passphrase".to_owned().into());
-        let mut out = Vec::new();
-        decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .expect("decrypt")
-            .read_to_end(&mut out)
-            .expect("read");
-        out
-    };
-    let mut body: serde_json::Value = serde_json::from_slice(&plain).expect("json");
-    body["entries"][0]["index"] = serde_json::json!(1);
+    let mut body = gatehouse_client::audit::decrypt_bundle(
+        &sealed,
+        gatehouse_client::audit::Opener::Passphrase("a long test passphrase".to_owned().into()),
+    )
+    .expect("decrypts");
+    body.entries[0].index = 1;
     let forged = dir.join("forged.age");
     {
         use std::io::Write;
@@ -264,7 +251,7 @@ async fn audit_export_and_verify_bundle_with_exit_codes_for_alarms() {
             .wrap_output(std::fs::File::create(&forged).expect("create"))
             .expect("wrap");
         writer
-            .write_all(body.to_string().as_bytes())
+            .write_all(&serde_json::to_vec(&body).expect("json"))
             .expect("write");
         writer.finish().expect("finish");
     }

@@ -303,6 +303,11 @@ pub fn open_bundle(
     opener: Opener,
     expected_verifier: Option<&str>,
 ) -> Result<VerifiedBundle, BundleError> {
+    verify_bundle(&decrypt_bundle(sealed, opener)?, expected_verifier)
+}
+
+/// Decrypts a bundle without verifying it: only for looking inside one that does not verify.
+pub fn decrypt_bundle(sealed: &[u8], opener: Opener) -> Result<Bundle, BundleError> {
     let decrypt = |e: &dyn std::fmt::Display| BundleError::Decrypt(e.to_string());
     let decryptor = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(sealed))
         .map_err(|e| decrypt(&e))?;
@@ -336,9 +341,7 @@ pub fn open_bundle(
     }
     .map_err(|e| decrypt(&e))?;
     reader.read_to_end(&mut plain).map_err(|e| decrypt(&e))?;
-    let bundle: Bundle =
-        serde_json::from_slice(&plain).map_err(|e| BundleError::Format(e.to_string()))?;
-    verify_bundle(&bundle, expected_verifier)
+    serde_json::from_slice(&plain).map_err(|e| BundleError::Format(e.to_string()))
 }
 
 /// Verifies a decrypted bundle: signature, every proof, every leaf.

@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 pub use bundle::{
-    Bundle, BundleEntry, BundleError, Encryption, ExportFormat, Opener, VerifiedBundle, leaf_json,
-    open_bundle, verify_bundle,
+    Bundle, BundleEntry, BundleError, Encryption, ExportFormat, Opener, VerifiedBundle,
+    decrypt_bundle, leaf_json, open_bundle, verify_bundle,
 };
 pub use query::{Bucket, EntryDetail, Facets, Filter, Page, ProofStatus, Row, TimelineBar};
 
@@ -202,6 +202,20 @@ pub struct Status {
     pub alarm: Option<Alarm>,
     /// When the last successful sync finished, RFC 3339 UTC.
     pub synced_at: Option<String>,
+}
+
+impl Status {
+    /// The stored checkpoint, its signature checked with the pinned key (`None` without one,
+    /// or when it does not verify: a full verification then raises the alarm).
+    pub fn signed_checkpoint(&self) -> Option<Checkpoint> {
+        let verifier = LogVerifier::from_str(self.verifier.as_deref()?).ok()?;
+        Some(
+            verifier
+                .verify(self.checkpoint.as_deref()?)
+                .ok()?
+                .into_checkpoint(),
+        )
+    }
 }
 
 #[derive(Deserialize)]

@@ -456,43 +456,12 @@ impl Cache {
     /// Entry `index`, decoded, with its inclusion proof checked against the signed checkpoint.
     /// A proof that fails raises the cache's alarm naming the entry.
     pub async fn entry(&self, index: u64) -> Result<EntryDetail, Error> {
-        let bytes: Option<Vec<u8>> = self
-            .run(move |db| {
-                Ok(db
-                    .query_row(
-                        "SELECT leaf FROM entries WHERE idx = ?1",
-                        [i64::try_from(index).unwrap_or(i64::MAX)],
-                        |r| r.get(0),
-                    )
-                    .optional()?)
-            })
-            .await?;
-        let Some(bytes) = bytes else {
-            return Err(Error::Query(format!(
-                "entry {index} is not in the local cache; sync to fetch newer entries"
-            )));
-        };
-        let leaf_hash = Hash::leaf(&bytes);
-        let proven = self
-            .verified(|v| {
-                let checkpoint = v.checkpoint.as_ref()?;
-                let proof = v.tree.inclusion_proof(index, checkpoint.size()).ok()?;
-                Some((proof, checkpoint.root()))
-            })
-            .await?;
-        let proof = match proven {
-            None => ProofStatus::Failed {
-                reason: format!("entry {index} is beyond the verified checkpoint"),
-            },
-            Some((proof, root)) => check(&proof, &leaf_hash, root),
-        };
-        if let ProofStatus::Failed { reason } = &proof {
-            self.raise(&Error::CacheTampered {
-                entry: Some(index),
-                reason: reason.clone(),
-            })
-            .await?;
-        }
+        let (_, (bytes, leaf_hash, proof)) = self
+            .prove(vec![index])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Cache(format!("entry {index} was read but not proven")))?;
         Ok(EntryDetail {
             index,
             leaf: Leaf::decode(&bytes).map_err(|e| e.to_string()),
@@ -515,10 +484,9 @@ impl Cache {
             ));
         };
         let mut out = Vec::with_capacity(indices.len());
-        for &index in indices {
-            let detail = self.entry(index).await?;
-            match detail.proof {
-                ProofStatus::Included { path, .. } => out.push((index, detail.bytes, path)),
+        for (index, (bytes, _, proof)) in self.prove(indices.to_vec()).await? {
+            match proof {
+                ProofStatus::Included { path, .. } => out.push((index, bytes, path)),
                 ProofStatus::Failed { reason } => {
                     return Err(Error::CacheTampered {
                         entry: Some(index),
@@ -528,6 +496,73 @@ impl Cache {
             }
         }
         Ok((note, verifier, out))
+    }
+
+    /// Reads the leaves of `indices` (one trip to the database) and checks each one's inclusion
+    /// proof against the verified checkpoint (one look at the verified tree). A proof that fails
+    /// raises the cache's alarm naming the first such entry.
+    async fn prove(
+        &self,
+        indices: Vec<u64>,
+    ) -> Result<Vec<(u64, (Vec<u8>, Hash, ProofStatus))>, Error> {
+        let leaves: Vec<(u64, Vec<u8>)> = self
+            .run(move |db| {
+                let mut select = db.prepare_cached("SELECT leaf FROM entries WHERE idx = ?1")?;
+                indices
+                    .into_iter()
+                    .map(|index| {
+                        let leaf: Option<Vec<u8>> = select
+                            .query_row([i64::try_from(index).unwrap_or(i64::MAX)], |r| r.get(0))
+                            .optional()?;
+                        leaf.map(|leaf| (index, leaf)).ok_or_else(|| {
+                            Error::Query(format!(
+                                "entry {index} is not in the local cache; sync to fetch newer entries"
+                            ))
+                        })
+                    })
+                    .collect()
+            })
+            .await?;
+        let proven = self
+            .verified(move |v| {
+                leaves
+                    .into_iter()
+                    .map(|(index, bytes)| {
+                        let leaf_hash = Hash::leaf(&bytes);
+                        let proof = match &v.checkpoint {
+                            Some(checkpoint) => {
+                                match v.tree.inclusion_proof(index, checkpoint.size()) {
+                                    Ok(proof) => check(&proof, &leaf_hash, checkpoint.root()),
+                                    Err(_) => beyond(index),
+                                }
+                            }
+                            None => beyond(index),
+                        };
+                        (index, (bytes, leaf_hash, proof))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await?;
+        let failed = proven
+            .iter()
+            .find_map(|(index, (_, _, proof))| match proof {
+                ProofStatus::Failed { reason } => Some((*index, reason.clone())),
+                ProofStatus::Included { .. } => None,
+            });
+        if let Some((index, reason)) = failed {
+            self.raise(&Error::CacheTampered {
+                entry: Some(index),
+                reason,
+            })
+            .await?;
+        }
+        Ok(proven)
+    }
+}
+
+fn beyond(index: u64) -> ProofStatus {
+    ProofStatus::Failed {
+        reason: format!("entry {index} is beyond the verified checkpoint"),
     }
 }
 

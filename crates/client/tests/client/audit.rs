@@ -26,6 +26,21 @@ async fn server_with_entries(
     (deployment, server, reader)
 }
 
+/// Starts the deployment's server again (after the test changed its database) with a new
+/// compliance reader, so no connection or certificate is carried over from before.
+async fn restart_with_reader(
+    deployment: &TestDeployment,
+    name: &str,
+) -> (gatehouse_server::Running, Connection) {
+    let server = deployment.start().await;
+    let person = deployment.person(name, Validity::days_from_now(30));
+    deployment
+        .register(&person, name, &[Role::Compliance])
+        .await;
+    let reader = connection(&profile(deployment.ca_cert(), &person, server.addr));
+    (server, reader)
+}
+
 fn words(text: &str) -> Filter {
     Filter {
         text: Some(text.into()),
@@ -195,12 +210,7 @@ async fn a_new_log_key_is_an_alarm_not_a_prompt() {
     db.close().await;
     let key = gatehouse_server::audit::generate_key_hex();
     std::fs::write(deployment.dir.path().join("pki/log.key"), key.as_str()).expect("replace key");
-    let server = deployment.start().await;
-    let dave = deployment.person("dave2", Validity::days_from_now(30));
-    deployment
-        .register(&dave, "dave2", &[Role::Compliance])
-        .await;
-    let reader = connection(&profile(deployment.ca_cert(), &dave, server.addr));
+    let (server, reader) = restart_with_reader(&deployment, "dave2").await;
     let err = cache
         .sync(&reader, |_| {})
         .await
@@ -458,12 +468,7 @@ async fn a_forked_checkpoint_signed_with_the_real_key_raises_the_alarm() {
         .await
         .expect("checkpoint");
     db.close().await;
-    let server = deployment.start().await;
-    let dave = deployment.person("dave3", Validity::days_from_now(30));
-    deployment
-        .register(&dave, "dave3", &[Role::Compliance])
-        .await;
-    let reader = connection(&profile(deployment.ca_cert(), &dave, server.addr));
+    let (server, reader) = restart_with_reader(&deployment, "dave3").await;
     let err = cache
         .sync(&reader, |_| {})
         .await
@@ -487,7 +492,7 @@ async fn a_forked_checkpoint_signed_with_the_real_key_raises_the_alarm() {
 #[tokio::test]
 async fn an_exported_bundle_verifies_offline_and_refuses_tampering() {
     use gatehouse_client::audit::{
-        Bundle, BundleError, Encryption, ExportFormat, Opener, open_bundle, verify_bundle,
+        BundleError, Encryption, ExportFormat, Opener, decrypt_bundle, open_bundle, verify_bundle,
     };
     let (deployment, server, reader) = server_with_entries(4).await;
     let cache = Cache::open(&deployment.dir.path().join("cache/audit.db"))
@@ -562,20 +567,7 @@ async fn an_exported_bundle_verifies_offline_and_refuses_tampering() {
     );
 
     // Tampering with the decrypted body: an altered leaf, a dropped proof hash, a new checkpoint.
-    let plain = {
-        use std::io::Read;
-        let decryptor =
-            age::Decryptor::new_buffered(age::armor::ArmoredReader::new(&sealed[..])).expect("d");
-        let identity: age::x25519::Identity = secret.parse().expect("identity");
-        let mut out = Vec::new();
-        decryptor
-            .decrypt(std::iter::once(&identity as &dyn age::Identity))
-            .expect("decrypt")
-            .read_to_end(&mut out)
-            .expect("read");
-        out
-    };
-    let bundle: Bundle = serde_json::from_slice(&plain).expect("json");
+    let bundle = decrypt_bundle(&sealed, Opener::Identities(secret.clone())).expect("decrypts");
     verify_bundle(&bundle, Some(&pinned)).expect("the untouched body verifies");
     let mut altered = bundle.clone();
     let mut leaf = base64_decode(&altered.entries[1].leaf);
