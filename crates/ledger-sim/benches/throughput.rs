@@ -13,12 +13,15 @@ use std::time::{Duration, Instant};
 
 use gatehouse_ledger_sim::{Config, Simulator};
 use hiero_sdk::{
-    AccountId, Client, KeyList, PrivateKey, Status, TokenCreateTransaction, TokenMintTransaction, TokenSupplyType, TokenType,
-    TransactionReceiptQuery,
+    AccountId, Client, KeyList, PrivateKey, Status, TokenCreateTransaction, TokenMintTransaction,
+    TokenSupplyType, TokenType, TransactionReceiptQuery,
 };
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -31,15 +34,25 @@ async fn main() {
     let mints = env("GATEHOUSE_BENCH_MINTS", 6_000);
     let workers = env("GATEHOUSE_BENCH_WORKERS", 32);
     let dir = tempfile::tempdir().unwrap();
-    let sim = Simulator::start(Config::ephemeral(dir.path())).await.unwrap();
+    let sim = Simulator::start(Config::ephemeral(dir.path()))
+        .await
+        .unwrap();
     let key_hex = std::fs::read_to_string(sim.operator_key_file.as_ref().unwrap()).unwrap();
-    let operator_key = PrivateKey::from_bytes_ed25519(&hex::decode(key_hex.trim()).unwrap()).unwrap();
+    let operator_key =
+        PrivateKey::from_bytes_ed25519(&hex::decode(key_hex.trim()).unwrap()).unwrap();
     let operator: AccountId = sim.operator_account.parse().unwrap();
-    let client = Client::for_network(HashMap::from([(sim.grpc_addr.to_string(), AccountId::new(0, 0, 3))])).unwrap();
+    let client = Client::for_network(HashMap::from([(
+        sim.grpc_addr.to_string(),
+        AccountId::new(0, 0, 3),
+    )]))
+    .unwrap();
     client.set_operator(operator, operator_key);
 
     let supply: Vec<PrivateKey> = (0..3).map(|_| PrivateKey::generate_ed25519()).collect();
-    let threshold = KeyList { keys: supply.iter().map(|k| k.public_key().into()).collect(), threshold: Some(2) };
+    let threshold = KeyList {
+        keys: supply.iter().map(|k| k.public_key().into()).collect(),
+        threshold: Some(2),
+    };
     let mut create = TokenCreateTransaction::new();
     create
         .name("Bench")
@@ -48,7 +61,15 @@ async fn main() {
         .token_supply_type(TokenSupplyType::Infinite)
         .treasury_account_id(operator)
         .supply_key(threshold);
-    let token = create.execute(&client).await.unwrap().get_receipt(&client).await.unwrap().token_id.unwrap();
+    let token = create
+        .execute(&client)
+        .await
+        .unwrap()
+        .get_receipt(&client)
+        .await
+        .unwrap()
+        .token_id
+        .unwrap();
 
     let supply = Arc::new(supply);
     let started = Instant::now();
@@ -61,8 +82,12 @@ async fn main() {
             let mut ids = Vec::with_capacity(count);
             for i in 0..count {
                 let mut tx = TokenMintTransaction::new();
-                tx.token_id(token).metadata([format!("ipfs://bench/{w}/{i}").into_bytes()]);
-                tx.freeze_with(&client).unwrap().sign(supply[i % 3].clone()).sign(supply[(i + 1) % 3].clone());
+                tx.token_id(token)
+                    .metadata([format!("ipfs://bench/{w}/{i}").into_bytes()]);
+                tx.freeze_with(&client)
+                    .unwrap()
+                    .sign(supply[i % 3].clone())
+                    .sign(supply[(i + 1) % 3].clone());
                 let t = Instant::now();
                 let response = tx.execute(&client).await.unwrap();
                 latencies.push(t.elapsed());
@@ -82,19 +107,34 @@ async fn main() {
 
     // Every mint succeeded: check each receipt (not timed).
     for id in ids.iter().step_by(1) {
-        let r = TransactionReceiptQuery::new().transaction_id(*id).execute(&client).await.unwrap();
+        let r = TransactionReceiptQuery::new()
+            .transaction_id(*id)
+            .execute(&client)
+            .await
+            .unwrap();
         assert_eq!(r.status, Status::Success);
     }
     latencies.sort_unstable();
     println!();
-    println!("| Ledger simulator, NFT mints through hiero-sdk (2-of-3 ThresholdKey + payer, all verified) | |");
+    println!(
+        "| Ledger simulator, NFT mints through hiero-sdk (2-of-3 ThresholdKey + payer, all verified) | |"
+    );
     println!("|---|---|");
     println!("| mints | {} |", latencies.len());
     println!("| concurrent SDK workers | {workers} |");
     println!("| elapsed | {:.2} s |", elapsed.as_secs_f64());
-    println!("| sustained mints/s | {:.0} |", latencies.len() as f64 / elapsed.as_secs_f64());
-    println!("| precheck (execute) p50 | {:.2} ms |", pct(&latencies, 0.50).as_secs_f64() * 1e3);
-    println!("| precheck (execute) p99 | {:.2} ms |", pct(&latencies, 0.99).as_secs_f64() * 1e3);
+    println!(
+        "| sustained mints/s | {:.0} |",
+        latencies.len() as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "| precheck (execute) p50 | {:.2} ms |",
+        pct(&latencies, 0.50).as_secs_f64() * 1e3
+    );
+    println!(
+        "| precheck (execute) p99 | {:.2} ms |",
+        pct(&latencies, 0.99).as_secs_f64() * 1e3
+    );
     println!("| receipts checked | {} (all SUCCESS) |", ids.len());
     sim.shutdown().await;
 }

@@ -74,7 +74,7 @@ impl Genesis {
             memo: String::new(),
             max_auto_associations: 0,
             auto_renew_secs: 7_776_000,
-            expiry_secs: i64::MAX / 2,
+            expiry_secs: (now / crate::ids::NANOS_PER_SEC) as i64 + 100 * 365 * 86_400,
             created: now,
             deleted: false,
         };

@@ -23,6 +23,10 @@ struct Args {
     /// data directory holds no ledger yet. Without one, a development genesis is made.
     #[arg(long)]
     genesis: Option<PathBuf>,
+    /// Once both services listen, write a JSON file here naming the actual addresses (useful with
+    /// port 0), the operator account and the development key file.
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -34,6 +38,7 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    let args_ready = args.ready_file.clone();
     let config = Config {
         data_dir: args.data_dir,
         grpc: args.grpc,
@@ -54,6 +59,26 @@ async fn main() -> std::process::ExitCode {
             tracing::info!(key_file = %path.display(), "development genesis: the operator's private key (hex) is in this file")
         }
         None => tracing::info!("the operator's key is the one named in the genesis file"),
+    }
+    if let Some(path) = &args_ready {
+        let ready = serde_json::json!({
+            "grpc": sim.grpc_addr.to_string(),
+            "mirror": sim.mirror_url(),
+            "operator_account": sim.operator_account,
+            "operator_key_file": sim.operator_key_file,
+        });
+        // Written whole through a rename, so a reader never sees half a file.
+        let tmp = path.with_extension("tmp");
+        if let Err(e) =
+            std::fs::write(&tmp, ready.to_string()).and_then(|()| std::fs::rename(&tmp, path))
+        {
+            eprintln!(
+                "gatehouse-ledger-sim: writing the ready file {}: {e}",
+                path.display()
+            );
+            sim.shutdown().await;
+            return std::process::ExitCode::FAILURE;
+        }
     }
     wait_for_signal().await;
     tracing::info!("stopping");

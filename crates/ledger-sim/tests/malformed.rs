@@ -6,16 +6,28 @@ mod common;
 
 use ed25519_dalek::Signer as _;
 use gatehouse_ledger_sim::{Code, Config, Simulator};
-use hiero_sdk_proto::services::{self as pb, crypto_service_client::CryptoServiceClient, transaction_body::Data};
-use prost::Message as _;
+use hiero_sdk_proto::services::{
+    self as pb, crypto_service_client::CryptoServiceClient, transaction_body::Data,
+};
 use proptest::prelude::*;
+use prost::Message as _;
 
 async fn raw_client(sim: &Simulator) -> CryptoServiceClient<tonic::transport::Channel> {
-    CryptoServiceClient::connect(format!("http://{}", sim.grpc_addr)).await.unwrap()
+    CryptoServiceClient::connect(format!("http://{}", sim.grpc_addr))
+        .await
+        .unwrap()
 }
 
-async fn precheck(client: &mut CryptoServiceClient<tonic::transport::Channel>, tx: pb::Transaction) -> Code {
-    let code = client.crypto_transfer(tx).await.unwrap().into_inner().node_transaction_precheck_code;
+async fn precheck(
+    client: &mut CryptoServiceClient<tonic::transport::Channel>,
+    tx: pb::Transaction,
+) -> Code {
+    let code = client
+        .crypto_transfer(tx)
+        .await
+        .unwrap()
+        .into_inner()
+        .node_transaction_precheck_code;
     Code::try_from(code).unwrap()
 }
 
@@ -32,39 +44,89 @@ async fn garbage_gets_error_answers_and_the_node_keeps_serving() {
     let mut client = raw_client(&net.sim).await;
 
     // An empty transaction, garbage where the signed transaction should be, garbage as the body.
-    assert_eq!(precheck(&mut client, pb::Transaction::default()).await, Code::InvalidTransaction);
-    let garbage = pb::Transaction { signed_transaction_bytes: vec![0xff; 64], ..Default::default() };
-    assert_eq!(precheck(&mut client, garbage).await, Code::InvalidTransaction);
-    let signed = pb::SignedTransaction { body_bytes: vec![0xff, 0x01, 0x02], sig_map: None, use_serialized_tx_message_hash_algorithm: false };
-    let bad_body = pb::Transaction { signed_transaction_bytes: signed.encode_to_vec(), ..Default::default() };
-    assert_eq!(precheck(&mut client, bad_body).await, Code::InvalidTransactionBody);
+    assert_eq!(
+        precheck(&mut client, pb::Transaction::default()).await,
+        Code::InvalidTransaction
+    );
+    let garbage = pb::Transaction {
+        signed_transaction_bytes: vec![0xff; 64],
+        ..Default::default()
+    };
+    assert_eq!(
+        precheck(&mut client, garbage).await,
+        Code::InvalidTransaction
+    );
+    let signed = pb::SignedTransaction {
+        body_bytes: vec![0xff, 0x01, 0x02],
+        sig_map: None,
+        use_serialized_tx_message_hash_algorithm: false,
+    };
+    let bad_body = pb::Transaction {
+        signed_transaction_bytes: signed.encode_to_vec(),
+        ..Default::default()
+    };
+    assert_eq!(
+        precheck(&mut client, bad_body).await,
+        Code::InvalidTransactionBody
+    );
     // A body without a transaction id.
-    let no_id_body = pb::TransactionBody { memo: "no id".into(), ..Default::default() };
-    let no_id = pb::SignedTransaction { body_bytes: no_id_body.encode_to_vec(), ..Default::default() };
-    let tx = pb::Transaction { signed_transaction_bytes: no_id.encode_to_vec(), ..Default::default() };
+    let no_id_body = pb::TransactionBody {
+        memo: "no id".into(),
+        ..Default::default()
+    };
+    let no_id = pb::SignedTransaction {
+        body_bytes: no_id_body.encode_to_vec(),
+        ..Default::default()
+    };
+    let tx = pb::Transaction {
+        signed_transaction_bytes: no_id.encode_to_vec(),
+        ..Default::default()
+    };
     assert_eq!(precheck(&mut client, tx).await, Code::InvalidTransactionId);
     // Deprecated body bytes that differ from the signed ones.
-    let mut mismatched = pb::Transaction { signed_transaction_bytes: no_id.encode_to_vec(), ..Default::default() };
+    let mut mismatched = pb::Transaction {
+        signed_transaction_bytes: no_id.encode_to_vec(),
+        ..Default::default()
+    };
     #[allow(deprecated)]
     {
         mismatched.body_bytes = vec![1, 2, 3];
     }
-    assert_eq!(precheck(&mut client, mismatched).await, Code::InvalidTransaction);
+    assert_eq!(
+        precheck(&mut client, mismatched).await,
+        Code::InvalidTransaction
+    );
     // A query without a query.
-    let answer = client.crypto_get_balance(pb::Query::default()).await.unwrap().into_inner();
+    let answer = client
+        .crypto_get_balance(pb::Query::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(answer.response.is_some());
 
     // Undecodable protobuf at the gRPC layer: an error status, not a dropped connection or a crash.
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", net.sim.grpc_addr)).unwrap().connect().await.unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", net.sim.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.unwrap();
     let path = http::uri::PathAndQuery::from_static("/proto.CryptoService/cryptoTransfer");
-    let codec: tonic::codec::ProstCodec<WrongWireType, pb::TransactionResponse> = tonic::codec::ProstCodec::default();
-    let status = grpc.unary(tonic::Request::new(WrongWireType { body: 7 }), path, codec).await.unwrap_err();
+    let codec: tonic::codec::ProstCodec<WrongWireType, pb::TransactionResponse> =
+        tonic::codec::ProstCodec::default();
+    let status = grpc
+        .unary(tonic::Request::new(WrongWireType { body: 7 }), path, codec)
+        .await
+        .unwrap_err();
     assert_ne!(status.code(), tonic::Code::Ok);
 
     // Still serving: a real query through the SDK.
-    let balance = common::hiero::AccountBalanceQuery::new().account_id(net.operator).execute(&net.client).await.unwrap();
+    let balance = common::hiero::AccountBalanceQuery::new()
+        .account_id(net.operator)
+        .execute(&net.client)
+        .await
+        .unwrap();
     assert!(balance.hbars.to_tinybars() > 0);
     net.sim.shutdown().await;
 }
@@ -72,10 +134,17 @@ async fn garbage_gets_error_answers_and_the_node_keeps_serving() {
 /// A CryptoTransfer body from the operator, valid now.
 fn body(sim: &Simulator, nanos_offset: i64) -> pb::TransactionBody {
     let now = sim.ledger.clock.now() - 1_000_000_000 + i128::from(nanos_offset);
-    let id = |n| pb::AccountId { shard_num: 0, realm_num: 0, account: Some(pb::account_id::Account::AccountNum(n)) };
+    let id = |n| pb::AccountId {
+        shard_num: 0,
+        realm_num: 0,
+        account: Some(pb::account_id::Account::AccountNum(n)),
+    };
     pb::TransactionBody {
         transaction_id: Some(pb::TransactionId {
-            transaction_valid_start: Some(pb::Timestamp { seconds: (now / 1_000_000_000) as i64, nanos: (now % 1_000_000_000) as i32 }),
+            transaction_valid_start: Some(pb::Timestamp {
+                seconds: (now / 1_000_000_000) as i64,
+                nanos: (now % 1_000_000_000) as i32,
+            }),
             account_id: Some(id(2)),
             scheduled: false,
             nonce: 0,
@@ -86,8 +155,16 @@ fn body(sim: &Simulator, nanos_offset: i64) -> pb::TransactionBody {
         data: Some(Data::CryptoTransfer(pb::CryptoTransferTransactionBody {
             transfers: Some(pb::TransferList {
                 account_amounts: vec![
-                    pb::AccountAmount { account_id: Some(id(2)), amount: -1, ..Default::default() },
-                    pb::AccountAmount { account_id: Some(id(3)), amount: 1, ..Default::default() },
+                    pb::AccountAmount {
+                        account_id: Some(id(2)),
+                        amount: -1,
+                        ..Default::default()
+                    },
+                    pb::AccountAmount {
+                        account_id: Some(id(3)),
+                        amount: 1,
+                        ..Default::default()
+                    },
                 ],
             }),
             token_transfers: vec![],
@@ -97,8 +174,15 @@ fn body(sim: &Simulator, nanos_offset: i64) -> pb::TransactionBody {
 }
 
 fn wrap(body_bytes: Vec<u8>, pairs: Vec<pb::SignaturePair>) -> pb::Transaction {
-    let signed = pb::SignedTransaction { body_bytes, sig_map: Some(pb::SignatureMap { sig_pair: pairs }), use_serialized_tx_message_hash_algorithm: false };
-    pb::Transaction { signed_transaction_bytes: signed.encode_to_vec(), ..Default::default() }
+    let signed = pb::SignedTransaction {
+        body_bytes,
+        sig_map: Some(pb::SignatureMap { sig_pair: pairs }),
+        use_serialized_tx_message_hash_algorithm: false,
+    };
+    pb::Transaction {
+        signed_transaction_bytes: signed.encode_to_vec(),
+        ..Default::default()
+    }
 }
 
 struct Fixture {
@@ -111,10 +195,19 @@ struct Fixture {
 fn fixture() -> Fixture {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let sim = rt.block_on(Simulator::start(Config::ephemeral(dir.path()))).unwrap();
+    let sim = rt
+        .block_on(Simulator::start(Config::ephemeral(dir.path())))
+        .unwrap();
     let hex_key = std::fs::read_to_string(sim.operator_key_file.as_ref().unwrap()).unwrap();
-    let operator = ed25519_dalek::SigningKey::from_bytes(&hex::decode(hex_key.trim()).unwrap().try_into().unwrap());
-    Fixture { _rt: rt, sim, operator, _dir: dir }
+    let operator = ed25519_dalek::SigningKey::from_bytes(
+        &hex::decode(hex_key.trim()).unwrap().try_into().unwrap(),
+    );
+    Fixture {
+        _rt: rt,
+        sim,
+        operator,
+        _dir: dir,
+    }
 }
 
 proptest! {
@@ -178,7 +271,16 @@ fn a_correctly_signed_body_is_accepted_by_the_same_path() {
     let f = fixture_once();
     let body = body(&f.sim, 123_456_789).encode_to_vec();
     let sig = f.operator.sign(&body).to_bytes().to_vec();
-    let pair = pb::SignaturePair { pub_key_prefix: f.operator.verifying_key().to_bytes().to_vec(), signature: Some(pb::signature_pair::Signature::Ed25519(sig)) };
-    assert_eq!(f.sim.ledger.submit(&wrap(body.clone(), vec![pair.clone()])), Code::Ok);
-    assert_eq!(f.sim.ledger.submit(&wrap(body, vec![pair])), Code::DuplicateTransaction);
+    let pair = pb::SignaturePair {
+        pub_key_prefix: f.operator.verifying_key().to_bytes().to_vec(),
+        signature: Some(pb::signature_pair::Signature::Ed25519(sig)),
+    };
+    assert_eq!(
+        f.sim.ledger.submit(&wrap(body.clone(), vec![pair.clone()])),
+        Code::Ok
+    );
+    assert_eq!(
+        f.sim.ledger.submit(&wrap(body, vec![pair])),
+        Code::DuplicateTransaction
+    );
 }
