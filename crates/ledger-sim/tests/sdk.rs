@@ -836,3 +836,178 @@ async fn a_restart_keeps_all_state() {
     assert_eq!(nft.metadata, b"before");
     net.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn accounts_records_and_mirror_paging() {
+    let net = common::start().await;
+    let (k_old, k_new) = (
+        PrivateKey::generate_ed25519(),
+        PrivateKey::generate_ed25519(),
+    );
+    let account = new_account(&net, &k_old, 5).await;
+
+    // getAccountInfo through the SDK (a paid query: its payment is a real transfer to the node).
+    let info = hiero::AccountInfoQuery::new()
+        .account_id(account)
+        .execute(&net.client)
+        .await
+        .unwrap();
+    assert_eq!(info.key, k_old.public_key().into());
+    assert_eq!(info.balance, Hbar::new(5));
+
+    // A key change needs the old and the new key.
+    let update = |signers: Vec<PrivateKey>| {
+        let mut u = hiero::AccountUpdateTransaction::new();
+        u.account_id(account)
+            .key(k_new.public_key())
+            .freeze_with(&net.client)
+            .unwrap();
+        for s in signers {
+            u.sign(s);
+        }
+        u
+    };
+    assert_eq!(
+        net.status(
+            &update(vec![k_old.clone()])
+                .execute(&net.client)
+                .await
+                .unwrap()
+        )
+        .await,
+        Status::InvalidSignature
+    );
+    assert_eq!(
+        net.status(
+            &update(vec![k_new.clone()])
+                .execute(&net.client)
+                .await
+                .unwrap()
+        )
+        .await,
+        Status::InvalidSignature
+    );
+    let done = update(vec![k_old.clone(), k_new.clone()])
+        .execute(&net.client)
+        .await
+        .unwrap();
+    assert_eq!(net.status(&done).await, Status::Success);
+
+    // The record of a transfer: consensus time, the hbar moved and the flat fee.
+    let mut t = TransferTransaction::new();
+    t.hbar_transfer(account, Hbar::from_tinybars(-300))
+        .hbar_transfer(net.operator, Hbar::from_tinybars(300));
+    t.freeze_with(&net.client).unwrap().sign(k_new.clone());
+    let response = t.execute(&net.client).await.unwrap();
+    let record = response.get_record(&net.client).await.unwrap();
+    assert_eq!(record.receipt.status, Status::Success);
+    let moved: i64 = record
+        .transfers
+        .iter()
+        .filter(|x| x.account_id == account)
+        .map(|x| x.amount.to_tinybars())
+        .sum();
+    assert_eq!(moved, -300);
+    assert_eq!(record.transaction_fee, Hbar::from_tinybars(100_000));
+    // Moving more than the account holds.
+    let mut t = TransferTransaction::new();
+    t.hbar_transfer(account, Hbar::new(-100))
+        .hbar_transfer(net.operator, Hbar::new(100));
+    t.freeze_with(&net.client).unwrap().sign(k_new.clone());
+    assert_eq!(
+        net.status(&t.execute(&net.client).await.unwrap()).await,
+        Status::InsufficientAccountBalance
+    );
+
+    // The mirror: the account, filters, and paging through links.next until the end.
+    let a = net.mirror(&format!("/api/v1/accounts/{account}")).await;
+    assert_eq!(
+        a["key"]["key"],
+        hex::encode(k_new.public_key().to_bytes_raw())
+    );
+    // As on the mirror node, account.id matches the accounts that sent or received hbar or NFTs (the
+    // payer always does, through the fee): the failed transactions here were paid by the operator.
+    let fails = net
+        .mirror(&format!(
+            "/api/v1/transactions?account.id={}&result=fail",
+            net.operator
+        ))
+        .await;
+    let names: Vec<&str> = fails["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "INSUFFICIENT_ACCOUNT_BALANCE",
+            "INVALID_SIGNATURE",
+            "INVALID_SIGNATURE"
+        ]
+    );
+    let mine = net
+        .mirror(&format!("/api/v1/transactions?account.id={account}"))
+        .await;
+    let names: Vec<&str> = mine["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["CRYPTOTRANSFER", "CRYPTOCREATEACCOUNT"]);
+    let all = net.mirror("/api/v1/transactions?order=asc&limit=100").await["transactions"]
+        .as_array()
+        .unwrap()
+        .len();
+    let mut seen = Vec::new();
+    let mut next = Some("/api/v1/transactions?order=asc&limit=2".to_owned());
+    while let Some(path) = next {
+        let page = net.mirror(&path).await;
+        seen.extend(
+            page["transactions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["consensus_timestamp"].as_str().unwrap().to_owned()),
+        );
+        next = page["links"]["next"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen.len(), all);
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "pages are in order without repeats"
+    );
+    let one = net
+        .mirror(&format!("/api/v1/transactions?timestamp={}", seen[1]))
+        .await;
+    assert_eq!(
+        one["transactions"][0]["consensus_timestamp"],
+        seen[1].as_str()
+    );
+    // Bad parameters are refused the mirror node's way.
+    for bad in [
+        "limit=0",
+        "limit=101",
+        "order=sideways",
+        "transactiontype=NOPE",
+        "timestamp=gt:abc",
+        "account.id=x",
+        "bogus=1",
+    ] {
+        let (status, body) = net
+            .mirror_status(&format!("/api/v1/transactions?{bad}"))
+            .await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(
+            body["_status"]["messages"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid parameter"),
+            "{bad}: {body}"
+        );
+    }
+    assert_eq!(net.mirror_status("/api/v1/tokens/0.0.999999").await.0, 404);
+    net.sim.shutdown().await;
+}
