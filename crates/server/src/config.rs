@@ -75,6 +75,40 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: Log,
+    /// The Hedera network the ledger adapter talks to. Absent: the server has no ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<Ledger>,
+}
+
+/// Which Hedera network the ledger adapter (`hiero-sdk`) uses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Ledger {
+    /// Development: a `gatehouse-ledger-sim` inside the server process, on loopback ports the OS
+    /// picks, its state in `data_dir` (relative to the deployment). Its development operator key is
+    /// the one the simulator wrote there.
+    Simulator {
+        /// The simulator's data directory.
+        #[serde(default = "default_ledger_dir")]
+        data_dir: PathBuf,
+    },
+    /// A Hedera network: testnet, mainnet, or a simulator run on its own. Only addresses differ.
+    Network {
+        /// Node addresses and their accounts, e.g. `{ "127.0.0.1:50211" = "0.0.3" }`.
+        nodes: std::collections::BTreeMap<String, String>,
+        /// Mirror node REST base URLs (optional).
+        #[serde(default)]
+        mirror: Vec<String>,
+        /// The fee-paying operator account, e.g. `0.0.1234`.
+        operator_account: String,
+        /// File holding the operator's private key (hex or DER hex, mode 0600), relative to the
+        /// deployment. The server pays fees with it; it never holds token keys.
+        operator_key: PathBuf,
+    },
+}
+
+fn default_ledger_dir() -> PathBuf {
+    PathBuf::from("ledger")
 }
 
 /// Database selection.
@@ -230,6 +264,9 @@ impl Config {
             audit: Audit::default(),
             limits: Limits::default(),
             log: Log::default(),
+            ledger: Some(Ledger::Simulator {
+                data_dir: default_ledger_dir(),
+            }),
         }
     }
 

@@ -40,6 +40,8 @@ pub struct AppState {
     pub started: Instant,
     /// Request limits.
     pub limits: crate::config::Limits,
+    /// The ledger adapter, when a ledger is configured.
+    pub ledger: Option<Arc<crate::ledger::LedgerAdapter>>,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             instance_id: uuid::Uuid::new_v4().to_string(),
             started: Instant::now(),
             limits,
+            ledger: None,
         }
     }
 }
@@ -72,6 +75,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/v1/whoami", get(whoami))
         .route("/v1/status", get(status))
+        .route("/v1/ledger", get(ledger_status))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/audit/checkpoint", get(crate::audit_api::checkpoint))
         .route("/v1/audit/entries", get(crate::audit_api::entries))
@@ -258,6 +262,23 @@ async fn status(State(state): State<Arc<AppState>>) -> Json<ServerStatus> {
     })
 }
 
+/// The Hedera network this server uses, and whether it answers right now.
+#[utoipa::path(
+    get,
+    path = "/v1/ledger",
+    responses(
+        (status = 200, description = "The ledger adapter's network and a live balance check of its fee payer", body = crate::ledger::LedgerStatus),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError),
+    )
+)]
+async fn ledger_status(State(state): State<Arc<AppState>>) -> Json<crate::ledger::LedgerStatus> {
+    Json(match &state.ledger {
+        Some(ledger) => ledger.status().await,
+        None => crate::ledger::LedgerStatus::not_configured(),
+    })
+}
+
 /// This API's OpenAPI 3.1 document.
 #[utoipa::path(
     get,
@@ -285,6 +306,7 @@ async fn not_found() -> Error {
     paths(
         whoami,
         status,
+        ledger_status,
         openapi,
         crate::audit_api::checkpoint,
         crate::audit_api::entries,

@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod deployment;
 pub mod http;
+pub mod ledger;
 pub mod pki;
 pub mod serve;
 #[cfg(feature = "test-support")]
@@ -42,6 +43,9 @@ pub enum StartError {
     /// The audit log cannot be opened (missing key, inconsistent log).
     #[error(transparent)]
     Audit(#[from] audit::Error),
+    /// The ledger adapter could not be set up.
+    #[error(transparent)]
+    Ledger(#[from] ledger::Error),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -72,6 +76,9 @@ impl Running {
         let result = (&mut self.task)
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Some(ledger) = &self.state.ledger {
+            ledger.shutdown().await;
+        }
         self.state.db.close().await;
         result
     }
@@ -106,12 +113,13 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
         addr: config.listen,
         source,
     })?;
-    let state = Arc::new(AppState::new(
-        db,
-        audit,
-        &config.deployment,
-        config.limits.clone(),
-    ));
+    let ledger = match &config.ledger {
+        Some(l) => Some(Arc::new(ledger::LedgerAdapter::start(config, l).await?)),
+        None => None,
+    };
+    let mut state = AppState::new(db, audit, &config.deployment, config.limits.clone());
+    state.ledger = ledger;
+    let state = Arc::new(state);
     let router = app(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let limits = config.limits.clone();

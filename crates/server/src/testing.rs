@@ -68,6 +68,8 @@ impl TestDeployment {
         let listen = "127.0.0.1:0".parse().expect("a socket address");
         let mut config = Config::development("test", dir.path(), listen);
         config.limits.shutdown_grace_secs = 2;
+        // Tests that need the ledger set it; the others do not pay for a simulator.
+        config.ledger = None;
         let postgres = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {

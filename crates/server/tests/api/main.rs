@@ -3,6 +3,7 @@
 mod audit;
 mod cli;
 mod identity;
+mod ledger;
 mod service;
 
 /// Runs an async test body once per database backend.

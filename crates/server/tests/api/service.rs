@@ -51,6 +51,7 @@ async fn openapi_document_describes_the_endpoints(backend: Backend) {
     for path in [
         "/v1/whoami",
         "/v1/status",
+        "/v1/ledger",
         "/v1/openapi.json",
         "/v1/audit/checkpoint",
         "/v1/audit/entries/{index}",

@@ -1,0 +1,230 @@
+//! The ledger adapter: the server's connection to Hedera through the real SDK (`hiero-sdk`). Against
+//! the development simulator, testnet or mainnet only the addresses differ.
+//!
+//! In development (`[ledger] mode = "simulator"`) the server starts a `gatehouse-ledger-sim` in its
+//! own process on loopback ports and pays fees with the simulator's development operator key. The
+//! operator is only a fee payer: token keys belong to the officers' devices (invariant 1).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use hiero_sdk::{AccountBalanceQuery, AccountId, Client, PrivateKey};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::config::{Config, Ledger};
+
+/// How long a health check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Failure to set up the ledger adapter.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The in-process simulator did not start.
+    #[error("the development ledger simulator did not start: {0:#}")]
+    Simulator(anyhow::Error),
+    /// The operator key file could not be read or is not a private key.
+    #[error("ledger operator key {path}: {reason} (a hex or DER-hex private key, mode 0600)")]
+    OperatorKey {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A setting is malformed.
+    #[error("[ledger] {0}")]
+    Config(String),
+}
+
+/// The adapter: an SDK client for the configured network, and the simulator when it runs in-process.
+pub struct LedgerAdapter {
+    client: Client,
+    operator: AccountId,
+    mode: &'static str,
+    nodes: Vec<String>,
+    mirror: Vec<String>,
+    simulator: std::sync::Mutex<Option<gatehouse_ledger_sim::Simulator>>,
+}
+
+impl std::fmt::Debug for LedgerAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerAdapter")
+            .field("mode", &self.mode)
+            .field("nodes", &self.nodes)
+            .field("operator", &self.operator.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `GET /v1/ledger` reports.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LedgerStatus {
+    /// Whether this server has a ledger configured at all.
+    pub configured: bool,
+    /// `simulator` (in-process development network) or `network`.
+    pub mode: Option<String>,
+    /// gRPC node addresses.
+    pub nodes: Vec<String>,
+    /// Mirror node REST base URLs.
+    pub mirror: Vec<String>,
+    /// The fee-paying operator account.
+    pub operator_account: Option<String>,
+    /// Whether the network answered a balance query just now.
+    pub reachable: bool,
+    /// The operator's balance in tinybars, when reachable.
+    pub operator_balance_tinybars: Option<i64>,
+    /// Why it is unreachable, when it is.
+    pub error: Option<String>,
+}
+
+impl LedgerStatus {
+    /// The answer when no ledger is configured.
+    pub fn not_configured() -> Self {
+        Self {
+            configured: false,
+            mode: None,
+            nodes: Vec::new(),
+            mirror: Vec::new(),
+            operator_account: None,
+            reachable: false,
+            operator_balance_tinybars: None,
+            error: None,
+        }
+    }
+}
+
+fn read_key(path: &Path) -> Result<PrivateKey, Error> {
+    let bad = |reason: String| Error::OperatorKey {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?);
+    let text = text.trim();
+    // Raw 32-byte Ed25519 seeds (the simulator's development key) or any form the SDK parses.
+    let raw = Zeroizing::new(hex::decode(text).map_err(|_| bad("not hex".into()))?);
+    if raw.len() == 32 {
+        PrivateKey::from_bytes_ed25519(&raw).map_err(|e| bad(e.to_string()))
+    } else {
+        PrivateKey::from_bytes_der(&raw).map_err(|e| bad(e.to_string()))
+    }
+}
+
+impl LedgerAdapter {
+    /// Connects as configured; in simulator mode, starts the simulator first.
+    pub async fn start(config: &Config, ledger: &Ledger) -> Result<Self, Error> {
+        // reqwest (inside the SDK) needs a process-wide rustls provider; installing twice is a no-op.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        match ledger {
+            Ledger::Simulator { data_dir } => {
+                let dir = config.resolve(data_dir);
+                let sim = gatehouse_ledger_sim::Simulator::start(
+                    gatehouse_ledger_sim::Config::ephemeral(&dir),
+                )
+                .await
+                .map_err(Error::Simulator)?;
+                let key_file = sim.operator_key_file.clone().ok_or_else(|| {
+                    Error::Config(format!(
+                        "the simulator in {} was made from a genesis file, so the server has no operator key: use mode = \"network\"",
+                        dir.display()
+                    ))
+                })?;
+                let key = read_key(&key_file)?;
+                let operator: AccountId = sim
+                    .operator_account
+                    .parse()
+                    .map_err(|_| Error::Config("bad simulator operator".into()))?;
+                let node = sim.grpc_addr.to_string();
+                let mirror = vec![sim.mirror_url()];
+                let client =
+                    Client::for_network(HashMap::from([(node.clone(), AccountId::new(0, 0, 3))]))
+                        .map_err(|e| Error::Config(e.to_string()))?;
+                client.set_operator(operator, key);
+                tracing::info!(grpc = %node, mirror = %mirror[0], operator = %operator, "development ledger simulator started in-process");
+                Ok(Self {
+                    client,
+                    operator,
+                    mode: "simulator",
+                    nodes: vec![node],
+                    mirror,
+                    simulator: std::sync::Mutex::new(Some(sim)),
+                })
+            }
+            Ledger::Network {
+                nodes,
+                mirror,
+                operator_account,
+                operator_key,
+            } => {
+                let mut network = HashMap::new();
+                for (address, account) in nodes {
+                    let account: AccountId = account.parse().map_err(|_| {
+                        Error::Config(format!("node account {account:?} is not an account id"))
+                    })?;
+                    network.insert(address.clone(), account);
+                }
+                if network.is_empty() {
+                    return Err(Error::Config(
+                        "nodes is empty: name at least one node".into(),
+                    ));
+                }
+                let operator: AccountId = operator_account.parse().map_err(|_| {
+                    Error::Config(format!(
+                        "operator_account {operator_account:?} is not an account id"
+                    ))
+                })?;
+                let key = read_key(&config.resolve(operator_key))?;
+                let client =
+                    Client::for_network(network).map_err(|e| Error::Config(e.to_string()))?;
+                if !mirror.is_empty() {
+                    client.set_mirror_network(mirror.clone());
+                }
+                client.set_operator(operator, key);
+                Ok(Self {
+                    client,
+                    operator,
+                    mode: "network",
+                    nodes: nodes.keys().cloned().collect(),
+                    mirror: mirror.clone(),
+                    simulator: std::sync::Mutex::new(None),
+                })
+            }
+        }
+    }
+
+    /// Asks the network for the operator's balance (a free query) to show it is reachable.
+    pub async fn status(&self) -> LedgerStatus {
+        let mut query = AccountBalanceQuery::new();
+        query.account_id(self.operator);
+        let (reachable, balance, error) = match query
+            .execute_with_timeout(&self.client, CHECK_TIMEOUT)
+            .await
+        {
+            Ok(b) => (true, Some(b.hbars.to_tinybars()), None),
+            Err(e) => (false, None, Some(e.to_string())),
+        };
+        LedgerStatus {
+            configured: true,
+            mode: Some(self.mode.to_owned()),
+            nodes: self.nodes.clone(),
+            mirror: self.mirror.clone(),
+            operator_account: Some(self.operator.to_string()),
+            reachable,
+            operator_balance_tinybars: balance,
+            error,
+        }
+    }
+
+    /// Stops the in-process simulator, if any.
+    pub async fn shutdown(&self) {
+        let sim = self
+            .simulator
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(sim) = sim {
+            sim.shutdown().await;
+        }
+    }
+}
