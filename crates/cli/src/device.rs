@@ -1,5 +1,6 @@
 //! `gatehouse device`: PKCS#11 tokens (SoftHSM2, a vendor HSM, Yubico's ykcs11) and software key
-//! files. YubiKey PIV over PC/SC and attestation verification are not built yet (issue 4).
+//! files, and verification of YubiKey attestations. YubiKey PIV over PC/SC is not built yet
+//! (issue 4).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -14,6 +15,8 @@ use crate::{Failure, secret_input};
 
 /// Exit code for a device failure (wrong PIN, locked, not found, module missing).
 pub const EXIT_DEVICE: u8 = 13;
+/// Exit code for an attestation that does not verify.
+pub const EXIT_ATTESTATION: u8 = 14;
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceAction {
@@ -53,6 +56,26 @@ pub enum DeviceAction {
         /// The key's id (hex, as `device info` shows it).
         #[arg(long)]
         key: String,
+    },
+    /// Verify a YubiKey attestation: the key certificate, the device's slot f9 certificate, and the
+    /// public key the device reported, against Yubico's pinned roots (or the roots given).
+    VerifyAttestation {
+        /// The attestation certificate for the key (PEM or DER).
+        #[arg(long)]
+        key_cert: PathBuf,
+        /// The device's attestation certificate from slot f9 (PEM or DER).
+        #[arg(long)]
+        device_cert: PathBuf,
+        /// The slot's public key as the device reported it (SubjectPublicKeyInfo, PEM or DER).
+        #[arg(long)]
+        public_key: PathBuf,
+        /// Trust these roots instead of Yubico's (PEM, any number of certificates; pinned by their
+        /// SHA-256 as given). For test cards and private PKIs.
+        #[arg(long)]
+        root: Vec<PathBuf>,
+        /// Extra intermediates to build the chain with (PEM).
+        #[arg(long)]
+        intermediate: Vec<PathBuf>,
     },
     /// Change the user PIN (a software key file's passphrase).
     ChangePin {
@@ -172,8 +195,114 @@ fn pin(variable: &str, what: &str) -> Result<Pin, Failure> {
     secret_input(variable, what).map(|secret| Pin::new(secret.expose().to_owned()))
 }
 
+fn read_der(path: &std::path::Path, what: &str) -> Result<Vec<Vec<u8>>, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| Failure {
+        code: 2,
+        message: format!("cannot read the {what} {}: {e}", path.display()),
+        hint: None,
+    })?;
+    gatehouse_keys::attestation::der_blocks(&bytes).map_err(|e| Failure {
+        code: EXIT_ATTESTATION,
+        message: format!("{} ({what}): {e}", path.display()),
+        hint: None,
+    })
+}
+
+fn one(mut blocks: Vec<Vec<u8>>, path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    if blocks.len() != 1 {
+        return Err(Failure {
+            code: 2,
+            message: format!(
+                "{} holds {} PEM blocks; give exactly one",
+                path.display(),
+                blocks.len()
+            ),
+            hint: None,
+        });
+    }
+    Ok(blocks.remove(0))
+}
+
+fn verify_attestation(
+    key_cert: &std::path::Path,
+    device_cert: &std::path::Path,
+    public_key: &std::path::Path,
+    roots: &[PathBuf],
+    intermediates: &[PathBuf],
+) -> Result<(), Failure> {
+    use gatehouse_keys::attestation::{self, TrustAnchors};
+    let attestation = gatehouse_keys::evidence::Attestation {
+        key_certificate: one(read_der(key_cert, "key certificate")?, key_cert)?,
+        device_certificate: one(read_der(device_cert, "device certificate")?, device_cert)?,
+    };
+    let spki = one(read_der(public_key, "public key")?, public_key)?;
+    let mut extra = Vec::new();
+    for path in intermediates {
+        extra.extend(read_der(path, "intermediate")?);
+    }
+    let anchors = if roots.is_empty() {
+        let mut a = TrustAnchors::yubico();
+        a.add_intermediates(extra);
+        say!("trusting:    Yubico's PIV attestation roots (pinned by SHA-256)");
+        a
+    } else {
+        let mut pinned = Vec::new();
+        for path in roots {
+            pinned.extend(read_der(path, "root")?);
+        }
+        say!(
+            "trusting:    {} root(s) given with --root (NOT Yubico's)",
+            pinned.len()
+        );
+        TrustAnchors::new(pinned, extra)
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    match attestation::verify(&attestation, &spki, &anchors, now) {
+        Ok(v) => {
+            say!("attestation: VERIFIED: the key was generated on this device and cannot leave it");
+            say!("root:        {} (SHA-256 {})", v.root, v.root_sha256);
+            say!("chain:       {} certificates", v.chain_length);
+            let show = |o: Option<String>| o.unwrap_or_else(|| "not stated".to_owned());
+            say!("serial:      {}", show(v.serial.map(|s| s.to_string())));
+            say!(
+                "firmware:    {}",
+                show(v.firmware.map(|(a, b, c)| format!("{a}.{b}.{c}")))
+            );
+            say!(
+                "PIN policy:  {}",
+                show(v.pin_policy.map(|p| format!("{p:?}").to_lowercase()))
+            );
+            say!(
+                "touch:       {}",
+                show(v.touch_policy.map(|p| format!("{p:?}").to_lowercase()))
+            );
+            say!(
+                "form factor: {}",
+                show(v.form_factor.map(|f| f.to_string()))
+            );
+            Ok(())
+        }
+        Err(e) => Err(Failure {
+            code: EXIT_ATTESTATION,
+            message: format!("attestation REFUSED: {e}"),
+            hint: None,
+        }),
+    }
+}
+
 pub fn run(action: DeviceAction) -> Result<(), Failure> {
     match action {
+        DeviceAction::VerifyAttestation {
+            key_cert,
+            device_cert,
+            public_key,
+            root,
+            intermediate,
+        } => {
+            verify_attestation(&key_cert, &device_cert, &public_key, &root, &intermediate)?;
+        }
         DeviceAction::List { backend } => {
             let found = gatehouse_keys::enumerate(&backend.backend()?).map_err(device_failure)?;
             if found.is_empty() {
@@ -236,7 +365,7 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
                     return Err(Failure {
                         code: 1,
                         message: "this device returned an attestation, but verifying attestation chains is not built yet".into(),
-                        hint: Some("do not rely on it until `gatehouse device attest` verifies it (issue 4)".into()),
+                        hint: Some("save the certificates and check them with `gatehouse device verify-attestation`".into()),
                     });
                 }
                 Err(Error::AttestationUnavailable { .. }) => {
@@ -312,7 +441,7 @@ fn print_evidence(evidence: &Evidence) {
         }
         Evidence::Attested(_) => {
             say!(
-                "evidence: an attestation certificate chain; verifying it is not built yet, so it proves nothing here"
+                "evidence: an attestation certificate chain; it proves nothing until `gatehouse device verify-attestation` accepts it"
             );
         }
         _ => say!("evidence: of a kind this version does not know"),

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Evidence {
-    /// An attestation certificate chain (PIV slot f9). Verification against the vendor root
-    /// is not built yet; no device in this crate produces this variant yet.
+    /// An attestation certificate chain (PIV slot f9). Check it with
+    /// [`crate::attestation::verify`]; no device in this crate produces this variant yet (PIV is
+    /// not built).
     Attested(Attestation),
     /// Attributes a PKCS#11 module reports about the key. Nothing signs them: record them as
     /// self-reported.
@@ -25,7 +26,8 @@ pub enum Evidence {
 
 impl Evidence {
     /// Whether the evidence, taken at its word, says the key was generated on the device and
-    /// can never leave it. Attestations are not verified here yet, so they count as no.
+    /// can never leave it. An attestation counts only once [`crate::attestation::verify`] accepted
+    /// it, which needs the device's public key and the trust anchors; here it counts as no.
     pub fn claims_born_on_device(&self) -> bool {
         match self {
             Evidence::SelfReported(attributes) => attributes.born_on_device(),

@@ -6,8 +6,9 @@
 //! - [`tls`]: a rustls client-certificate signer over any device key, and a
 //!   [`gatehouse_client::identity::ClientIdentity`] built on it.
 //!
-//! A PIV (YubiKey) device is to be added behind the same trait; attestation, which only PIV
-//! provides, already has its place in [`evidence::Evidence`] and [`Device::attestation`].
+//! A PIV (YubiKey) device is to be added behind the same trait. Attestation, which only PIV
+//! provides, has its place in [`evidence::Evidence`] and [`Device::attestation`], and
+//! [`attestation::verify`] checks a chain against Yubico's pinned roots (or configured ones).
 //!
 //! # Blocking
 //!
@@ -25,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod attestation;
 pub mod device;
 pub mod error;
 pub mod evidence;

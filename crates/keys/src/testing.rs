@@ -1,4 +1,5 @@
-//! Test support (feature `test-support`): a private SoftHSM2 token directory per process.
+//! Test support (feature `test-support`): a private SoftHSM2 token directory per process, and
+//! generated YubiKey-shaped attestation chains ([`attestation_chain`]).
 //!
 //! SoftHSM2 reads its configuration from `SOFTHSM2_CONF` once, at `C_Initialize`, and a process
 //! initialises a module once. Setting an environment variable inside a running Rust 2024 program
@@ -96,5 +97,103 @@ pub fn locator(label: &str) -> Locator {
         module: softhsm_module(),
         serial: String::new(),
         label: label.to_owned(),
+    }
+}
+
+/// A generated attestation chain shaped like a YubiKey's: root, optionally one intermediate (the
+/// 5.7.4 layout), the slot f9 certificate (which issues without CA constraints, as Yubico's does),
+/// and a key certificate with Yubico's extensions.
+#[derive(Debug)]
+pub struct AttestationChain {
+    /// The root (DER); trust it with `TrustAnchors::new`.
+    pub root: Vec<u8>,
+    /// The intermediate (DER), when asked for.
+    pub intermediate: Option<Vec<u8>>,
+    /// The key and f9 certificates, as a device returns them.
+    pub attestation: crate::evidence::Attestation,
+    /// The attested key's SubjectPublicKeyInfo (DER), as the device would report it.
+    pub device_spki: Vec<u8>,
+    /// PEM of root, f9 and key certificate, for tools that read files.
+    pub pem: [String; 3],
+}
+
+/// Yubico's extension contents for [`attestation_chain`]: firmware (3 bytes), serial, PIN and
+/// touch policy codes, form factor.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceFacts {
+    /// Firmware major, minor, patch.
+    pub firmware: [u8; 3],
+    /// Serial number.
+    pub serial: u32,
+    /// PIN policy code (1 never, 2 once, 3 always) and touch policy code (1 never, 2 always, 3 cached).
+    pub policy: [u8; 2],
+    /// Form factor code.
+    pub form_factor: u8,
+}
+
+/// Generates a chain under a new root named `root_name`.
+#[allow(clippy::missing_panics_doc)] // test support: generation failures are test failures
+pub fn attestation_chain(
+    root_name: &str,
+    with_intermediate: bool,
+    facts: DeviceFacts,
+) -> AttestationChain {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyPair,
+        PublicKeyData as _,
+    };
+    let named = |cn: &str, ca: bool| {
+        let mut p = CertificateParams::new(Vec::<String>::new()).expect("certificate parameters");
+        p.distinguished_name.push(DnType::CommonName, cn);
+        if ca {
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        p
+    };
+    let key = || KeyPair::generate().expect("a P-256 key");
+    let root_key = key();
+    let root_params = named(root_name, true);
+    let root = root_params
+        .self_signed(&root_key)
+        .expect("root certificate");
+    let root_issuer = Issuer::new(root_params, root_key);
+    let (f9_parent, intermediate) = if with_intermediate {
+        let k = key();
+        let p = named("Test PIV Attestation B 1", true);
+        let cert = p
+            .signed_by(&k, &root_issuer)
+            .expect("intermediate certificate");
+        (Issuer::new(p, k), Some(cert.der().to_vec()))
+    } else {
+        (root_issuer, None)
+    };
+    let f9_key = key();
+    let f9_params = named("Yubico PIV Attestation", false);
+    let f9 = f9_params
+        .signed_by(&f9_key, &f9_parent)
+        .expect("f9 certificate");
+    let f9_issuer = Issuer::new(f9_params, f9_key);
+    let device_key = key();
+    let mut leaf = named("YubiKey PIV Attestation 9c", false);
+    let serial = facts.serial.to_be_bytes();
+    let oid = |last: u64| [1, 3, 6, 1, 4, 1, 41482, 3, last];
+    leaf.custom_extensions = vec![
+        CustomExtension::from_oid_content(&oid(3), facts.firmware.to_vec()),
+        CustomExtension::from_oid_content(&oid(7), [&[0x02, 0x05, 0x00][..], &serial].concat()),
+        CustomExtension::from_oid_content(&oid(8), facts.policy.to_vec()),
+        CustomExtension::from_oid_content(&oid(9), vec![facts.form_factor]),
+    ];
+    let leaf = leaf
+        .signed_by(&device_key, &f9_issuer)
+        .expect("key certificate");
+    AttestationChain {
+        root: root.der().to_vec(),
+        intermediate,
+        attestation: crate::evidence::Attestation {
+            key_certificate: leaf.der().to_vec(),
+            device_certificate: f9.der().to_vec(),
+        },
+        device_spki: device_key.subject_public_key_info(),
+        pem: [root.pem(), f9.pem(), leaf.pem()],
     }
 }

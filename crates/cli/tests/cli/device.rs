@@ -256,3 +256,85 @@ fn a_closed_pipe_ends_the_output_quietly() {
         text(&out)
     );
 }
+
+/// A YubiKey-shaped attestation chain (firmware 5.7.1, serial 12345678, PIN once, touch always) in
+/// files: root.pem, f9.pem, key.pem, key.spki (DER) and other.spki (another key).
+fn attestation_files() -> tempfile::TempDir {
+    use gatehouse_keys::testing::{DeviceFacts, attestation_chain};
+    let facts = DeviceFacts {
+        firmware: [5, 7, 1],
+        serial: 12_345_678,
+        policy: [2, 2],
+        form_factor: 3,
+    };
+    let chain = attestation_chain("Test PIV Root CA", false, facts);
+    let other = attestation_chain("Other", false, facts);
+    let dir = tempfile::tempdir().expect("dir");
+    for (name, contents) in ["root.pem", "f9.pem", "key.pem"].iter().zip(&chain.pem) {
+        std::fs::write(dir.path().join(name), contents).expect("write");
+    }
+    std::fs::write(dir.path().join("key.spki"), &chain.device_spki).expect("write");
+    std::fs::write(dir.path().join("other.spki"), &other.device_spki).expect("write");
+    dir
+}
+
+fn verify_attestation(dir: &Path, public_key: &str, roots: &[&str]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["device", "verify-attestation", "--key-cert"])
+        .arg(dir.join("key.pem"))
+        .arg("--device-cert")
+        .arg(dir.join("f9.pem"))
+        .arg("--public-key")
+        .arg(dir.join(public_key));
+    for r in roots {
+        cmd.arg("--root").arg(dir.join(r));
+    }
+    cmd.output().expect("gatehouse runs")
+}
+
+#[test]
+fn verify_attestation_accepts_a_good_chain_and_refuses_the_rest() {
+    let files = attestation_files();
+    let dir = files.path();
+    let ok = verify_attestation(dir, "key.spki", &["root.pem"]);
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    for line in [
+        "attestation: VERIFIED",
+        "serial:      12345678",
+        "firmware:    5.7.1",
+        "PIN policy:  once",
+        "touch:       always",
+        "NOT Yubico's",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in {stdout}");
+    }
+
+    // Against Yubico's pinned roots (the default), a test chain is refused.
+    let yubico = verify_attestation(dir, "key.spki", &[]);
+    assert_eq!(yubico.status.code(), Some(14));
+    assert!(
+        String::from_utf8_lossy(&yubico.stderr).contains("does not reach a trusted Yubico root")
+    );
+    // The attestation of another key.
+    let other = verify_attestation(dir, "other.spki", &["root.pem"]);
+    assert_eq!(other.status.code(), Some(14));
+    assert!(String::from_utf8_lossy(&other.stderr).contains("different key"));
+    // A damaged certificate file.
+    std::fs::write(
+        dir.join("f9.pem"),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write");
+    let bad = verify_attestation(dir, "key.spki", &["root.pem"]);
+    assert_eq!(bad.status.code(), Some(14));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("cannot be read"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
