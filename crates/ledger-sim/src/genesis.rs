@@ -85,20 +85,35 @@ impl Genesis {
 }
 
 /// Makes a development genesis: a new Ed25519 operator key for 0.0.2, written (hex of the 32-byte
-/// private key, mode 0600) to `DIR/dev-operator.key`.
+/// private key, mode 0600) to `DIR/dev-operator.key`. A key file already there (a first start that
+/// stopped before genesis was stored) is used again rather than refused.
 pub fn development(dir: &Path) -> anyhow::Result<(Genesis, PathBuf)> {
-    let sk = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
     let path = dir.join(DEV_KEY_FILE);
-    let secret = Zeroizing::new(hex::encode(sk.to_bytes()));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(secret.as_bytes())?;
-    f.sync_all()?;
+    let sk = if path.exists() {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        );
+        let bytes = Zeroizing::new(hex::decode(text.trim()).ok().filter(|b| b.len() == 32).with_context(|| {
+            format!("{} is not a development key (64 hex digits); remove the data directory to start afresh", path.display())
+        })?);
+        let mut seed = Zeroizing::new([0u8; 32]);
+        seed.copy_from_slice(&bytes);
+        ed25519_dalek::SigningKey::from_bytes(&seed)
+    } else {
+        let sk = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+        let secret = Zeroizing::new(hex::encode(sk.to_bytes()));
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        f.write_all(secret.as_bytes())?;
+        f.sync_all()?;
+        sk
+    };
     let genesis = Genesis {
         operator_account: "0.0.2".into(),
         operator_public_key: hex::encode(sk.verifying_key().to_bytes()),

@@ -522,3 +522,21 @@ fn precheck_shape(tx: &pb::Transaction) -> Result<Parsed, Code> {
         hash,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_virtual_clock_moves_only_when_enabled() {
+        let off = Clock::new(false);
+        assert_eq!(
+            off.advance(std::time::Duration::from_secs(60)),
+            Err(ClockError::NotEnabled)
+        );
+        let on = Clock::new(true);
+        let before = on.now();
+        assert_eq!(on.advance(std::time::Duration::from_secs(3_600)), Ok(()));
+        assert!(on.now() - before >= 3_600 * NANOS_PER_SEC);
+    }
+}

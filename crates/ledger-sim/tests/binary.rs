@@ -117,3 +117,32 @@ fn a_bad_genesis_file_is_refused_with_the_reason() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid genesis file"));
 }
+
+#[test]
+fn a_development_key_left_by_an_interrupted_first_start_is_used_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ledger");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
+    std::fs::write(data.join("dev-operator.key"), hex::encode(key.to_bytes())).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    rt.block_on(async {
+        let sim =
+            gatehouse_ledger_sim::Simulator::start(gatehouse_ledger_sim::Config::ephemeral(&data))
+                .await
+                .unwrap();
+        let account: serde_json::Value =
+            reqwest::get(format!("{}/api/v1/accounts/0.0.2", sim.mirror_url()))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        assert_eq!(
+            account["key"]["key"],
+            hex::encode(key.verifying_key().to_bytes())
+        );
+        sim.shutdown().await;
+    });
+}
