@@ -427,8 +427,32 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             say!("instance:    {}", status.instance_id);
             say!("database:    {:?}", status.database);
             say!("uptime:      {} s", status.uptime_seconds);
+            let ledger = connection.ledger().await?;
+            say!("ledger:      {}", describe_ledger(&ledger));
             Ok(())
         }
+    }
+}
+
+/// One line about the server's ledger for `gatehouse status`.
+fn describe_ledger(l: &gatehouse_protocol::LedgerStatus) -> String {
+    if !l.configured {
+        return "none configured".to_owned();
+    }
+    let mode = l.mode.as_deref().unwrap_or("network");
+    let nodes = l.nodes.join(", ");
+    let operator = l.operator_account.as_deref().unwrap_or("?");
+    match (l.reachable, l.operator_balance_tinybars, &l.error) {
+        (true, Some(t), _) => format!(
+            "{mode} at {nodes}, reachable; fee payer {operator} holds {}.{:08} hbar",
+            t / 100_000_000,
+            (t % 100_000_000).abs()
+        ),
+        (true, None, _) => format!("{mode} at {nodes}, reachable; fee payer {operator}"),
+        (false, _, error) => format!(
+            "{mode} at {nodes}, NOT reachable: {}",
+            error.as_deref().unwrap_or("no answer")
+        ),
     }
 }
 

@@ -205,6 +205,11 @@ impl Connection {
         self.get("/v1/status").await
     }
 
+    /// `GET /v1/ledger`: the server's Hedera network and whether it answers.
+    pub async fn ledger(&self) -> Result<gatehouse_protocol::LedgerStatus, Error> {
+        self.get("/v1/ledger").await
+    }
+
     /// A GET whose JSON answer is `T`, with every failure classified.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
         self.send(reqwest::Method::GET, path, None::<&()>).await

@@ -209,6 +209,45 @@ pub struct ServerStatus {
     pub uptime_seconds: u64,
 }
 
+/// `GET /v1/ledger`: the Hedera network the server's ledger adapter uses, and whether it answered a
+/// balance query just now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LedgerStatus {
+    /// Whether this server has a ledger configured at all.
+    pub configured: bool,
+    /// `simulator` (the development network inside the server) or `network`.
+    pub mode: Option<String>,
+    /// gRPC node addresses.
+    pub nodes: Vec<String>,
+    /// Mirror node REST base URLs.
+    pub mirror: Vec<String>,
+    /// The fee-paying operator account.
+    pub operator_account: Option<String>,
+    /// Whether the network answered just now.
+    pub reachable: bool,
+    /// The operator's balance in tinybars, when reachable.
+    pub operator_balance_tinybars: Option<i64>,
+    /// Why it is unreachable, when it is.
+    pub error: Option<String>,
+}
+
+impl LedgerStatus {
+    /// The answer when no ledger is configured.
+    pub fn not_configured() -> Self {
+        Self {
+            configured: false,
+            mode: None,
+            nodes: Vec::new(),
+            mirror: Vec::new(),
+            operator_account: None,
+            reachable: false,
+            operator_balance_tinybars: None,
+            error: None,
+        }
+    }
+}
+
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

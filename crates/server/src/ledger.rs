@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+pub use gatehouse_protocol::LedgerStatus;
 use hiero_sdk::{AccountBalanceQuery, AccountId, Client, PrivateKey};
-use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::config::{Config, Ledger};
@@ -55,43 +55,6 @@ impl std::fmt::Debug for LedgerAdapter {
             .field("nodes", &self.nodes)
             .field("operator", &self.operator.to_string())
             .finish_non_exhaustive()
-    }
-}
-
-/// What `GET /v1/ledger` reports.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct LedgerStatus {
-    /// Whether this server has a ledger configured at all.
-    pub configured: bool,
-    /// `simulator` (in-process development network) or `network`.
-    pub mode: Option<String>,
-    /// gRPC node addresses.
-    pub nodes: Vec<String>,
-    /// Mirror node REST base URLs.
-    pub mirror: Vec<String>,
-    /// The fee-paying operator account.
-    pub operator_account: Option<String>,
-    /// Whether the network answered a balance query just now.
-    pub reachable: bool,
-    /// The operator's balance in tinybars, when reachable.
-    pub operator_balance_tinybars: Option<i64>,
-    /// Why it is unreachable, when it is.
-    pub error: Option<String>,
-}
-
-impl LedgerStatus {
-    /// The answer when no ledger is configured.
-    pub fn not_configured() -> Self {
-        Self {
-            configured: false,
-            mode: None,
-            nodes: Vec::new(),
-            mirror: Vec::new(),
-            operator_account: None,
-            reachable: false,
-            operator_balance_tinybars: None,
-            error: None,
-        }
     }
 }
 

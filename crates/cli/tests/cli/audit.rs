@@ -376,3 +376,44 @@ async fn audit_export_and_verify_bundle_with_exit_codes_for_alarms() {
     );
     server.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn status_shows_the_servers_ledger() {
+    let mut deployment = TestDeployment::new(Backend::Sqlite).await;
+    deployment.config.ledger = Some(gatehouse_server::config::Ledger::Simulator {
+        data_dir: "ledger".into(),
+    });
+    let carol = deployment.enrol("carol", &[Role::Responder]).await;
+    let server = deployment.start().await;
+    let config = deployment.dir.path().join("cli-config");
+    let file = profile_file(
+        deployment.dir.path(),
+        "carol",
+        deployment.ca_cert(),
+        &carol,
+        server.addr.port(),
+    );
+    assert!(
+        gatehouse(
+            &config,
+            &["profile", "import", file.to_str().expect("utf-8")]
+        )
+        .status
+        .success()
+    );
+    let out = tokio::task::spawn_blocking(move || gatehouse(&config, &["status"]))
+        .await
+        .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("ledger:      simulator at 127.0.0.1:")
+            && stdout.contains("reachable; fee payer 0.0.2 holds 50000000000.00000000 hbar"),
+        "{stdout}"
+    );
+    server.shutdown().await.expect("clean shutdown");
+}
