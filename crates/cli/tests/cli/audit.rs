@@ -13,6 +13,16 @@ fn gatehouse(config_dir: &std::path::Path, args: &[&str]) -> std::process::Outpu
     gatehouse_with(config_dir, &[], args)
 }
 
+/// `gatehouse profile import FILE` into `config_dir`; whether it succeeded.
+fn import(config_dir: &std::path::Path, file: &std::path::Path) -> bool {
+    gatehouse(
+        config_dir,
+        &["profile", "import", file.to_str().expect("utf-8")],
+    )
+    .status
+    .success()
+}
+
 fn profile_file(
     dir: &std::path::Path,
     name: &str,
@@ -80,23 +90,9 @@ async fn whoami_prints_the_identity_and_failures_have_distinct_exit_codes() {
     let other_ca = deployment.dir.path().join("other-ca.pem");
     std::fs::write(&other_ca, Authority::generate("x").expect("CA").cert_pem()).expect("write");
     let wrong = profile_file(dir, "wrong-ca", other_ca, &alice, port);
-    assert!(
-        gatehouse(
-            &config,
-            &["profile", "import", wrong.to_str().expect("utf-8")]
-        )
-        .status
-        .success()
-    );
+    assert!(import(&config, &wrong));
     let unregistered = profile_file(dir, "mallory", deployment.ca_cert(), &mallory, port);
-    assert!(
-        gatehouse(
-            &config,
-            &["profile", "import", unregistered.to_str().expect("utf-8")]
-        )
-        .status
-        .success()
-    );
+    assert!(import(&config, &unregistered));
 
     let cases = [("wrong-ca", 4, "SHA-256"), ("mallory", 6, "register")];
     for (profile, code, needle) in cases {
@@ -151,14 +147,7 @@ async fn audit_export_and_verify_bundle_with_exit_codes_for_alarms() {
     let stranger = profile_file(&dir, "mallory", deployment.ca_cert(), &mallory, port);
     let reader = profile_file(&dir, "dave", deployment.ca_cert(), &dave, port);
     for file in [&stranger, &reader] {
-        assert!(
-            gatehouse(
-                &config,
-                &["profile", "import", file.to_str().expect("utf-8")]
-            )
-            .status
-            .success()
-        );
+        assert!(import(&config, &file));
     }
     let run = |env: Vec<(&'static str, &'static str)>, args: Vec<String>| {
         let config = config.clone();
@@ -321,14 +310,7 @@ async fn audit_export_and_verify_bundle_with_exit_codes_for_alarms() {
     // alarm code, naming the entry.
     let erin = deployment.enrol("erin", &[Role::Admin]).await;
     let auditor = profile_file(&dir, "erin", deployment.ca_cert(), &erin, port);
-    assert!(
-        gatehouse(
-            &config,
-            &["profile", "import", auditor.to_str().expect("utf-8")]
-        )
-        .status
-        .success()
-    );
+    assert!(import(&config, &auditor));
     let Db::Sqlite(pool) = &server.state.db else {
         unreachable!("the test deployment is on SQLite")
     };
@@ -393,14 +375,7 @@ async fn status_shows_the_servers_ledger() {
         &carol,
         server.addr.port(),
     );
-    assert!(
-        gatehouse(
-            &config,
-            &["profile", "import", file.to_str().expect("utf-8")]
-        )
-        .status
-        .success()
-    );
+    assert!(import(&config, &file));
     let out = tokio::task::spawn_blocking(move || gatehouse(&config, &["status"]))
         .await
         .expect("join");
