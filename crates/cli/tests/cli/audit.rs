@@ -147,7 +147,7 @@ async fn audit_export_and_verify_bundle_with_exit_codes_for_alarms() {
     let stranger = profile_file(&dir, "mallory", deployment.ca_cert(), &mallory, port);
     let reader = profile_file(&dir, "dave", deployment.ca_cert(), &dave, port);
     for file in [&stranger, &reader] {
-        assert!(import(&config, &file));
+        assert!(import(&config, file));
     }
     let run = |env: Vec<(&'static str, &'static str)>, args: Vec<String>| {
         let config = config.clone();
