@@ -85,10 +85,16 @@ pub struct Ctx<'s, 'g> {
     pub payer: Num,
     pub txid: TxId,
     pub consensus: Nanos,
-    /// The transaction's own signatures (a direct transaction) ...
-    pub sigs: Option<&'s mut Signatures<'g>>,
-    /// ... or a schedule's collected signatories (its inner transaction).
-    pub signatories: Option<&'s [Primitive]>,
+    pub signers: Signers<'s, 'g>,
+}
+
+/// Whose signatures count for a transaction.
+#[derive(Debug)]
+pub enum Signers<'s, 'g> {
+    /// A direct transaction: its own signature map, verified as keys ask.
+    Map(&'s mut Signatures<'g>),
+    /// A schedule's inner transaction: the signatories the schedule collected.
+    Collected(&'s [Primitive]),
 }
 
 impl std::fmt::Debug for Ctx<'_, '_> {
@@ -102,10 +108,10 @@ impl std::fmt::Debug for Ctx<'_, '_> {
 
 impl Ctx<'_, '_> {
     fn is_active(&mut self, p: &Primitive) -> bool {
-        if let Some(s) = self.signatories {
-            return s.contains(p);
+        match &mut self.signers {
+            Signers::Map(sigs) => sigs.is_active(p),
+            Signers::Collected(s) => s.contains(p),
         }
-        self.sigs.as_mut().is_some_and(|s| s.is_active(p))
     }
 
     fn satisfies(&mut self, req: &Req) -> bool {
@@ -938,7 +944,6 @@ fn token_update(
         tm.treasury = new;
     }
     tm.modified = consensus;
-    fx.token = None;
     fx.entity = Some(ids::entity(t.num));
     Ok(())
 }
@@ -1290,7 +1295,7 @@ pub fn schedule_is_ready(state: &State, s: &Schedule) -> bool {
 fn collect_signatures(ctx: &mut Ctx<'_, '_>, num: Num, req: &Req) -> usize {
     let mut wanted = Vec::new();
     req.primitives(&mut wanted);
-    let Some(sigs) = ctx.sigs.as_mut() else {
+    let Signers::Map(sigs) = &mut ctx.signers else {
         return 0;
     };
     wanted.retain(|p| sigs.is_active(p));

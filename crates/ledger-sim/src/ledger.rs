@@ -11,7 +11,7 @@ use prost::Message as _;
 use sha2::Digest as _;
 
 use crate::Code;
-use crate::handlers::{self, Ctx, Effects};
+use crate::handlers::{self, Ctx, Effects, Signers};
 use crate::ids::{self, NANOS_PER_SEC, Nanos, Num, TxId};
 use crate::keys::Signatures;
 use crate::state::{self, Record, State};
@@ -259,8 +259,7 @@ impl Inner {
                 payer: txid.payer,
                 txid,
                 consensus,
-                sigs: Some(sigs),
-                signatories: None,
+                signers: Signers::Map(sigs),
             };
             handlers::handle(&mut ctx, data, &mut effects)
         };
@@ -276,17 +275,18 @@ impl Inner {
                 code
             }
         };
+        let execute = effects.execute_schedule.take();
         let record = self.charge_and_record(
             txid,
             body,
             parsed.hash.clone(),
             consensus,
             status,
-            effects.clone(),
+            effects,
             None,
         );
         self.state.push_record(record);
-        if let Some(schedule) = effects.execute_schedule {
+        if let Some(schedule) = execute {
             self.execute_schedule(schedule, consensus);
         }
     }
@@ -384,12 +384,6 @@ impl Inner {
                 .collect(),
             ..Default::default()
         };
-        let mut accounts: Vec<Num> = merged.keys().copied().collect();
-        for m in &effects.nft_moves {
-            accounts.extend(m.sender.iter().chain(m.receiver.iter()));
-        }
-        accounts.sort_unstable();
-        accounts.dedup();
         Record {
             txid,
             consensus,
@@ -397,7 +391,6 @@ impl Inner {
             name: body.data.as_ref().map_or("UNKNOWN", handlers::mirror_name),
             entity: effects.entity.clone(),
             body: Some(body.clone()),
-            accounts,
             nft_transfers: effects.nft_moves,
         }
     }
@@ -422,8 +415,7 @@ impl Inner {
                     payer: schedule.payer,
                     txid: schedule.scheduled_txid,
                     consensus,
-                    sigs: None,
-                    signatories: Some(&signatories),
+                    signers: Signers::Collected(&signatories),
                 };
                 handlers::handle(&mut ctx, data, &mut effects)
             }
@@ -437,17 +429,14 @@ impl Inner {
             }
         };
         let hash = sha2::Sha384::digest(body.encode_to_vec()).to_vec();
-        let mut effects_for_record = effects;
-        effects_for_record
-            .entity
-            .get_or_insert_with(|| ids::entity(num));
+        effects.entity.get_or_insert_with(|| ids::entity(num));
         let record = self.charge_and_record(
             schedule.scheduled_txid,
             &body,
             hash,
             consensus,
             status,
-            effects_for_record,
+            effects,
             Some(num),
         );
         self.state.push_record(record);
@@ -489,7 +478,6 @@ fn precheck_shape(tx: &pb::Transaction) -> Result<Parsed, Code> {
     if tx.encoded_len() > MAX_TRANSACTION_BYTES {
         return Err(Code::TransactionOversize);
     }
-    // Only the current form: `signedTransactionBytes`. The deprecated body/sigs fields are refused.
     // The current form is `signedTransactionBytes`. The SDK also fills the deprecated `bodyBytes` and
     // `sigMap` with the same content; they are accepted only when they match, so no reader can be
     // shown one body while the ledger handles another. The older `body`/`sigs` forms are refused.

@@ -55,37 +55,34 @@ macro_rules! respond {
     };
 }
 
-/// An error answer of the right response type for `q`.
-fn refusal(q: &Q, code: Code, response_type: i32) -> pb::Response {
-    let h = header(code, response_type, 0);
+/// An answer of the right response type for `q` that carries only a header: a refusal, or a cost.
+/// Without a query, the type is the version-info answer.
+fn header_only(q: Option<&Q>, h: Option<pb::ResponseHeader>) -> pb::Response {
     match q {
-        Q::CryptogetAccountBalance(_) => {
+        Some(Q::CryptogetAccountBalance(_)) => {
             respond!(CryptogetAccountBalance, CryptoGetAccountBalanceResponse, h)
         }
-        Q::CryptoGetInfo(_) => respond!(CryptoGetInfo, CryptoGetInfoResponse, h),
-        Q::TransactionGetReceipt(_) => {
+        Some(Q::CryptoGetInfo(_)) => respond!(CryptoGetInfo, CryptoGetInfoResponse, h),
+        Some(Q::TransactionGetReceipt(_)) => {
             respond!(TransactionGetReceipt, TransactionGetReceiptResponse, h)
         }
-        Q::TransactionGetRecord(_) => {
+        Some(Q::TransactionGetRecord(_)) => {
             respond!(TransactionGetRecord, TransactionGetRecordResponse, h)
         }
-        Q::TokenGetInfo(_) => respond!(TokenGetInfo, TokenGetInfoResponse, h),
-        Q::TokenGetNftInfo(_) => respond!(TokenGetNftInfo, TokenGetNftInfoResponse, h),
-        Q::ScheduleGetInfo(_) => respond!(ScheduleGetInfo, ScheduleGetInfoResponse, h),
+        Some(Q::TokenGetInfo(_)) => respond!(TokenGetInfo, TokenGetInfoResponse, h),
+        Some(Q::TokenGetNftInfo(_)) => respond!(TokenGetNftInfo, TokenGetNftInfoResponse, h),
+        Some(Q::ScheduleGetInfo(_)) => respond!(ScheduleGetInfo, ScheduleGetInfoResponse, h),
         _ => respond!(NetworkGetVersionInfo, NetworkGetVersionInfoResponse, h),
     }
 }
 
+fn refusal(q: &Q, code: Code, response_type: i32) -> pb::Response {
+    header_only(Some(q), header(code, response_type, 0))
+}
+
 pub fn answer(ledger: &Ledger, query: &pb::Query) -> pb::Response {
     let Some(q) = &query.query else {
-        return pb::Response {
-            response: Some(R::NetworkGetVersionInfo(
-                pb::NetworkGetVersionInfoResponse {
-                    header: header(Code::InvalidQueryHeader, 0, 0),
-                    ..Default::default()
-                },
-            )),
-        };
+        return header_only(None, header(Code::InvalidQueryHeader, 0, 0));
     };
     let Some(h) = query_header(q) else {
         return refusal(q, Code::NotSupported, 0);
@@ -96,43 +93,21 @@ pub fn answer(ledger: &Ledger, query: &pb::Query) -> pb::Response {
     if response_type != answer_only && response_type != cost_only {
         return refusal(q, Code::NotSupported, response_type);
     }
-    if !is_free(q) {
-        if response_type == cost_only {
-            return with_header(
-                refusal(q, Code::Ok, response_type),
-                header(Code::Ok, response_type, QUERY_COST_TINYBARS),
-            );
-        }
+    let cost = if is_free(q) { 0 } else { QUERY_COST_TINYBARS };
+    if response_type == cost_only {
+        return header_only(Some(q), header(Code::Ok, response_type, cost));
+    }
+    if cost > 0 {
         let paid = ledger.pay_for_query(h.payment.as_ref());
         if paid != Code::Ok {
             return refusal(q, paid, response_type);
         }
-    } else if response_type == cost_only {
-        return with_header(
-            refusal(q, Code::Ok, response_type),
-            header(Code::Ok, response_type, 0),
-        );
     }
     let ledger_id = ledger.ledger_id.clone();
     ledger.read(|state| match answer_from(state, q, ledger_id) {
         Ok(r) => r,
         Err(code) => refusal(q, code, response_type),
     })
-}
-
-fn with_header(mut r: pb::Response, h: Option<pb::ResponseHeader>) -> pb::Response {
-    match r.response.as_mut() {
-        Some(R::CryptogetAccountBalance(x)) => x.header = h,
-        Some(R::CryptoGetInfo(x)) => x.header = h,
-        Some(R::TransactionGetReceipt(x)) => x.header = h,
-        Some(R::TransactionGetRecord(x)) => x.header = h,
-        Some(R::TokenGetInfo(x)) => x.header = h,
-        Some(R::TokenGetNftInfo(x)) => x.header = h,
-        Some(R::ScheduleGetInfo(x)) => x.header = h,
-        Some(R::NetworkGetVersionInfo(x)) => x.header = h,
-        _ => {}
-    }
-    r
 }
 
 fn key_list(ps: &[Primitive]) -> pb::KeyList {

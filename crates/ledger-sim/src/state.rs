@@ -143,8 +143,6 @@ pub struct Record {
     /// The entity the transaction created or acted on, for the mirror's `entity_id`.
     pub entity: Option<String>,
     pub body: Option<pb::TransactionBody>,
-    /// Accounts that sent or received value, for the mirror's `account.id` filter.
-    pub accounts: Vec<Num>,
     pub nft_transfers: Vec<NftMove>,
 }
 
@@ -159,6 +157,25 @@ pub struct NftMove {
 impl Record {
     pub fn status(&self) -> i32 {
         self.record.receipt.as_ref().map_or(0, |r| r.status)
+    }
+
+    /// Accounts that sent or received hbar (the payer always does, through the fee) or NFTs: what
+    /// the mirror's `account.id` filter matches.
+    pub fn accounts(&self) -> Vec<Num> {
+        let hbar = self
+            .record
+            .transfer_list
+            .iter()
+            .flat_map(|l| &l.account_amounts);
+        let mut accounts: Vec<Num> = hbar
+            .filter_map(|a| crate::ids::account_num(a.account_id.as_ref()))
+            .collect();
+        for m in &self.nft_transfers {
+            accounts.extend(m.sender.iter().chain(m.receiver.iter()));
+        }
+        accounts.sort_unstable();
+        accounts.dedup();
+        accounts
     }
 }
 

@@ -9,7 +9,7 @@ use hiero_sdk_proto::services as pb;
 use prost::Message as _;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use crate::ids::{self, Nanos, Num, TxId};
+use crate::ids::{Nanos, TxId};
 use crate::state::{Dirty, NftMove, RECENT_WINDOW_NANOS, Record, State};
 
 pub const DB_FILE: &str = "ledger.sqlite3";
@@ -188,8 +188,8 @@ impl Store {
                     r.body.as_ref().map(prost::Message::encode_to_vec),
                     serde_json::to_string(&r.nft_transfers)?,
                 ])?;
-                for a in &r.accounts {
-                    touch.execute(params![*a as i64, key])?;
+                for a in r.accounts() {
+                    touch.execute(params![a as i64, key])?;
                 }
             }
             let mut meta =
@@ -222,14 +222,6 @@ pub fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result
             .and_then(TxId::from_proto)
             .context("record without a transaction id")?;
         let nft_transfers: Vec<NftMove> = serde_json::from_str(&moves)?;
-        let mut accounts: Vec<Num> = record
-            .transfer_list
-            .iter()
-            .flat_map(|l| &l.account_amounts)
-            .filter_map(|a| ids::account_num(a.account_id.as_ref()))
-            .collect();
-        accounts.sort_unstable();
-        accounts.dedup();
         Ok(Record {
             txid,
             consensus: consensus.parse()?,
@@ -243,7 +235,6 @@ pub fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result
             body: body
                 .map(|b| pb::TransactionBody::decode(b.as_slice()))
                 .transpose()?,
-            accounts,
             nft_transfers,
         })
     })())
