@@ -102,7 +102,13 @@ async fn garbage_gets_error_answers_and_the_node_keeps_serving() {
         .await
         .unwrap()
         .into_inner();
-    assert!(answer.response.is_some());
+    let Some(pb::response::Response::NetworkGetVersionInfo(refused)) = answer.response else {
+        panic!("an answer with a header: {answer:?}");
+    };
+    assert_eq!(
+        refused.header.map(|h| h.node_transaction_precheck_code),
+        Some(Code::InvalidQueryHeader as i32)
+    );
 
     // Undecodable protobuf at the gRPC layer: an error status, not a dropped connection or a crash.
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", net.sim.grpc_addr))

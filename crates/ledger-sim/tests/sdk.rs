@@ -2,6 +2,7 @@
 //! on, each answered with Hedera's own response code.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use common::hiero::{
@@ -29,17 +30,8 @@ async fn nft_token(
         .treasury_account_id(net.operator)
         .admin_key(admin.public_key())
         .supply_key(supply)
-        .pause_key(pause.public_key())
-        .freeze_with(&net.client)
-        .unwrap()
-        .sign(admin.clone());
-    let response = tx.execute(&net.client).await.unwrap();
-    response
-        .get_receipt(&net.client)
-        .await
-        .unwrap()
-        .token_id
-        .unwrap()
+        .pause_key(pause.public_key());
+    submit!(net, tx, admin).token_id.unwrap()
 }
 
 async fn mint(
@@ -56,13 +48,7 @@ async fn mint(
     for k in signers {
         tx.sign((*k).clone());
     }
-    let response = tx.execute(&net.client).await.unwrap();
-    let receipt = response
-        .get_receipt_query()
-        .validate_status(false)
-        .execute(&net.client)
-        .await
-        .unwrap();
+    let receipt = net.receipt(&tx.execute(&net.client).await.unwrap()).await;
     (receipt.status, receipt.serials)
 }
 
@@ -130,14 +116,8 @@ async fn threshold_supply_key_mint_rules_and_the_mirror() {
     // Paused: mint and any update fail; pausing twice is a no-op; unpause restores.
     for _ in 0..2 {
         let mut p = TokenPauseTransaction::new();
-        p.token_id(token)
-            .freeze_with(&net.client)
-            .unwrap()
-            .sign(pause.clone());
-        assert_eq!(
-            net.status(&p.execute(&net.client).await.unwrap()).await,
-            Status::Success
-        );
+        p.token_id(token);
+        assert_eq!(submit!(net, p, pause).status, Status::Success);
     }
     assert_eq!(
         mint(&net, token, vec![b"p".to_vec()], &[&k[0], &k[1]])
@@ -146,15 +126,8 @@ async fn threshold_supply_key_mint_rules_and_the_mirror() {
         Status::TokenIsPaused
     );
     let mut u = TokenUpdateTransaction::new();
-    u.token_id(token)
-        .token_name("Renamed")
-        .freeze_with(&net.client)
-        .unwrap()
-        .sign(admin.clone());
-    assert_eq!(
-        net.status(&u.execute(&net.client).await.unwrap()).await,
-        Status::TokenIsPaused
-    );
+    u.token_id(token).token_name("Renamed");
+    assert_eq!(submit!(net, u, admin).status, Status::TokenIsPaused);
     let info = TokenInfoQuery::new()
         .token_id(token)
         .execute(&net.client)
@@ -163,14 +136,8 @@ async fn threshold_supply_key_mint_rules_and_the_mirror() {
     assert_eq!(info.pause_status, Some(true));
     assert_eq!(info.total_supply, 3);
     let mut up = TokenUnpauseTransaction::new();
-    up.token_id(token)
-        .freeze_with(&net.client)
-        .unwrap()
-        .sign(pause.clone());
-    assert_eq!(
-        net.status(&up.execute(&net.client).await.unwrap()).await,
-        Status::Success
-    );
+    up.token_id(token);
+    assert_eq!(submit!(net, up, pause).status, Status::Success);
     assert_eq!(
         mint(&net, token, vec![b"q".to_vec()], &[&k[1], &k[2]]).await,
         (Status::Success, vec![4])
@@ -308,37 +275,28 @@ async fn supply_key_rotation_follows_hip_540() {
         PrivateKey::generate_ed25519(),
     );
     let token = nft_token(&net, &admin, old.public_key(), &pause).await;
-    let rotate = |new: &PrivateKey, signers: Vec<PrivateKey>| {
+    let rotate = |new: &PrivateKey| {
         let mut u = TokenUpdateTransaction::new();
-        u.token_id(token)
-            .supply_key(new.public_key())
-            .freeze_with(&net.client)
-            .unwrap();
-        for s in signers {
-            u.sign(s);
-        }
+        u.token_id(token).supply_key(new.public_key());
         u
     };
 
     // The old supply key alone cannot rotate itself (full validation: the new key must sign).
     let new1 = PrivateKey::generate_ed25519();
-    let r = rotate(&new1, vec![old.clone()])
-        .execute(&net.client)
-        .await
-        .unwrap();
-    assert_eq!(net.status(&r).await, Status::InvalidSignature);
+    assert_eq!(
+        submit!(net, rotate(&new1), old).status,
+        Status::InvalidSignature
+    );
     // The new key alone cannot either.
-    let r = rotate(&new1, vec![new1.clone()])
-        .execute(&net.client)
-        .await
-        .unwrap();
-    assert_eq!(net.status(&r).await, Status::InvalidSignature);
+    assert_eq!(
+        submit!(net, rotate(&new1), new1).status,
+        Status::InvalidSignature
+    );
     // Old and new together can.
-    let r = rotate(&new1, vec![old.clone(), new1.clone()])
-        .execute(&net.client)
-        .await
-        .unwrap();
-    assert_eq!(net.status(&r).await, Status::Success);
+    assert_eq!(
+        submit!(net, rotate(&new1), old, new1).status,
+        Status::Success
+    );
     assert_eq!(
         mint(&net, token, vec![b"a".to_vec()], &[&old]).await.0,
         Status::InvalidSignature
@@ -349,11 +307,7 @@ async fn supply_key_rotation_follows_hip_540() {
     );
     // The admin key alone can.
     let new2 = PrivateKey::generate_ed25519();
-    let r = rotate(&new2, vec![admin.clone()])
-        .execute(&net.client)
-        .await
-        .unwrap();
-    assert_eq!(net.status(&r).await, Status::Success);
+    assert_eq!(submit!(net, rotate(&new2), admin).status, Status::Success);
     let info = TokenInfoQuery::new()
         .token_id(token)
         .execute(&net.client)
@@ -364,38 +318,24 @@ async fn supply_key_rotation_follows_hip_540() {
     // A key the token was created without cannot be added.
     let mut wipe = TokenUpdateTransaction::new();
     wipe.token_id(token)
-        .wipe_key(PrivateKey::generate_ed25519().public_key())
-        .freeze_with(&net.client)
-        .unwrap()
-        .sign(admin.clone());
-    assert_eq!(
-        net.status(&wipe.execute(&net.client).await.unwrap()).await,
-        Status::TokenHasNoWipeKey
-    );
+        .wipe_key(PrivateKey::generate_ed25519().public_key());
+    assert_eq!(submit!(net, wipe, admin).status, Status::TokenHasNoWipeKey);
 
     // The admin key changes only with the old and the new admin key.
     let admin2 = PrivateKey::generate_ed25519();
-    let change_admin = |signers: Vec<PrivateKey>| {
+    let change_admin = || {
         let mut u = TokenUpdateTransaction::new();
-        u.token_id(token)
-            .admin_key(admin2.public_key())
-            .freeze_with(&net.client)
-            .unwrap();
-        for s in signers {
-            u.sign(s);
-        }
+        u.token_id(token).admin_key(admin2.public_key());
         u
     };
-    let r = change_admin(vec![admin.clone()])
-        .execute(&net.client)
-        .await
-        .unwrap();
-    assert_eq!(net.status(&r).await, Status::InvalidSignature);
-    let r = change_admin(vec![admin.clone(), admin2.clone()])
-        .execute(&net.client)
-        .await
-        .unwrap();
-    assert_eq!(net.status(&r).await, Status::Success);
+    assert_eq!(
+        submit!(net, change_admin(), admin).status,
+        Status::InvalidSignature
+    );
+    assert_eq!(
+        submit!(net, change_admin(), admin, admin2).status,
+        Status::Success
+    );
     net.sim.shutdown().await;
 }
 
@@ -403,14 +343,7 @@ async fn new_account(net: &Net, key: &PrivateKey, hbar: i64) -> hiero::AccountId
     let mut tx = AccountCreateTransaction::new();
     tx.set_key_without_alias(key.public_key())
         .initial_balance(Hbar::new(hbar));
-    tx.execute(&net.client)
-        .await
-        .unwrap()
-        .get_receipt(&net.client)
-        .await
-        .unwrap()
-        .account_id
-        .unwrap()
+    submit!(net, tx).account_id.unwrap()
 }
 
 #[tokio::test]
@@ -436,26 +369,18 @@ async fn treasury_change_moves_nfts_and_needs_a_zero_balance() {
     let c = new_account(&net, &kc, 10).await;
 
     // Without the new treasury's signature: refused.
-    let mut u = TokenUpdateTransaction::new();
-    u.token_id(token)
-        .treasury_account_id(b)
-        .freeze_with(&net.client)
-        .unwrap()
-        .sign(admin.clone());
+    let new_treasury = |account| {
+        let mut u = TokenUpdateTransaction::new();
+        u.token_id(token).treasury_account_id(account);
+        u
+    };
     assert_eq!(
-        net.status(&u.execute(&net.client).await.unwrap()).await,
+        submit!(net, new_treasury(b), admin).status,
         Status::InvalidSignature
     );
     // Admin and new treasury: the NFTs move.
-    let mut u = TokenUpdateTransaction::new();
-    u.token_id(token)
-        .treasury_account_id(b)
-        .freeze_with(&net.client)
-        .unwrap()
-        .sign(admin.clone())
-        .sign(kb.clone());
     assert_eq!(
-        net.status(&u.execute(&net.client).await.unwrap()).await,
+        submit!(net, new_treasury(b), admin, kb).status,
         Status::Success
     );
     for serial in 1..=3 {
@@ -480,57 +405,28 @@ async fn treasury_change_moves_nfts_and_needs_a_zero_balance() {
 
     // C takes serial 1 from B, so C holds the token and cannot become treasury.
     let mut a = TokenAssociateTransaction::new();
-    a.account_id(c)
-        .token_ids([token])
-        .freeze_with(&net.client)
-        .unwrap()
-        .sign(kc.clone());
+    a.account_id(c).token_ids([token]);
+    assert_eq!(submit!(net, a, kc).status, Status::Success);
+    let serial_1_to_c = || {
+        let mut t = TransferTransaction::new();
+        t.nft_transfer(
+            NftId {
+                token_id: token,
+                serial: 1,
+            },
+            b,
+            c,
+        );
+        t
+    };
+    assert_eq!(submit!(net, serial_1_to_c(), kb).status, Status::Success);
     assert_eq!(
-        net.status(&a.execute(&net.client).await.unwrap()).await,
-        Status::Success
-    );
-    let mut t = TransferTransaction::new();
-    t.nft_transfer(
-        NftId {
-            token_id: token,
-            serial: 1,
-        },
-        b,
-        c,
-    )
-    .freeze_with(&net.client)
-    .unwrap()
-    .sign(kb.clone());
-    assert_eq!(
-        net.status(&t.execute(&net.client).await.unwrap()).await,
-        Status::Success
-    );
-    let mut u = TokenUpdateTransaction::new();
-    u.token_id(token)
-        .treasury_account_id(c)
-        .freeze_with(&net.client)
-        .unwrap()
-        .sign(admin.clone())
-        .sign(kc.clone());
-    assert_eq!(
-        net.status(&u.execute(&net.client).await.unwrap()).await,
+        submit!(net, new_treasury(c), admin, kc).status,
         Status::TransactionRequiresZeroTokenBalances
     );
     // And B cannot send serial 1 again.
-    let mut t = TransferTransaction::new();
-    t.nft_transfer(
-        NftId {
-            token_id: token,
-            serial: 1,
-        },
-        b,
-        c,
-    )
-    .freeze_with(&net.client)
-    .unwrap()
-    .sign(kb.clone());
     assert_eq!(
-        net.status(&t.execute(&net.client).await.unwrap()).await,
+        submit!(net, serial_1_to_c(), kb).status,
         Status::SenderDoesNotOwnNftSerialNo
     );
     net.sim.shutdown().await;
@@ -555,13 +451,8 @@ async fn scheduled_mint_collects_signatures_then_executes() {
     create
         .scheduled_transaction(scheduled_mint())
         .schedule_memo("mint 1");
-    let receipt = create
-        .execute(&net.client)
-        .await
-        .unwrap()
-        .get_receipt(&net.client)
-        .await
-        .unwrap();
+    let receipt = submit!(net, create);
+    assert_eq!(receipt.status, Status::Success);
     let schedule = receipt.schedule_id.unwrap();
     let scheduled_txid = receipt.scheduled_transaction_id.unwrap();
 
@@ -570,30 +461,17 @@ async fn scheduled_mint_collects_signatures_then_executes() {
     again
         .scheduled_transaction(scheduled_mint())
         .schedule_memo("mint 1");
-    let r = again.execute(&net.client).await.unwrap();
-    let receipt = r
-        .get_receipt_query()
-        .validate_status(false)
-        .execute(&net.client)
-        .await
-        .unwrap();
+    let receipt = submit!(net, again);
     assert_eq!(receipt.status, Status::IdenticalScheduleAlreadyCreated);
     assert_eq!(receipt.schedule_id, Some(schedule));
 
-    let sign = |key: &PrivateKey| {
+    let sign = || {
         let mut s = ScheduleSignTransaction::new();
-        s.schedule_id(schedule)
-            .freeze_with(&net.client)
-            .unwrap()
-            .sign(key.clone());
+        s.schedule_id(schedule);
         s
     };
     // First officer: collected, not yet executed.
-    assert_eq!(
-        net.status(&sign(&k[0]).execute(&net.client).await.unwrap())
-            .await,
-        Status::Success
-    );
+    assert_eq!(submit!(net, sign(), k[0]).status, Status::Success);
     let info = ScheduleInfoQuery::new()
         .schedule_id(schedule)
         .execute(&net.client)
@@ -602,16 +480,11 @@ async fn scheduled_mint_collects_signatures_then_executes() {
     assert!(info.executed_at.is_none());
     // The same signature again adds nothing.
     assert_eq!(
-        net.status(&sign(&k[0]).execute(&net.client).await.unwrap())
-            .await,
+        submit!(net, sign(), k[0]).status,
         Status::NoNewValidSignatures
     );
     // Second officer: the mint executes.
-    assert_eq!(
-        net.status(&sign(&k[2]).execute(&net.client).await.unwrap())
-            .await,
-        Status::Success
-    );
+    assert_eq!(submit!(net, sign(), k[2]).status, Status::Success);
     let inner = hiero::TransactionReceiptQuery::new()
         .transaction_id(scheduled_txid)
         .execute(&net.client)
@@ -625,8 +498,7 @@ async fn scheduled_mint_collects_signatures_then_executes() {
         .unwrap();
     assert!(info.executed_at.is_some());
     assert_eq!(
-        net.status(&sign(&k[1]).execute(&net.client).await.unwrap())
-            .await,
+        submit!(net, sign(), k[1]).status,
         Status::ScheduleAlreadyExecuted
     );
 
@@ -676,9 +548,8 @@ async fn pause_cannot_be_scheduled_and_schedules_expire() {
     p.token_id(token);
     let mut create = ScheduleCreateTransaction::new();
     create.scheduled_transaction(p);
-    let r = create.execute(&net.client).await.unwrap();
     assert_eq!(
-        net.status(&r).await,
+        submit!(net, create).status,
         Status::ScheduledTransactionNotInWhitelist
     );
 
@@ -697,22 +568,14 @@ async fn pause_cannot_be_scheduled_and_schedules_expire() {
     far.scheduled_transaction(mint())
         .expiration_time(at(63 * 86_400));
     assert_eq!(
-        net.status(&far.execute(&net.client).await.unwrap()).await,
+        submit!(net, far).status,
         Status::ScheduleExpirationTimeTooFarInFuture
     );
 
     // A short-term schedule that gathers one signature, then 30 minutes pass: it is gone.
     let mut short = ScheduleCreateTransaction::new();
     short.scheduled_transaction(mint()).schedule_memo("short");
-    let short_id = short
-        .execute(&net.client)
-        .await
-        .unwrap()
-        .get_receipt(&net.client)
-        .await
-        .unwrap()
-        .schedule_id
-        .unwrap();
+    let short_id = submit!(net, short).schedule_id.unwrap();
 
     // A long-term schedule (wait for expiry, one hour) with both signatures: it waits, then executes.
     let mut long = ScheduleCreateTransaction::new();
@@ -720,19 +583,7 @@ async fn pause_cannot_be_scheduled_and_schedules_expire() {
         .schedule_memo("long")
         .wait_for_expiry(true)
         .expiration_time(at(3_600));
-    long.freeze_with(&net.client)
-        .unwrap()
-        .sign(k[0].clone())
-        .sign(k[1].clone());
-    let long_id = long
-        .execute(&net.client)
-        .await
-        .unwrap()
-        .get_receipt(&net.client)
-        .await
-        .unwrap()
-        .schedule_id
-        .unwrap();
+    let long_id = submit!(net, long, k[0], k[1]).schedule_id.unwrap();
     let info = ScheduleInfoQuery::new()
         .schedule_id(long_id)
         .execute(&net.client)
@@ -745,15 +596,8 @@ async fn pause_cannot_be_scheduled_and_schedules_expire() {
 
     net.advance(1_801).await;
     let mut s = ScheduleSignTransaction::new();
-    s.schedule_id(short_id)
-        .transaction_id(net.txid())
-        .freeze_with(&net.client)
-        .unwrap()
-        .sign(k[0].clone());
-    assert_eq!(
-        net.status(&s.execute(&net.client).await.unwrap()).await,
-        Status::InvalidScheduleId
-    );
+    s.schedule_id(short_id).transaction_id(net.txid());
+    assert_eq!(submit!(net, s, k[0]).status, Status::InvalidScheduleId);
     let mut q = ScheduleInfoQuery::new();
     q.schedule_id(long_id).payment_transaction_id(net.txid());
     assert!(q.execute(&net.client).await.unwrap().executed_at.is_none());
@@ -856,42 +700,20 @@ async fn accounts_records_and_mirror_paging() {
     assert_eq!(info.balance, Hbar::new(5));
 
     // A key change needs the old and the new key.
-    let update = |signers: Vec<PrivateKey>| {
+    let update = || {
         let mut u = hiero::AccountUpdateTransaction::new();
-        u.account_id(account)
-            .key(k_new.public_key())
-            .freeze_with(&net.client)
-            .unwrap();
-        for s in signers {
-            u.sign(s);
-        }
+        u.account_id(account).key(k_new.public_key());
         u
     };
     assert_eq!(
-        net.status(
-            &update(vec![k_old.clone()])
-                .execute(&net.client)
-                .await
-                .unwrap()
-        )
-        .await,
+        submit!(net, update(), k_old).status,
         Status::InvalidSignature
     );
     assert_eq!(
-        net.status(
-            &update(vec![k_new.clone()])
-                .execute(&net.client)
-                .await
-                .unwrap()
-        )
-        .await,
+        submit!(net, update(), k_new).status,
         Status::InvalidSignature
     );
-    let done = update(vec![k_old.clone(), k_new.clone()])
-        .execute(&net.client)
-        .await
-        .unwrap();
-    assert_eq!(net.status(&done).await, Status::Success);
+    assert_eq!(submit!(net, update(), k_old, k_new).status, Status::Success);
 
     // The record of a transfer: consensus time, the hbar moved and the flat fee.
     let mut t = TransferTransaction::new();
@@ -913,9 +735,8 @@ async fn accounts_records_and_mirror_paging() {
     let mut t = TransferTransaction::new();
     t.hbar_transfer(account, Hbar::new(-100))
         .hbar_transfer(net.operator, Hbar::new(100));
-    t.freeze_with(&net.client).unwrap().sign(k_new.clone());
     assert_eq!(
-        net.status(&t.execute(&net.client).await.unwrap()).await,
+        submit!(net, t, k_new).status,
         Status::InsufficientAccountBalance
     );
 

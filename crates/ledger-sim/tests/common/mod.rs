@@ -64,15 +64,19 @@ impl Net {
         }
     }
 
-    /// The receipt status of a submitted transaction, without turning a failure into an error.
-    pub async fn status(&self, response: &TransactionResponse) -> Status {
+    /// The receipt of a submitted transaction, without turning a failure into an error.
+    pub async fn receipt(&self, response: &TransactionResponse) -> hiero::TransactionReceipt {
         response
             .get_receipt_query()
             .validate_status(false)
             .execute(&self.client)
             .await
             .unwrap()
-            .status
+    }
+
+    /// The receipt status of a submitted transaction.
+    pub async fn status(&self, response: &TransactionResponse) -> Status {
+        self.receipt(response).await.status
     }
 
     pub async fn advance(&self, secs: u64) {
@@ -122,4 +126,18 @@ pub fn threshold(t: u32, keys: &[PrivateKey]) -> hiero::KeyList {
         keys: keys.iter().map(|k| k.public_key().into()).collect(),
         threshold: Some(t),
     }
+}
+
+/// Freezes `$tx` for `$net`'s client, adds each key's signature, submits it and gives its receipt (a
+/// failed transaction is a status in it, not an error). A macro rather than a function because the
+/// SDK does not export the trait that bounds `freeze_with` and `execute`.
+#[allow(unused_macros)]
+macro_rules! submit {
+    ($net:expr, $tx:expr $(, $key:expr)* $(,)?) => {{
+        let mut tx = $tx;
+        tx.freeze_with(&$net.client).unwrap();
+        $(tx.sign(($key).clone());)*
+        let response = tx.execute(&$net.client).await.unwrap();
+        $net.receipt(&response).await
+    }};
 }
