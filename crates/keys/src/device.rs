@@ -1,4 +1,4 @@
-//! The device abstraction: what every key holder (PKCS#11 token, software key file, later PIV)
+//! The device abstraction: what every key holder (PKCS#11 token, software key file, PIV device)
 //! can do, how devices are found and named, and how one is shared between threads.
 
 use std::fmt;
@@ -74,6 +74,8 @@ pub enum Kind {
     Pkcs11,
     /// An age-encrypted key file: development and the demo only.
     Software,
+    /// A PIV device (YubiKey) over PC/SC.
+    Piv,
 }
 
 /// Where to look for devices.
@@ -91,6 +93,8 @@ pub enum Backend {
         /// The file.
         file: PathBuf,
     },
+    /// Every PIV device (YubiKey) pcscd sees.
+    Piv,
 }
 
 /// Which device: enough to find it again later (store it in a profile).
@@ -112,6 +116,11 @@ pub enum Locator {
         /// The file.
         file: PathBuf,
     },
+    /// A PIV device (YubiKey), by serial number.
+    Piv {
+        /// The serial number.
+        serial: u32,
+    },
 }
 
 impl Locator {
@@ -120,6 +129,7 @@ impl Locator {
         match self {
             Locator::Pkcs11 { .. } => Kind::Pkcs11,
             Locator::Software { .. } => Kind::Software,
+            Locator::Piv { .. } => Kind::Piv,
         }
     }
 }
@@ -155,6 +165,7 @@ impl fmt::Display for Info {
                 self.label, self.manufacturer, self.model, self.serial
             ),
             Locator::Software { file } => write!(f, "{} ({})", self.label, file.display()),
+            Locator::Piv { serial } => write!(f, "{} {serial} in \"{}\"", self.model, self.label),
         }
     }
 }

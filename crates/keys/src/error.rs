@@ -25,6 +25,45 @@ pub enum Error {
         /// The device.
         device: String,
     },
+    /// A PIV device refused the PIN.
+    #[error(
+        "PIN incorrect for {device}: {tries_left} {} left before the PIN blocks; the PUK unblocks it",
+        if *.tries_left == 1 { "try" } else { "tries" }
+    )]
+    PivPinIncorrect {
+        /// The device.
+        device: String,
+        /// Tries left, as the device counts them.
+        tries_left: u8,
+    },
+    /// A PIV device's PIN is blocked.
+    #[error(
+        "the PIN of {device} is blocked after too many wrong tries; unblock it with the PUK (gatehouse device unblock-pin). If the PUK is blocked too, only a reset of the PIV application helps, and it destroys the keys"
+    )]
+    PivPinBlocked {
+        /// The device.
+        device: String,
+    },
+    /// A PIV device refused the PUK.
+    #[error(
+        "PUK incorrect for {device}: {tries_left} tries left; when none are left the PIN cannot be unblocked and only a reset (which destroys the keys) helps"
+    )]
+    PukIncorrect {
+        /// The device.
+        device: String,
+        /// Tries left.
+        tries_left: u8,
+    },
+    /// A PIV device's management key was refused or is unusable.
+    #[error(
+        "management key problem on {device}: {reason}; generating keys needs the management key (gatehouse device keygen --management-key HEX)"
+    )]
+    ManagementKey {
+        /// The device.
+        device: String,
+        /// Why.
+        reason: String,
+    },
     /// The device refused a new PIN (length or characters).
     #[error("{device} refused the new PIN ({reason}); choose a PIN of {min} to {max} characters")]
     PinRejected {

@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 #[non_exhaustive]
 pub enum Evidence {
     /// An attestation certificate chain (PIV slot f9). Check it with
-    /// [`crate::attestation::verify`]; no device in this crate produces this variant yet (PIV is
-    /// not built).
+    /// [`crate::attestation::verify`].
     Attested(Attestation),
     /// Attributes a PKCS#11 module reports about the key. Nothing signs them: record them as
     /// self-reported.

@@ -6,9 +6,9 @@
 //! - [`tls`]: a rustls client-certificate signer over any device key, and a
 //!   [`gatehouse_client::identity::ClientIdentity`] built on it.
 //!
-//! A PIV (YubiKey) device is to be added behind the same trait. Attestation, which only PIV
-//! provides, has its place in [`evidence::Evidence`] and [`Device::attestation`], and
-//! [`attestation::verify`] checks a chain against Yubico's pinned roots (or configured ones).
+//! - [`piv`]: YubiKeys (PIV) over PC/SC, through the `yubikey` crate. Attestation, which only PIV
+//!   provides, comes back as [`evidence::Evidence::Attested`], and [`attestation::verify`] checks
+//!   the chain against Yubico's pinned roots (or configured ones).
 //!
 //! # Blocking
 //!
@@ -32,6 +32,7 @@ pub mod error;
 pub mod evidence;
 pub mod key;
 pub mod pin;
+pub mod piv;
 pub mod pkcs11;
 pub mod policy;
 pub mod software;
@@ -54,6 +55,7 @@ pub fn enumerate(backend: &device::Backend) -> Result<Vec<device::Info>, Error> 
         device::Backend::Software { file } => {
             Ok(software::KeyFile::describe(file).into_iter().collect())
         }
+        device::Backend::Piv => piv::devices(),
     }
 }
 
@@ -74,5 +76,6 @@ pub fn open(locator: &device::Locator, pin: &Pin) -> Result<Box<dyn Device>, Err
             Ok(Box::new(module.open(&selector, pin)?))
         }
         device::Locator::Software { file } => Ok(Box::new(software::KeyFile::open(file, pin)?)),
+        device::Locator::Piv { serial } => Ok(Box::new(piv::Piv::open(*serial, pin)?)),
     }
 }

@@ -35,15 +35,16 @@ impl Policy {
             Kind::Software if !self.software_keys => Err(Error::SoftwareKeyRefused {
                 device: device.to_string(),
             }),
-            Kind::Software | Kind::Pkcs11 => Ok(()),
+            Kind::Software | Kind::Pkcs11 | Kind::Piv => Ok(()),
         }
     }
 
     /// Whether a new key with this evidence may be enrolled (e.g. in a rotation).
     ///
     /// Self-reported PKCS#11 attributes are accepted when they claim the key was born on the
-    /// token; the caller records them as self-reported. Attestations are refused until their
-    /// verification against the vendor root is built.
+    /// token; the caller records them as self-reported. An attestation needs the device's
+    /// public key and the trust anchors to mean anything: it goes through
+    /// [`Policy::accept_attested`], and is refused here.
     pub fn accept(&self, evidence: &Evidence) -> Result<(), Error> {
         if !self.evidence_required {
             return Ok(());
@@ -56,7 +57,7 @@ impl Policy {
                 ),
             }),
             Evidence::Attested(_) => Err(Error::EvidenceRefused {
-                reason: "attestation verification is not built yet, so an attested key cannot be checked"
+                reason: "an attestation counts only once verified against the device's key and the trusted roots (Policy::accept_attested)"
                     .to_owned(),
             }),
             Evidence::Software => Err(Error::EvidenceRefused {
@@ -64,6 +65,25 @@ impl Policy {
                     .to_owned(),
             }),
         }
+    }
+}
+
+impl Policy {
+    /// Accepts a key whose attestation chains to `anchors` and certifies `device_spki` (the key
+    /// the device reports), at `now` (Unix seconds). Returns what the attestation says about the
+    /// device. Every policy verifies: an attestation that does not verify is worse than none.
+    pub fn accept_attested(
+        &self,
+        attestation: &crate::evidence::Attestation,
+        device_spki: &[u8],
+        anchors: &crate::attestation::TrustAnchors,
+        now: i64,
+    ) -> Result<crate::attestation::Verified, Error> {
+        crate::attestation::verify(attestation, device_spki, anchors, now).map_err(|e| {
+            Error::EvidenceRefused {
+                reason: format!("the attestation does not verify: {e}"),
+            }
+        })
     }
 }
 

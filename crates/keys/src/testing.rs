@@ -20,6 +20,16 @@ use crate::pkcs11::{Module, Selector, Token};
 /// Where Debian's `softhsm2` package installs the module.
 pub const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
+/// Where Debian's `ykcs11` package installs Yubico's PKCS#11 module.
+pub const YKCS11_MODULE: &str = "/usr/lib/x86_64-linux-gnu/libykcs11.so.2";
+
+/// Yubico's PKCS#11 module: `GATEHOUSE_YKCS11_MODULE` if set, else Debian's path.
+pub fn ykcs11_module() -> PathBuf {
+    std::env::var_os("GATEHOUSE_YKCS11_MODULE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(YKCS11_MODULE))
+}
+
 /// The SO PIN of tokens made by [`token`].
 pub const SO_PIN: &str = "so-pin-1234";
 
@@ -195,5 +205,145 @@ pub fn attestation_chain(
         },
         device_spki: device_key.subject_public_key_info(),
         pem: [root.pem(), f9.pem(), leaf.pem()],
+    }
+}
+
+/// A virtual PIV card (`tools/virtual-piv`) in a reader of its own, for one test. Dropping it
+/// (or [`VirtualCard::remove`]) pulls the card out.
+#[derive(Debug)]
+pub struct VirtualCard {
+    child: Option<std::process::Child>,
+    /// The card's serial number.
+    pub serial: u32,
+    /// The PC/SC reader it sits in.
+    pub reader: String,
+    state: tempfile::TempDir,
+}
+
+/// The factory PIN and PUK of a virtual card (and of a YubiKey).
+pub const PIV_PIN: &str = "123456";
+/// See [`PIV_PIN`].
+pub const PIV_PUK: &str = "12345678";
+
+/// The `gatehouse-virtual-piv` binary: `$GATEHOUSE_VIRTUAL_PIV`, else next to this test binary's
+/// directory in the shared target directory (where `./scripts/test` builds it).
+pub fn virtual_piv_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("GATEHOUSE_VIRTUAL_PIV") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the running program's path is known");
+    // target/debug/deps/<test> (or target/debug/<bench>) → target/debug/gatehouse-virtual-piv
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("gatehouse-virtual-piv"))
+        .find(|candidate| candidate.exists())
+        .unwrap_or_else(|| {
+            panic!(
+                "gatehouse-virtual-piv is not built: run `cargo build --manifest-path tools/virtual-piv/Cargo.toml` (./scripts/test does) or set GATEHOUSE_VIRTUAL_PIV"
+            )
+        })
+}
+
+/// The virtual readers' run directory: `$GATEHOUSE_VIRTUAL_PIV_DIR`, else a fixed place in the
+/// temporary directory (one pcscd per machine serves every test).
+pub fn virtual_piv_dir() -> PathBuf {
+    std::env::var_os("GATEHOUSE_VIRTUAL_PIV_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("gatehouse-virtual-piv"))
+}
+
+impl VirtualCard {
+    /// Starts the virtual readers if needed and inserts a fresh card.
+    #[allow(clippy::missing_panics_doc)] // test support: a card that cannot start fails the test
+    pub fn insert() -> Self {
+        let binary = virtual_piv_binary();
+        let dir = virtual_piv_dir();
+        let started = Command::new(&binary)
+            .arg("start")
+            .arg("--dir")
+            .arg(&dir)
+            .output()
+            .expect("gatehouse-virtual-piv runs");
+        assert!(
+            started.status.success(),
+            "the virtual readers start: {}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        let state = tempfile::Builder::new()
+            .prefix("gatehouse-virtual-card-")
+            .tempdir()
+            .expect("a directory for the card's state");
+        let mut child = Command::new(&binary)
+            .arg("card")
+            .arg("--dir")
+            .arg(&dir)
+            .arg("--state")
+            .arg(state.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the virtual card starts");
+        let stdout = child.stdout.take().expect("the card's output is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!(
+                    "the virtual card did not become ready within 60 s (is another pcscd running?)"
+                )
+            });
+        let rest = line
+            .strip_prefix("ready serial=")
+            .unwrap_or_else(|| panic!("unexpected card output: {line}"));
+        let (serial, reader) = rest.split_once(" reader=").expect("serial and reader");
+        Self {
+            child: Some(child),
+            serial: serial.parse().expect("a numeric serial"),
+            reader: reader.to_owned(),
+            state,
+        }
+    }
+
+    /// The card's locator.
+    pub fn locator(&self) -> Locator {
+        Locator::Piv {
+            serial: self.serial,
+        }
+    }
+
+    /// The card's test attestation root (DER).
+    #[allow(clippy::missing_panics_doc)] // test support
+    pub fn attestation_root(&self) -> Vec<u8> {
+        let pem = std::fs::read(self.state.path().join("attestation-root.pem"))
+            .expect("the card wrote its attestation root");
+        crate::attestation::der_blocks(&pem)
+            .expect("the root is PEM")
+            .remove(0)
+    }
+
+    /// Pulls the card out of its reader.
+    pub fn remove(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for VirtualCard {
+    fn drop(&mut self) {
+        self.remove();
     }
 }

@@ -112,8 +112,10 @@ pub struct Card<'a> {
     chained: Vec<u8>,
     /// Answer bytes still to be fetched with GET RESPONSE.
     pending: Vec<u8>,
-    /// Called on the first power-on (the reader has seen the card).
-    on_power: Option<Box<dyn FnOnce() + 'a>>,
+    /// Called on the reader's first contact (its presence check asks for the ATR). Not on
+    /// power-on: when a card is replaced between two presence checks, pcscd sees no change and
+    /// does not power the new one up.
+    on_contact: std::cell::Cell<Option<Box<dyn FnOnce() + 'a>>>,
 }
 
 impl<'a> Card<'a> {
@@ -134,7 +136,7 @@ impl<'a> Card<'a> {
             authority: Authority::load_or_create(dir)?,
             chained: Vec::new(),
             pending: Vec::new(),
-            on_power: None,
+            on_contact: std::cell::Cell::new(None),
         })
     }
 
@@ -142,9 +144,15 @@ impl<'a> Card<'a> {
         &self.state
     }
 
-    /// Runs `f` once, when the reader first powers the card.
-    pub fn on_first_power(&mut self, f: impl FnOnce() + 'a) {
-        self.on_power = Some(Box::new(f));
+    /// Runs `f` once, when the reader first talks to the card.
+    pub fn on_first_contact(&mut self, f: impl FnOnce() + 'a) {
+        self.on_contact.set(Some(Box::new(f)));
+    }
+
+    fn contact(&self) {
+        if let Some(f) = self.on_contact.take() {
+            f();
+        }
     }
 
     fn save(&self) {
@@ -156,9 +164,7 @@ impl<'a> Card<'a> {
     fn powered(&mut self) {
         self.chained.clear();
         self.pending.clear();
-        if let Some(f) = self.on_power.take() {
-            f();
-        }
+        self.contact();
     }
 
     /// One command APDU in, one response APDU out.
@@ -366,6 +372,7 @@ impl<'a> Card<'a> {
 
 impl vpicc::VSmartCard for Card<'_> {
     fn atr(&self) -> &[u8] {
+        self.contact();
         ATR
     }
 
@@ -378,6 +385,7 @@ impl vpicc::VSmartCard for Card<'_> {
     }
 
     fn execute(&mut self, apdu: &[u8]) -> Vec<u8> {
+        self.contact();
         let answer = self.process(apdu);
         log::debug!(
             "{:02x} {:02x} → {:04x}",

@@ -37,7 +37,10 @@ const PCSCD_RUN: &str = "/run/pcscd";
 const VPCD_DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("warn,piv_authenticator=off"),
+    )
+    .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("start") => start(&dir(&args), readers(&args)),
@@ -231,11 +234,13 @@ fn insert(dir: &Path, state: &Path) -> io::Result<()> {
                 dir.display()
             ))
         })?;
-    let (index, _reader_lock) = (0..readers)
+    let (index, _reader_lock, used_before) = (0..readers)
         .find_map(|index| {
-            let lock = File::create(dir.join(format!("reader-{index}.lock"))).ok()?;
+            let path = dir.join(format!("reader-{index}.lock"));
+            let used_before = path.exists();
+            let lock = File::create(path).ok()?;
             lock.try_lock().ok()?;
-            Some((index, lock))
+            Some((index, lock, used_before))
         })
         .ok_or_else(|| {
             io::Error::other(format!(
@@ -245,6 +250,12 @@ fn insert(dir: &Path, state: &Path) -> io::Result<()> {
     let pid_file = dir.join(format!("card-{index}.pid"));
     fs::write(&pid_file, std::process::id().to_string())?;
     fs::create_dir_all(state)?;
+    if used_before {
+        // The reader's last card may have been pulled a moment ago. pcscd checks presence every
+        // 400 ms; a card inserted before it noticed the last one leave would look like the old
+        // card, still powered, to pcscd, and no program could connect to it.
+        std::thread::sleep(Duration::from_millis(1000));
+    }
     let port = port(index);
     let deadline = Instant::now() + Duration::from_secs(10);
     let stream = loop {
@@ -266,7 +277,7 @@ fn insert(dir: &Path, state: &Path) -> io::Result<()> {
     let result = platform::with_client(state, |client| -> io::Result<()> {
         let mut card = card::Card::new(client, state)?;
         let serial = card.state().serial();
-        card.on_first_power(move || {
+        card.on_first_contact(move || {
             println!("ready serial={serial} reader={reader}");
             let _ = io::stdout().flush();
         });

@@ -6,6 +6,7 @@
 //! reads `SOFTHSM2_CONF` at `C_Initialize` and setting it in-process would need `unsafe`. Tests
 //! share that one module context and keep apart by token label.
 
+mod piv;
 mod softhsm;
 mod software;
 mod tls;
@@ -19,15 +20,18 @@ fn main() -> ExitCode {
         return code;
     }
     let arguments = Arguments::from_args();
-    let trials = [softhsm::TESTS, software::TESTS, tls::TESTS]
+    let trial = |&(name, test): &Test| {
+        Trial::test(name, move || {
+            test();
+            Ok(())
+        })
+    };
+    let trials = [softhsm::TESTS, software::TESTS, tls::TESTS, piv::TESTS]
         .into_iter()
         .flatten()
-        .map(|&(name, test)| {
-            Trial::test(name, move || {
-                test();
-                Ok(())
-            })
-        })
+        .map(trial)
+        // Physical-device tests run only when asked for (--ignored).
+        .chain(piv::PHYSICAL.iter().map(|t| trial(t).with_ignored_flag(true)))
         .collect();
     libtest_mimic::run(&arguments, trials).exit_code()
 }

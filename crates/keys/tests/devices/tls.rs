@@ -38,6 +38,10 @@ pub const TESTS: &[Test] = &[
         "tls::handshake_with_token_key_then_token_gone",
         handshake_with_token_key_then_token_gone,
     ),
+    (
+        "tls::handshake_with_card_key_then_card_removed",
+        handshake_with_card_key_then_card_removed,
+    ),
 ];
 
 fn signer_output_verifies_with_p256() {
@@ -142,9 +146,37 @@ fn handshake_with_token_key_then_token_gone() {
     let key = token
         .generate(&key::Request::new(Algorithm::EcdsaP256, "tls client"))
         .expect("keygen works");
+    handshake_then_device_gone(Box::new(token), &key, || {
+        // Pull the token: delete it from SoftHSM2's token directory, as another program would.
+        let deleted = Command::new("softhsm2-util")
+            .args(["--delete-token", "--token", label])
+            .output()
+            .expect("softhsm2-util runs");
+        assert!(
+            deleted.status.success(),
+            "softhsm2-util deletes the token: {}",
+            String::from_utf8_lossy(&deleted.stderr)
+        );
+    });
+}
+
+fn handshake_with_card_key_then_card_removed() {
+    let mut card = testing::VirtualCard::insert();
+    let mut device =
+        gatehouse_keys::open(&card.locator(), &gatehouse_keys::Pin::new(testing::PIV_PIN))
+            .expect("the virtual card opens with the factory PIN");
+    let key = device
+        .generate(&key::Request::new(Algorithm::EcdsaP256, "tls client"))
+        .expect("keygen works on the card (slot 9a)");
+    handshake_then_device_gone(device, &key, || card.remove());
+}
+
+/// Two handshakes with the client key on `device`, then `pull` takes the device away and the
+/// next handshake fails with an error that says so.
+fn handshake_then_device_gone(device: Box<dyn Device>, key: &key::Info, pull: impl FnOnce()) {
     let pki = Pki::new();
     let certificate = pki.client_certificate(&key.public_key);
-    let device = Shared::new(Box::new(token));
+    let device = Shared::new(device);
     let identity: Arc<dyn ClientIdentity> = Arc::new(
         DeviceIdentity::new(
             vec![certificate.clone()],
@@ -168,10 +200,10 @@ fn handshake_with_token_key_then_token_gone() {
 
         let greeting = handshake(client.clone(), addr)
             .await
-            .expect("the handshake completes with the client key on the token");
+            .expect("the handshake completes with the client key on the device");
         assert_eq!(
             greeting, "welcome, officer",
-            "the server saw the certificate of the token's key"
+            "the server saw the certificate of the device's key"
         );
         let again = handshake(client.clone(), addr)
             .await
@@ -181,19 +213,10 @@ fn handshake_with_token_key_then_token_gone() {
             "the device signs every handshake"
         );
 
-        // Pull the token: delete it from SoftHSM2's token directory, as another program would.
-        let deleted = Command::new("softhsm2-util")
-            .args(["--delete-token", "--token", label])
-            .output()
-            .expect("softhsm2-util runs");
-        assert!(
-            deleted.status.success(),
-            "softhsm2-util deletes the token: {}",
-            String::from_utf8_lossy(&deleted.stderr)
-        );
+        pull();
         let failed = handshake(client, addr).await;
         let Err(error) = failed else {
-            panic!("a handshake must fail once the token is gone, got {failed:?}");
+            panic!("a handshake must fail once the device is gone, got {failed:?}");
         };
         let text = error.to_string();
         assert!(
