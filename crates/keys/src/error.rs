@@ -38,7 +38,7 @@ pub enum Error {
     },
     /// A PIV device's PIN is blocked.
     #[error(
-        "the PIN of {device} is blocked after too many wrong tries; unblock it with the PUK (gatehouse device unblock-pin). If the PUK is blocked too, only a reset of the PIV application helps, and it destroys the keys"
+        "the PIN of {device} is blocked after too many wrong tries; unblock it with the PUK. If the PUK is blocked too, only a reset of the PIV application helps, and it destroys the keys"
     )]
     PivPinBlocked {
         /// The device.
@@ -56,7 +56,7 @@ pub enum Error {
     },
     /// A PIV device's management key was refused or is unusable.
     #[error(
-        "management key problem on {device}: {reason}; generating keys needs the management key (gatehouse device keygen --management-key HEX)"
+        "management key problem on {device}: {reason}; generating keys needs the device's current management key: give it (24 bytes, hex), or ask whoever set it"
     )]
     ManagementKey {
         /// The device.

@@ -106,24 +106,31 @@ impl fmt::Display for Piv {
 
 /// Describes every PIV device reachable through PC/SC, without a PIN.
 pub fn devices() -> Result<Vec<device::Info>, Error> {
+    Ok(open_all()?
+        .into_iter()
+        .filter_map(|(reader, opened)| {
+            let yubikey = opened.ok()?;
+            let info = describe(&yubikey, &reader);
+            // Leave the card as it was: dropping the handle would reset it under other users.
+            let _ = yubikey.disconnect(pcsc::Disposition::LeaveCard);
+            Some(info)
+        })
+        .collect())
+}
+
+/// Opens the card in every reader, each with its reader's name; no reader at all is an empty
+/// list, not a failure.
+fn open_all() -> Result<Vec<(String, yubikey::Result<YubiKey>)>, Error> {
     let mut context = yubikey::reader::Context::open().map_err(no_pcsc)?;
     let readers = match context.iter() {
         Ok(readers) => readers,
-        // No reader at all is an empty list, not a failure.
         Err(yubikey::Error::PcscError {
             inner: Some(pcsc::Error::NoReadersAvailable),
         }) => return Ok(Vec::new()),
         Err(e) => return Err(no_pcsc(e)),
     };
     Ok(readers
-        .filter_map(|reader| {
-            let name = reader.name().into_owned();
-            let yubikey = reader.open().ok()?;
-            let info = describe(&yubikey, &name);
-            // Leave the card as it was: dropping the handle would reset it under other users.
-            let _ = yubikey.disconnect(pcsc::Disposition::LeaveCard);
-            Some(info)
-        })
+        .map(|reader| (reader.name().into_owned(), reader.open()))
         .collect())
 }
 
@@ -142,29 +149,27 @@ fn describe(yubikey: &YubiKey, reader: &str) -> device::Info {
 /// can refuse a connection for a moment, so the readers are tried a few times before the
 /// device counts as absent.
 fn find(serial: u32) -> Result<YubiKey, Error> {
-    const ROUNDS: u32 = 5;
+    const ROUNDS: u64 = 5;
     let mut last_error = None;
     for round in 0..ROUNDS {
         if round > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(100 * u64::from(round)));
+            std::thread::sleep(std::time::Duration::from_millis(100 * round));
         }
-        let mut context = yubikey::reader::Context::open().map_err(no_pcsc)?;
-        let readers = match context.iter() {
-            Ok(readers) => readers,
-            Err(yubikey::Error::PcscError {
-                inner: Some(pcsc::Error::NoReadersAvailable),
-            }) => continue,
-            Err(e) => return Err(no_pcsc(e)),
-        };
-        for reader in readers {
-            match reader.open() {
-                Ok(yubikey) if u32::from(yubikey.serial()) == serial => return Ok(yubikey),
+        let mut found = None;
+        for (_, opened) in open_all()? {
+            match opened {
+                Ok(yubikey) if found.is_none() && u32::from(yubikey.serial()) == serial => {
+                    found = Some(yubikey);
+                }
                 Ok(other) => {
                     // Not ours: leave it as it was (dropping would reset it).
                     let _ = other.disconnect(pcsc::Disposition::LeaveCard);
                 }
                 Err(e) => last_error = Some(e),
             }
+        }
+        if let Some(yubikey) = found {
+            return Ok(yubikey);
         }
     }
     Err(Error::DeviceNotFound {

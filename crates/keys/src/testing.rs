@@ -308,12 +308,26 @@ impl VirtualCard {
             .strip_prefix("ready serial=")
             .unwrap_or_else(|| panic!("unexpected card output: {line}"));
         let (serial, reader) = rest.split_once(" reader=").expect("serial and reader");
-        Self {
+        let card = Self {
             child: Some(child),
             serial: serial.parse().expect("a numeric serial"),
             reader: reader.to_owned(),
             state,
+        };
+        // The card is ready when PC/SC clients see it: pcscd marks a new card present only
+        // after it has powered it up, a moment after the reader's first contact.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !crate::piv::devices()
+            .is_ok_and(|found| found.iter().any(|d| d.locator == card.locator()))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pcscd did not show the virtual card {} within 10 s",
+                card.serial
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
+        card
     }
 
     /// The card's locator.

@@ -279,19 +279,19 @@ impl<'a> Card<'a> {
     }
 
     fn generate(&mut self, cla: u8, slot: u8, data: &[u8]) -> Result<Vec<u8>, u16> {
-        let template = find(data, 0xac).ok_or(WRONG_DATA)?;
-        let algorithm = *find(template, 0x80)
+        let template = find(data, &[0xac]).ok_or(WRONG_DATA)?;
+        let algorithm = *find(template, &[0x80])
             .and_then(|a| a.first())
             .ok_or(WRONG_DATA)?;
-        let pin_policy = find(template, 0xaa)
+        let pin_policy = find(template, &[0xaa])
             .and_then(|p| p.first().copied())
             .filter(|&p| p != 0);
-        let touch_policy = find(template, 0xab)
+        let touch_policy = find(template, &[0xab])
             .and_then(|t| t.first().copied())
             .filter(|&t| t != 0);
         let answer = self.forward(cla, 0x47, 0x00, slot, data)?;
-        let point = find_two_byte(&answer, [0x7f, 0x49])
-            .and_then(|key| find(key, 0x86))
+        let point = find(&answer, &[0x7f, 0x49])
+            .and_then(|key| find(key, &[0x86]))
             .ok_or(WRONG_DATA)?
             .to_vec();
         self.state.slots.insert(
@@ -463,11 +463,8 @@ fn tlvs(mut data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     })
 }
 
-fn find(data: &[u8], tag: u8) -> Option<&[u8]> {
-    tlvs(data).find(|(t, _)| *t == [tag]).map(|(_, v)| v)
-}
-
-fn find_two_byte(data: &[u8], tag: [u8; 2]) -> Option<&[u8]> {
+/// The value of the first TLV in `data` whose tag (one or two bytes) is `tag`.
+fn find<'a>(data: &'a [u8], tag: &[u8]) -> Option<&'a [u8]> {
     tlvs(data).find(|(t, _)| *t == tag).map(|(_, v)| v)
 }
 
@@ -480,14 +477,14 @@ mod tests {
         let point = [4u8; 65];
         let answer = [&[0x7f, 0x49, 0x43, 0x86, 0x41][..], &point].concat();
         assert_eq!(
-            find(find_two_byte(&answer, [0x7f, 0x49]).unwrap(), 0x86).unwrap(),
+            find(find(&answer, &[0x7f, 0x49]).unwrap(), &[0x86]).unwrap(),
             point
         );
         let long = tlv(0x70, &[1u8; 300]);
         assert_eq!(&long[..4], [0x70, 0x82, 0x01, 0x2c]);
-        assert_eq!(find(&long, 0x70).unwrap().len(), 300);
+        assert_eq!(find(&long, &[0x70]).unwrap().len(), 300);
         // A length running past the end yields nothing rather than a short value.
-        assert_eq!(find(&[0x70, 0x05, 1, 2], 0x70), None);
+        assert_eq!(find(&[0x70, 0x05, 1, 2], &[0x70]), None);
     }
 
     #[test]
@@ -495,10 +492,10 @@ mod tests {
         let data = [
             0xac, 0x09, 0x80, 0x01, 0x11, 0xaa, 0x01, 0x03, 0xab, 0x01, 0x02,
         ];
-        let template = find(&data, 0xac).unwrap();
-        assert_eq!(find(template, 0x80), Some(&[0x11][..]));
-        assert_eq!(find(template, 0xaa), Some(&[0x03][..]));
-        assert_eq!(find(template, 0xab), Some(&[0x02][..]));
+        let template = find(&data, &[0xac]).unwrap();
+        assert_eq!(find(template, &[0x80]), Some(&[0x11][..]));
+        assert_eq!(find(template, &[0xaa]), Some(&[0x03][..]));
+        assert_eq!(find(template, &[0xab]), Some(&[0x02][..]));
     }
 
     #[test]
