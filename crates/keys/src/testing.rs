@@ -314,18 +314,27 @@ impl VirtualCard {
             reader: reader.to_owned(),
             state,
         };
-        // The card is ready when PC/SC clients see it: pcscd marks a new card present only
-        // after it has powered it up, a moment after the reader's first contact.
+        // The card is ready when pcscd shows it present in its reader: pcscd marks a new card
+        // present only after powering it up, a moment after the reader's first contact. This
+        // watches the reader's state without connecting, so it disturbs no other card.
+        let context = pcsc::Context::establish(pcsc::Scope::User).expect("pcscd answers");
+        let name = std::ffi::CString::new(card.reader.clone()).expect("a reader name");
+        let mut states = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !crate::piv::devices()
-            .is_ok_and(|found| found.iter().any(|d| d.locator == card.locator()))
-        {
+        loop {
+            match context.get_status_change(std::time::Duration::from_millis(500), &mut states) {
+                Ok(()) | Err(pcsc::Error::Timeout) => {}
+                Err(e) => panic!("watching reader {}: {e}", card.reader),
+            }
+            if states[0].event_state().contains(pcsc::State::PRESENT) {
+                break;
+            }
             assert!(
                 std::time::Instant::now() < deadline,
                 "pcscd did not show the virtual card {} within 10 s",
                 card.serial
             );
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            states[0].sync_current_state();
         }
         card
     }

@@ -104,6 +104,17 @@ fn running(pid: u32, name: &str) -> bool {
     fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim().starts_with(name))
 }
 
+/// Every running pcscd.
+fn pcscd_processes() -> Vec<u32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .filter(|&pid| running(pid, "pcscd"))
+        .collect()
+}
+
 fn read_pid(file: &Path) -> Option<u32> {
     fs::read_to_string(file).ok()?.trim().parse().ok()
 }
@@ -119,7 +130,8 @@ fn start(dir: &Path, readers: u16) -> io::Result<()> {
         return Ok(());
     }
     let run = Path::new(PCSCD_RUN);
-    if let Some(pid) = read_pid(&run.join("pcscd.pid")).filter(|&pid| running(pid, "pcscd")) {
+    // Any pcscd counts, whether or not it wrote a pid file (a foreground pcscd may not).
+    if let Some(pid) = pcscd_processes().into_iter().next() {
         return Err(io::Error::other(format!(
             "another pcscd (pid {pid}) is running, and pcscd allows one per machine; stop it \
              (systemctl stop pcscd.socket pcscd) or add the virtual readers to its configuration"
