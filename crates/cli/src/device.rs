@@ -1,14 +1,21 @@
-//! `gatehouse device`: PKCS#11 tokens (SoftHSM2, a vendor HSM, Yubico's ykcs11) and software key
-//! files, and verification of YubiKey attestations. YubiKey PIV over PC/SC is not built yet
-//! (issue 4).
+//! `gatehouse device`: YubiKeys (PIV over PC/SC), PKCS#11 tokens (SoftHSM2, a vendor HSM,
+//! Yubico's ykcs11) and software key files; attestation verification; certificate signing
+//! requests for a device-held TLS key.
+//!
+//! Secrets come from environment variables or standard input, never from the command line
+//! (where `ps` shows them): `GATEHOUSE_DEVICE_PIN`, `GATEHOUSE_DEVICE_NEW_PIN`,
+//! `GATEHOUSE_DEVICE_PUK`, `GATEHOUSE_DEVICE_NEW_PUK`, `GATEHOUSE_PIV_MANAGEMENT_KEY` and
+//! `GATEHOUSE_PIV_NEW_MANAGEMENT_KEY` (hex).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
+use gatehouse_keys::attestation::{TrustAnchors, Verified};
 use gatehouse_keys::device::{Backend, Info, Locator};
 use gatehouse_keys::evidence::Evidence;
 use gatehouse_keys::key::{Algorithm, Id, Request};
+use gatehouse_keys::piv::{PinPolicy, Piv, Placement, TouchPolicy};
 use gatehouse_keys::{Device, Error, Pin};
 
 use crate::{Failure, secret_input};
@@ -37,17 +44,42 @@ pub enum DeviceAction {
         /// ed25519 (Hedera keys), p256 (TLS client keys) or secp256k1 (Hedera ECDSA keys).
         #[arg(long, value_parser = parse_algorithm)]
         algorithm: Algorithm,
-        /// The label stored with the key.
+        /// The label stored with the key (PKCS#11 and software; a PIV key is named by its slot).
         #[arg(long)]
-        label: String,
+        label: Option<String>,
+        #[command(flatten)]
+        placement: PlacementArgs,
     },
-    /// Show what the device can prove about where a key was born.
+    /// Show what the device can prove about where a key was born. A YubiKey's attestation is
+    /// verified here, against Yubico's pinned roots (or the roots given).
     Attest {
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// The key's id (hex, as `device info` shows it; for a YubiKey, its slot: 9a, 9c, 82...).
+        #[arg(long)]
+        key: String,
+        /// Trust these roots instead of Yubico's (PEM; pinned by their SHA-256 as given). For
+        /// test cards such as the virtual PIV card.
+        #[arg(long)]
+        root: Vec<PathBuf>,
+        /// Write the key's and the device's attestation certificates (PEM) into this directory.
+        #[arg(long)]
+        save: Option<PathBuf>,
+    },
+    /// Write a certificate signing request for a device key (P-256 or Ed25519), signed by the
+    /// device, for `gatehouse-server registry enrol` (or your CA).
+    Csr {
         #[command(flatten)]
         device: DeviceArgs,
         /// The key's id (hex, as `device info` shows it).
         #[arg(long)]
         key: String,
+        /// Your name, as the certificate should carry it.
+        #[arg(long)]
+        name: String,
+        /// Where to write the request (PEM).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Sign a random challenge with a key and verify the signature on this computer.
     SignTest {
@@ -82,11 +114,61 @@ pub enum DeviceAction {
         #[command(flatten)]
         device: DeviceArgs,
     },
+    /// YubiKey: change the PUK (current from GATEHOUSE_DEVICE_PUK, new from
+    /// GATEHOUSE_DEVICE_NEW_PUK, else standard input).
+    ChangePuk {
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+    /// YubiKey: unblock a blocked PIN with the PUK and set a new PIN.
+    UnblockPin {
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+    /// YubiKey: replace the management key (current from GATEHOUSE_PIV_MANAGEMENT_KEY, or the
+    /// factory default; new from GATEHOUSE_PIV_NEW_MANAGEMENT_KEY, hex).
+    ChangeManagementKey {
+        #[command(flatten)]
+        device: DeviceArgs,
+    },
+}
+
+/// Where a new key goes on a YubiKey, and how it is guarded. Defaults: P-256 in 9a (PIN once,
+/// no touch: TLS), Ed25519 in 9c (PIN and touch on every signature: approvals).
+#[derive(Debug, Clone, Args)]
+pub struct PlacementArgs {
+    /// YubiKey slot: 9a, 9c, 9d, 9e or a retired slot 82..95.
+    #[arg(long, value_parser = parse_slot)]
+    slot: Option<u8>,
+    /// YubiKey PIN policy: never, once (per session) or always (every signature).
+    #[arg(long, value_parser = parse_pin_policy)]
+    pin_policy: Option<PinPolicy>,
+    /// YubiKey touch policy: never, always or cached (15 seconds).
+    #[arg(long, value_parser = parse_touch_policy)]
+    touch_policy: Option<TouchPolicy>,
+}
+
+impl PlacementArgs {
+    fn given(&self) -> bool {
+        self.slot.is_some() || self.pin_policy.is_some() || self.touch_policy.is_some()
+    }
+
+    fn placement(&self, algorithm: Algorithm) -> Placement {
+        let default = Placement::default_for(algorithm);
+        Placement {
+            slot: self.slot.unwrap_or(default.slot),
+            pin: self.pin_policy.unwrap_or(default.pin),
+            touch: self.touch_policy.unwrap_or(default.touch),
+        }
+    }
 }
 
 /// Where to look for devices.
 #[derive(Debug, Clone, Args)]
 pub struct BackendArgs {
+    /// YubiKeys (PIV) through pcscd.
+    #[arg(long, conflicts_with = "software")]
+    piv: bool,
     /// A PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so or Yubico's libykcs11.so.
     #[arg(long, env = "GATEHOUSE_PKCS11_MODULE", conflicts_with = "software")]
     module: Option<PathBuf>,
@@ -96,17 +178,19 @@ pub struct BackendArgs {
 }
 
 impl BackendArgs {
+    /// `--piv` wins over a module named in the environment.
     fn backend(&self) -> Result<Backend, Failure> {
-        match (&self.module, &self.software) {
-            (Some(module), _) => Ok(Backend::Pkcs11 {
+        match (self.piv, &self.module, &self.software) {
+            (true, _, _) => Ok(Backend::Piv),
+            (false, Some(module), _) => Ok(Backend::Pkcs11 {
                 module: module.clone(),
             }),
-            (None, Some(file)) => Ok(Backend::Software { file: file.clone() }),
-            (None, None) => Err(Failure {
+            (false, None, Some(file)) => Ok(Backend::Software { file: file.clone() }),
+            (false, None, None) => Err(Failure {
                 code: 2,
                 message: "say where the device is".into(),
                 hint: Some(
-                    "pass --module PATH (or set GATEHOUSE_PKCS11_MODULE) for a PKCS#11 token, or --software FILE"
+                    "pass --piv for a YubiKey, --module PATH (or set GATEHOUSE_PKCS11_MODULE) for a PKCS#11 token, or --software FILE"
                         .into(),
                 ),
             }),
@@ -119,7 +203,7 @@ impl BackendArgs {
 pub struct DeviceArgs {
     #[command(flatten)]
     backend: BackendArgs,
-    /// The token's serial number (when the module offers several tokens).
+    /// The device's serial number (when there are several).
     #[arg(long)]
     serial: Option<String>,
     /// The token's label (when the module offers several tokens).
@@ -128,7 +212,7 @@ pub struct DeviceArgs {
 }
 
 impl DeviceArgs {
-    fn locator(&self) -> Result<Locator, Failure> {
+    pub(crate) fn locator(&self) -> Result<Locator, Failure> {
         let backend = self.backend.backend()?;
         if let Backend::Software { file } = &backend {
             return Ok(Locator::Software { file: file.clone() });
@@ -160,6 +244,69 @@ impl DeviceArgs {
         let locator = self.locator()?;
         gatehouse_keys::open(&locator, pin).map_err(device_failure)
     }
+
+    /// The YubiKey these arguments name; anything else is refused with what to pass.
+    fn piv_serial(&self, what: &str) -> Result<u32, Failure> {
+        match self.locator()? {
+            Locator::Piv { serial } => Ok(serial),
+            other => Err(Failure {
+                code: 2,
+                message: format!("{what} is for YubiKeys (PIV); {other} is not one"),
+                hint: Some("pass --piv (and --serial N when several YubiKeys are present)".into()),
+            }),
+        }
+    }
+
+    /// The YubiKey these arguments name, opened with the PIN and, when given, the management key.
+    fn open_piv(&self, what: &str) -> Result<Piv, Failure> {
+        let serial = self.piv_serial(what)?;
+        let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+        let mut piv = Piv::open(serial, &pin).map_err(device_failure)?;
+        if let Some(key) = management_key("GATEHOUSE_PIV_MANAGEMENT_KEY")? {
+            piv.set_management_key(&key);
+        }
+        Ok(piv)
+    }
+}
+
+/// A management key (hex) from `variable`; none when the variable is unset.
+fn management_key(variable: &str) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>, Failure> {
+    let Ok(text) = std::env::var(variable) else {
+        return Ok(None);
+    };
+    let text = zeroize::Zeroizing::new(text);
+    hex::decode(text.trim())
+        .map(|bytes| Some(zeroize::Zeroizing::new(bytes)))
+        .map_err(|_| Failure {
+            code: 2,
+            message: format!("{variable} is not hex"),
+            hint: Some("give the management key as 48 hex digits (AES-192 or triple DES), 32 or 64 for AES-128/256".into()),
+        })
+}
+
+fn parse_slot(text: &str) -> Result<u8, String> {
+    u8::from_str_radix(text.trim_start_matches("0x"), 16)
+        .ok()
+        .filter(|slot| gatehouse_keys::piv::SLOTS.contains(slot))
+        .ok_or_else(|| format!("{text:?}: use 9a, 9c, 9d, 9e or a retired slot 82..95"))
+}
+
+fn parse_pin_policy(text: &str) -> Result<PinPolicy, String> {
+    match text {
+        "never" => Ok(PinPolicy::Never),
+        "once" => Ok(PinPolicy::Once),
+        "always" => Ok(PinPolicy::Always),
+        other => Err(format!("{other:?}: use never, once or always")),
+    }
+}
+
+fn parse_touch_policy(text: &str) -> Result<TouchPolicy, String> {
+    match text {
+        "never" => Ok(TouchPolicy::Never),
+        "always" => Ok(TouchPolicy::Always),
+        "cached" => Ok(TouchPolicy::Cached),
+        other => Err(format!("{other:?}: use never, always or cached")),
+    }
 }
 
 fn parse_algorithm(text: &str) -> Result<Algorithm, String> {
@@ -182,7 +329,7 @@ fn parse_id(text: &str) -> Result<Id, Failure> {
 }
 
 /// A device error for people: the keys crate's message already says what to do next.
-fn device_failure(e: Error) -> Failure {
+pub(crate) fn device_failure(e: Error) -> Failure {
     Failure {
         code: EXIT_DEVICE,
         message: e.to_string(),
@@ -191,7 +338,7 @@ fn device_failure(e: Error) -> Failure {
 }
 
 /// A PIN from `variable`, else a line of standard input; never echoed back, never logged.
-fn pin(variable: &str, what: &str) -> Result<Pin, Failure> {
+pub(crate) fn pin(variable: &str, what: &str) -> Result<Pin, Failure> {
     secret_input(variable, what).map(|secret| Pin::new(secret.expose().to_owned()))
 }
 
@@ -230,7 +377,7 @@ fn verify_attestation(
     roots: &[PathBuf],
     intermediates: &[PathBuf],
 ) -> Result<(), Failure> {
-    use gatehouse_keys::attestation::{self, TrustAnchors};
+    use gatehouse_keys::attestation;
     let attestation = gatehouse_keys::evidence::Attestation {
         key_certificate: one(read_der(key_cert, "key certificate")?, key_cert)?,
         device_certificate: one(read_der(device_cert, "device certificate")?, device_cert)?,
@@ -240,48 +387,10 @@ fn verify_attestation(
     for path in intermediates {
         extra.extend(read_der(path, "intermediate")?);
     }
-    let anchors = if roots.is_empty() {
-        let mut a = TrustAnchors::yubico();
-        a.add_intermediates(extra);
-        say!("trusting:    Yubico's PIV attestation roots (pinned by SHA-256)");
-        a
-    } else {
-        let mut pinned = Vec::new();
-        for path in roots {
-            pinned.extend(read_der(path, "root")?);
-        }
-        say!(
-            "trusting:    {} root(s) given with --root (NOT Yubico's)",
-            pinned.len()
-        );
-        TrustAnchors::new(pinned, extra)
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    match attestation::verify(&attestation, &spki, &anchors, now) {
+    let anchors = anchors(roots, extra)?;
+    match attestation::verify(&attestation, &spki, &anchors, now()) {
         Ok(v) => {
-            say!("attestation: VERIFIED: the key was generated on this device and cannot leave it");
-            say!("root:        {} (SHA-256 {})", v.root, v.root_sha256);
-            say!("chain:       {} certificates", v.chain_length);
-            let show = |o: Option<String>| o.unwrap_or_else(|| "not stated".to_owned());
-            say!("serial:      {}", show(v.serial.map(|s| s.to_string())));
-            say!(
-                "firmware:    {}",
-                show(v.firmware.map(|(a, b, c)| format!("{a}.{b}.{c}")))
-            );
-            say!(
-                "PIN policy:  {}",
-                show(v.pin_policy.map(|p| format!("{p:?}").to_lowercase()))
-            );
-            say!(
-                "touch:       {}",
-                show(v.touch_policy.map(|p| format!("{p:?}").to_lowercase()))
-            );
-            say!(
-                "form factor: {}",
-                show(v.form_factor.map(|f| f.to_string()))
-            );
+            print_verified(&v);
             Ok(())
         }
         Err(e) => Err(Failure {
@@ -290,6 +399,64 @@ fn verify_attestation(
             hint: None,
         }),
     }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The trust anchors: the roots given (PEM files), else Yubico's pinned roots.
+fn anchors(roots: &[PathBuf], intermediates: Vec<Vec<u8>>) -> Result<TrustAnchors, Failure> {
+    if roots.is_empty() {
+        let mut a = TrustAnchors::yubico();
+        a.add_intermediates(intermediates);
+        say!("trusting:    Yubico's PIV attestation roots (pinned by SHA-256)");
+        return Ok(a);
+    }
+    let mut pinned = Vec::new();
+    for path in roots {
+        pinned.extend(read_der(path, "root")?);
+    }
+    say!(
+        "trusting:    {} root(s) given with --root (NOT Yubico's)",
+        pinned.len()
+    );
+    Ok(TrustAnchors::new(pinned, intermediates))
+}
+
+fn print_verified(v: &Verified) {
+    say!("attestation: VERIFIED: the key was generated on this device and cannot leave it");
+    say!("root:        {} (SHA-256 {})", v.root, v.root_sha256);
+    say!("chain:       {} certificates", v.chain_length);
+    let show = |o: Option<String>| o.unwrap_or_else(|| "not stated".to_owned());
+    say!("serial:      {}", show(v.serial.map(|s| s.to_string())));
+    say!(
+        "firmware:    {}",
+        show(v.firmware.map(|(a, b, c)| format!("{a}.{b}.{c}")))
+    );
+    say!(
+        "PIN policy:  {}",
+        show(v.pin_policy.map(|p| format!("{p:?}").to_lowercase()))
+    );
+    say!(
+        "touch:       {}",
+        show(v.touch_policy.map(|p| format!("{p:?}").to_lowercase()))
+    );
+    say!(
+        "form factor: {}",
+        show(v.form_factor.map(|f| f.to_string()))
+    );
+}
+
+fn write_pem(path: &std::path::Path, label: &str, der: &[u8]) -> Result<(), Failure> {
+    let text = pem::encode(&pem::Pem::new(label, der));
+    std::fs::write(path, text).map_err(|e| Failure {
+        code: 1,
+        message: format!("cannot write {}: {e}", path.display()),
+        hint: None,
+    })
 }
 
 pub fn run(action: DeviceAction) -> Result<(), Failure> {
@@ -332,7 +499,50 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
             device,
             algorithm,
             label,
+            placement,
         } => {
+            if device.backend.piv {
+                let mut piv = device.open_piv("keygen --piv")?;
+                let placement = placement.placement(algorithm);
+                let started = Instant::now();
+                let key = piv
+                    .generate_in(algorithm, placement)
+                    .map_err(device_failure)?;
+                say!(
+                    "generated {} key in slot {} on {}",
+                    key.algorithm(),
+                    key.label,
+                    piv
+                );
+                say!(
+                    "policy:      PIN {}, touch {}",
+                    format!("{:?}", placement.pin).to_lowercase(),
+                    format!("{:?}", placement.touch).to_lowercase()
+                );
+                say!("public key:  {}", key.public_key);
+                say!("took:        {:.1?}", started.elapsed());
+                say!(
+                    "attest it:   gatehouse device attest --piv --serial {} --key {}",
+                    piv.info().serial,
+                    key.id
+                );
+                return Ok(());
+            }
+            if placement.given() {
+                return Err(Failure {
+                    code: 2,
+                    message: "--slot, --pin-policy and --touch-policy are for YubiKeys (--piv)"
+                        .into(),
+                    hint: Some("a PKCS#11 token's PIN and touch rules are the token's own".into()),
+                });
+            }
+            let label = label.ok_or_else(|| Failure {
+                code: 2,
+                message: "give the new key a --label".into(),
+                hint: Some(
+                    "the label is how the key is found again in `gatehouse device info`".into(),
+                ),
+            })?;
             let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
             let mut opened = match (&device.backend.software, device.backend.module.is_none()) {
                 // A software key file is created by its first key.
@@ -356,23 +566,89 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
             say!("took:        {:.1?}", started.elapsed());
             print_evidence(&opened.evidence(&key.id).map_err(device_failure)?);
         }
-        DeviceAction::Attest { device, key } => {
+        DeviceAction::Attest {
+            device,
+            key,
+            root,
+            save,
+        } => {
             let id = parse_id(&key)?;
             let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
             let mut opened = device.open(&pin)?;
             match opened.attestation(&id) {
-                Ok(_) => {
-                    return Err(Failure {
-                        code: 1,
-                        message: "this device returned an attestation, but verifying attestation chains is not built yet".into(),
-                        hint: Some("save the certificates and check them with `gatehouse device verify-attestation`".into()),
-                    });
+                Ok(attestation) => {
+                    if let Some(dir) = &save {
+                        write_pem(
+                            &dir.join(format!("attestation-{key}.pem")),
+                            "CERTIFICATE",
+                            &attestation.key_certificate,
+                        )?;
+                        write_pem(
+                            &dir.join("attestation-f9.pem"),
+                            "CERTIFICATE",
+                            &attestation.device_certificate,
+                        )?;
+                        say!(
+                            "saved:       attestation-{key}.pem and attestation-f9.pem in {}",
+                            dir.display()
+                        );
+                    }
+                    let spki = opened.public_key(&id).map_err(device_failure)?.spki_der();
+                    let anchors = anchors(&root, Vec::new())?;
+                    let verified = gatehouse_keys::Policy::production()
+                        .accept_attested(&attestation, &spki, &anchors, now())
+                        .map_err(|e| Failure {
+                            code: EXIT_ATTESTATION,
+                            message: format!("attestation REFUSED: {e}"),
+                            hint: Some("do not enrol this key: it cannot be shown to have been born on this device".into()),
+                        })?;
+                    print_verified(&verified);
+                    if verified
+                        .serial
+                        .is_some_and(|s| s.to_string() != opened.info().serial)
+                    {
+                        return Err(Failure {
+                            code: EXIT_ATTESTATION,
+                            message: format!(
+                                "attestation REFUSED: it names serial {:?}, but the device answering is {}",
+                                verified.serial,
+                                opened.info().serial
+                            ),
+                            hint: Some("do not enrol this key".into()),
+                        });
+                    }
                 }
                 Err(Error::AttestationUnavailable { .. }) => {
                     print_evidence(&opened.evidence(&id).map_err(device_failure)?);
                 }
                 Err(e) => return Err(device_failure(e)),
             }
+        }
+        DeviceAction::Csr {
+            device,
+            key,
+            name,
+            out,
+        } => {
+            let id = parse_id(&key)?;
+            let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+            let mut opened = device.open(&pin)?;
+            let request = gatehouse_keys::tls::certificate_request(opened.as_mut(), &id, &name)
+                .map_err(device_failure)?;
+            std::fs::write(&out, request).map_err(|e| Failure {
+                code: 1,
+                message: format!("cannot write {}: {e}", out.display()),
+                hint: None,
+            })?;
+            say!(
+                "wrote a certificate signing request for key {id} on {} to {}",
+                opened.info(),
+                out.display()
+            );
+            say!(
+                "next:        gatehouse-server registry enrol --name {name} --role ... --csr {} --out {name}.pem",
+                out.display()
+            );
         }
         DeviceAction::SignTest { device, key } => {
             let id = parse_id(&key)?;
@@ -401,6 +677,30 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
             let mut opened = device.open(&old)?;
             opened.change_pin(&old, &new).map_err(device_failure)?;
             say!("PIN changed on {}", opened.info());
+        }
+        DeviceAction::ChangePuk { device } => {
+            let mut piv = device.open_piv("change-puk")?;
+            let old = pin("GATEHOUSE_DEVICE_PUK", "current PUK")?;
+            let new = pin("GATEHOUSE_DEVICE_NEW_PUK", "new PUK")?;
+            piv.change_puk(&old, &new).map_err(device_failure)?;
+            say!("PUK changed on {piv}");
+        }
+        DeviceAction::UnblockPin { device } => {
+            let serial = device.piv_serial("unblock-pin")?;
+            let puk = pin("GATEHOUSE_DEVICE_PUK", "PUK")?;
+            let new = pin("GATEHOUSE_DEVICE_NEW_PIN", "new PIN")?;
+            let piv = Piv::unblock(serial, &puk, &new).map_err(device_failure)?;
+            say!("PIN unblocked and set on {piv}");
+        }
+        DeviceAction::ChangeManagementKey { device } => {
+            let mut piv = device.open_piv("change-management-key")?;
+            let new = management_key("GATEHOUSE_PIV_NEW_MANAGEMENT_KEY")?.ok_or_else(|| Failure {
+                code: 2,
+                message: "set GATEHOUSE_PIV_NEW_MANAGEMENT_KEY to the new management key (hex)".into(),
+                hint: Some("keep it somewhere safe: without it no new key can be generated on this YubiKey".into()),
+            })?;
+            piv.change_management_key(&new).map_err(device_failure)?;
+            say!("management key changed on {piv}");
         }
     }
     Ok(())

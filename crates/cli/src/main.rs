@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use gatehouse_client::profile::{self, KeySource, NewProfile, Profile, ProfileStore};
 use gatehouse_client::secret::{Secret, SecretStore};
-use gatehouse_client::{Error, OpenError};
+use gatehouse_client::{Connection, Error, OpenError};
 use gatehouse_protocol::Environment;
 
 #[derive(Debug, Parser)]
@@ -217,7 +217,7 @@ impl FilterArgs {
 
 #[derive(Debug, Subcommand)]
 enum ProfileAction {
-    /// Add a profile from certificate and key files.
+    /// Add a profile from a certificate and a key file, or a key on a device (--device-key).
     Add {
         /// Profile name.
         #[arg(long)]
@@ -232,8 +232,19 @@ enum ProfileAction {
         #[arg(long)]
         cert: PathBuf,
         /// Your private key (PKCS#8 PEM, optionally encrypted).
+        #[arg(
+            long,
+            required_unless_present = "device_key",
+            conflicts_with = "device_key"
+        )]
+        key: Option<PathBuf>,
+        /// The id of your key on a device (as `gatehouse device info` shows it; a YubiKey slot
+        /// such as 9a). Name the device as for `gatehouse device`: --piv [--serial N], or
+        /// --module PATH [--serial S | --token LABEL]. Its PIN is asked for at each connection.
         #[arg(long)]
-        key: PathBuf,
+        device_key: Option<String>,
+        #[command(flatten)]
+        device: device::DeviceArgs,
         /// development, staging or production.
         #[arg(long, default_value = "development")]
         environment: Environment,
@@ -355,6 +366,7 @@ impl From<Error> for Failure {
             Error::CertificateExpired { .. } | Error::CertificateNotYetValid { .. } => 8,
             Error::ServerTooOld { .. } | Error::ServerTooNew { .. } => 9,
             Error::CaCertificate { .. } => 10,
+            Error::ClientKeyUnavailable { .. } => device::EXIT_DEVICE,
             _ => 1,
         };
         let mut message = e.to_string();
@@ -392,7 +404,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Whoami { profile } => {
             let (store, profile) = chosen(profile)?;
-            let connection = gatehouse_client::open(&store, &profile)?;
+            let connection = connect(&store, &profile).await?;
             let me = connection.whoami().await?;
             let roles: Vec<_> = me.roles.iter().map(|r| r.as_str()).collect();
             say!("name:        {}", me.name);
@@ -416,7 +428,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Status { profile } => {
             let (store, profile) = chosen(profile)?;
-            let connection = gatehouse_client::open(&store, &profile)?;
+            let connection = connect(&store, &profile).await?;
             let status = connection.status().await?;
             say!("deployment:  {}", status.deployment);
             say!(
@@ -552,7 +564,7 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
     let cache = Cache::open(&cache_path(&store, &profile)).await?;
     match action {
         AuditAction::Sync { .. } => {
-            let connection = gatehouse_client::open(&store, &profile)?;
+            let connection = connect(&store, &profile).await?;
             let synced = cache
                 .sync(&connection, |p| {
                     eprint!("\rsyncing audit log: {}/{}", p.fetched, p.total)
@@ -689,6 +701,22 @@ fn failure(code: u8, message: String) -> Failure {
     }
 }
 
+/// Prepares the profile's connection. A key on a device needs the device present and its PIN
+/// (GATEHOUSE_DEVICE_PIN, else standard input); the device is opened off the async runtime.
+async fn connect(store: &ProfileStore, profile: &Profile) -> Result<Connection, Failure> {
+    if !profile.key.is_device() {
+        return Ok(gatehouse_client::open(store, profile)?);
+    }
+    let owned = profile.clone();
+    let identity = tokio::task::spawn_blocking(move || {
+        let pin = device::pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+        gatehouse_keys::tls::profile_identity(&owned, &pin).map_err(device::device_failure)
+    })
+    .await
+    .map_err(|e| failure(1, format!("opening the device stopped: {e}")))??;
+    Ok(Connection::new(profile, std::sync::Arc::new(identity))?)
+}
+
 fn cache_path(store: &ProfileStore, profile: &Profile) -> PathBuf {
     store
         .dir()
@@ -759,6 +787,8 @@ fn profile_command(store: &ProfileStore, action: ProfileAction) -> Result<(), Fa
             ca,
             cert,
             key,
+            device_key,
+            device,
             environment,
             passphrase_stdin,
         } => {
@@ -767,16 +797,26 @@ fn profile_command(store: &ProfileStore, action: ProfileAction) -> Result<(), Fa
             } else {
                 None
             };
+            let key = match (key, device_key) {
+                (Some(path), _) => KeySource::File {
+                    path,
+                    encrypted: false,
+                },
+                (None, Some(id)) => KeySource::Device {
+                    device: device.locator()?,
+                    key: id.to_ascii_lowercase(),
+                },
+                (None, None) => {
+                    return Err(failure(2, "give --key FILE or --device-key ID".to_owned()));
+                }
+            };
             let profile = Profile {
                 name,
                 server_url: server,
                 environment,
                 ca_cert: ca,
                 client_cert: cert,
-                key: KeySource::File {
-                    path: key,
-                    encrypted: false,
-                },
+                key,
             };
             let added = store.add(NewProfile {
                 profile,

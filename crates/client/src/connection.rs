@@ -28,6 +28,11 @@ use sha2::{Digest, Sha256};
 use crate::identity::ClientIdentity;
 use crate::profile::Profile;
 
+/// How a client signing key reports that it could not sign a handshake (its
+/// `rustls::Error::General` text starts with this), so the failure is shown as the device's,
+/// not the server's.
+pub const CLIENT_KEY_FAILURE: &str = "the client key could not sign";
+
 /// Why a request to the server failed, in terms a person can act on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -99,6 +104,13 @@ pub enum Error {
     /// The server answered with something this client does not understand.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
+    /// The client key (on a device) could not sign the handshake: the device was removed,
+    /// locked, or refused.
+    #[error("{reason}")]
+    ClientKeyUnavailable {
+        /// What the device said, starting with [`CLIENT_KEY_FAILURE`].
+        reason: String,
+    },
     /// The profile's CA certificate is unusable.
     #[error("cannot use CA certificate {path}: {reason}")]
     CaCertificate {
@@ -141,6 +153,9 @@ impl Error {
             }
             Error::CaCertificate { .. } => {
                 "Choose the deployment's CA certificate (PEM) in the profile."
+            }
+            Error::ClientKeyUnavailable { .. } => {
+                "Connect the device that holds this profile's key (YubiKey or token) and connect again; its PIN will be asked for."
             }
         }
     }
@@ -383,6 +398,11 @@ impl Connection {
             rustls::Error::AlertReceived(alert) => Error::ClientCertRejected {
                 reason: format!("TLS alert: {alert:?}"),
             },
+            rustls::Error::General(reason) if reason.starts_with(CLIENT_KEY_FAILURE) => {
+                Error::ClientKeyUnavailable {
+                    reason: reason.clone(),
+                }
+            }
             other => Error::Protocol(format!("TLS: {other}")),
         }
     }

@@ -30,6 +30,17 @@ pub enum OpenError {
     /// The connection could not be prepared.
     #[error(transparent)]
     Connection(#[from] connection::Error),
+    /// The profile's key is on a device: the caller opens the device (with its PIN) and
+    /// connects with [`Connection::new`] and a device identity from `gatehouse-keys`.
+    #[error(
+        "profile {profile:?} keeps its key on a device ({device}); the device must be opened with its PIN to connect"
+    )]
+    DeviceKey {
+        /// The profile.
+        profile: String,
+        /// The device, for people.
+        device: String,
+    },
 }
 
 /// Loads a profile's identity (its passphrase from the keyring if needed) and prepares a connection.
@@ -46,6 +57,12 @@ pub fn open(store: &ProfileStore, profile: &Profile) -> Result<Connection, OpenE
                 path,
                 passphrase.as_ref(),
             )?)
+        }
+        KeySource::Device { device, .. } => {
+            return Err(OpenError::DeviceKey {
+                profile: profile.name.clone(),
+                device: device.to_string(),
+            });
         }
     };
     Ok(Connection::new(profile, identity)?)

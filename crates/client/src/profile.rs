@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gatehouse_protocol::{Environment, ProfileFile};
+use gatehouse_protocol::{DeviceLocator, Environment, ProfileFile};
 use serde::{Deserialize, Serialize};
 
 use crate::secret::{Secret, SecretStore};
@@ -64,6 +64,14 @@ pub enum KeySource {
         /// Whether the key is encrypted.
         encrypted: bool,
     },
+    /// A key on a device (PKCS#11 token, YubiKey PIV): it signs every handshake, so the
+    /// device must be present and unlocked (its PIN is asked for, never stored) to connect.
+    Device {
+        /// Which device.
+        device: DeviceLocator,
+        /// The key's id on the device (hex, as `gatehouse device info` shows it).
+        key: String,
+    },
 }
 
 impl KeySource {
@@ -83,7 +91,13 @@ impl KeySource {
                     path.display()
                 )
             }
+            KeySource::Device { device, key } => format!("device: {device}, key {key}"),
         }
+    }
+
+    /// Whether this key lives on a device, which must be present and unlocked to connect.
+    pub fn is_device(&self) -> bool {
+        matches!(self, KeySource::Device { .. })
     }
 }
 
@@ -126,12 +140,24 @@ impl Profile {
                 self.server_url
             )));
         }
-        let KeySource::File { path: key, .. } = &self.key;
-        for (what, path) in [
+        let mut files = vec![
             ("CA certificate", &self.ca_cert),
             ("client certificate", &self.client_cert),
-            ("client key", key),
-        ] {
+        ];
+        match &self.key {
+            KeySource::File { path, .. } => files.push(("client key", path)),
+            KeySource::Device { key, .. } => {
+                if key.is_empty()
+                    || key.len() % 2 != 0
+                    || !key.bytes().all(|b| b.is_ascii_hexdigit())
+                {
+                    return Err(Error::Invalid(format!(
+                        "device key id {key:?} is not hex; copy it from `gatehouse device info`"
+                    )));
+                }
+            }
+        }
+        for (what, path) in files {
             if !path.is_file() {
                 return Err(Error::Invalid(format!(
                     "{what} {} does not exist or is not a file",
@@ -241,14 +267,28 @@ impl ProfileStore {
         profile.ca_cert = absolute(&profile.ca_cert)?;
         profile.client_cert = absolute(&profile.client_cert)?;
         let account = profile.passphrase_account();
-        let KeySource::File { path, encrypted } = &mut profile.key;
-        *path = absolute(path)?;
-        *encrypted = new.key_passphrase.is_some() || crate::identity::is_encrypted_key_file(path);
-        if *encrypted && new.key_passphrase.is_none() && self.secrets.get(&account)?.is_none() {
-            return Err(Error::Invalid(format!(
-                "the key {} is encrypted: give its passphrase so it can be kept in the keyring",
-                path.display()
-            )));
+        match &mut profile.key {
+            KeySource::File { path, encrypted } => {
+                *path = absolute(path)?;
+                *encrypted =
+                    new.key_passphrase.is_some() || crate::identity::is_encrypted_key_file(path);
+                if *encrypted
+                    && new.key_passphrase.is_none()
+                    && self.secrets.get(&account)?.is_none()
+                {
+                    return Err(Error::Invalid(format!(
+                        "the key {} is encrypted: give its passphrase so it can be kept in the keyring",
+                        path.display()
+                    )));
+                }
+            }
+            KeySource::Device { .. } => {
+                if new.key_passphrase.is_some() {
+                    return Err(Error::Invalid(
+                        "a device key has no passphrase to keep: its PIN is asked for when connecting, and never stored".to_owned(),
+                    ));
+                }
+            }
         }
         profile.validate()?;
         let mut file = self.read()?;

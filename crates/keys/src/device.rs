@@ -65,19 +65,6 @@ pub trait Device: Send + fmt::Debug + fmt::Display {
     fn change_pin(&mut self, old: &Pin, new: &Pin) -> Result<(), Error>;
 }
 
-/// The kind of a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum Kind {
-    /// A PKCS#11 token (a smart card, an HSM partition, SoftHSM2).
-    Pkcs11,
-    /// An age-encrypted key file: development and the demo only.
-    Software,
-    /// A PIV device (YubiKey) over PC/SC.
-    Piv,
-}
-
 /// Where to look for devices.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -97,42 +84,7 @@ pub enum Backend {
     Piv,
 }
 
-/// Which device: enough to find it again later (store it in a profile).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum Locator {
-    /// A PKCS#11 token, found by serial number, or by label when the serial is empty.
-    Pkcs11 {
-        /// The module path.
-        module: PathBuf,
-        /// The token's serial number.
-        serial: String,
-        /// The token's label.
-        label: String,
-    },
-    /// A software key file.
-    Software {
-        /// The file.
-        file: PathBuf,
-    },
-    /// A PIV device (YubiKey), by serial number.
-    Piv {
-        /// The serial number.
-        serial: u32,
-    },
-}
-
-impl Locator {
-    /// The kind of device this locates.
-    pub fn kind(&self) -> Kind {
-        match self {
-            Locator::Pkcs11 { .. } => Kind::Pkcs11,
-            Locator::Software { .. } => Kind::Software,
-            Locator::Piv { .. } => Kind::Piv,
-        }
-    }
-}
+pub use gatehouse_protocol::{DeviceKind as Kind, DeviceLocator as Locator};
 
 /// A device as found: what people see in a device list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,8 @@
 use std::fmt;
 
 use yubikey::piv::{self, AlgorithmId, ManagementSlotId, SlotAlgorithmId, SlotId};
-use yubikey::{MgmAlgorithmId, MgmKey, PinPolicy, TouchPolicy, YubiKey};
+use yubikey::{MgmAlgorithmId, MgmKey, YubiKey};
+pub use yubikey::{PinPolicy, TouchPolicy};
 use zeroize::Zeroizing;
 
 use crate::device::{self, Device, Locator};
@@ -203,6 +204,23 @@ impl Piv {
             management_key: None,
             management_authenticated: false,
         };
+        piv.verify_pin()?;
+        Ok(piv)
+    }
+
+    /// Unblocks the PIN of the YubiKey with this serial with the PUK, setting it to `new_pin`,
+    /// and opens the device with it. A wrong PUK counts a try ([`Error::PukIncorrect`]).
+    pub fn unblock(serial: u32, puk: &Pin, new_pin: &Pin) -> Result<Self, Error> {
+        let yubikey = find(serial)?;
+        let info = describe(&yubikey, yubikey.name());
+        let mut piv = Self {
+            yubikey,
+            info,
+            pin: new_pin.clone(),
+            management_key: None,
+            management_authenticated: false,
+        };
+        piv.unblock_pin(puk, new_pin)?;
         piv.verify_pin()?;
         Ok(piv)
     }

@@ -11,14 +11,18 @@
 
 use std::sync::Arc;
 
+use gatehouse_client::connection::CLIENT_KEY_FAILURE;
 use gatehouse_client::identity::ClientIdentity;
+use gatehouse_client::profile::{KeySource, Profile};
+use gatehouse_protocol::Environment;
 use rustls::pki_types::{CertificateDer, SubjectPublicKeyInfoDer};
 use rustls::sign::{CertifiedKey, Signer, SigningKey};
 use rustls::{SignatureAlgorithm, SignatureScheme};
 
-use crate::device::Shared;
+use crate::device::{Device, Shared};
 use crate::error::Error;
 use crate::key::{self, Algorithm, PublicKey};
+use crate::policy::Policy;
 
 /// A device key as rustls sees it.
 #[derive(Debug)]
@@ -115,7 +119,7 @@ impl Signer for DeviceSigner {
             .sign(&self.id, message)
             .map_err(|e| {
                 tracing::warn!(device = %self.name, key = %self.id, error = %e, "TLS client signature failed");
-                rustls::Error::General(format!("the client key could not sign: {e}"))
+                rustls::Error::General(format!("{CLIENT_KEY_FAILURE}: {e}"))
             })?;
         Ok(signature
             .to_der()
@@ -165,5 +169,126 @@ impl ClientIdentity for DeviceIdentity {
 
     fn allows_resumption(&self) -> bool {
         false
+    }
+}
+
+/// The client identity of a profile whose key is on a device ([`KeySource::Device`]): opens
+/// the device with `pin`, checks the deployment's policy (a production profile refuses a
+/// software key file), and pairs the device key with the profile's certificate chain.
+///
+/// Blocks (device work, and scrypt for a software key file): async callers use
+/// `spawn_blocking`. A profile with a key file gives [`Error::Certificate`] saying so.
+pub fn profile_identity(profile: &Profile, pin: &crate::Pin) -> Result<DeviceIdentity, Error> {
+    let KeySource::Device { device, key } = &profile.key else {
+        return Err(Error::Certificate {
+            reason: format!(
+                "profile {:?} keeps its key in a file, not on a device",
+                profile.name
+            ),
+        });
+    };
+    let id = key.parse::<key::Id>().map_err(|e| Error::Certificate {
+        reason: format!("profile {:?}: {e}", profile.name),
+    })?;
+    let chain = read_chain(&profile.client_cert)?;
+    let opened = crate::open(device, pin)?;
+    let policy = match profile.environment {
+        Environment::Production => Policy::production(),
+        Environment::Development | Environment::Staging => Policy::development(),
+    };
+    policy.admit(opened.info())?;
+    DeviceIdentity::new(chain, DeviceKey::new(Shared::new(opened), &id)?)
+}
+
+/// Every certificate in a PEM file, end entity first.
+fn read_chain(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    use rustls::pki_types::pem::PemObject as _;
+    let unusable = |reason: String| Error::Certificate {
+        reason: format!("{}: {reason}", path.display()),
+    };
+    let chain = CertificateDer::pem_file_iter(path)
+        .map_err(|e| unusable(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unusable(e.to_string()))?;
+    if chain.is_empty() {
+        return Err(unusable("holds no PEM certificate".to_owned()));
+    }
+    Ok(chain)
+}
+
+/// A certificate signing request (PKCS#10, PEM) for the key `id` on `device`, signed by the
+/// device: the CA (`gatehouse-server registry enrol`) checks that signature, so the request
+/// proves the key is held by whoever sends it. The subject is `common_name`; the CA may
+/// replace it.
+pub fn certificate_request(
+    device: &mut dyn Device,
+    id: &key::Id,
+    common_name: &str,
+) -> Result<String, Error> {
+    let public_key = device.public_key(id)?;
+    let algorithm = match public_key.algorithm() {
+        Algorithm::EcdsaP256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+        Algorithm::Ed25519 => &rcgen::PKCS_ED25519,
+        algorithm @ Algorithm::EcdsaSecp256k1 => {
+            return Err(Error::Unsupported {
+                device: device.to_string(),
+                what: format!("request a TLS certificate for a {algorithm} key"),
+                reason: "TLS 1.3 has no secp256k1 signature scheme; generate a P-256 key for the client certificate".to_owned(),
+            });
+        }
+    };
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    let signer = RequestSigner {
+        device: std::cell::RefCell::new(device),
+        id,
+        public_key: &public_key,
+        algorithm,
+        failure: std::cell::RefCell::new(None),
+    };
+    let request = params.serialize_request(&signer);
+    if let Some(error) = signer.failure.into_inner() {
+        return Err(error);
+    }
+    request
+        .and_then(|r| r.pem())
+        .map_err(|e| Error::Certificate {
+            reason: format!("the certificate signing request could not be built: {e}"),
+        })
+}
+
+/// rcgen's view of a device key while it signs one request. The device's own error is kept,
+/// since rcgen's error type cannot carry it.
+struct RequestSigner<'a, 'd> {
+    device: std::cell::RefCell<&'a mut (dyn Device + 'd)>,
+    id: &'a key::Id,
+    public_key: &'a PublicKey,
+    algorithm: &'static rcgen::SignatureAlgorithm,
+    failure: std::cell::RefCell<Option<Error>>,
+}
+
+impl rcgen::PublicKeyData for RequestSigner<'_, '_> {
+    fn der_bytes(&self) -> &[u8] {
+        self.public_key.as_bytes()
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        self.algorithm
+    }
+}
+
+impl rcgen::SigningKey for RequestSigner<'_, '_> {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        match self.device.borrow_mut().sign(self.id, message) {
+            Ok(signature) => Ok(signature
+                .to_der()
+                .unwrap_or_else(|| signature.as_bytes().to_vec())),
+            Err(e) => {
+                *self.failure.borrow_mut() = Some(e);
+                Err(rcgen::Error::RemoteKeyError)
+            }
+        }
     }
 }

@@ -352,6 +352,80 @@ impl FromStr for Environment {
     }
 }
 
+/// The kind of a key device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceKind {
+    /// A PKCS#11 token (a smart card, an HSM partition, SoftHSM2).
+    Pkcs11,
+    /// An age-encrypted key file: development and the demo only.
+    Software,
+    /// A PIV device (YubiKey) over PC/SC.
+    Piv,
+}
+
+/// Which key device: enough to find it again later. Profiles store it for a device-held TLS
+/// key; `gatehouse-keys` opens it. Exhaustive on purpose: a new kind of device must be
+/// considered by every match (policy, display, open).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DeviceLocator {
+    /// A PKCS#11 token, found by serial number, or by label when the serial is empty.
+    Pkcs11 {
+        /// The module path.
+        module: std::path::PathBuf,
+        /// The token's serial number.
+        serial: String,
+        /// The token's label.
+        label: String,
+    },
+    /// A software key file.
+    Software {
+        /// The file.
+        file: std::path::PathBuf,
+    },
+    /// A PIV device (YubiKey), by serial number.
+    Piv {
+        /// The serial number.
+        serial: u32,
+    },
+}
+
+impl DeviceLocator {
+    /// The kind of device this locates.
+    pub fn kind(&self) -> DeviceKind {
+        match self {
+            DeviceLocator::Pkcs11 { .. } => DeviceKind::Pkcs11,
+            DeviceLocator::Software { .. } => DeviceKind::Software,
+            DeviceLocator::Piv { .. } => DeviceKind::Piv,
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceLocator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceLocator::Pkcs11 {
+                module,
+                serial,
+                label,
+            } => write!(
+                f,
+                "PKCS#11 token \"{label}\" (serial {serial}) via {}",
+                module.display()
+            ),
+            DeviceLocator::Software { file } => write!(
+                f,
+                "software key file {} (not for production)",
+                file.display()
+            ),
+            DeviceLocator::Piv { serial } => write!(f, "YubiKey (PIV) serial {serial}"),
+        }
+    }
+}
+
 /// An importable connection profile, as `gatehouse-server init` writes one per person.
 ///
 /// Relative paths are resolved against the directory holding the file.

@@ -223,6 +223,20 @@ impl Db {
         Ok(())
     }
 
+    /// Gives an entry a new certificate (a new key, e.g. moved onto a YubiKey): the old
+    /// certificate stops working at once. Returns false when no such entry exists.
+    pub async fn replace_certificate(
+        &self,
+        name: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<bool, Error> {
+        const SQL: &str = "UPDATE officers SET fingerprint = $1 WHERE name = $2";
+        let affected = on_pool!(self, pool => {
+            sqlx::query(SQL).bind(fingerprint.to_hex()).bind(name).execute(pool).await?.rows_affected()
+        });
+        Ok(affected == 1)
+    }
+
     /// Switches an entry's access off or back on. Returns false when no such entry exists.
     pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool, Error> {
         const SQL: &str = "UPDATE officers SET disabled = $1 WHERE name = $2";

@@ -90,6 +90,35 @@ enum RegistryAction {
         /// Registered name.
         name: String,
     },
+    /// Issue a client certificate for a key kept on a device (YubiKey, PKCS#11 token) from its
+    /// certificate signing request (`gatehouse device csr`), and register it. The request's
+    /// signature proves the key is held; only its public key is used.
+    Enrol {
+        /// The person's name (the certificate's common name and the registry entry).
+        #[arg(long)]
+        name: String,
+        /// A role (repeat for several): officer, responder, compliance, admin. Not with --replace,
+        /// which keeps the entry's roles.
+        #[arg(
+            long = "role",
+            required_unless_present = "replace",
+            conflicts_with = "replace"
+        )]
+        roles: Vec<gatehouse_protocol::Role>,
+        /// The certificate signing request (PEM or DER).
+        #[arg(long)]
+        csr: PathBuf,
+        /// Where to write the certificate (PEM).
+        #[arg(long)]
+        out: PathBuf,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// The person is registered already: replace their certificate (the old one stops
+        /// working at once), keeping their roles.
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 #[tokio::main]
@@ -173,6 +202,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         );
                     }
                 }
+                RegistryAction::Enrol {
+                    name,
+                    roles,
+                    csr,
+                    out,
+                    days,
+                    replace,
+                } => {
+                    let fingerprint =
+                        enrol(&config, &db, &name, &roles, &csr, &out, days, replace).await?;
+                    println!(
+                        "{name}: certificate {} written to {}",
+                        fingerprint,
+                        out.display()
+                    );
+                    println!(
+                        "  profile: gatehouse profile add --name {name} --client-cert {} --device-key ...",
+                        out.display()
+                    );
+                }
                 RegistryAction::Disable { name } | RegistryAction::Enable { name } => {
                     set_disabled(&config, &db, &name, disable).await?;
                     println!(
@@ -215,6 +264,86 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Issues a certificate for the key in a signing request and registers it (or, with `replace`,
+/// gives an existing entry the new certificate). Audited first: no audit entry, no change.
+#[allow(clippy::too_many_arguments)] // one per command-line option
+async fn enrol(
+    config: &Config,
+    db: &gatehouse_server::db::Db,
+    name: &str,
+    roles: &[gatehouse_protocol::Role],
+    csr: &std::path::Path,
+    out: &std::path::Path,
+    days: u32,
+    replace: bool,
+) -> anyhow::Result<gatehouse_protocol::Fingerprint> {
+    use rustls::pki_types::CertificateSigningRequestDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let bytes = std::fs::read(csr).with_context(|| format!("reading {}", csr.display()))?;
+    let der = match CertificateSigningRequestDer::from_pem_slice(&bytes) {
+        Ok(der) => der.as_ref().to_vec(),
+        Err(_) => bytes,
+    };
+    // The development deployment keeps the CA key next to its certificate (`init` writes
+    // both); a production CA issues certificates elsewhere, from the same request.
+    let ca_cert = config.resolve(&config.tls.ca_cert);
+    let ca_key = ca_cert.with_extension("key");
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "reading {} (enrol issues from the deployment's own CA; with an external CA, have it sign the request)",
+                path.display()
+            )
+        })
+    };
+    let ca = gatehouse_server::pki::Authority::load(&read(&ca_cert)?, &read(&ca_key)?)?;
+    let cert_pem = ca
+        .issue_client_for_request(
+            name,
+            &der,
+            gatehouse_server::pki::Validity::days_from_now(days),
+        )
+        .with_context(|| format!("{}", csr.display()))?;
+    let fingerprint = deployment::fingerprint_of_pem(&cert_pem)?;
+    let existing = db.officers().await?.into_iter().find(|o| o.name == name);
+    match (&existing, replace) {
+        (Some(_), false) => anyhow::bail!(
+            "{name:?} is registered already; pass --replace to give them this certificate instead (their old one stops working)"
+        ),
+        (None, true) => {
+            anyhow::bail!("no registry entry named {name:?} to replace; see `registry list`")
+        }
+        _ => {}
+    }
+    let action = if replace {
+        "registry.replace-certificate"
+    } else {
+        "registry.enrol"
+    };
+    let roles_text: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
+    audit_registry_change(
+        config,
+        db,
+        action,
+        format!("officer:{fingerprint}"),
+        serde_json::json!({
+            "name": name,
+            "roles": roles_text,
+            "replaces": existing.map(|o| o.fingerprint.to_hex()),
+        }),
+    )
+    .await?;
+    // Write the certificate before registering: a registered fingerprint whose certificate
+    // was lost would be an entry nobody can use.
+    deployment::write_file(out, &cert_pem, 0o644)?;
+    if replace {
+        db.replace_certificate(name, &fingerprint).await?;
+    } else {
+        db.register(&fingerprint, name, roles).await?;
+    }
+    Ok(fingerprint)
+}
+
 /// Changes a registry entry and audits it; the change is made only if its audit entry is written.
 async fn set_disabled(
     config: &Config,
@@ -222,13 +351,38 @@ async fn set_disabled(
     name: &str,
     disable: bool,
 ) -> anyhow::Result<()> {
-    use gatehouse_server::audit::{self, AuditLog};
     let officer = db
         .officers()
         .await?
         .into_iter()
         .find(|o| o.name == name)
         .with_context(|| format!("no registry entry named {name:?}; see `registry list`"))?;
+    audit_registry_change(
+        config,
+        db,
+        if disable {
+            "registry.disable"
+        } else {
+            "registry.enable"
+        },
+        format!("officer:{}", officer.fingerprint),
+        serde_json::json!({ "name": name }),
+    )
+    .await?;
+    db.set_disabled(name, disable).await?;
+    Ok(())
+}
+
+/// Appends a registry change made on this machine to the audit trail. The caller makes the
+/// change only if this succeeds.
+async fn audit_registry_change(
+    config: &Config,
+    db: &gatehouse_server::db::Db,
+    action: &str,
+    object: String,
+    details: serde_json::Value,
+) -> anyhow::Result<()> {
+    use gatehouse_server::audit::{self, AuditLog};
     let key = audit::load_key(
         &config.resolve(&config.audit.log_key),
         &config.audit_origin(),
@@ -240,22 +394,16 @@ async fn set_disabled(
             name: format!("local:{operator}"),
             fingerprint: gatehouse_protocol::Fingerprint::from_digest([0; 32]),
         },
-        action: if disable {
-            "registry.disable"
-        } else {
-            "registry.enable"
-        }
-        .to_owned(),
-        object: format!("officer:{}", officer.fingerprint),
+        action: action.to_owned(),
+        object,
         outcome: gatehouse_audit::leaf::OutcomeKind::Success,
         code: None,
         request_id: format!("cli-{}", std::process::id()),
-        details: serde_json::json!({ "name": name }),
+        details,
         personal: Vec::new(),
     })
     .await
     .context("the change was not made because it could not be audited")?;
-    db.set_disabled(name, disable).await?;
     Ok(())
 }
 

@@ -21,6 +21,9 @@ pub enum Error {
     /// rcgen refused the parameters or the key.
     #[error("certificate generation failed: {0}")]
     Generate(#[from] rcgen::Error),
+    /// A certificate signing request was refused.
+    #[error("the certificate signing request is refused: {0}")]
+    Request(String),
     /// The CA certificate or key file could not be used.
     #[error("the CA certificate or key is not usable: {0}")]
     LoadCa(String),
@@ -148,6 +151,36 @@ impl Authority {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         self.issue(params, validity)
+    }
+
+    /// Issues a TLS client certificate whose common name is the person's name, for a key held
+    /// elsewhere (a YubiKey, a PKCS#11 token), from the key's certificate signing request (DER).
+    ///
+    /// The request's signature is checked first: it proves the requester holds the private
+    /// key. Only its public key is used: the name, usages and validity are this CA's choice,
+    /// whatever the request asks for. Returns the certificate, PEM.
+    pub fn issue_client_for_request(
+        &self,
+        person: &str,
+        request_der: &[u8],
+        validity: Validity,
+    ) -> Result<String, Error> {
+        let request = rcgen::CertificateSigningRequestParams::from_der(&request_der.into())
+            .map_err(|e| match e {
+                rcgen::Error::InvalidCertificationRequestSignature => Error::Request(
+                    "its signature does not verify: it was not signed by the key it names"
+                        .to_owned(),
+                ),
+                other => Error::Request(format!("it cannot be read ({other})")),
+            })?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = name(person, "people");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.not_before = validity.not_before;
+        params.not_after = validity.not_after;
+        params.use_authority_key_identifier_extension = true;
+        Ok(params.signed_by(&request.public_key, &self.issuer)?.pem())
     }
 
     fn issue(&self, mut params: CertificateParams, validity: Validity) -> Result<Issued, Error> {

@@ -138,6 +138,32 @@ impl TestDeployment {
         person
     }
 
+    /// Issues a certificate for the key in a certificate signing request (DER), as
+    /// `registry enrol` does, writes it to `NAME.pem` and registers it under `name` with
+    /// `roles`. Returns the certificate's path and fingerprint.
+    pub async fn enrol_request(
+        &self,
+        name: &str,
+        roles: &[Role],
+        request_der: &[u8],
+    ) -> (PathBuf, Fingerprint) {
+        let pem = self
+            .ca
+            .issue_client_for_request(name, request_der, Validity::days_from_now(30))
+            .expect("the CA issues a certificate for the request");
+        let cert = self.dir.path().join(format!("{name}.pem"));
+        write_file(&cert, &pem, 0o644).expect("write cert");
+        let fingerprint = fingerprint_of_pem(&pem).expect("fingerprint");
+        let db = crate::db::Db::connect(&self.config.database_url())
+            .await
+            .expect("open the database");
+        db.register(&fingerprint, name, roles)
+            .await
+            .expect("register");
+        db.close().await;
+        (cert, fingerprint)
+    }
+
     /// Registers a person in the registry.
     pub async fn register(&self, person: &PersonFiles, name: &str, roles: &[Role]) {
         let db = crate::db::Db::connect(&self.config.database_url())

@@ -183,13 +183,14 @@ fn wrong_pin_counts_down_and_puk_unblocks() {
         "even the right PIN is refused while blocked, got {still:?}"
     );
 
-    // Unblock with the PUK. Opening needs the PIN, so the PUK goes in through a session opened
-    // by the yubikey crate directly.
-    let mut yubikey = yubikey::YubiKey::open_by_serial(card.serial.into()).expect("the card opens");
-    yubikey
-        .unblock_pin(PIV_PUK.as_bytes(), b"246810")
-        .expect("the PUK unblocks the PIN");
-    drop(yubikey);
+    // A wrong PUK counts down too, and leaves the PIN blocked.
+    let wrong_puk = Piv::unblock(card.serial, &Pin::new("87654321"), &Pin::new("246810"));
+    assert!(
+        matches!(wrong_puk, Err(Error::PukIncorrect { tries_left: 2, .. })),
+        "a wrong PUK is refused with its tries left, got {wrong_puk:?}"
+    );
+    Piv::unblock(card.serial, &Pin::new(PIV_PUK), &Pin::new("246810"))
+        .expect("the PUK unblocks the PIN and the device opens with the new one");
     Piv::open(card.serial, &Pin::new("246810")).expect("the new PIN works");
 }
 

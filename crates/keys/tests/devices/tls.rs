@@ -1,27 +1,27 @@
-//! Mutual TLS 1.3 with the client key on a SoftHSM2 token.
+//! Mutual TLS 1.3 to gatehouse-server with the client key on a device: a SoftHSM2 token and the
+//! virtual PIV card, through a profile, as the console and CLI connect.
 
-use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
 
+use gatehouse_client::connection::{Connection, Error as ConnectionError};
 use gatehouse_client::identity::ClientIdentity;
-use gatehouse_keys::Error;
-use gatehouse_keys::device::{Device, Shared};
+use gatehouse_client::profile::{KeySource, Profile};
+use gatehouse_keys::device::{Device, Locator, Shared};
 use gatehouse_keys::key::{self, Algorithm, PublicKey};
-use gatehouse_keys::testing;
-use gatehouse_keys::tls::{DeviceIdentity, DeviceKey};
+use gatehouse_keys::tls::{self, DeviceIdentity, DeviceKey};
+use gatehouse_keys::{Error, Pin, testing};
+use gatehouse_protocol::{Environment, Role};
+use gatehouse_server::testing::{Backend, TestDeployment};
 use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
 };
-use rustls::client::ResolvesClientCert;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use rustls::server::WebPkiClientVerifier;
-use rustls::sign::CertifiedKey;
-use rustls::{RootCertStore, SignatureScheme};
+use rustls::SignatureScheme;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::CertificateSigningRequestDer;
+use rustls::pki_types::pem::PemObject as _;
 use sha2::{Digest as _, Sha256};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::Test;
 
@@ -146,18 +146,25 @@ fn handshake_with_token_key_then_token_gone() {
     let key = token
         .generate(&key::Request::new(Algorithm::EcdsaP256, "tls client"))
         .expect("keygen works");
-    handshake_then_device_gone(Box::new(token), &key, || {
-        // Pull the token: delete it from SoftHSM2's token directory, as another program would.
-        let deleted = Command::new("softhsm2-util")
-            .args(["--delete-token", "--token", label])
-            .output()
-            .expect("softhsm2-util runs");
-        assert!(
-            deleted.status.success(),
-            "softhsm2-util deletes the token: {}",
-            String::from_utf8_lossy(&deleted.stderr)
-        );
-    });
+    let device = Box::new(token);
+    handshake_then_device_gone(
+        device,
+        testing::locator(label),
+        testing::USER_PIN,
+        &key,
+        || {
+            // Pull the token: delete it from SoftHSM2's token directory, as another program would.
+            let deleted = Command::new("softhsm2-util")
+                .args(["--delete-token", "--token", label])
+                .output()
+                .expect("softhsm2-util runs");
+            assert!(
+                deleted.status.success(),
+                "softhsm2-util deletes the token: {}",
+                String::from_utf8_lossy(&deleted.stderr)
+            );
+        },
+    );
 }
 
 fn handshake_with_card_key_then_card_removed() {
@@ -168,80 +175,100 @@ fn handshake_with_card_key_then_card_removed() {
     let key = device
         .generate(&key::Request::new(Algorithm::EcdsaP256, "tls client"))
         .expect("keygen works on the card (slot 9a)");
-    handshake_then_device_gone(device, &key, || card.remove());
+    let locator = card.locator();
+    handshake_then_device_gone(device, locator, testing::PIV_PIN, &key, || card.remove());
 }
 
-/// Two handshakes with the client key on `device`, then `pull` takes the device away and the
-/// next handshake fails with an error that says so.
-fn handshake_then_device_gone(device: Box<dyn Device>, key: &key::Info, pull: impl FnOnce()) {
-    let pki = Pki::new();
-    let certificate = pki.client_certificate(&key.public_key);
-    let device = Shared::new(device);
-    let identity: Arc<dyn ClientIdentity> = Arc::new(
-        DeviceIdentity::new(
-            vec![certificate.clone()],
-            DeviceKey::new(device.clone(), &key.id).expect("the key exists"),
-        )
-        .expect("the certificate matches the device key"),
-    );
-    assert!(
-        !identity.allows_resumption(),
-        "a device identity refuses resumption, so every connection needs the device"
-    );
+/// The officer's path with a key on `device`: a certificate signing request signed by the
+/// device, a certificate from gatehouse-server's CA registered for it, a profile naming the
+/// device key, and connections to a real gatehouse-server. Then `pull` takes the device away
+/// and the next connection fails with an error that says so.
+fn handshake_then_device_gone(
+    mut device: Box<dyn Device>,
+    locator: Locator,
+    pin: &str,
+    key: &key::Info,
+    pull: impl FnOnce(),
+) {
+    let request = tls::certificate_request(device.as_mut(), &key.id, "carol")
+        .expect("the device signs a certificate signing request");
+    let request = CertificateSigningRequestDer::from_pem_slice(request.as_bytes())
+        .expect("the request is PEM");
+    // The profile opens the device again, as the console and CLI do.
+    drop(device);
 
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     runtime.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback port");
-        let addr = listener.local_addr().expect("bound");
-        let server = tokio::spawn(serve(listener, pki.server_config(), certificate));
-        let client = pki.client_config(identity.as_ref());
+        let deployment = TestDeployment::new(Backend::Sqlite).await;
+        let (cert, fingerprint) = deployment
+            .enrol_request("carol", &[Role::Officer], request.as_ref())
+            .await;
+        let server = deployment.start().await;
+        let profile = Profile {
+            name: "carol-device".to_owned(),
+            server_url: format!("https://localhost:{}", server.addr.port()),
+            environment: Environment::Development,
+            ca_cert: deployment.ca_cert(),
+            client_cert: cert,
+            key: KeySource::Device {
+                device: locator,
+                key: key.id.to_string(),
+            },
+        };
+        profile.validate().expect("a device profile is valid");
 
-        let greeting = handshake(client.clone(), addr)
-            .await
-            .expect("the handshake completes with the client key on the device");
-        assert_eq!(
-            greeting, "welcome, officer",
-            "the server saw the certificate of the device's key"
+        let wrong = tls::profile_identity(&profile, &Pin::new("999999"));
+        assert!(
+            matches!(
+                wrong,
+                Err(Error::PinIncorrect { .. } | Error::PivPinIncorrect { .. })
+            ),
+            "a wrong PIN stops the profile before any connection, got {wrong:?}"
         );
-        let again = handshake(client.clone(), addr)
-            .await
-            .expect("a second connection signs again");
-        assert_eq!(
-            again, "welcome, officer",
-            "the device signs every handshake"
+        let identity: Arc<dyn ClientIdentity> = Arc::new(
+            tls::profile_identity(&profile, &Pin::new(pin))
+                .expect("the profile's device opens and its key matches the certificate"),
         );
+        assert!(
+            !identity.allows_resumption(),
+            "a device identity refuses resumption, so every connection needs the device"
+        );
+        // A fresh connection (and TLS handshake) each time: the device signs every handshake.
+        for attempt in ["first", "second"] {
+            let me = Connection::new(&profile, identity.clone())
+                .expect("the connection prepares")
+                .whoami()
+                .await
+                .unwrap_or_else(|e| panic!("the {attempt} connection with the device key gets in: {e}"));
+            assert_eq!(me.name, "carol", "the server knows the device key's certificate");
+            assert_eq!(me.fingerprint, fingerprint, "the server saw the enrolled certificate");
+        }
 
         pull();
-        let failed = handshake(client, addr).await;
-        let Err(error) = failed else {
-            panic!("a handshake must fail once the device is gone, got {failed:?}");
+        let refused = Connection::new(&profile, identity.clone())
+            .expect("the connection prepares")
+            .whoami()
+            .await;
+        let Err(error @ ConnectionError::ClientKeyUnavailable { .. }) = refused else {
+            panic!("once the device is gone the next connection must fail as the device's fault, got {refused:?}");
         };
         let text = error.to_string();
         assert!(
-            text.contains("the client key could not sign")
-                && text.contains("open it again with its PIN"),
-            "the failure says the device is gone and what to do: {text}"
+            text.contains("the client key could not sign") && text.contains("open it again with its PIN"),
+            "the failure says the device is gone: {text}"
         );
-        server.abort();
+        assert!(
+            error.hint().contains("Connect the device"),
+            "and what to do: {}",
+            error.hint()
+        );
+        server.shutdown().await.expect("clean shutdown");
     });
-    let after = device.lock().sign(&key.id, b"anything");
-    assert!(
-        matches!(
-            after,
-            Err(Error::DeviceGone { .. } | Error::LoggedOut { .. })
-        ),
-        "the device itself reports the loss as a typed error, got {after:?}"
-    );
 }
 
-/// A CA, a server certificate for "localhost", and client certificates for any public key.
+/// A CA that issues client certificates for any public key.
 struct Pki {
-    ca: CertificateDer<'static>,
     issuer: Issuer<'static, KeyPair>,
-    server_chain: Vec<CertificateDer<'static>>,
-    server_key: PrivatePkcs8KeyDer<'static>,
 }
 
 impl Pki {
@@ -252,18 +279,8 @@ impl Pki {
         ca_params
             .distinguished_name
             .push(DnType::CommonName, "Gatehouse test CA");
-        let ca = ca_params.self_signed(&ca_key).expect("the CA signs itself");
-        let issuer = Issuer::new(ca_params, ca_key);
-        let server_key = KeyPair::generate().expect("a server key");
-        let server = CertificateParams::new(vec!["localhost".to_owned()])
-            .expect("server params")
-            .signed_by(&server_key, &issuer)
-            .expect("the CA issues the server certificate");
         Self {
-            ca: ca.der().clone(),
-            issuer,
-            server_chain: vec![server.der().clone()],
-            server_key: PrivatePkcs8KeyDer::from(server_key.serialize_der()),
+            issuer: Issuer::new(ca_params, ca_key),
         }
     }
 
@@ -281,42 +298,6 @@ impl Pki {
             .der()
             .clone()
     }
-
-    fn server_config(&self) -> Arc<rustls::ServerConfig> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut roots = RootCertStore::empty();
-        roots.add(self.ca.clone()).expect("the CA is a valid root");
-        let verifier =
-            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .expect("a client verifier");
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .expect("TLS 1.3")
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(
-                self.server_chain.clone(),
-                PrivateKeyDer::Pkcs8(self.server_key.clone_key()),
-            )
-            .expect("the server certificate and key match");
-        Arc::new(config)
-    }
-
-    /// A client configuration presenting `identity`, as `gatehouse-client` builds one.
-    fn client_config(&self, identity: &dyn ClientIdentity) -> Arc<rustls::ClientConfig> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut roots = RootCertStore::empty();
-        roots.add(self.ca.clone()).expect("the CA is a valid root");
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .expect("TLS 1.3")
-            .with_root_certificates(roots)
-            .with_client_cert_resolver(Arc::new(Present(identity.certified_key())));
-        if !identity.allows_resumption() {
-            config.resumption = rustls::client::Resumption::disabled();
-        }
-        Arc::new(config)
-    }
 }
 
 /// The device's public key as rcgen wants it for a certificate's subject key.
@@ -330,59 +311,4 @@ impl rcgen::PublicKeyData for DevicePublicKey<'_> {
     fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
         &rcgen::PKCS_ECDSA_P256_SHA256
     }
-}
-
-#[derive(Debug)]
-struct Present(Arc<CertifiedKey>);
-
-impl ResolvesClientCert for Present {
-    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
-        Some(self.0.clone())
-    }
-
-    fn has_certs(&self) -> bool {
-        true
-    }
-}
-
-/// Accepts connections; greets those whose client certificate is `expected`.
-async fn serve(
-    listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
-    expected: CertificateDer<'static>,
-) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    while let Ok((socket, _)) = listener.accept().await {
-        let acceptor = acceptor.clone();
-        let expected = expected.clone();
-        tokio::spawn(async move {
-            let Ok(mut tls) = acceptor.accept(socket).await else {
-                return;
-            };
-            let seen = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|c| c.first().cloned());
-            let greeting: &[u8] = if seen.as_ref() == Some(&expected) {
-                b"welcome, officer"
-            } else {
-                b"who are you?"
-            };
-            let _ = tls.write_all(greeting).await;
-            let _ = tls.shutdown().await;
-        });
-    }
-}
-
-/// One connection: handshake, then read the server's greeting to the end.
-async fn handshake(config: Arc<rustls::ClientConfig>, addr: SocketAddr) -> std::io::Result<String> {
-    let socket = TcpStream::connect(addr).await?;
-    let name = ServerName::try_from("localhost").expect("a valid name");
-    let mut tls = tokio_rustls::TlsConnector::from(config)
-        .connect(name, socket)
-        .await?;
-    let mut greeting = String::new();
-    tls.read_to_string(&mut greeting).await?;
-    Ok(greeting)
 }
