@@ -281,10 +281,12 @@ enum ProfileAction {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         // By default errors only, and not cryptoki's: it logs every mechanism number a PKCS#11
-        // module lists that cryptoki has no name for, which is noise to a person.
+        // module lists that cryptoki has no name for, which is noise to a person. Nor the
+        // yubikey crate's: it logs an error for every empty reader it looks at while finding a
+        // YubiKey; what matters comes back as a device error with what to do.
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("error,cryptoki::mechanism=off")
+                tracing_subscriber::EnvFilter::new("error,cryptoki::mechanism=off,yubikey=off")
             }),
         )
         .with_writer(std::io::stderr)

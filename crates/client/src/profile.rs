@@ -438,6 +438,52 @@ mod tests {
     }
 
     #[test]
+    fn a_device_key_profile_round_trips_and_refuses_a_bad_id_or_a_passphrase() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ProfileStore::open(dir.path().join("cfg"), SecretStore::mock());
+        let mut profile = fixture(dir.path());
+        profile.key = KeySource::Device {
+            device: DeviceLocator::Piv { serial: 12345678 },
+            key: "zz".to_owned(),
+        };
+        let bad = store.add(NewProfile {
+            profile: profile.clone(),
+            key_passphrase: None,
+        });
+        assert!(
+            matches!(&bad, Err(Error::Invalid(m)) if m.contains("not hex")),
+            "a key id that is not hex is refused, got {bad:?}"
+        );
+        profile.key = KeySource::Device {
+            device: DeviceLocator::Piv { serial: 12345678 },
+            key: "9a".to_owned(),
+        };
+        let with_passphrase = store.add(NewProfile {
+            profile: profile.clone(),
+            key_passphrase: Some(Secret::new("not needed".to_owned())),
+        });
+        assert!(
+            matches!(&with_passphrase, Err(Error::Invalid(m)) if m.contains("never stored")),
+            "a device key's PIN is never kept, got {with_passphrase:?}"
+        );
+        store
+            .add(NewProfile {
+                profile: profile.clone(),
+                key_passphrase: None,
+            })
+            .expect("a device profile adds");
+        let back = ProfileStore::open(dir.path().join("cfg"), SecretStore::mock())
+            .get("ops")
+            .expect("persisted");
+        assert_eq!(back, profile, "the device and key id persist");
+        assert_eq!(
+            back.key.describe(),
+            "device: YubiKey (PIV) serial 12345678, key 9a"
+        );
+        assert!(back.key.is_device(), "and it is a device key");
+    }
+
+    #[test]
     fn add_list_remove_survive_a_reopen() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = ProfileStore::open(dir.path().join("cfg"), SecretStore::mock());

@@ -1,6 +1,7 @@
 //! `gatehouse device` against SoftHSM2 (a token in a private directory, initialised with
 //! softhsm2-util) and a software key file.
 
+use crate::{assert_failure, text};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -65,14 +66,6 @@ impl Hsm {
     }
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// The key id `keygen` printed ("generated <alg> key <id> on ...").
 fn key_id(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -132,16 +125,11 @@ fn a_pkcs11_token_lists_generates_signs_and_changes_its_pin() {
     );
 
     let wrong = hsm.run(&[("GATEHOUSE_DEVICE_PIN", "999999")], &["info"]);
-    assert_eq!(
-        wrong.status.code(),
-        Some(13),
-        "a wrong PIN is a device failure: {}",
-        text(&wrong)
-    );
-    assert!(
-        text(&wrong).contains("PIN incorrect"),
-        "and says so: {}",
-        text(&wrong)
+    assert_failure(
+        &wrong,
+        13,
+        "PIN incorrect",
+        "a wrong PIN is a device failure",
     );
     assert!(!text(&wrong).contains("999999"), "the PIN is never printed");
 

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use gatehouse_client::profile::ProfileStore;
 use gatehouse_client::secret::SecretStore;
 use gatehouse_protocol::Role;
+use rustls::pki_types::pem::PemObject as _;
+use sha2::Digest as _;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse-server");
 
@@ -145,5 +147,164 @@ async fn served_deployment_knows_every_demo_person_by_role() {
     assert!(
         status.success(),
         "SIGTERM is a graceful, successful shutdown: {status}"
+    );
+}
+
+/// A certificate signing request for a fresh P-256 key (as a device would sign one), PEM.
+fn request(common_name: &str) -> (rcgen::KeyPair, String) {
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, common_name);
+    let pem = params
+        .serialize_request(&key)
+        .expect("a request")
+        .pem()
+        .expect("PEM");
+    (key, pem)
+}
+
+fn registry(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("registry")
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .output()
+        .expect("gatehouse-server runs")
+}
+
+/// `registry enrol ARGS --csr CSR --out OUT`.
+fn enrol(
+    config: &std::path::Path,
+    args: &[&str],
+    csr: &std::path::Path,
+    out: impl AsRef<std::path::Path>,
+) -> std::process::Output {
+    let mut all = vec!["enrol"];
+    all.extend_from_slice(args);
+    all.extend(["--csr", csr.to_str().expect("utf-8"), "--out"]);
+    all.push(out.as_ref().to_str().expect("utf-8"));
+    registry(config, &all)
+}
+
+#[test]
+fn registry_enrol_issues_from_a_signed_request_and_refuses_forgeries() {
+    let dir = tempfile::tempdir().expect("dir");
+    assert!(init(dir.path(), &[]).status.success(), "init works");
+    let config = dir.path().join("gatehouse-server.toml");
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+
+    let (key, pem) = request("whatever the requester asks");
+    let csr = dir.path().join("frank.csr");
+    std::fs::write(&csr, &pem).expect("write");
+    let cert = dir.path().join("frank.pem");
+    let enrolled = enrol(
+        &config,
+        &["--name", "frank", "--role", "officer"],
+        &csr,
+        &cert,
+    );
+    assert!(
+        enrolled.status.success(),
+        "enrol works: {}",
+        text(&enrolled)
+    );
+    let issued = std::fs::read(&cert).expect("the certificate was written");
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(&issued).expect("PEM");
+    let (_, parsed) = x509_parser::parse_x509_certificate(&der).expect("a certificate");
+    assert_eq!(
+        parsed.public_key().raw,
+        rcgen::PublicKeyData::subject_public_key_info(&key).as_slice(),
+        "the certificate is for the requester's key"
+    );
+    assert!(
+        parsed.subject().to_string().contains("CN=frank"),
+        "named by the CA, not by the request: {}",
+        parsed.subject()
+    );
+    let listed = registry(&config, &["list"]);
+    assert!(
+        text(&listed).contains("frank") && text(&listed).contains("officer"),
+        "frank is registered as an officer: {}",
+        text(&listed)
+    );
+
+    // Again without --replace: refused, saying how.
+    let twice = enrol(
+        &config,
+        &["--name", "frank", "--role", "officer"],
+        &csr,
+        dir.path().join("frank2.pem"),
+    );
+    assert!(
+        !twice.status.success() && text(&twice).contains("--replace"),
+        "a second enrolment says to pass --replace: {}",
+        text(&twice)
+    );
+    // --replace with a new key: the entry keeps its roles and takes the new fingerprint.
+    let (_, new_pem) = request("frank");
+    std::fs::write(&csr, &new_pem).expect("write");
+    let replaced = enrol(
+        &config,
+        &["--name", "frank", "--replace"],
+        &csr,
+        dir.path().join("frank2.pem"),
+    );
+    assert!(
+        replaced.status.success(),
+        "replace works: {}",
+        text(&replaced)
+    );
+    let after = text(&registry(&config, &["list"]));
+    let frank_line = after
+        .lines()
+        .find(|l| l.starts_with("frank"))
+        .expect("frank is listed");
+    let new_fingerprint = {
+        let pem = std::fs::read(dir.path().join("frank2.pem")).expect("written");
+        let der = rustls::pki_types::CertificateDer::from_pem_slice(&pem).expect("PEM");
+        gatehouse_protocol::Fingerprint::from_digest(sha2::Sha256::digest(&der).into()).to_hex()
+    };
+    assert!(
+        frank_line.contains("officer") && frank_line.contains(&new_fingerprint),
+        "the entry keeps its role and has the new certificate: {frank_line}"
+    );
+
+    // A request whose signature does not match its key (one byte of the signature changed).
+    let mut forged =
+        rustls::pki_types::CertificateSigningRequestDer::from_pem_slice(new_pem.as_bytes())
+            .expect("PEM")
+            .as_ref()
+            .to_vec();
+    let last = forged.len() - 1;
+    forged[last] ^= 0x01;
+    std::fs::write(&csr, &forged).expect("write DER");
+    let refused = enrol(
+        &config,
+        &["--name", "grace", "--role", "compliance"],
+        &csr,
+        dir.path().join("grace.pem"),
+    );
+    assert!(
+        !refused.status.success() && text(&refused).contains("signature does not verify"),
+        "a forged request is refused, saying why: {}",
+        text(&refused)
+    );
+    assert!(
+        !dir.path().join("grace.pem").exists(),
+        "and nothing is issued"
+    );
+    assert!(
+        !text(&registry(&config, &["list"])).contains("grace"),
+        "or registered"
     );
 }
