@@ -225,24 +225,39 @@ pub const PIV_PIN: &str = "123456";
 /// See [`PIV_PIN`].
 pub const PIV_PUK: &str = "12345678";
 
-/// The `gatehouse-virtual-piv` binary: `$GATEHOUSE_VIRTUAL_PIV`, else next to this test binary's
-/// directory in the shared target directory (where `./scripts/test` builds it).
+/// The `gatehouse-virtual-piv` binary: `$GATEHOUSE_VIRTUAL_PIV`, else in the shared target
+/// directory next to this program (where `./scripts/test` builds it: a release benchmark finds
+/// the debug build).
 pub fn virtual_piv_binary() -> PathBuf {
+    find_virtual_piv_binary().unwrap_or_else(|| {
+        panic!(
+            "gatehouse-virtual-piv is not built: run `cargo build --manifest-path tools/virtual-piv/Cargo.toml` (./scripts/test does) or set GATEHOUSE_VIRTUAL_PIV"
+        )
+    })
+}
+
+/// Whether the virtual card can be used here: its binary is built and its readers run.
+pub fn virtual_piv_available() -> bool {
+    find_virtual_piv_binary().is_some() && virtual_piv_dir().join("reader.conf.d").is_dir()
+}
+
+fn find_virtual_piv_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("GATEHOUSE_VIRTUAL_PIV") {
-        return PathBuf::from(path);
+        return Some(PathBuf::from(path));
     }
-    let exe = std::env::current_exe().expect("the running program's path is known");
-    // target/debug/deps/<test> (or target/debug/<bench>) → target/debug/gatehouse-virtual-piv
+    let exe = std::env::current_exe().ok()?;
+    // target/debug/deps/<test>, target/debug/<bench>, target/release/deps/<bench>
+    // → target/debug/gatehouse-virtual-piv
     exe.ancestors()
         .skip(1)
-        .take(2)
-        .map(|dir| dir.join("gatehouse-virtual-piv"))
-        .find(|candidate| candidate.exists())
-        .unwrap_or_else(|| {
-            panic!(
-                "gatehouse-virtual-piv is not built: run `cargo build --manifest-path tools/virtual-piv/Cargo.toml` (./scripts/test does) or set GATEHOUSE_VIRTUAL_PIV"
-            )
+        .take(3)
+        .flat_map(|dir| {
+            [
+                dir.join("gatehouse-virtual-piv"),
+                dir.join("debug").join("gatehouse-virtual-piv"),
+            ]
         })
+        .find(|candidate| candidate.is_file())
 }
 
 /// The virtual readers' run directory: `$GATEHOUSE_VIRTUAL_PIV_DIR`, else a fixed place in the
