@@ -59,6 +59,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::profile::profile_remove,
             commands::connection::startup_profile,
             commands::connection::connect,
+            commands::device::device_scan,
+            commands::device::device_open,
+            commands::device::device_generate,
             commands::audit::audit_status,
             commands::audit::audit_sync,
             commands::audit::audit_verify,
@@ -73,8 +76,14 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
 
 /// Starts the console.
 pub fn run() {
+    // The yubikey crate logs an error for every empty reader it looks at while finding a
+    // YubiKey; what matters comes back as a device error. GATEHOUSE_LOG overrides.
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("error,yubikey=off,cryptoki::mechanism=off")
+        });
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("GATEHOUSE_LOG"))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let builder = specta_builder();
@@ -117,6 +126,9 @@ mod tests {
             "profileRemove",
             "startupProfile",
             "connect",
+            "deviceScan",
+            "deviceOpen",
+            "deviceGenerate",
             "auditStatus",
             "auditSync",
             "auditVerify",

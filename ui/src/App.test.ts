@@ -47,6 +47,7 @@ describe("start-up", () => {
     );
     expect(mocked.connect, "start-up must connect with the launch profile, without asking").toHaveBeenCalledWith(
       "alice",
+      null,
     );
     expect(screen.queryByRole("list", { name: "Profiles" }), "no profile choice when one was given").toBeNull();
 
@@ -91,7 +92,7 @@ describe("start-up", () => {
 
     const finish = pendingConnect();
     await user.click(screen.getByRole("button", { name: "Try again" }));
-    expect(mocked.connect, "Try again repeats the same connection").toHaveBeenLastCalledWith("alice");
+    expect(mocked.connect, "Try again repeats the same connection").toHaveBeenLastCalledWith("alice", null);
     finish(ok(connectionFor(alice)));
     expect(await screen.findByRole("region", { name: "Server" }), "the retry succeeded").toBeVisible();
   });
@@ -104,7 +105,7 @@ describe("navigation", () => {
     render(App);
 
     await user.click(await screen.findByRole("button", { name: "Connect with profile bob-staging" }));
-    expect(mocked.connect, "the chosen profile is used").toHaveBeenCalledWith("bob-staging");
+    expect(mocked.connect, "the chosen profile is used").toHaveBeenCalledWith("bob-staging", null);
     expect(await screen.findByRole("status", { name: "Environment: staging" }), "staging banner").toBeVisible();
 
     await user.click(screen.getByRole("button", { name: "Switch profile" }));
@@ -127,6 +128,7 @@ describe("navigation", () => {
       hint: "Unlock your keyring and try again.",
       detail: null,
       fingerprint: null,
+      triesLeft: null,
     };
     mocked.profileList.mockResolvedValue(failed(keyring));
     render(App);

@@ -16,8 +16,24 @@ export const commands = {
 	profileRemove: (name: string) => typedError<null, IpcError>(__TAURI_INVOKE("profile_remove", { name })),
 	/**  The profile to connect with at start-up, if one was named. */
 	startupProfile: () => __TAURI_INVOKE<string | null>("startup_profile"),
-	/**  Connects with a profile: mutual TLS, then who-am-I and status. */
-	connect: (profile: string) => typedError<Connection, IpcError>(__TAURI_INVOKE("connect", { profile })),
+	/**
+	 *  Connects with a profile: mutual TLS, then who-am-I and status. A profile whose key is on a
+	 *  device needs the device's `pin` (asked for each time, never kept); without one the answer is
+	 *  `DevicePinRequired`, naming the device.
+	 */
+	connect: (profile: string, pin: string | null) => typedError<Connection, IpcError>(__TAURI_INVOKE("connect", { profile, pin })),
+	/**
+	 *  Looks for devices: YubiKeys through pcscd and the tokens of each configured PKCS#11 module.
+	 *  A place that cannot be searched is reported beside the devices, not instead of them.
+	 */
+	deviceScan: () => typedError<DeviceScan, IpcError>(__TAURI_INVOKE("device_scan")),
+	/**  Opens a device with its PIN, reads its keys and PIN status, and closes it. */
+	deviceOpen: (locator: DeviceLocator, pin: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_open", { locator, pin })),
+	/**
+	 *  Generates a key on a device (in its default place: a YubiKey puts P-256 in 9a, Ed25519 in
+	 *  9c) and returns the device as it is now.
+	 */
+	deviceGenerate: (locator: DeviceLocator, pin: string, algorithm: NewKeyAlgorithm, label: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_generate", { locator, pin, algorithm, label })),
 	/**  The profile's cache status, without network and without re-verifying. */
 	auditStatus: (profile: string) => typedError<AuditStatus, IpcError>(__TAURI_INVOKE("audit_status", { profile })),
 	/**  Fetches and verifies new entries, reporting progress on `progress`. */
@@ -197,6 +213,81 @@ export type DatabaseBackend =
 /**  PostgreSQL shared by one or more instances. */
 "postgres";
 
+/**  An opened device: what it holds and how its PIN stands. */
+export type DeviceDetails = {
+	/**  The device. */
+	device: DeviceSummary,
+	/**  The PIN's state, in words. */
+	pinStatus: string,
+	/**  Tries left before the PIN blocks, where the device counts them exactly. */
+	pinTriesLeft: number | null,
+	/**  Its keys. */
+	keys: KeySummary[],
+};
+
+/**  The kind of a key device. */
+export type DeviceKind = 
+/**  A PKCS#11 token (a smart card, an HSM partition, SoftHSM2). */
+"pkcs11" | 
+/**  An age-encrypted key file: development and the demo only. */
+"software" | 
+/**  A PIV device (YubiKey) over PC/SC. */
+"piv";
+
+/**
+ *  Which key device: enough to find it again later. Profiles store it for a device-held TLS
+ *  key; `gatehouse-keys` opens it. Exhaustive on purpose: a new kind of device must be
+ *  considered by every match (policy, display, open).
+ */
+export type DeviceLocator = 
+/**  A PKCS#11 token, found by serial number, or by label when the serial is empty. */
+{ kind: "pkcs11"; 
+/**  The module path. */
+module: string; 
+/**  The token's serial number. */
+serial: string; 
+/**  The token's label. */
+label: string } | 
+/**  A software key file. */
+{ kind: "software"; 
+/**  The file. */
+file: string } | 
+/**  A PIV device (YubiKey), by serial number. */
+{ kind: "piv"; 
+/**  The serial number. */
+serial: number };
+
+/**  What a scan found, and where it could not look. */
+export type DeviceScan = {
+	/**  The devices present. */
+	devices: DeviceSummary[],
+	/**
+	 *  Places that could not be searched (no PC/SC service, a module missing), each with what
+	 *  to do.
+	 */
+	problems: IpcError[],
+};
+
+/**  A device as the Devices screen lists it. */
+export type DeviceSummary = {
+	/**  How to open it again. */
+	locator: DeviceLocator,
+	/**  What kind of device. */
+	kind: DeviceKind,
+	/**  One line for people. */
+	title: string,
+	/**  Its label (a PIV device: its reader). */
+	label: string,
+	/**  Its manufacturer. */
+	manufacturer: string,
+	/**  Its model (a YubiKey: with its firmware). */
+	model: string,
+	/**  Its serial number. */
+	serial: string,
+	/**  A software key file: development only, refused in production. */
+	notForProduction: boolean,
+};
+
 /**  Which kind of deployment a profile talks to; the console colours its banner by it. */
 export type Environment = 
 /**  A developer's or demo deployment. */
@@ -240,6 +331,20 @@ export type ErrorCode =
 "audit_cache" | 
 /**  An audit request cannot be carried out as asked (bad input, nothing synced yet). */
 "audit_query" | 
+/**  A device refused the PIN; `triesLeft` says how many tries remain, where it counts. */
+"device_pin_incorrect" | 
+/**  A device's PIN is blocked. */
+"device_pin_blocked" | 
+/**  The device was removed (or reset) while in use. */
+"device_gone" | 
+/**  No such device, no PC/SC service, or a PKCS#11 module missing. */
+"device_not_found" | 
+/**  The device or policy refuses what was asked (an algorithm, a software key in production). */
+"device_refused" | 
+/**  The profile's key is on a device: connect again with its PIN. */
+"device_pin_required" | 
+/**  Any other device failure. */
+"device" | 
 /**  Anything else. */
 "internal";
 
@@ -282,7 +387,30 @@ export type IpcError = {
 	detail: string | null,
 	/**  SHA-256 fingerprint (colon hex) of a certificate the person should compare. */
 	fingerprint: string | null,
+	/**  Tries left before a device's PIN blocks, where the device counts them. */
+	triesLeft: number | null,
 };
+
+/**  One key on a device. */
+export type KeySummary = {
+	/**  Its id (hex; a PIV slot such as `9a`). */
+	id: string,
+	/**  Its label (a PIV slot: what the slot is for). */
+	label: string,
+	/**  Ed25519, ECDSA P-256 or ECDSA secp256k1. */
+	algorithm: string,
+	/**  The public key, hex. */
+	publicKey: string,
+};
+
+/**  The algorithms a new key can have. */
+export type NewKeyAlgorithm = 
+/**  Hedera keys (approvals). */
+"ed25519" | 
+/**  TLS client keys. */
+"p256" | 
+/**  Hedera ECDSA keys (PKCS#11 devices that have it). */
+"secp256k1";
 
 /**  What the add-profile form sends. */
 export type NewProfile = {

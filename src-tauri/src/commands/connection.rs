@@ -5,8 +5,10 @@ use gatehouse_protocol::{DatabaseBackend, Role};
 use serde::Serialize;
 use tauri::State;
 
-use super::IpcError;
+use gatehouse_client::profile::KeySource;
+
 use super::profile::{ProfileSummary, store};
+use super::{ErrorCode, IpcError};
 use crate::Console;
 
 /// Who the server says we are.
@@ -62,13 +64,37 @@ pub fn startup_profile(console: State<'_, Console>) -> Option<String> {
     console.startup_profile.clone()
 }
 
-/// Connects with a profile: mutual TLS, then who-am-I and status.
+/// Connects with a profile: mutual TLS, then who-am-I and status. A profile whose key is on a
+/// device needs the device's `pin` (asked for each time, never kept); without one the answer is
+/// `DevicePinRequired`, naming the device.
 #[tauri::command]
 #[specta::specta]
-pub async fn connect(console: State<'_, Console>, profile: String) -> Result<Connection, IpcError> {
+pub async fn connect(
+    console: State<'_, Console>,
+    profile: String,
+    pin: Option<String>,
+) -> Result<Connection, IpcError> {
     let store = store(&console)?;
     let profile = store.get(&profile)?;
-    let connection = gatehouse_client::open(store, &profile)?;
+    let connection = match (&profile.key, pin) {
+        (KeySource::Device { device, .. }, None) => {
+            return Err(IpcError::new(
+                ErrorCode::DevicePinRequired,
+                format!("the key of profile {} is on {device}", profile.name),
+                "Connect the device and type its PIN.",
+            ));
+        }
+        (KeySource::Device { .. }, Some(pin)) => {
+            let pin = gatehouse_keys::Pin::new(pin);
+            let owned = profile.clone();
+            let identity = super::device::blocking(move || {
+                Ok(gatehouse_keys::tls::profile_identity(&owned, &pin)?)
+            })
+            .await?;
+            gatehouse_client::Connection::new(&profile, std::sync::Arc::new(identity))?
+        }
+        _ => gatehouse_client::open(store, &profile)?,
+    };
     let me = connection.whoami().await?;
     let status = connection.status().await?;
     Ok(Connection {

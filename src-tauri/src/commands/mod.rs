@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod connection;
+pub mod device;
 pub mod profile;
 
 use gatehouse_client::{
@@ -46,6 +47,20 @@ pub enum ErrorCode {
     AuditCache,
     /// An audit request cannot be carried out as asked (bad input, nothing synced yet).
     AuditQuery,
+    /// A device refused the PIN; `triesLeft` says how many tries remain, where it counts.
+    DevicePinIncorrect,
+    /// A device's PIN is blocked.
+    DevicePinBlocked,
+    /// The device was removed (or reset) while in use.
+    DeviceGone,
+    /// No such device, no PC/SC service, or a PKCS#11 module missing.
+    DeviceNotFound,
+    /// The device or policy refuses what was asked (an algorithm, a software key in production).
+    DeviceRefused,
+    /// The profile's key is on a device: connect again with its PIN.
+    DevicePinRequired,
+    /// Any other device failure.
+    Device,
     /// Anything else.
     Internal,
 }
@@ -65,6 +80,8 @@ pub struct IpcError {
     pub detail: Option<String>,
     /// SHA-256 fingerprint (colon hex) of a certificate the person should compare.
     pub fingerprint: Option<String>,
+    /// Tries left before a device's PIN blocks, where the device counts them.
+    pub tries_left: Option<u8>,
 }
 
 impl IpcError {
@@ -79,6 +96,7 @@ impl IpcError {
             hint: hint.into(),
             detail: None,
             fingerprint: None,
+            tries_left: None,
         }
     }
 }
@@ -138,6 +156,7 @@ impl From<ConnectionError> for IpcError {
             ConnectionError::ServerTooOld { .. } => ErrorCode::ServerTooOld,
             ConnectionError::ServerTooNew { .. } => ErrorCode::ServerTooNew,
             ConnectionError::CaCertificate { .. } => ErrorCode::ProfileInvalid,
+            ConnectionError::ClientKeyUnavailable { .. } => ErrorCode::DeviceGone,
             _ => ErrorCode::Internal,
         };
         let fingerprint = match &e {
@@ -160,6 +179,7 @@ impl From<ConnectionError> for IpcError {
             hint: e.hint().to_owned(),
             detail,
             fingerprint,
+            tries_left: None,
         }
     }
 }

@@ -13,7 +13,24 @@ export type Screen =
   | { kind: "failed"; error: IpcError; profile: string | null }
   | { kind: "profiles" }
   | { kind: "add-profile"; firstRun: boolean }
+  | UnlockScreen
+  | DevicesScreen
   | AuditScreen;
+
+/**
+ * The profile's key is on a device: its PIN is asked for over the connecting screen. `device` names the
+ * device (Rust's message); `error` is the last failure (a wrong PIN, with the tries left).
+ */
+export type UnlockScreen = {
+  kind: "unlock";
+  profile: string;
+  serverUrl: string | null;
+  device: string;
+  error: IpcError | null;
+};
+
+/** The Devices screen; `back` is the screen to return to. */
+export type DevicesScreen = { kind: "devices"; back: Exclude<Screen, DevicesScreen | AuditScreen> };
 
 /**
  * The audit explorer for one profile: `online` when opened from a live connection (sync allowed), offline
@@ -47,13 +64,40 @@ export class Gatehouse {
     else await this.chooseProfile();
   }
 
-  async connect(profile: string): Promise<void> {
+  /**
+   * Connects with `profile`. A profile whose key is on a device first answers `device_pin_required`: the
+   * unlock screen asks for the PIN and calls this again with it. The PIN is passed through, never kept.
+   */
+  async connect(profile: string, pin: string | null = null): Promise<void> {
     const serverUrl = this.profiles.find(profile)?.serverUrl ?? null;
+    const unlocking = this.screen.kind === "unlock" && this.screen.profile === profile ? this.screen : null;
     const step = this.#next({ kind: "connecting", profile, serverUrl });
-    const result = await settle(() => commands.connect(profile));
+    const result = await settle(() => commands.connect(profile, pin));
     if (step !== this.#step) return;
-    if (result.status === "ok") this.screen = { kind: "connected", connection: result.data };
-    else this.#fail(result.error, profile, () => this.connect(profile));
+    if (result.status === "ok") {
+      this.screen = { kind: "connected", connection: result.data };
+      return;
+    }
+    const { error } = result;
+    if (error.code === "device_pin_required") {
+      this.screen = { kind: "unlock", profile, serverUrl, device: error.message, error: null };
+    } else if (unlocking && (error.code === "device_pin_incorrect" || error.code === "device_gone" || error.code === "device_not_found")) {
+      // Stay on the PIN dialog: the person can type again, or plug the device back in.
+      this.screen = { ...unlocking, error };
+    } else {
+      this.#fail(error, profile, () => this.connect(profile));
+    }
+  }
+
+  /** The Devices screen, returning to the current screen. */
+  openDevices(): void {
+    const screen = this.screen;
+    if (screen.kind === "devices" || screen.kind === "audit") return;
+    this.#next({ kind: "devices", back: screen });
+  }
+
+  closeDevices(): void {
+    if (this.screen.kind === "devices") this.#next(this.screen.back);
   }
 
   /** Connects again with the profile of the current connection. */
@@ -80,7 +124,8 @@ export class Gatehouse {
    * the local cache only, for when the server cannot be reached.
    */
   openAudit(profile: string, online: boolean): void {
-    const back = this.screen.kind === "audit" ? this.screen.back : this.screen;
+    const current = this.screen.kind === "devices" ? this.screen.back : this.screen;
+    const back = current.kind === "audit" ? current.back : current;
     this.#next({ kind: "audit", profile, online, back });
   }
 

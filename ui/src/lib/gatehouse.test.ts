@@ -4,7 +4,7 @@ vi.mock("../bindings", () => import("../testing/mock-bindings"));
 
 import { commands, type Connection, type IpcError } from "../bindings";
 import type { Result } from "./ipc";
-import { alice, connectionFor, ok } from "../testing/fixtures";
+import { alice, connectionFor, deviceError, failed, ok } from "../testing/fixtures";
 import { Gatehouse } from "./gatehouse.svelte";
 
 const mocked = vi.mocked(commands);
@@ -36,12 +36,38 @@ describe("Gatehouse controller", () => {
     expect(gatehouse.screen.kind, "a stale answer must not replace the screen the person chose").toBe("profiles");
   });
 
+  it("asks for a device PIN, keeps asking after a wrong one, and connects with the right one", async () => {
+    mocked.connect
+      .mockResolvedValueOnce(failed(deviceError("device_pin_required", "the key of profile alice is on YubiKey (PIV) serial 31000001")))
+      .mockResolvedValueOnce(failed(deviceError("device_pin_incorrect", "PIN incorrect", 2)))
+      .mockResolvedValueOnce(ok(connectionFor(alice)));
+    const gatehouse = new Gatehouse();
+    await gatehouse.connect("alice");
+    expect(mocked.connect, "first without a PIN").toHaveBeenLastCalledWith("alice", null);
+    expect(gatehouse.screen.kind, "the PIN is asked for").toBe("unlock");
+    await gatehouse.connect("alice", "000000");
+    expect(gatehouse.screen.kind, "a wrong PIN asks again").toBe("unlock");
+    if (gatehouse.screen.kind === "unlock") expect(gatehouse.screen.error?.triesLeft).toBe(2);
+    await gatehouse.connect("alice", "123456");
+    expect(mocked.connect).toHaveBeenLastCalledWith("alice", "123456");
+    expect(gatehouse.screen.kind, "the right PIN connects").toBe("connected");
+  });
+
+  it("opens the Devices screen and returns to where it came from", async () => {
+    const gatehouse = new Gatehouse();
+    await gatehouse.chooseProfile();
+    gatehouse.openDevices();
+    expect(gatehouse.screen.kind).toBe("devices");
+    gatehouse.closeDevices();
+    expect(gatehouse.screen.kind).toBe("profiles");
+  });
+
   it("reconnects with the profile of the current connection", async () => {
     mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
     const gatehouse = new Gatehouse();
     await gatehouse.connect("alice");
     await gatehouse.reconnect();
-    expect(mocked.connect, "both calls use the same profile").toHaveBeenNthCalledWith(2, "alice");
+    expect(mocked.connect, "both calls use the same profile").toHaveBeenNthCalledWith(2, "alice", null);
     expect(gatehouse.screen.kind, "connected again").toBe("connected");
   });
 

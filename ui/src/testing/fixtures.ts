@@ -7,7 +7,10 @@ import type {
   AuditRow,
   AuditStatus,
   Connection,
+  DeviceDetails,
+  DeviceSummary,
   IpcError,
+  KeySummary,
   ProfileSummary,
   TimelineBar,
 } from "../bindings";
@@ -69,6 +72,7 @@ export const notTrusted: IpcError = {
   hint: "Ask your administrator for the deployment's CA certificate and compare the fingerprint below.",
   detail: "invalid peer certificate: UnknownIssuer",
   fingerprint: FINGERPRINT,
+  triesLeft: null,
 };
 
 export const unreachable: IpcError = {
@@ -77,6 +81,7 @@ export const unreachable: IpcError = {
   hint: "Check the network and that the server is running.",
   detail: null,
   fingerprint: null,
+  triesLeft: null,
 };
 
 // ---- audit ----
@@ -163,3 +168,40 @@ export const timelineBars: TimelineBar[] = [
   { startMs: Date.parse("2026-05-01T06:00:00Z"), action: "identity.refused", count: 5 },
   { startMs: Date.parse("2026-05-01T07:00:00Z"), action: "registry.enable", count: 2 },
 ];
+
+export const yubikey: DeviceSummary = {
+  locator: { kind: "piv", serial: 31000001 },
+  kind: "piv",
+  title: 'YubiKey 5.7.1 31000001 in "Yubico YubiKey OTP+FIDO+CCID 00 00"',
+  label: "Yubico YubiKey OTP+FIDO+CCID 00 00",
+  manufacturer: "Yubico",
+  model: "YubiKey 5.7.1",
+  serial: "31000001",
+  notForProduction: false,
+};
+
+export const softwareFile: DeviceSummary = {
+  locator: { kind: "software", file: "/home/alice/dev-keys.age" },
+  kind: "software",
+  title: "software key: not for production (/home/alice/dev-keys.age)",
+  label: "software key: not for production",
+  manufacturer: "Gatehouse",
+  model: "age-encrypted key file",
+  serial: "",
+  notForProduction: true,
+};
+
+export function deviceError(code: IpcError["code"], message: string, triesLeft: number | null = null): IpcError {
+  return { code, message, hint: "What to do.", detail: null, fingerprint: null, triesLeft };
+}
+
+export function yubikeyWith(keys: KeySummary[], triesLeft = 3): DeviceDetails {
+  return { device: yubikey, pinStatus: `${triesLeft} tries left`, pinTriesLeft: triesLeft, keys };
+}
+
+export const tlsKey: KeySummary = {
+  id: "9a",
+  label: "9a: authentication (TLS)",
+  algorithm: "ECDSA P-256",
+  publicKey: "04" + "ab".repeat(64),
+};

@@ -81,6 +81,7 @@ const unreadable: IpcError = {
   hint: "Check the disk and try again.",
   detail: null,
   fingerprint: null,
+  triesLeft: null,
 };
 
 beforeEach(() => {
@@ -238,6 +239,7 @@ describe("sync", () => {
       hint: "Check the network, or browse the cache offline.",
       detail: null,
       fingerprint: null,
+      triesLeft: null,
     };
     mocked.auditSync.mockResolvedValue(failed(down));
     const { user } = show();
@@ -623,6 +625,7 @@ describe("export", () => {
       hint: "Choose a new file name in a folder you can write to; exports never overwrite.",
       detail: null,
       fingerprint: null,
+      triesLeft: null,
     };
     mockedSave.mockResolvedValue("/home/dave/out.json");
     mocked.auditExport.mockResolvedValue(failed(ioError));

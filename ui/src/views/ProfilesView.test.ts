@@ -77,6 +77,7 @@ describe("removing a profile", () => {
       hint: "Unlock your keyring and try again.",
       detail: null,
       fingerprint: null,
+      triesLeft: null,
     };
     mocked.profileRemove.mockResolvedValue(failed(keyring));
     const { user } = await setup();

@@ -79,7 +79,7 @@ describe("AuditRows", () => {
   });
 
   it("stops on a failure until retried", async () => {
-    const error: IpcError = { code: "audit_cache", message: "m", hint: "h", detail: null, fingerprint: null };
+    const error: IpcError = { code: "audit_cache", message: "m", hint: "h", detail: null, fingerprint: null, triesLeft: null };
     const fetch = vi.fn(async () => failed<AuditPage>(error));
     const rows = new AuditRows(fetch);
     rows.reset(NO_FILTER);

@@ -22,6 +22,13 @@ const ALL_CODES = [
   "audit_alarm",
   "audit_cache",
   "audit_query",
+  "device_pin_incorrect",
+  "device_pin_blocked",
+  "device_gone",
+  "device_not_found",
+  "device_refused",
+  "device_pin_required",
+  "device",
   "internal",
 ] as const satisfies readonly ErrorCode[];
 type Unlisted = Exclude<ErrorCode, (typeof ALL_CODES)[number]>;

@@ -19,6 +19,13 @@ export const ERROR_TITLES: Record<ErrorCode, string> = {
   audit_alarm: "Audit trail failed verification",
   audit_cache: "Audit cache problem",
   audit_query: "Audit request not possible",
+  device_pin_incorrect: "Wrong PIN",
+  device_pin_blocked: "PIN blocked",
+  device_gone: "Device removed",
+  device_not_found: "Device not found",
+  device_refused: "Not allowed on this device",
+  device_pin_required: "Device PIN needed",
+  device: "Device problem",
   internal: "Something went wrong",
 };
 
@@ -39,5 +46,6 @@ export function unexpectedError(cause: unknown): IpcError {
     hint: "Try again. If it keeps happening, restart Gatehouse and report the technical detail below.",
     detail: cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause),
     fingerprint: null,
+    triesLeft: null,
   };
 }

@@ -117,6 +117,7 @@ describe("ProfileForm", () => {
       hint: "Choose the key file that belongs to alice.pem.",
       detail: null,
       fingerprint: null,
+      triesLeft: null,
     };
     mocked.profileAdd.mockResolvedValue(failed(invalid));
     const { user, onsaved } = setup();

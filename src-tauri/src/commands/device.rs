@@ -1,0 +1,282 @@
+//! Device commands: find the key devices on this computer (YubiKeys over PC/SC, PKCS#11 tokens,
+//! software key files), open one with its PIN to read its keys and PIN status, and generate a
+//! key on it.
+//!
+//! The PIN arrives with each command that needs it, is wiped when the command returns, and is
+//! never kept: every call opens the device and closes it again. Device calls block (a card can
+//! wait seconds for a touch), so they run on the blocking pool, never on the async workers.
+
+use gatehouse_keys::device::{Backend, Info};
+use gatehouse_keys::key::{self, Algorithm};
+use gatehouse_keys::{Device, Error as KeyError, Pin, pin};
+use gatehouse_protocol::{DeviceKind, DeviceLocator};
+use serde::{Deserialize, Serialize};
+
+use super::{ErrorCode, IpcError};
+
+/// Colon-separated PKCS#11 modules the Devices screen looks in, besides YubiKeys.
+pub const MODULES_ENV: &str = "GATEHOUSE_PKCS11_MODULES";
+/// One PKCS#11 module, as the `gatehouse` CLI takes it.
+pub const MODULE_ENV: &str = "GATEHOUSE_PKCS11_MODULE";
+
+/// A device as the Devices screen lists it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceSummary {
+    /// How to open it again.
+    pub locator: DeviceLocator,
+    /// What kind of device.
+    pub kind: DeviceKind,
+    /// One line for people.
+    pub title: String,
+    /// Its label (a PIV device: its reader).
+    pub label: String,
+    /// Its manufacturer.
+    pub manufacturer: String,
+    /// Its model (a YubiKey: with its firmware).
+    pub model: String,
+    /// Its serial number.
+    pub serial: String,
+    /// A software key file: development only, refused in production.
+    pub not_for_production: bool,
+}
+
+impl From<&Info> for DeviceSummary {
+    fn from(info: &Info) -> Self {
+        Self {
+            locator: info.locator.clone(),
+            kind: info.kind(),
+            title: info.to_string(),
+            label: info.label.clone(),
+            manufacturer: info.manufacturer.clone(),
+            model: info.model.clone(),
+            serial: info.serial.clone(),
+            not_for_production: info.kind() == DeviceKind::Software,
+        }
+    }
+}
+
+/// What a scan found, and where it could not look.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceScan {
+    /// The devices present.
+    pub devices: Vec<DeviceSummary>,
+    /// Places that could not be searched (no PC/SC service, a module missing), each with what
+    /// to do.
+    pub problems: Vec<IpcError>,
+}
+
+/// One key on a device.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct KeySummary {
+    /// Its id (hex; a PIV slot such as `9a`).
+    pub id: String,
+    /// Its label (a PIV slot: what the slot is for).
+    pub label: String,
+    /// Ed25519, ECDSA P-256 or ECDSA secp256k1.
+    pub algorithm: String,
+    /// The public key, hex.
+    pub public_key: String,
+}
+
+impl From<&key::Info> for KeySummary {
+    fn from(k: &key::Info) -> Self {
+        Self {
+            id: k.id.to_string(),
+            label: k.label.clone(),
+            algorithm: k.algorithm().to_string(),
+            public_key: hex::encode(k.public_key.as_bytes()),
+        }
+    }
+}
+
+/// An opened device: what it holds and how its PIN stands.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceDetails {
+    /// The device.
+    pub device: DeviceSummary,
+    /// The PIN's state, in words.
+    pub pin_status: String,
+    /// Tries left before the PIN blocks, where the device counts them exactly.
+    pub pin_tries_left: Option<u8>,
+    /// Its keys.
+    pub keys: Vec<KeySummary>,
+}
+
+/// The algorithms a new key can have.
+#[derive(Debug, Clone, Copy, Deserialize, specta::Type)]
+#[serde(rename_all = "kebab-case")]
+pub enum NewKeyAlgorithm {
+    /// Hedera keys (approvals).
+    Ed25519,
+    /// TLS client keys.
+    P256,
+    /// Hedera ECDSA keys (PKCS#11 devices that have it).
+    Secp256k1,
+}
+
+impl From<NewKeyAlgorithm> for Algorithm {
+    fn from(a: NewKeyAlgorithm) -> Self {
+        match a {
+            NewKeyAlgorithm::Ed25519 => Algorithm::Ed25519,
+            NewKeyAlgorithm::P256 => Algorithm::EcdsaP256,
+            NewKeyAlgorithm::Secp256k1 => Algorithm::EcdsaSecp256k1,
+        }
+    }
+}
+
+/// The PKCS#11 modules to search: `GATEHOUSE_PKCS11_MODULES` (colon-separated) and
+/// `GATEHOUSE_PKCS11_MODULE`, in that order, without repeats.
+fn modules() -> Vec<std::path::PathBuf> {
+    let mut found: Vec<std::path::PathBuf> = Vec::new();
+    let many = std::env::var_os(MODULES_ENV).unwrap_or_default();
+    let one = std::env::var_os(MODULE_ENV).unwrap_or_default();
+    for path in std::env::split_paths(&many).chain(std::env::split_paths(&one)) {
+        if !path.as_os_str().is_empty() && !found.contains(&path) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Looks for devices: YubiKeys through pcscd and the tokens of each configured PKCS#11 module.
+/// A place that cannot be searched is reported beside the devices, not instead of them.
+#[tauri::command]
+#[specta::specta]
+pub async fn device_scan() -> Result<DeviceScan, IpcError> {
+    blocking(|| {
+        let mut scan = DeviceScan {
+            devices: Vec::new(),
+            problems: Vec::new(),
+        };
+        let backends = std::iter::once(Backend::Piv).chain(
+            modules()
+                .into_iter()
+                .map(|module| Backend::Pkcs11 { module }),
+        );
+        for backend in backends {
+            match gatehouse_keys::enumerate(&backend) {
+                Ok(found) => scan.devices.extend(found.iter().map(DeviceSummary::from)),
+                Err(e) => scan.problems.push(e.into()),
+            }
+        }
+        Ok(scan)
+    })
+    .await
+}
+
+/// Opens a device with its PIN, reads its keys and PIN status, and closes it.
+#[tauri::command]
+#[specta::specta]
+pub async fn device_open(locator: DeviceLocator, pin: String) -> Result<DeviceDetails, IpcError> {
+    let pin = Pin::new(pin);
+    blocking(move || {
+        let mut device = gatehouse_keys::open(&locator, &pin)?;
+        Ok(details(device.as_mut())?)
+    })
+    .await
+}
+
+/// Generates a key on a device (in its default place: a YubiKey puts P-256 in 9a, Ed25519 in
+/// 9c) and returns the device as it is now.
+#[tauri::command]
+#[specta::specta]
+pub async fn device_generate(
+    locator: DeviceLocator,
+    pin: String,
+    algorithm: NewKeyAlgorithm,
+    label: String,
+) -> Result<DeviceDetails, IpcError> {
+    let pin = Pin::new(pin);
+    blocking(move || {
+        let mut device = gatehouse_keys::open(&locator, &pin)?;
+        let label = if label.trim().is_empty() {
+            "gatehouse".to_owned()
+        } else {
+            label.trim().to_owned()
+        };
+        device.generate(&key::Request::new(algorithm.into(), label))?;
+        Ok(details(device.as_mut())?)
+    })
+    .await
+}
+
+fn details(device: &mut dyn Device) -> Result<DeviceDetails, KeyError> {
+    let status = device.pin_status()?;
+    let keys = device.keys()?;
+    Ok(DeviceDetails {
+        device: DeviceSummary::from(device.info()),
+        pin_status: status.to_string(),
+        pin_tries_left: match status {
+            pin::Status::TriesLeft(n) => Some(n),
+            _ => None,
+        },
+        keys: keys.iter().map(KeySummary::from).collect(),
+    })
+}
+
+/// Runs device work on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, IpcError> + Send + 'static,
+) -> Result<T, IpcError> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|e| {
+            IpcError::new(
+                ErrorCode::Internal,
+                format!("the device work stopped: {e}"),
+                "Try again; if it keeps happening, report it.",
+            )
+        })?
+}
+
+impl From<KeyError> for IpcError {
+    fn from(e: KeyError) -> Self {
+        let (code, hint) = match &e {
+            KeyError::PinIncorrect { .. } | KeyError::PivPinIncorrect { .. } => (
+                ErrorCode::DevicePinIncorrect,
+                "Type the PIN again, carefully: each wrong PIN uses up a try.",
+            ),
+            KeyError::PinLocked { .. } | KeyError::PivPinBlocked { .. } => (
+                ErrorCode::DevicePinBlocked,
+                "Do not guess further. A YubiKey's PUK unblocks the PIN (`gatehouse device unblock-pin`); a token's administrator unlocks it with the SO PIN.",
+            ),
+            KeyError::PukIncorrect { .. }
+            | KeyError::Passphrase { .. }
+            | KeyError::PinRejected { .. } => (
+                ErrorCode::DevicePinIncorrect,
+                "Check what you typed and try again.",
+            ),
+            KeyError::DeviceGone { .. } | KeyError::LoggedOut { .. } => (
+                ErrorCode::DeviceGone,
+                "Plug the device back in, then try again; its PIN will be asked for.",
+            ),
+            KeyError::DeviceNotFound { .. } | KeyError::Module { .. } => (
+                ErrorCode::DeviceNotFound,
+                "Plug the device in (or install its PKCS#11 module), then scan again.",
+            ),
+            KeyError::SoftwareKeyRefused { .. } => (
+                ErrorCode::DeviceRefused,
+                "Use a hardware device (YubiKey or HSM) for this profile.",
+            ),
+            KeyError::Unsupported { .. } => (
+                ErrorCode::DeviceRefused,
+                "Choose another algorithm or another device.",
+            ),
+            _ => (
+                ErrorCode::Device,
+                "Try again; if it keeps happening, take the device to your security team.",
+            ),
+        };
+        let tries_left = match &e {
+            KeyError::PivPinIncorrect { tries_left, .. } => Some(*tries_left),
+            _ => None,
+        };
+        let mut error = IpcError::new(code, e.to_string(), hint);
+        error.tries_left = tries_left;
+        error
+    }
+}

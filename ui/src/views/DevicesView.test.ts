@@ -1,0 +1,91 @@
+import { render, screen, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+vi.mock("../bindings", () => import("../testing/mock-bindings"));
+
+import { commands } from "../bindings";
+import { Gatehouse, gatehouseContext } from "../lib/gatehouse.svelte";
+import { deviceError, failed, ok, softwareFile, tlsKey, yubikey, yubikeyWith } from "../testing/fixtures";
+import DevicesView from "./DevicesView.svelte";
+
+const mocked = vi.mocked(commands);
+
+function setup() {
+  const user = userEvent.setup();
+  render(DevicesView, { context: gatehouseContext(new Gatehouse()) });
+  return { user };
+}
+
+beforeEach(() => {
+  vi.resetAllMocks();
+  mocked.deviceScan.mockResolvedValue(
+    ok({
+      devices: [yubikey, softwareFile],
+      problems: [deviceError("device_not_found", "cannot load PKCS#11 module /opt/hsm/libvendor.so")],
+    }),
+  );
+});
+
+describe("the Devices screen", () => {
+  it("lists what is present, marks software keys, and says where it could not look", async () => {
+    setup();
+    const table = await screen.findByRole("table", { name: "Devices present" });
+    const rows = within(table).getAllByRole("row");
+    expect(rows, "a header and two devices").toHaveLength(3);
+    expect(rows[1]).toHaveTextContent("YubiKey (PIV)");
+    expect(rows[1]).toHaveTextContent("31000001");
+    expect(rows[2]).toHaveTextContent("software key: not for production");
+    const problems = screen.getByRole("region", { name: "Where the scan could not look" });
+    expect(problems).toHaveTextContent("/opt/hsm/libvendor.so");
+  });
+
+  it("opens a device with its PIN: a wrong PIN shows the tries left, the right one shows the keys", async () => {
+    const { user } = setup();
+    mocked.deviceOpen
+      .mockResolvedValueOnce(failed(deviceError("device_pin_incorrect", "PIN incorrect", 2)))
+      .mockResolvedValueOnce(ok(yubikeyWith([tlsKey], 3)));
+    const table = await screen.findByRole("table", { name: "Devices present" });
+    await user.click(within(table).getAllByRole("button", { name: "Open…" })[0]!);
+
+    const dialog = screen.getByRole("dialog", { name: "Device PIN" });
+    await user.type(within(dialog).getByLabelText("PIN"), "000000{Enter}");
+    expect(mocked.deviceOpen).toHaveBeenLastCalledWith(yubikey.locator, "000000");
+    expect(await within(dialog).findByTestId("pin-tries")).toHaveTextContent("2 tries left");
+
+    await user.type(within(dialog).getByLabelText("PIN"), "123456{Enter}");
+    const opened = await screen.findByRole("region", { name: "Opened device" });
+    expect(screen.queryByRole("dialog"), "the dialog closes").toBeNull();
+    expect(within(opened).getByTestId("pin-status")).toHaveTextContent("3 tries left");
+    const keys = within(opened).getByRole("table", { name: "Keys" });
+    expect(keys).toHaveTextContent("9a");
+    expect(keys).toHaveTextContent("ECDSA P-256");
+  });
+
+  it("generates a key after asking for the PIN again", async () => {
+    const { user } = setup();
+    mocked.deviceOpen.mockResolvedValue(ok(yubikeyWith([], 3)));
+    mocked.deviceGenerate.mockResolvedValue(ok(yubikeyWith([tlsKey], 3)));
+    const table = await screen.findByRole("table", { name: "Devices present" });
+    await user.click(within(table).getAllByRole("button", { name: "Open…" })[0]!);
+    await user.type(screen.getByLabelText("PIN"), "123456{Enter}");
+    await screen.findByText("No keys on this device yet.");
+
+    await user.click(screen.getByRole("button", { name: "Generate…" }));
+    const dialog = screen.getByRole("dialog", { name: "Device PIN" });
+    await user.type(within(dialog).getByLabelText("PIN"), "123456{Enter}");
+    expect(mocked.deviceGenerate).toHaveBeenCalledWith(yubikey.locator, "123456", "p256", "");
+    const keys = await screen.findByRole("table", { name: "Keys" });
+    expect(keys).toHaveTextContent("9a: authentication (TLS)");
+  });
+
+  it("reports a device pulled mid-operation inside the dialog", async () => {
+    const { user } = setup();
+    mocked.deviceOpen.mockResolvedValue(failed(deviceError("device_gone", "YubiKey 31000001 was removed")));
+    const table = await screen.findByRole("table", { name: "Devices present" });
+    await user.click(within(table).getAllByRole("button", { name: "Open…" })[0]!);
+    await user.type(screen.getByLabelText("PIN"), "123456{Enter}");
+    const alert = await within(screen.getByRole("dialog")).findByRole("alert");
+    expect(alert).toHaveTextContent("Device removed");
+  });
+});
