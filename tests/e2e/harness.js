@@ -451,3 +451,41 @@ export async function saveScreenshots(browser, label) {
   await runTool(bin.imageMagickImport, ['-window', 'root', screen], { name: 'import -window root' });
   return [webview, screen];
 }
+
+// --- the virtual PIV card -------------------------------------------------------------------------------
+
+/** The virtual card's program and the directory its readers run in (`scripts/test` starts them). */
+export const virtualPiv = {
+  binary: process.env.GATEHOUSE_VIRTUAL_PIV || path.join(binDir, 'gatehouse-virtual-piv'),
+  dir: process.env.GATEHOUSE_VIRTUAL_PIV_DIR || '',
+};
+
+/**
+ * Inserts a fresh virtual YubiKey (state in `stateDir`) into a free virtual reader and waits until pcscd
+ * lists it. Returns { proc, serial }; stopping proc pulls the card.
+ */
+export async function insertVirtualCard(stateDir) {
+  if (!virtualPiv.dir) throw new Error('GATEHOUSE_VIRTUAL_PIV_DIR is not set: scripts/test starts the virtual readers');
+  const proc = await startProcess('virtual-card', virtualPiv.binary, ['card', '--dir', virtualPiv.dir, '--state', stateDir]);
+  const serial = await waitFor(
+    'the virtual card to be ready',
+    async () => (await readFile(proc.logPath, 'utf8')).match(/ready serial=(\d+)/)?.[1],
+    { timeout: timeouts.tool, proc },
+  );
+  await waitFor(
+    'pcscd to list the virtual card',
+    async () => (await runTool(bin.cli, ['device', 'list', '--piv'])).stdout.includes(serial),
+    { timeout: timeouts.tool, proc },
+  );
+  return { proc, serial };
+}
+
+/** Runs the `gatehouse` CLI; returns { stdout, stderr } or throws with its output. */
+export function gatehouseCli(args, env = {}) {
+  return runTool(bin.cli, args, { env, name: `gatehouse ${args[0]} ${args[1] ?? ''}`.trim() });
+}
+
+/** Runs `gatehouse-server`; returns { stdout, stderr } or throws with its output. */
+export function gatehouseServer(args) {
+  return runTool(bin.server, args, { name: `gatehouse-server ${args[0]}` });
+}

@@ -10,8 +10,18 @@ export async function settle<T>(
   call: () => Promise<Result<T, IpcError>>,
 ): Promise<Result<T, IpcError>> {
   try {
-    return await call();
+    const result = await call();
+    // tauri-specta passes a rejection that is not ours (a command the window may not call, a
+    // serialisation failure) through as the error itself, often a bare string: give it our shape.
+    if (result.status === "error" && !isIpcError(result.error)) {
+      return { status: "error", error: unexpectedError(result.error) };
+    }
+    return result;
   } catch (cause) {
     return { status: "error", error: unexpectedError(cause) };
   }
+}
+
+function isIpcError(value: unknown): value is IpcError {
+  return typeof value === "object" && value !== null && "code" in value && "message" in value && "hint" in value;
 }

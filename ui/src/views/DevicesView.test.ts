@@ -79,6 +79,19 @@ describe("the Devices screen", () => {
     expect(keys).toHaveTextContent("9a: authentication (TLS)");
   });
 
+  it("warns before a YubiKey slot that holds a key is overwritten", async () => {
+    const { user } = setup();
+    mocked.deviceOpen.mockResolvedValue(ok(yubikeyWith([tlsKey], 3)));
+    const table = await screen.findByRole("table", { name: "Devices present" });
+    await user.click(within(table).getAllByRole("button", { name: "Open…" })[0]!);
+    await user.type(screen.getByLabelText("PIN"), "123456{Enter}");
+    await screen.findByRole("table", { name: "Keys" });
+    expect(screen.getByRole("note")).toHaveTextContent("Slot 9a already holds a key");
+    expect(screen.getByRole("button", { name: "Replace the key in 9a…" })).toBeInTheDocument();
+    await user.selectOptions(screen.getByLabelText(/Algorithm/), "ed25519");
+    expect(screen.queryByRole("note"), "9c is empty: nothing to warn about").toBeNull();
+  });
+
   it("reports a device pulled mid-operation inside the dialog", async () => {
     const { user } = setup();
     mocked.deviceOpen.mockResolvedValue(failed(deviceError("device_gone", "YubiKey 31000001 was removed")));

@@ -1,0 +1,112 @@
+// A YubiKey (the virtual PIV card) holds the TLS key of a profile: the console asks for the PIN before
+// connecting, a wrong PIN is refused with the tries left, the right one connects; the Devices screen
+// lists the card and, with its PIN, shows the key in slot 9a.
+
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import {
+  gatehouseCli,
+  gatehouseServer,
+  initDeployment,
+  insertVirtualCard,
+  launchConsole,
+  startServer,
+  stopProcess,
+  tempDir,
+  timeouts,
+  virtualPiv,
+  withScreenshots,
+  xdgEnv,
+} from '../harness.js';
+
+const PIN = '123456';
+
+describe('a profile whose key is on a YubiKey', { skip: !virtualPiv.dir && 'the virtual PIV readers are not running (scripts/test starts them)' }, () => {
+  let temp;
+  let card;
+  let server;
+  let env;
+  let app;
+
+  before(
+    async () => {
+      temp = await tempDir('gatehouse-e2e-devices');
+      const deployment = await initDeployment(path.join(temp.dir, 'deployment'));
+      card = await insertVirtualCard(path.join(temp.dir, 'card'));
+      const onCard = ['--piv', '--serial', card.serial];
+      const withPin = { GATEHOUSE_DEVICE_PIN: PIN };
+      await gatehouseCli(['device', 'keygen', '--algorithm', 'p256', ...onCard], withPin);
+      const csr = path.join(temp.dir, 'frank.csr');
+      const cert = path.join(temp.dir, 'frank.pem');
+      await gatehouseCli(['device', 'csr', '--key', '9a', '--name', 'frank', '--out', csr, ...onCard], withPin);
+      await gatehouseServer(['registry', '--config', deployment.config, 'enrol', '--name', 'frank', '--role', 'officer', '--csr', csr, '--out', cert]);
+      server = await startServer(deployment);
+      env = { GATEHOUSE_CONFIG_DIR: path.join(temp.dir, 'console-config'), ...xdgEnv(path.join(temp.dir, 'xdg')) };
+      await gatehouseCli(
+        ['profile', 'add', '--name', 'frank-yubikey', '--server', server.url, '--ca', deployment.caPem, '--cert', cert, '--device-key', '9a', ...onCard],
+        env,
+      );
+      app = await launchConsole('frank-yubikey', { ...env, GATEHOUSE_PROFILE: 'frank-yubikey' });
+    },
+    { timeout: 8 * timeouts.tool + timeouts.serverReady + timeouts.driverReady + timeouts.session },
+  );
+
+  after(async () => {
+    await app?.close();
+    await stopProcess(server?.proc);
+    await stopProcess(card?.proc);
+    await temp?.remove();
+  });
+
+  it('asks for the PIN, refuses a wrong one with the tries left, and connects with the right one', { timeout: timeouts.ui * 3 }, async () => {
+    const { browser } = app;
+    await withScreenshots(browser, 'device-pin-wrong', async () => {
+      const dialog = browser.$('[data-testid="pin-dialog"]');
+      await dialog.waitForDisplayed({ timeoutMsg: 'no PIN dialog: a profile with its key on a YubiKey must ask for the PIN' });
+      assert.match(await dialog.getText(), new RegExp(`serial ${card.serial}`), 'the dialog names the YubiKey by serial');
+      await dialog.$('input[type="password"]').setValue('000000');
+      await browser.keys('Enter');
+      const tries = browser.$('[data-testid="pin-tries"]');
+      await tries.waitForDisplayed({ timeoutMsg: 'a wrong PIN must show the tries left' });
+      assert.match(await tries.getText(), /2 tries left/, 'the card counts down from 3');
+    });
+    await withScreenshots(browser, 'device-pin-connected', async () => {
+      await browser.$('[data-testid="pin-dialog"] input[type="password"]').setValue(PIN);
+      await browser.keys('Enter');
+      const identity = browser.$('[aria-label="Identity"]');
+      await identity.waitForDisplayed({ timeoutMsg: 'the right PIN must connect' });
+      await browser.waitUntil(async () => /\bfrank\b/.test(await identity.getText()), {
+        timeoutMsg: 'the server must know the certificate of the key on the card as frank',
+      });
+    });
+  });
+
+  it('lists the card on the Devices screen and shows its key after the PIN', { timeout: timeouts.ui * 3 }, async () => {
+    const { browser } = app;
+    await withScreenshots(browser, 'devices-opened', async () => {
+      await browser.$('button=Devices').click();
+      const table = browser.$('[aria-label="Devices present"]');
+      await table.waitForDisplayed({ timeoutMsg: 'the Devices screen must list the devices present' });
+      const row = await browser.waitUntil(
+        async () => {
+          for (const candidate of await table.$$('tbody tr')) {
+            if ((await candidate.getText()).includes(card.serial)) return candidate;
+          }
+          return false;
+        },
+        { timeoutMsg: `the card (serial ${card.serial}) is not listed` },
+      );
+      await row.$('button=Open…').click();
+      await browser.$('[data-testid="pin-dialog"] input[type="password"]').setValue(PIN);
+      await browser.keys('Enter');
+      const opened = browser.$('[aria-label="Opened device"]');
+      await opened.waitForDisplayed({ timeoutMsg: 'the right PIN must open the device' });
+      const keys = await opened.$('[aria-label="Keys"]').getText();
+      assert.match(keys, /9a/, 'the TLS key in slot 9a is listed');
+      assert.match(keys, /ECDSA P-256/, 'as a P-256 key');
+      assert.match(await opened.$('[data-testid="pin-status"]').getText(), /3 tries left/, 'the right PIN restored the tries');
+    });
+  });
+});
