@@ -78,11 +78,14 @@ pub async fn connect(
     let profile = store.get(&profile)?;
     let connection = match (&profile.key, pin) {
         (KeySource::Device { device, .. }, None) => {
-            return Err(IpcError::new(
+            // The device, as people call it, travels in `detail` so the PIN dialog can name it.
+            let mut error = IpcError::new(
                 ErrorCode::DevicePinRequired,
                 format!("the key of profile {} is on {device}", profile.name),
                 "Connect the device and type its PIN.",
-            ));
+            );
+            error.detail = Some(device.to_string());
+            return Err(error);
         }
         (KeySource::Device { .. }, Some(pin)) => {
             let pin = gatehouse_keys::Pin::new(pin);

@@ -19,7 +19,7 @@ export type Screen =
 
 /**
  * The profile's key is on a device: its PIN is asked for over the connecting screen. `device` names the
- * device (Rust's message); `error` is the last failure (a wrong PIN, with the tries left).
+ * device (the `detail` of Rust's answer); `error` is the last failure (a wrong PIN, with the tries left).
  */
 export type UnlockScreen = {
   kind: "unlock";
@@ -80,7 +80,7 @@ export class Gatehouse {
     }
     const { error } = result;
     if (error.code === "device_pin_required") {
-      this.screen = { kind: "unlock", profile, serverUrl, device: error.message, error: null };
+      this.screen = { kind: "unlock", profile, serverUrl, device: error.detail ?? error.message, error: null };
     } else if (unlocking && (error.code === "device_pin_incorrect" || error.code === "device_gone" || error.code === "device_not_found")) {
       // Stay on the PIN dialog: the person can type again, or plug the device back in.
       this.screen = { ...unlocking, error };

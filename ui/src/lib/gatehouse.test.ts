@@ -38,13 +38,19 @@ describe("Gatehouse controller", () => {
 
   it("asks for a device PIN, keeps asking after a wrong one, and connects with the right one", async () => {
     mocked.connect
-      .mockResolvedValueOnce(failed(deviceError("device_pin_required", "the key of profile alice is on YubiKey (PIV) serial 31000001")))
+      .mockResolvedValueOnce(
+        failed({
+          ...deviceError("device_pin_required", "the key of profile alice is on YubiKey (PIV) serial 31000001"),
+          detail: "YubiKey (PIV) serial 31000001",
+        }),
+      )
       .mockResolvedValueOnce(failed(deviceError("device_pin_incorrect", "PIN incorrect", 2)))
       .mockResolvedValueOnce(ok(connectionFor(alice)));
     const gatehouse = new Gatehouse();
     await gatehouse.connect("alice");
     expect(mocked.connect, "first without a PIN").toHaveBeenLastCalledWith("alice", null);
     expect(gatehouse.screen.kind, "the PIN is asked for").toBe("unlock");
+    if (gatehouse.screen.kind === "unlock") expect(gatehouse.screen.device, "naming the device").toBe("YubiKey (PIV) serial 31000001");
     await gatehouse.connect("alice", "000000");
     expect(gatehouse.screen.kind, "a wrong PIN asks again").toBe("unlock");
     if (gatehouse.screen.kind === "unlock") expect(gatehouse.screen.error?.triesLeft).toBe(2);
