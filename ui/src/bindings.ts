@@ -343,6 +343,8 @@ export type ErrorCode =
 "device_refused" | 
 /**  The profile's key is on a device: connect again with its PIN. */
 "device_pin_required" | 
+/**  A YubiKey key that signs only after a touch was not touched in time. */
+"device_touch_timeout" | 
 /**  Any other device failure. */
 "device" | 
 /**  Anything else. */

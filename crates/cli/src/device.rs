@@ -337,6 +337,17 @@ pub(crate) fn device_failure(e: Error) -> Failure {
     }
 }
 
+/// Says, on standard error, that the device will blink for a touch before it signs with `id`
+/// (a YubiKey slot whose touch policy asks for one).
+fn ask_for_touch(device: &mut dyn gatehouse_keys::Device, id: &Id) -> Result<(), Failure> {
+    if device.needs_touch(id).map_err(device_failure)? {
+        eprintln!(
+            "touch the YubiKey when it blinks: key {id} signs only after a touch (it waits about 15 seconds)"
+        );
+    }
+    Ok(())
+}
+
 /// A PIN from `variable`, else a line of standard input; never echoed back, never logged.
 pub(crate) fn pin(variable: &str, what: &str) -> Result<Pin, Failure> {
     secret_input(variable, what).map(|secret| Pin::new(secret.expose().to_owned()))
@@ -633,6 +644,7 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
             let id = parse_id(&key)?;
             let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
             let mut opened = device.open(&pin)?;
+            ask_for_touch(opened.as_mut(), &id)?;
             let request = gatehouse_keys::tls::certificate_request(opened.as_mut(), &id, &name)
                 .map_err(device_failure)?;
             std::fs::write(&out, request).map_err(|e| Failure {
@@ -657,6 +669,7 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
             let public = opened.public_key(&id).map_err(device_failure)?;
             let mut challenge = b"gatehouse sign-test ".to_vec();
             challenge.extend_from_slice(&Id::random().as_bytes()[..16]);
+            ask_for_touch(opened.as_mut(), &id)?;
             let started = Instant::now();
             let signature = opened.sign(&id, &challenge).map_err(device_failure)?;
             let took = started.elapsed();

@@ -368,7 +368,9 @@ impl From<Error> for Failure {
             Error::CertificateExpired { .. } | Error::CertificateNotYetValid { .. } => 8,
             Error::ServerTooOld { .. } | Error::ServerTooNew { .. } => 9,
             Error::CaCertificate { .. } => 10,
-            Error::ClientKeyUnavailable { .. } => device::EXIT_DEVICE,
+            Error::ClientKeyUnavailable { .. } | Error::ClientKeyNotTouched { .. } => {
+                device::EXIT_DEVICE
+            }
             _ => 1,
         };
         let mut message = e.to_string();
@@ -712,7 +714,12 @@ async fn connect(store: &ProfileStore, profile: &Profile) -> Result<Connection, 
     let owned = profile.clone();
     let identity = tokio::task::spawn_blocking(move || {
         let pin = device::pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
-        gatehouse_keys::tls::profile_identity(&owned, &pin).map_err(device::device_failure)
+        let identity = gatehouse_keys::tls::profile_identity(&owned, &pin)
+            .map_err(device::device_failure)?;
+        if !gatehouse_client::identity::ClientIdentity::signature_wait(&identity).is_zero() {
+            eprintln!("touch the YubiKey when it blinks: this profile's key signs each new connection only after a touch");
+        }
+        Ok::<_, Failure>(identity)
     })
     .await
     .map_err(|e| failure(1, format!("opening the device stopped: {e}")))??;

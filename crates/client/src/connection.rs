@@ -33,6 +33,9 @@ use crate::profile::Profile;
 /// not the server's.
 pub const CLIENT_KEY_FAILURE: &str = "the client key could not sign";
 
+/// How a client signing key reports that its device waited for a touch that did not come.
+pub const CLIENT_KEY_NOT_TOUCHED: &str = "the client key was not touched";
+
 /// Why a request to the server failed, in terms a person can act on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -111,6 +114,13 @@ pub enum Error {
         /// What the device said, starting with [`CLIENT_KEY_FAILURE`].
         reason: String,
     },
+    /// The client key's device waited for a touch (a YubiKey slot with a touch policy) and
+    /// nobody touched it.
+    #[error("{reason}")]
+    ClientKeyNotTouched {
+        /// What the device said, starting with [`CLIENT_KEY_NOT_TOUCHED`].
+        reason: String,
+    },
     /// The profile's CA certificate is unusable.
     #[error("cannot use CA certificate {path}: {reason}")]
     CaCertificate {
@@ -157,6 +167,9 @@ impl Error {
             Error::ClientKeyUnavailable { .. } => {
                 "Connect the device that holds this profile's key (YubiKey or token) and connect again; its PIN will be asked for."
             }
+            Error::ClientKeyNotTouched { .. } => {
+                "Connect again, and touch the YubiKey's contact when it blinks: it waits about 15 seconds."
+            }
         }
     }
 }
@@ -195,8 +208,10 @@ impl Connection {
         let tls = Arc::new(config.clone());
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(config)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+            // The TLS handshake is part of connecting: a client key waiting for a touch makes it
+            // longer.
+            .connect_timeout(Duration::from_secs(10) + identity.signature_wait())
+            .timeout(Duration::from_secs(30) + identity.signature_wait())
             .tcp_nodelay(true)
             .no_proxy()
             .build()
@@ -398,6 +413,11 @@ impl Connection {
             rustls::Error::AlertReceived(alert) => Error::ClientCertRejected {
                 reason: format!("TLS alert: {alert:?}"),
             },
+            rustls::Error::General(reason) if reason.starts_with(CLIENT_KEY_NOT_TOUCHED) => {
+                Error::ClientKeyNotTouched {
+                    reason: reason.clone(),
+                }
+            }
             rustls::Error::General(reason) if reason.starts_with(CLIENT_KEY_FAILURE) => {
                 Error::ClientKeyUnavailable {
                     reason: reason.clone(),

@@ -51,6 +51,14 @@ pub trait Device: Send + fmt::Debug + fmt::Display {
     /// (Ed25519 signs the message itself; P-256 signs SHA-256 of it; secp256k1 Keccak-256).
     fn sign(&mut self, id: &key::Id, message: &[u8]) -> Result<Signature, Error>;
 
+    /// Whether signing with the key waits for a person to touch the device (a YubiKey slot whose
+    /// touch policy is "always", or "cached"), so a caller can say so before it signs, and allow
+    /// for the wait.
+    fn needs_touch(&mut self, id: &key::Id) -> Result<bool, Error> {
+        let _ = id;
+        Ok(false)
+    }
+
     /// What the device can show about where the key was born.
     fn evidence(&mut self, id: &key::Id) -> Result<Evidence, Error>;
 

@@ -121,6 +121,18 @@ pub enum Error {
         device: String,
     },
 
+    /// A YubiKey key whose touch policy asks for a touch was not touched before the device
+    /// gave up waiting.
+    #[error(
+        "{device} was not touched in time: the key in slot {slot} signs only after a touch, and the YubiKey waits about 15 seconds; try again, and touch the YubiKey's contact while it blinks"
+    )]
+    TouchTimeout {
+        /// The device.
+        device: String,
+        /// The slot (hex).
+        slot: String,
+    },
+
     // --- Keys ---
     /// No key with this id on the device.
     #[error("no key with id {id} on {device}; list the device's keys to see what it holds")]

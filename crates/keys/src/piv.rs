@@ -81,6 +81,23 @@ impl Placement {
     }
 }
 
+/// How long a YubiKey blinks for a touch before it refuses the signature.
+pub const TOUCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Whether a touch policy makes the YubiKey wait for a touch before signing. "Cached" may not
+/// (a touch in the last 15 seconds counts), but a caller cannot know, so it counts as asking.
+fn asks_for_touch(policy: TouchPolicy) -> bool {
+    matches!(policy, TouchPolicy::Always | TouchPolicy::Cached)
+}
+
+/// What a slot's metadata says about its key.
+struct SlotKey {
+    algorithm: Algorithm,
+    public_key: PublicKey,
+    /// The touch policy (absent when the metadata leaves it out).
+    touch: Option<TouchPolicy>,
+}
+
 /// An open PIV device.
 pub struct Piv {
     yubikey: YubiKey,
@@ -373,7 +390,8 @@ impl Piv {
         Ok(())
     }
 
-    fn slot_algorithm(&mut self, slot: u8) -> Result<(Algorithm, PublicKey), Error> {
+    /// What the device's metadata says about the key in `slot`.
+    fn slot_key(&mut self, slot: u8) -> Result<SlotKey, Error> {
         let device = self.to_string();
         let metadata = piv::metadata(&mut self.yubikey, slot_id(slot)?).map_err(|e| match e {
             yubikey::Error::NotFound | yubikey::Error::GenericError => Error::KeyNotFound {
@@ -404,7 +422,11 @@ impl Piv {
                 what: "public key",
                 reason: e.to_string(),
             })?;
-        Ok((algorithm, public_key))
+        Ok(SlotKey {
+            algorithm,
+            public_key,
+            touch: metadata.policy.map(|(_, touch)| touch),
+        })
     }
 
     fn pin_error(&self, e: yubikey::Error) -> Error {
@@ -532,8 +554,8 @@ impl Device for Piv {
     fn keys(&mut self) -> Result<Vec<key::Info>, Error> {
         let mut keys = Vec::new();
         for slot in SLOTS {
-            match self.slot_algorithm(slot) {
-                Ok((_, public_key)) => keys.push(key::Info {
+            match self.slot_key(slot) {
+                Ok(SlotKey { public_key, .. }) => keys.push(key::Info {
                     id: key::Id::from_bytes([slot]),
                     label: slot_name(slot),
                     public_key,
@@ -551,7 +573,9 @@ impl Device for Piv {
 
     fn sign(&mut self, id: &key::Id, message: &[u8]) -> Result<Signature, Error> {
         let slot = slot_of(id)?;
-        let (algorithm, _) = self.slot_algorithm(slot)?;
+        let SlotKey {
+            algorithm, touch, ..
+        } = self.slot_key(slot)?;
         // The signature slot's PIN policy is "always": the PIN is checked right before.
         self.verify_pin()?;
         let (piv_algorithm, input) = match algorithm {
@@ -559,7 +583,17 @@ impl Device for Piv {
             _ => (AlgorithmId::Ed25519, message.to_vec()),
         };
         let raw = piv::sign_data(&mut self.yubikey, &input, piv_algorithm, slot_id(slot)?)
-            .map_err(|e| self.fail("signing (touch the YubiKey if it blinks)", e))?;
+            .map_err(|e| match e {
+                // "Security status not satisfied" right after a good VERIFY, from a slot that
+                // asks for a touch: the YubiKey blinked and nobody touched it.
+                yubikey::Error::AuthenticationError if touch.is_some_and(asks_for_touch) => {
+                    Error::TouchTimeout {
+                        device: self.to_string(),
+                        slot: format!("{slot:02x}"),
+                    }
+                }
+                other => self.fail("signing (touch the YubiKey if it blinks)", other),
+            })?;
         let bytes = match algorithm {
             Algorithm::EcdsaP256 => p256::ecdsa::Signature::from_der(&raw)
                 .map_err(|e| Error::Malformed {
@@ -576,6 +610,11 @@ impl Device for Piv {
             what: "signature",
             reason: e.to_string(),
         })
+    }
+
+    fn needs_touch(&mut self, id: &key::Id) -> Result<bool, Error> {
+        let slot = slot_of(id)?;
+        Ok(self.slot_key(slot)?.touch.is_some_and(asks_for_touch))
     }
 
     fn evidence(&mut self, id: &key::Id) -> Result<Evidence, Error> {

@@ -269,9 +269,16 @@ pub fn virtual_piv_dir() -> PathBuf {
 }
 
 impl VirtualCard {
-    /// Starts the virtual readers if needed and inserts a fresh card.
-    #[allow(clippy::missing_panics_doc)] // test support: a card that cannot start fails the test
+    /// Starts the virtual readers if needed and inserts a fresh card, which waits for a touch as
+    /// long as a YubiKey does (15 seconds).
     pub fn insert() -> Self {
+        Self::insert_with_touch_timeout(crate::piv::TOUCH_TIMEOUT)
+    }
+
+    /// [`VirtualCard::insert`], with a card that waits `touch_timeout` for a touch (a test of a
+    /// missed touch need not wait 15 seconds).
+    #[allow(clippy::missing_panics_doc)] // test support: a card that cannot start fails the test
+    pub fn insert_with_touch_timeout(touch_timeout: std::time::Duration) -> Self {
         let binary = virtual_piv_binary();
         let dir = virtual_piv_dir();
         let started = Command::new(&binary)
@@ -295,6 +302,8 @@ impl VirtualCard {
             .arg(&dir)
             .arg("--state")
             .arg(state.path())
+            .arg("--touch-timeout")
+            .arg(touch_timeout.as_secs_f64().to_string())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("the virtual card starts");
@@ -369,6 +378,33 @@ impl VirtualCard {
         crate::attestation::der_blocks(&pem)
             .expect("the root is PEM")
             .remove(0)
+    }
+
+    /// From another thread: after `after`, touches the card as soon as it blinks for a touch
+    /// (`gatehouse-virtual-piv touch`, which waits up to 10 seconds for the blinking). The
+    /// thread answers whether the card felt the touch, or why not.
+    pub fn touch(&self, after: std::time::Duration) -> std::thread::JoinHandle<Result<(), String>> {
+        let mut command = Command::new(virtual_piv_binary());
+        command
+            .arg("touch")
+            .arg("--state")
+            .arg(self.state.path())
+            .arg("--wait")
+            .arg("10");
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            let output = command.output().map_err(|e| e.to_string())?;
+            if output.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+            }
+        })
+    }
+
+    /// Whether the card blinks, waiting for a touch, now.
+    pub fn is_blinking(&self) -> bool {
+        self.state.path().join("blinking").exists()
     }
 
     /// Pulls the card out of its reader.

@@ -3,15 +3,20 @@
 //!
 //! rustls hands [`Signer::sign`] the unhashed handshake message. The device hashes it with
 //! SHA-256 on the host and signs the digest (see [`crate::key::Algorithm`]), and the signer
-//! DER-encodes `r || s` for `ecdsa_secp256r1_sha256`. The call blocks the handshake's thread for
-//! one device signature.
+//! DER-encodes `r || s` for `ecdsa_secp256r1_sha256`. The call blocks for one device signature,
+//! which on a YubiKey slot that asks for a touch lasts until the touch (up to 15 seconds): on
+//! tokio's multi-threaded runtime the signer tells tokio it blocks (`block_in_place`), so the
+//! other tasks move to another worker, and the identity asks the connection to allow for the
+//! wait ([`ClientIdentity::signature_wait`]).
 //!
 //! Resumption is refused ([`ClientIdentity::allows_resumption`] is false): a resumed session
 //! skips the client signature, so pulling the token would not cut access on the next connection.
 
 use std::sync::Arc;
 
-use gatehouse_client::connection::CLIENT_KEY_FAILURE;
+use std::time::Duration;
+
+use gatehouse_client::connection::{CLIENT_KEY_FAILURE, CLIENT_KEY_NOT_TOUCHED};
 use gatehouse_client::identity::ClientIdentity;
 use gatehouse_client::profile::{KeySource, Profile};
 use gatehouse_protocol::Environment;
@@ -33,15 +38,20 @@ pub struct DeviceKey {
     spki: Vec<u8>,
     scheme: SignatureScheme,
     name: String,
+    needs_touch: bool,
 }
 
 impl DeviceKey {
     /// The key `id` on `device`. TLS 1.3 has schemes for P-256 and Ed25519 keys only; a
     /// secp256k1 key gives [`Error::Unsupported`].
     pub fn new(device: Shared, id: &key::Id) -> Result<Self, Error> {
-        let (public_key, name) = {
+        let (public_key, name, needs_touch) = {
             let mut held = device.lock();
-            (held.public_key(id)?, held.to_string())
+            (
+                held.public_key(id)?,
+                held.to_string(),
+                held.needs_touch(id)?,
+            )
         };
         let scheme = match public_key.algorithm() {
             Algorithm::EcdsaP256 => SignatureScheme::ECDSA_NISTP256_SHA256,
@@ -61,7 +71,13 @@ impl DeviceKey {
             public_key,
             scheme,
             name,
+            needs_touch,
         })
+    }
+
+    /// Whether each signature waits for a touch on the device.
+    pub fn needs_touch(&self) -> bool {
+        self.needs_touch
     }
 
     /// The key's public key (to put in a certificate request).
@@ -113,14 +129,14 @@ struct DeviceSigner {
 
 impl Signer for DeviceSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
-        let signature = self
-            .device
-            .lock()
-            .sign(&self.id, message)
-            .map_err(|e| {
-                tracing::warn!(device = %self.name, key = %self.id, error = %e, "TLS client signature failed");
-                rustls::Error::General(format!("{CLIENT_KEY_FAILURE}: {e}"))
-            })?;
+        let signature = blocking(|| self.device.lock().sign(&self.id, message)).map_err(|e| {
+            tracing::warn!(device = %self.name, key = %self.id, error = %e, "TLS client signature failed");
+            let prefix = match e {
+                Error::TouchTimeout { .. } => CLIENT_KEY_NOT_TOUCHED,
+                _ => CLIENT_KEY_FAILURE,
+            };
+            rustls::Error::General(format!("{prefix}: {e}"))
+        })?;
         Ok(signature
             .to_der()
             .unwrap_or_else(|| signature.as_bytes().to_vec()))
@@ -131,10 +147,28 @@ impl Signer for DeviceSigner {
     }
 }
 
+/// Runs device work that may block for a while (a touch) from wherever rustls signs. On a
+/// worker of tokio's multi-threaded runtime, tokio is told, so the worker's other tasks move on
+/// without it; anywhere else (a current-thread runtime, a plain thread) it simply runs.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
+/// How much longer than usual a handshake may take when the client key waits for a touch: the
+/// YubiKey's own wait, and a margin.
+const TOUCH_ALLOWANCE: Duration = Duration::from_secs(20);
+
 /// A client identity whose key lives on a device.
 #[derive(Debug)]
 pub struct DeviceIdentity {
     key: Arc<CertifiedKey>,
+    needs_touch: bool,
 }
 
 impl DeviceIdentity {
@@ -147,10 +181,12 @@ impl DeviceIdentity {
             });
         }
         let (device, id) = (key.name.clone(), key.id.to_string());
+        let needs_touch = key.needs_touch;
         let certified = CertifiedKey::new(chain, Arc::new(key));
         match certified.keys_match() {
             Ok(()) => Ok(Self {
                 key: Arc::new(certified),
+                needs_touch,
             }),
             Err(rustls::Error::InconsistentKeys(_)) => {
                 Err(Error::CertificateMismatch { device, id })
@@ -169,6 +205,14 @@ impl ClientIdentity for DeviceIdentity {
 
     fn allows_resumption(&self) -> bool {
         false
+    }
+
+    fn signature_wait(&self) -> Duration {
+        if self.needs_touch {
+            TOUCH_ALLOWANCE
+        } else {
+            Duration::ZERO
+        }
     }
 }
 

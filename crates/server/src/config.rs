@@ -173,7 +173,9 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Longest a request may take, in seconds.
     pub request_timeout_secs: u64,
-    /// Longest a TLS handshake may take, in seconds.
+    /// Longest a TLS handshake may take, in seconds. Long enough for a client whose key waits
+    /// for a YubiKey touch (the YubiKey blinks for 15 s); a stalled handshake holds one of
+    /// `max_connections` for at most this long.
     pub handshake_timeout_secs: u64,
     /// Most connections served at once; further ones wait in the accept queue.
     pub max_connections: usize,
@@ -186,7 +188,7 @@ impl Default for Limits {
         Self {
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 30,
-            handshake_timeout_secs: 10,
+            handshake_timeout_secs: 30,
             max_connections: 1024,
             shutdown_grace_secs: 10,
         }

@@ -258,6 +258,10 @@ impl From<KeyError> for IpcError {
                 ErrorCode::DeviceNotFound,
                 "Plug the device in (or install its PKCS#11 module), then scan again.",
             ),
+            KeyError::TouchTimeout { .. } => (
+                ErrorCode::DeviceTouchTimeout,
+                "Try again, and touch the YubiKey's gold contact while it blinks: it waits about 15 seconds.",
+            ),
             KeyError::SoftwareKeyRefused { .. } => (
                 ErrorCode::DeviceRefused,
                 "Use a hardware device (YubiKey or HSM) for this profile.",

@@ -59,6 +59,8 @@ pub enum ErrorCode {
     DeviceRefused,
     /// The profile's key is on a device: connect again with its PIN.
     DevicePinRequired,
+    /// A YubiKey key that signs only after a touch was not touched in time.
+    DeviceTouchTimeout,
     /// Any other device failure.
     Device,
     /// Anything else.
@@ -157,6 +159,7 @@ impl From<ConnectionError> for IpcError {
             ConnectionError::ServerTooNew { .. } => ErrorCode::ServerTooNew,
             ConnectionError::CaCertificate { .. } => ErrorCode::ProfileInvalid,
             ConnectionError::ClientKeyUnavailable { .. } => ErrorCode::DeviceGone,
+            ConnectionError::ClientKeyNotTouched { .. } => ErrorCode::DeviceTouchTimeout,
             _ => ErrorCode::Internal,
         };
         let fingerprint = match &e {
@@ -285,6 +288,18 @@ mod tests {
             (
                 ConnectionError::ServerTooNew { server: 9, max: 1 },
                 ErrorCode::ServerTooNew,
+            ),
+            (
+                ConnectionError::ClientKeyUnavailable {
+                    reason: "the client key could not sign: removed".into(),
+                },
+                ErrorCode::DeviceGone,
+            ),
+            (
+                ConnectionError::ClientKeyNotTouched {
+                    reason: "the client key was not touched: not touched in time".into(),
+                },
+                ErrorCode::DeviceTouchTimeout,
             ),
         ];
         let mut seen = std::collections::HashSet::new();

@@ -9,13 +9,17 @@
 //! - YubiKey's version (INS FD), serial (F8), metadata (F7) and attestation (F9), and the f9
 //!   certificate object (GET DATA 5FFF01). The authenticator has no attestation of its own.
 //!
-//! What the shim cannot give: PIN and touch policies are recorded and attested as asked, but
-//! the authenticator does not enforce them (there is no touch sensor), and Ed25519 keys
-//! (YubiKey 5.7's algorithm E0) are refused, because `piv-authenticator` 0.7 has no Ed25519.
+//! - Touch: a key whose touch policy asks for one is used only after a touch (`touch.rs`), and
+//!   an untouched card refuses with `6982` after the timeout, as a YubiKey does.
+//!
+//! What the shim cannot give: PIN policies are recorded and attested as asked but not enforced
+//! (the authenticator asks for the PIN once per session), and Ed25519 keys (YubiKey 5.7's
+//! algorithm E0) are refused, because `piv-authenticator` 0.7 has no Ed25519.
 
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use iso7816::command::{CommandBuilder, CommandView, ExpectedLen, class::Class};
 use piv_authenticator::{Authenticator, Options};
@@ -23,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attest::{Authority, Facts};
 use crate::platform::Client;
+use crate::touch::Sensor;
 
 /// YubiKey 5 NFC's answer to reset.
 const ATR: &[u8] = &[
@@ -49,6 +54,7 @@ const WRONG_DATA: u16 = 0x6a80;
 const NOT_FOUND: u16 = 0x6a82;
 const REFERENCE_NOT_FOUND: u16 = 0x6a88;
 const AUTH_BLOCKED: u16 = 0x6983;
+const SECURITY_STATUS_NOT_SATISFIED: u16 = 0x6982;
 
 /// What the shim keeps across runs (in `card.json`): who the card is and what it knows about
 /// the keys it generated.
@@ -108,6 +114,7 @@ pub struct Card<'a> {
     state: Persistent,
     state_file: PathBuf,
     authority: Authority,
+    touch: Sensor,
     /// Data of a chained command, so far.
     chained: Vec<u8>,
     /// Answer bytes still to be fetched with GET RESPONSE.
@@ -119,8 +126,8 @@ pub struct Card<'a> {
 }
 
 impl<'a> Card<'a> {
-    /// A card keeping its state in `dir`.
-    pub fn new(client: Client<'a>, dir: &Path) -> io::Result<Self> {
+    /// A card keeping its state in `dir`, which waits `touch_timeout` for a touch.
+    pub fn new(client: Client<'a>, dir: &Path, touch_timeout: Duration) -> io::Result<Self> {
         let state_file = dir.join("card.json");
         let state = Persistent::load_or_create(&state_file)?;
         state.save(&state_file)?;
@@ -134,6 +141,7 @@ impl<'a> Card<'a> {
             state,
             state_file,
             authority: Authority::load_or_create(dir)?,
+            touch: Sensor::new(dir, touch_timeout),
             chained: Vec::new(),
             pending: Vec::new(),
             on_contact: std::cell::Cell::new(None),
@@ -220,6 +228,14 @@ impl<'a> Card<'a> {
                 .concat(),
             )),
             (0x47, 0x00, slot) => self.generate(cla, slot, &data),
+            // GENERAL AUTHENTICATE with a generated key: its touch policy first.
+            (0x87, _, slot) if self.state.slots.contains_key(&slot) => {
+                let policy = self.state.slots[&slot].touch_policy;
+                if !self.touch.allow(policy) {
+                    return Err(SECURITY_STATUS_NOT_SATISFIED);
+                }
+                self.forward(cla, ins, p1, p2, &data)
+            }
             (0xfb, _, _) => {
                 let answer = self.forward(cla, ins, p1, p2, &data)?;
                 self.state.slots.clear();

@@ -4,13 +4,16 @@
 //! ```text
 //! gatehouse-virtual-piv start --dir D [--readers N]   start pcscd with N virtual readers
 //! gatehouse-virtual-piv card  --dir D --state S       insert a card (keys and state in S);
-//!                                                     runs until stopped: that is removal
+//!            [--touch-timeout SECONDS]                runs until stopped: that is removal
+//! gatehouse-virtual-piv touch --state S [--wait SECONDS]
+//!                                                     touch the card when it blinks
 //! gatehouse-virtual-piv stop  --dir D                 stop the cards and pcscd
 //! ```
 
 mod attest;
 mod card;
 mod platform;
+mod touch;
 
 use std::fs::{self, File};
 use std::io::{self, Write as _};
@@ -45,11 +48,24 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("start") => start(&dir(&args), readers(&args)),
         Some("stop") => stop(&dir(&args)),
-        Some("card") => match option(&args, "--state") {
-            Some(state) => insert(&dir(&args), Path::new(&state)),
-            None => Err(usage(
+        Some("card") => match (option(&args, "--state"), seconds(&args, "--touch-timeout")) {
+            (Some(state), Ok(timeout)) => insert(
+                &dir(&args),
+                Path::new(&state),
+                timeout.unwrap_or(touch::YUBIKEY_TIMEOUT),
+            ),
+            (None, _) => Err(usage(
                 "card needs --state DIR (where the card keeps its keys)",
             )),
+            (_, Err(e)) => Err(e),
+        },
+        Some("touch") => match (option(&args, "--state"), seconds(&args, "--wait")) {
+            (Some(state), Ok(wait)) => {
+                touch::give(Path::new(&state), wait.unwrap_or(Duration::from_secs(30)))
+                    .map(|()| println!("touched"))
+            }
+            (None, _) => Err(usage("touch needs --state DIR (the card's)")),
+            (_, Err(e)) => Err(e),
         },
         _ => Err(usage("")),
     };
@@ -66,7 +82,7 @@ fn usage(problem: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
         format!(
-            "{problem}{}usage: gatehouse-virtual-piv start|stop --dir DIR [--readers N] | card --dir DIR --state DIR",
+            "{problem}{}usage: gatehouse-virtual-piv start|stop --dir DIR [--readers N] | card --dir DIR --state DIR [--touch-timeout SECONDS] | touch --state DIR [--wait SECONDS]",
             if problem.is_empty() { "" } else { "\n" }
         ),
     )
@@ -77,6 +93,18 @@ fn option(args: &[String], name: &str) -> Option<String> {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .cloned()
+}
+
+/// A number of seconds (fractions allowed) given with `name`, if given.
+fn seconds(args: &[String], name: &str) -> io::Result<Option<Duration>> {
+    option(args, name)
+        .map(|text| {
+            text.parse::<f64>()
+                .ok()
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .ok_or_else(|| usage(&format!("{name} takes a number of seconds, not {text:?}")))
+        })
+        .transpose()
 }
 
 /// The run directory: `--dir`, else `$GATEHOUSE_VIRTUAL_PIV_DIR`, else under the temp dir.
@@ -236,7 +264,7 @@ fn terminate(pid: u32) -> io::Result<()> {
 
 /// Inserts a card: takes a free reader, connects to its vpcd port and serves APDUs until the
 /// reader goes away or the process is stopped (which pulls the card out).
-fn insert(dir: &Path, state: &Path) -> io::Result<()> {
+fn insert(dir: &Path, state: &Path, touch_timeout: Duration) -> io::Result<()> {
     let readers: u16 = fs::read_to_string(dir.join("readers"))
         .ok()
         .and_then(|n| n.trim().parse().ok())
@@ -287,7 +315,7 @@ fn insert(dir: &Path, state: &Path) -> io::Result<()> {
     let mut connection = vpicc::Connection::from(stream);
     let reader = format!("{} 00 00", reader_name(index));
     let result = platform::with_client(state, |client| -> io::Result<()> {
-        let mut card = card::Card::new(client, state)?;
+        let mut card = card::Card::new(client, state, touch_timeout)?;
         let serial = card.state().serial();
         card.on_first_contact(move || {
             println!("ready serial={serial} reader={reader}");

@@ -6,9 +6,18 @@ import { unexpectedError } from "./errors/errors";
 import { settle } from "./ipc";
 import { ProfileEdits, Profiles } from "./profiles/profiles.svelte";
 
+/** Failures after which the PIN dialog stays up, showing the error, for another try. */
+const STAY_UNLOCKING: ReadonlySet<IpcError["code"]> = new Set([
+  "device_pin_incorrect",
+  "device_gone",
+  "device_not_found",
+  "device_touch_timeout",
+]);
+
 export type Screen =
   | { kind: "starting" }
-  | { kind: "connecting"; profile: string; serverUrl: string | null }
+  /** `device` names the device that signs the handshake, when the PIN was just given for one. */
+  | { kind: "connecting"; profile: string; serverUrl: string | null; device: string | null }
   | { kind: "connected"; connection: Connection }
   | { kind: "failed"; error: IpcError; profile: string | null }
   | { kind: "profiles" }
@@ -71,7 +80,7 @@ export class Gatehouse {
   async connect(profile: string, pin: string | null = null): Promise<void> {
     const serverUrl = this.profiles.find(profile)?.serverUrl ?? null;
     const unlocking = this.screen.kind === "unlock" && this.screen.profile === profile ? this.screen : null;
-    const step = this.#next({ kind: "connecting", profile, serverUrl });
+    const step = this.#next({ kind: "connecting", profile, serverUrl, device: unlocking?.device ?? null });
     const result = await settle(() => commands.connect(profile, pin));
     if (step !== this.#step) return;
     if (result.status === "ok") {
@@ -81,8 +90,8 @@ export class Gatehouse {
     const { error } = result;
     if (error.code === "device_pin_required") {
       this.screen = { kind: "unlock", profile, serverUrl, device: error.detail ?? error.message, error: null };
-    } else if (unlocking && (error.code === "device_pin_incorrect" || error.code === "device_gone" || error.code === "device_not_found")) {
-      // Stay on the PIN dialog: the person can type again, or plug the device back in.
+    } else if (unlocking && STAY_UNLOCKING.has(error.code)) {
+      // Stay on the PIN dialog: the person can type again, plug the device back in, or touch it this time.
       this.screen = { ...unlocking, error };
     } else {
       this.#fail(error, profile, () => this.connect(profile));

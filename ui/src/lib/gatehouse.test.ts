@@ -59,6 +59,31 @@ describe("Gatehouse controller", () => {
     expect(gatehouse.screen.kind, "the right PIN connects").toBe("connected");
   });
 
+  it("says to touch the device while connecting, and asks again after a missed touch", async () => {
+    const device = "YubiKey 5.7.1 31000001";
+    let answer: (result: Result<Connection, IpcError>) => void = () => {};
+    mocked.connect
+      .mockResolvedValueOnce(failed({ ...deviceError("device_pin_required", `the key is on ${device}`), detail: device }))
+      .mockReturnValueOnce(new Promise((resolve) => (answer = resolve)))
+      .mockResolvedValueOnce(ok(connectionFor(alice)));
+    const gatehouse = new Gatehouse();
+    await gatehouse.connect("alice");
+    const connecting = gatehouse.connect("alice", "123456");
+    expect(gatehouse.screen, "the connecting screen names the device that signs").toMatchObject({
+      kind: "connecting",
+      device,
+    });
+    answer(failed(deviceError("device_touch_timeout", `${device} was not touched in time`)));
+    await connecting;
+    expect(gatehouse.screen.kind, "a missed touch keeps the PIN dialog up").toBe("unlock");
+    if (gatehouse.screen.kind === "unlock") {
+      expect(gatehouse.screen.error?.code, "showing what went wrong").toBe("device_touch_timeout");
+      expect(gatehouse.screen.device, "still naming the device").toBe(device);
+    }
+    await gatehouse.connect("alice", "123456");
+    expect(gatehouse.screen.kind, "touched the second time, it connects").toBe("connected");
+  });
+
   it("opens the Devices screen and returns to where it came from", async () => {
     const gatehouse = new Gatehouse();
     await gatehouse.chooseProfile();

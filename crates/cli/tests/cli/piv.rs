@@ -244,3 +244,59 @@ async fn a_yubikey_holds_the_profiles_tls_key_from_keygen_to_removal() {
     );
     server.shutdown().await.expect("clean shutdown");
 }
+
+/// A key whose slot asks for a touch: the CLI says to touch before it signs, a missed touch is
+/// its own error (exit 13) saying what to do, and a touch while the card blinks signs.
+#[test]
+fn sign_test_asks_for_the_touch_and_says_when_it_was_missed() {
+    let card = VirtualCard::insert_with_touch_timeout(std::time::Duration::from_secs(2));
+    let serial = card.serial.to_string();
+    let config = tempfile::tempdir().expect("a config dir");
+    let pin = [("GATEHOUSE_DEVICE_PIN", PIV_PIN)];
+    let on_card = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--piv", "--serial", &serial]);
+        gatehouse(config.path(), &pin, &all)
+    };
+    let keygen = on_card(&[
+        "device",
+        "keygen",
+        "--algorithm",
+        "p256",
+        "--slot",
+        "9c",
+        "--touch-policy",
+        "always",
+    ]);
+    assert!(
+        keygen.status.success() && text(&keygen).contains("touch always"),
+        "keygen with touch always: {}",
+        text(&keygen)
+    );
+
+    let missed = on_card(&["device", "sign-test", "--key", "9c"]);
+    assert_failure(
+        &missed,
+        13,
+        "touch the YubiKey when it blinks",
+        "the CLI says to touch before signing",
+    );
+    assert_failure(
+        &missed,
+        13,
+        "was not touched in time",
+        "and a missed touch is named as such",
+    );
+
+    let finger = card.touch(std::time::Duration::ZERO);
+    let signed = on_card(&["device", "sign-test", "--key", "9c"]);
+    finger
+        .join()
+        .expect("the finger")
+        .expect("the card felt the touch");
+    assert!(
+        signed.status.success() && text(&signed).contains("verified on this computer"),
+        "touched, the card signs: {}",
+        text(&signed)
+    );
+}

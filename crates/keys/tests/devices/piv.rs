@@ -35,14 +35,24 @@ pub const TESTS: &[Test] = &[
         removed_card_is_device_gone,
     ),
     ("piv::same_card_through_ykcs11", same_card_through_ykcs11),
+    (
+        "piv::touch_policies_and_a_missed_touch",
+        touch_policies_and_a_missed_touch,
+    ),
 ];
 
 /// Tests for a physical YubiKey 5.7+ (its serial in `GATEHOUSE_TEST_YUBIKEY_SERIAL`, factory
 /// PIN and management key; the test generates in retired slot 95 and touches nothing else).
-pub const PHYSICAL: &[Test] = &[(
-    "piv::physical_yubikey_ed25519_attested_by_yubico",
-    physical_yubikey_ed25519_attested_by_yubico,
-)];
+pub const PHYSICAL: &[Test] = &[
+    (
+        "piv::physical_yubikey_ed25519_attested_by_yubico",
+        physical_yubikey_ed25519_attested_by_yubico,
+    ),
+    (
+        "piv::physical_yubikey_not_touched_in_time",
+        physical_yubikey_not_touched_in_time,
+    ),
+];
 
 fn open(card: &VirtualCard) -> Piv {
     Piv::open(card.serial, &Pin::new(PIV_PIN)).expect("the card opens with the factory PIN")
@@ -313,11 +323,120 @@ fn same_card_through_ykcs11() {
         .expect("p256 accepts ykcs11's signature with the card's key");
 }
 
-fn physical_yubikey_ed25519_attested_by_yubico() {
-    let serial: u32 = std::env::var("GATEHOUSE_TEST_YUBIKEY_SERIAL")
+/// A slot with touch policy "always" signs only after a touch, and refuses with its own error
+/// when nobody touches the card; "cached" remembers a touch; "never" asks for none.
+fn touch_policies_and_a_missed_touch() {
+    use std::time::{Duration, Instant};
+    const WAIT: Duration = Duration::from_secs(2);
+    let card = VirtualCard::insert_with_touch_timeout(WAIT);
+    let mut piv = open(&card);
+    let placement = |slot, touch| Placement {
+        slot,
+        pin: PinPolicy::Always,
+        touch,
+    };
+    let message = b"approve mint 7";
+    // First, before any touch ("cached" counts any touch of the card in the last 15 s).
+    let cached = piv
+        .generate_in(Algorithm::EcdsaP256, placement(0x82, TouchPolicy::Cached))
+        .expect("keygen, touch cached");
+    assert!(piv.needs_touch(&cached.id).expect("metadata"));
+    let finger = card.touch(Duration::ZERO);
+    piv.sign(&cached.id, message).expect("touched once");
+    finger.join().expect("the finger").expect("felt");
+    let started = Instant::now();
+    piv.sign(&cached.id, message)
+        .expect("a touch is remembered for 15 seconds");
+    assert!(started.elapsed() < WAIT, "without waiting for another");
+
+    let always = piv
+        .generate_in(Algorithm::EcdsaP256, placement(0x9c, TouchPolicy::Always))
+        .expect("keygen, touch always");
+    assert!(piv.needs_touch(&always.id).expect("metadata"));
+
+    let started = Instant::now();
+    let missed = piv.sign(&always.id, message);
+    let Err(error @ Error::TouchTimeout { .. }) = missed else {
+        panic!("an untouched card is a missed touch, not a device failure: {missed:?}");
+    };
+    assert!(
+        started.elapsed() >= WAIT,
+        "the card waited for the touch before giving up"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("not touched in time")
+            && text.contains("slot 9c")
+            && text.contains("touch the YubiKey's contact while it blinks"),
+        "the message says what happened and what to do: {text}"
+    );
+    assert!(!card.is_blinking(), "the card stopped blinking");
+
+    let finger = card.touch(Duration::ZERO);
+    let signature = piv
+        .sign(&always.id, message)
+        .expect("the card signs after the touch");
+    finger
+        .join()
+        .expect("the finger")
+        .expect("the card felt the touch");
+    let verifying = p256::ecdsa::VerifyingKey::from_sec1_bytes(always.public_key.as_bytes())
+        .expect("a valid point");
+    verifying
+        .verify(
+            message,
+            &p256::ecdsa::Signature::from_slice(signature.as_bytes()).expect("r || s"),
+        )
+        .expect("the touched signature verifies");
+    assert!(
+        matches!(
+            piv.sign(&always.id, message),
+            Err(Error::TouchTimeout { .. })
+        ),
+        "'always' asks for a touch every time"
+    );
+
+    let never = piv
+        .generate_in(Algorithm::EcdsaP256, placement(0x83, TouchPolicy::Never))
+        .expect("keygen, touch never");
+    assert!(!piv.needs_touch(&never.id).expect("metadata"));
+    piv.sign(&never.id, message)
+        .expect("no touch needed, none given");
+}
+
+fn physical_yubikey_serial() -> u32 {
+    std::env::var("GATEHOUSE_TEST_YUBIKEY_SERIAL")
         .expect("set GATEHOUSE_TEST_YUBIKEY_SERIAL to the serial of a YubiKey 5.7+ to run this")
         .parse()
-        .expect("a numeric serial");
+        .expect("a numeric serial")
+}
+
+/// A real YubiKey left untouched: the signature is refused as a missed touch after its own
+/// 15-second wait. Do not touch the YubiKey while this runs.
+fn physical_yubikey_not_touched_in_time() {
+    let serial = physical_yubikey_serial();
+    let mut piv =
+        Piv::open(serial, &Pin::new(PIV_PIN)).expect("the YubiKey opens with the factory PIN");
+    let key = piv
+        .generate_in(
+            Algorithm::EcdsaP256,
+            Placement {
+                slot: 0x94,
+                pin: PinPolicy::Always,
+                touch: TouchPolicy::Always,
+            },
+        )
+        .expect("P-256 generation in retired slot 94");
+    eprintln!("do NOT touch YubiKey {serial} for 20 seconds");
+    let missed = piv.sign(&key.id, b"physical, untouched");
+    assert!(
+        matches!(missed, Err(Error::TouchTimeout { .. })),
+        "a YubiKey nobody touches refuses as a missed touch, got {missed:?}"
+    );
+}
+
+fn physical_yubikey_ed25519_attested_by_yubico() {
+    let serial = physical_yubikey_serial();
     let mut piv =
         Piv::open(serial, &Pin::new(PIV_PIN)).expect("the YubiKey opens with the factory PIN");
     let key = piv

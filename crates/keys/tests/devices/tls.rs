@@ -42,6 +42,10 @@ pub const TESTS: &[Test] = &[
         "tls::handshake_with_card_key_then_card_removed",
         handshake_with_card_key_then_card_removed,
     ),
+    (
+        "tls::handshake_with_card_key_that_asks_for_a_touch",
+        handshake_with_card_key_that_asks_for_a_touch,
+    ),
 ];
 
 fn signer_output_verifies_with_p256() {
@@ -179,6 +183,87 @@ fn handshake_with_card_key_then_card_removed() {
     handshake_then_device_gone(device, locator, testing::PIV_PIN, &key, || card.remove());
 }
 
+/// A client key in a YubiKey slot whose touch policy is "always": each new connection waits
+/// for a touch, even one later than the usual connect timeout (10 s), and an untouched card is
+/// a missed touch with its own error and advice, not a missing device.
+fn handshake_with_card_key_that_asks_for_a_touch() {
+    use gatehouse_keys::piv::{PinPolicy, Piv, Placement, TouchPolicy};
+    use std::time::{Duration, Instant};
+    let card = testing::VirtualCard::insert();
+    let mut piv = Piv::open(card.serial, &Pin::new(testing::PIV_PIN)).expect("the card opens");
+    let key = piv
+        .generate_in(
+            Algorithm::EcdsaP256,
+            Placement {
+                slot: 0x9a,
+                pin: PinPolicy::Once,
+                touch: TouchPolicy::Always,
+            },
+        )
+        .expect("keygen in 9a, touch always");
+    let finger = card.touch(Duration::ZERO);
+    let request = tls::certificate_request(&mut piv, &key.id, "carol")
+        .expect("the card signs the request once touched");
+    finger
+        .join()
+        .expect("the finger")
+        .expect("the card felt the touch");
+    drop(piv);
+    let request = CertificateSigningRequestDer::from_pem_slice(request.as_bytes())
+        .expect("the request is PEM");
+
+    // Multi-threaded, as the console's and the CLI's runtimes are: the signer blocks in place.
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    runtime.block_on(async {
+        let deployment = TestDeployment::new(Backend::Sqlite).await;
+        let (profile, _, server) =
+            serve_carol(&deployment, &request, card.locator(), &key.id).await;
+        let identity: Arc<dyn ClientIdentity> =
+            Arc::new(tls::profile_identity(&profile, &Pin::new(testing::PIV_PIN)).expect("opens"));
+        assert!(
+            identity.signature_wait() >= gatehouse_keys::piv::TOUCH_TIMEOUT,
+            "the identity asks connections to allow for the touch"
+        );
+
+        // Touched 11 s into the handshake: past what the server once allowed a handshake (10 s),
+        // within the card's 15 s.
+        let started = Instant::now();
+        let finger = card.touch(Duration::from_secs(11));
+        let me = Connection::new(&profile, identity.clone())
+            .expect("the connection prepares")
+            .whoami()
+            .await
+            .expect("a late touch still gets in");
+        assert_eq!(me.name, "carol");
+        assert!(
+            started.elapsed() >= Duration::from_secs(11),
+            "it waited for the touch"
+        );
+        finger
+            .join()
+            .expect("the finger")
+            .expect("the card felt the touch");
+
+        let missed = Connection::new(&profile, identity.clone())
+            .expect("the connection prepares")
+            .whoami()
+            .await;
+        let Err(error @ ConnectionError::ClientKeyNotTouched { .. }) = missed else {
+            panic!("an untouched card is a missed touch, got {missed:?}");
+        };
+        assert!(
+            error.to_string().contains("not touched in time"),
+            "the failure says the touch was missed: {error}"
+        );
+        assert!(
+            error.hint().contains("touch the YubiKey"),
+            "and what to do: {}",
+            error.hint()
+        );
+        server.shutdown().await.expect("clean shutdown");
+    });
+}
+
 /// The officer's path with a key on `device`: a certificate signing request signed by the
 /// device, a certificate from gatehouse-server's CA registered for it, a profile naming the
 /// device key, and connections to a real gatehouse-server. Then `pull` takes the device away
@@ -200,21 +285,8 @@ fn handshake_then_device_gone(
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     runtime.block_on(async {
         let deployment = TestDeployment::new(Backend::Sqlite).await;
-        let (cert, fingerprint) = deployment
-            .enrol_request("carol", &[Role::Officer], request.as_ref())
-            .await;
-        let server = deployment.start().await;
-        let profile = Profile {
-            name: "carol-device".to_owned(),
-            server_url: format!("https://localhost:{}", server.addr.port()),
-            environment: Environment::Development,
-            ca_cert: deployment.ca_cert(),
-            client_cert: cert,
-            key: KeySource::Device {
-                device: locator,
-                key: key.id.to_string(),
-            },
-        };
+        let (profile, fingerprint, server) =
+            serve_carol(&deployment, &request, locator, &key.id).await;
         profile.validate().expect("a device profile is valid");
 
         let wrong = tls::profile_identity(&profile, &Pin::new("999999"));
@@ -264,6 +336,36 @@ fn handshake_then_device_gone(
         );
         server.shutdown().await.expect("clean shutdown");
     });
+}
+
+/// Enrols carol from her device-signed `request`, starts the server, and gives her profile for
+/// the key `id` on `device`, with her certificate's fingerprint and the running server.
+async fn serve_carol(
+    deployment: &TestDeployment,
+    request: &CertificateSigningRequestDer<'_>,
+    device: Locator,
+    id: &key::Id,
+) -> (
+    Profile,
+    gatehouse_protocol::Fingerprint,
+    gatehouse_server::Running,
+) {
+    let (cert, fingerprint) = deployment
+        .enrol_request("carol", &[Role::Officer], request.as_ref())
+        .await;
+    let server = deployment.start().await;
+    let profile = Profile {
+        name: "carol-device".to_owned(),
+        server_url: format!("https://localhost:{}", server.addr.port()),
+        environment: Environment::Development,
+        ca_cert: deployment.ca_cert(),
+        client_cert: cert,
+        key: KeySource::Device {
+            device,
+            key: id.to_string(),
+        },
+    };
+    (profile, fingerprint, server)
 }
 
 /// A CA that issues client certificates for any public key.

@@ -33,6 +33,18 @@ describe("the PIN dialog", () => {
     expect(screen.getByRole("alert")).toHaveTextContent("Wrong PIN");
   });
 
+  it("after a missed touch, names it and takes the PIN again", async () => {
+    const { user, onsubmit } = setup({
+      error: deviceError("device_touch_timeout", "YubiKey 31000001 was not touched in time"),
+    });
+    expect(screen.getByRole("alert"), "titled for people").toHaveTextContent("YubiKey not touched");
+    expect(screen.getByRole("alert"), "with Rust's message").toHaveTextContent("not touched in time");
+    expect(screen.queryByTestId("pin-tries"), "no try was used").toBeNull();
+    await user.type(screen.getByLabelText("PIN"), "123456");
+    await user.keyboard("{Enter}");
+    expect(onsubmit, "another try goes through").toHaveBeenCalledExactlyOnceWith("123456");
+  });
+
   it("stops asking once the PIN is blocked, and says what the PUK does", () => {
     setup({ error: deviceError("device_pin_blocked", "the PIN of YubiKey 31000001 is blocked; unblock it with the PUK") });
     expect(screen.getByLabelText("PIN"), "no more guesses").toBeDisabled();

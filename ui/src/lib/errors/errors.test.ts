@@ -28,6 +28,7 @@ const ALL_CODES = [
   "device_not_found",
   "device_refused",
   "device_pin_required",
+  "device_touch_timeout",
   "device",
   "internal",
 ] as const satisfies readonly ErrorCode[];

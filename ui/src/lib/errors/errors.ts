@@ -25,6 +25,7 @@ export const ERROR_TITLES: Record<ErrorCode, string> = {
   device_not_found: "Device not found",
   device_refused: "Not allowed on this device",
   device_pin_required: "Device PIN needed",
+  device_touch_timeout: "YubiKey not touched",
   device: "Device problem",
   internal: "Something went wrong",
 };
