@@ -462,11 +462,20 @@ export const virtualPiv = {
 
 /**
  * Inserts a fresh virtual YubiKey (state in `stateDir`) into a free virtual reader and waits until pcscd
- * lists it. Returns { proc, serial }; stopping proc pulls the card.
+ * lists it. `touchTimeoutSecs` is how long the card blinks for a touch (a YubiKey's 15 s by default).
+ * Returns { proc, serial, stateDir }; stopping proc pulls the card.
  */
-export async function insertVirtualCard(stateDir) {
+export async function insertVirtualCard(stateDir, { touchTimeoutSecs = 15 } = {}) {
   if (!virtualPiv.dir) throw new Error('GATEHOUSE_VIRTUAL_PIV_DIR is not set: scripts/test starts the virtual readers');
-  const proc = await startProcess('virtual-card', virtualPiv.binary, ['card', '--dir', virtualPiv.dir, '--state', stateDir]);
+  const proc = await startProcess('virtual-card', virtualPiv.binary, [
+    'card',
+    '--dir',
+    virtualPiv.dir,
+    '--state',
+    stateDir,
+    '--touch-timeout',
+    String(touchTimeoutSecs),
+  ]);
   const serial = await waitFor(
     'the virtual card to be ready',
     async () => (await readFile(proc.logPath, 'utf8')).match(/ready serial=(\d+)/)?.[1],
@@ -477,7 +486,12 @@ export async function insertVirtualCard(stateDir) {
     async () => (await runTool(bin.cli, ['device', 'list', '--piv'])).stdout.includes(serial),
     { timeout: timeouts.tool, proc },
   );
-  return { proc, serial };
+  return { proc, serial, stateDir };
+}
+
+/** Touches the virtual card as soon as it blinks for a touch (waiting up to 10 s for the blinking). */
+export function touchVirtualCard(card) {
+  return runTool(virtualPiv.binary, ['touch', '--state', card.stateDir, '--wait', '10'], { name: 'gatehouse-virtual-piv touch' });
 }
 
 /** Runs the `gatehouse` CLI; returns { stdout, stderr } or throws with its output. */

@@ -118,7 +118,7 @@ pub enum Error {
     /// nobody touched it.
     #[error("{reason}")]
     ClientKeyNotTouched {
-        /// What the device said, starting with [`CLIENT_KEY_NOT_TOUCHED`].
+        /// What the device said (after [`CLIENT_KEY_NOT_TOUCHED`]).
         reason: String,
     },
     /// The profile's CA certificate is unusable.
@@ -414,8 +414,12 @@ impl Connection {
                 reason: format!("TLS alert: {alert:?}"),
             },
             rustls::Error::General(reason) if reason.starts_with(CLIENT_KEY_NOT_TOUCHED) => {
+                // The device's own words say it all ("... was not touched in time ...").
                 Error::ClientKeyNotTouched {
-                    reason: reason.clone(),
+                    reason: reason[CLIENT_KEY_NOT_TOUCHED.len()..]
+                        .trim_start_matches(':')
+                        .trim_start()
+                        .to_owned(),
                 }
             }
             rustls::Error::General(reason) if reason.starts_with(CLIENT_KEY_FAILURE) => {

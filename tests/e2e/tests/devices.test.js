@@ -1,6 +1,8 @@
 // A YubiKey (the virtual PIV card) holds the TLS key of a profile: the console asks for the PIN before
 // connecting, a wrong PIN is refused with the tries left, the right one connects; the Devices screen
-// lists the card and, with its PIN, shows the key in slot 9a.
+// lists the card and, with its PIN, shows the key in slot 9a. A second key, in 9d with touch policy
+// "always", is another profile's: connecting says to touch, a missed touch keeps the PIN dialog up with
+// its own error, and a touch while the card blinks connects.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -16,6 +18,7 @@ import {
   stopProcess,
   tempDir,
   timeouts,
+  touchVirtualCard,
   virtualPiv,
   withScreenshots,
   xdgEnv,
@@ -34,7 +37,8 @@ describe('a profile whose key is on a YubiKey', { skip: !virtualPiv.dir && 'the 
     async () => {
       temp = await tempDir('gatehouse-e2e-devices');
       const deployment = await initDeployment(path.join(temp.dir, 'deployment'));
-      card = await insertVirtualCard(path.join(temp.dir, 'card'));
+      // A short touch timeout, so the missed touch below does not wait a YubiKey's 15 s.
+      card = await insertVirtualCard(path.join(temp.dir, 'card'), { touchTimeoutSecs: 3 });
       const onCard = ['--piv', '--serial', card.serial];
       const withPin = { GATEHOUSE_DEVICE_PIN: PIN };
       await gatehouseCli(['device', 'keygen', '--algorithm', 'p256', ...onCard], withPin);
@@ -42,15 +46,28 @@ describe('a profile whose key is on a YubiKey', { skip: !virtualPiv.dir && 'the 
       const cert = path.join(temp.dir, 'frank.pem');
       await gatehouseCli(['device', 'csr', '--key', '9a', '--name', 'frank', '--out', csr, ...onCard], withPin);
       await gatehouseServer(['registry', '--config', deployment.config, 'enrol', '--name', 'frank', '--role', 'officer', '--csr', csr, '--out', cert]);
+      // Grace's key signs only after a touch: the request for her certificate needs one too.
+      const touchCsr = path.join(temp.dir, 'grace.csr');
+      const touchCert = path.join(temp.dir, 'grace.pem');
+      await gatehouseCli(['device', 'keygen', '--algorithm', 'p256', '--slot', '9d', '--touch-policy', 'always', ...onCard], withPin);
+      await Promise.all([
+        gatehouseCli(['device', 'csr', '--key', '9d', '--name', 'grace', '--out', touchCsr, ...onCard], withPin),
+        touchVirtualCard(card),
+      ]);
+      await gatehouseServer(['registry', '--config', deployment.config, 'enrol', '--name', 'grace', '--role', 'officer', '--csr', touchCsr, '--out', touchCert]);
       server = await startServer(deployment);
       env = { GATEHOUSE_CONFIG_DIR: path.join(temp.dir, 'console-config'), ...xdgEnv(path.join(temp.dir, 'xdg')) };
       await gatehouseCli(
         ['profile', 'add', '--name', 'frank-yubikey', '--server', server.url, '--ca', deployment.caPem, '--cert', cert, '--device-key', '9a', ...onCard],
         env,
       );
+      await gatehouseCli(
+        ['profile', 'add', '--name', 'grace-touch', '--server', server.url, '--ca', deployment.caPem, '--cert', touchCert, '--device-key', '9d', ...onCard],
+        env,
+      );
       app = await launchConsole('frank-yubikey', { ...env, GATEHOUSE_PROFILE: 'frank-yubikey' });
     },
-    { timeout: 8 * timeouts.tool + timeouts.serverReady + timeouts.driverReady + timeouts.session },
+    { timeout: 13 * timeouts.tool + timeouts.serverReady + timeouts.driverReady + timeouts.session },
   );
 
   after(async () => {
@@ -107,6 +124,38 @@ describe('a profile whose key is on a YubiKey', { skip: !virtualPiv.dir && 'the 
       assert.match(keys, /9a/, 'the TLS key in slot 9a is listed');
       assert.match(keys, /ECDSA P-256/, 'as a P-256 key');
       assert.match(await opened.$('[data-testid="pin-status"]').getText(), /3 tries left/, 'the right PIN restored the tries');
+    });
+  });
+
+  it('says to touch the YubiKey, names a missed touch, and connects when touched', { timeout: timeouts.ui * 4 }, async () => {
+    const { browser } = app;
+    await browser.$('button=Back').click();
+    await browser.$('button=Switch profile').click();
+    await browser.$('[aria-label="Connect with profile grace-touch"]').click();
+    const dialog = browser.$('[data-testid="pin-dialog"]');
+    await dialog.waitForDisplayed({ timeoutMsg: 'the touch profile must ask for the PIN first' });
+    await withScreenshots(browser, 'device-touch-prompt', async () => {
+      await dialog.$('input[type="password"]').setValue(PIN);
+      await browser.keys('Enter');
+      const prompt = browser.$('[data-testid="touch-prompt"]');
+      await prompt.waitForDisplayed({ timeoutMsg: 'while the card waits, the console must say to touch it' });
+      assert.match(await prompt.getText(), /touch it now/, 'the prompt says what to do');
+    });
+    await withScreenshots(browser, 'device-touch-missed', async () => {
+      const alert = browser.$('[data-testid="pin-dialog"] [role="alert"]');
+      await alert.waitForDisplayed({ timeout: timeouts.ui, timeoutMsg: 'a missed touch must come back to the PIN dialog with an error' });
+      const text = await alert.getText();
+      assert.match(text, /YubiKey not touched/, 'titled as a missed touch, not a removed device');
+      assert.match(text, /not touched in time/, "with the card's reason");
+    });
+    await withScreenshots(browser, 'device-touch-connected', async () => {
+      await browser.$('[data-testid="pin-dialog"] input[type="password"]').setValue(PIN);
+      await Promise.all([browser.keys('Enter'), touchVirtualCard(card)]);
+      const identity = browser.$('[aria-label="Identity"]');
+      await identity.waitForDisplayed({ timeoutMsg: 'touched while blinking, the console must connect' });
+      await browser.waitUntil(async () => /\bgrace\b/.test(await identity.getText()), {
+        timeoutMsg: 'the server must know the touched key as grace',
+      });
     });
   });
 });
