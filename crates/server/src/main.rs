@@ -218,7 +218,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         out.display()
                     );
                     println!(
-                        "  profile: gatehouse profile add --name {name} --client-cert {} --device-key ...",
+                        "  profile: gatehouse profile add --name {name} --server URL --ca CA.pem --cert {} --device-key ID (and the device: --piv --serial N, or --module PATH --token LABEL)",
                         out.display()
                     );
                 }
