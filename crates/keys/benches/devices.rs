@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use gatehouse_keys::Pin;
 use gatehouse_keys::device::{Device, Shared};
 use gatehouse_keys::key::{self, Algorithm};
-use gatehouse_keys::piv::{Piv, Placement};
+use gatehouse_keys::piv::{Piv, Placement, TouchPolicy};
 use gatehouse_keys::software::KeyFile;
 use gatehouse_keys::testing;
 use gatehouse_keys::tls::{self, DeviceKey};
@@ -119,35 +119,52 @@ fn main() -> ExitCode {
 
 fn bench_card(card: &testing::VirtualCard, message: &[u8]) {
     let mut piv = Piv::open(card.serial, &Pin::new(testing::PIV_PIN)).unwrap();
-    let placement = Placement::default_for(Algorithm::EcdsaP256);
-    let mut samples = measure(CARD_KEYGENS, || {
-        piv.generate_in(Algorithm::EcdsaP256, placement).unwrap();
-    });
-    report(
-        "card",
-        Algorithm::EcdsaP256,
-        "keygen (slot 9a)",
-        &mut samples,
-    );
-    let id = key::Id::from_bytes([placement.slot]);
-    let mut samples = measure(CARD_SIGNATURES, || {
-        piv.sign(&id, message).unwrap();
-    });
-    report(
-        "card",
-        Algorithm::EcdsaP256,
-        "sign (200 bytes, VERIFY + sign)",
-        &mut samples,
-    );
-    let mut samples = measure(CARD_ATTESTATIONS, || {
-        piv.attestation(&id).unwrap();
-    });
-    report(
-        "card",
-        Algorithm::EcdsaP256,
-        "attest (F9 + f9 certificate)",
-        &mut samples,
-    );
+    // P-256 in 9a as TLS keys go; Ed25519 in 9c as Hedera keys go, but without the touch, which
+    // would measure the person.
+    let placements = [
+        (
+            Algorithm::EcdsaP256,
+            Placement::default_for(Algorithm::EcdsaP256),
+        ),
+        (
+            Algorithm::Ed25519,
+            Placement {
+                touch: TouchPolicy::Never,
+                ..Placement::default_for(Algorithm::Ed25519)
+            },
+        ),
+    ];
+    for (algorithm, placement) in placements {
+        let slot = format!("{:02x}", placement.slot);
+        let mut samples = measure(CARD_KEYGENS, || {
+            piv.generate_in(algorithm, placement).unwrap();
+        });
+        report(
+            "card",
+            algorithm,
+            &format!("keygen (slot {slot})"),
+            &mut samples,
+        );
+        let id = key::Id::from_bytes([placement.slot]);
+        let mut samples = measure(CARD_SIGNATURES, || {
+            piv.sign(&id, message).unwrap();
+        });
+        report(
+            "card",
+            algorithm,
+            "sign (200 bytes, VERIFY + sign)",
+            &mut samples,
+        );
+        let mut samples = measure(CARD_ATTESTATIONS, || {
+            piv.attestation(&id).unwrap();
+        });
+        report(
+            "card",
+            algorithm,
+            "attest (F9 + f9 certificate)",
+            &mut samples,
+        );
+    }
 }
 
 /// A new connection each time (handshake + GET /v1/whoami) to a gatehouse-server on loopback,

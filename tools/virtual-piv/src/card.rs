@@ -12,9 +12,14 @@
 //! - Touch: a key whose touch policy asks for one is used only after a touch (`touch.rs`), and
 //!   an untouched card refuses with `6982` after the timeout, as a YubiKey does.
 //!
+//! - Ed25519 (YubiKey 5.7's algorithm E0), which `piv-authenticator` 0.7 does not have: the shim
+//!   generates and holds those keys itself and signs with them (`ed25519-dalek`), after the
+//!   authenticator has checked what a YubiKey checks: GENERATE goes to the authenticator first (as a
+//!   P-256 key in the same slot, so the management key is checked and the slot's old key goes), and
+//!   a signature needs the PIN verified in this session (asked of the authenticator) and the touch.
+//!
 //! What the shim cannot give: PIN policies are recorded and attested as asked but not enforced
-//! (the authenticator asks for the PIN once per session), and Ed25519 keys (YubiKey 5.7's
-//! algorithm E0) are refused, because `piv-authenticator` 0.7 has no Ed25519.
+//! (the authenticator asks for the PIN once per session). X25519 (E1) is refused.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -56,6 +61,10 @@ const REFERENCE_NOT_FOUND: u16 = 0x6a88;
 const AUTH_BLOCKED: u16 = 0x6983;
 const SECURITY_STATUS_NOT_SATISFIED: u16 = 0x6982;
 
+/// PIV algorithm ids.
+const ALGORITHM_P256: u8 = 0x11;
+const ALGORITHM_ED25519: u8 = 0xe0;
+
 /// What the shim keeps across runs (in `card.json`): who the card is and what it knows about
 /// the keys it generated.
 #[derive(Debug, Serialize, Deserialize)]
@@ -68,14 +77,51 @@ pub struct Persistent {
     puk_tries_left: u8,
 }
 
-/// A key the card generated: its algorithm, policies and public point.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A key the card generated: its algorithm, policies and public point; for an Ed25519 key, which
+/// the shim holds itself, also its secret (in the clear: this is a test card).
+#[derive(Clone, Serialize, Deserialize)]
 struct SlotKey {
     algorithm: u8,
     pin_policy: u8,
     touch_policy: u8,
     #[serde(with = "hex::serde")]
     point: Vec<u8>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "optional_hex"
+    )]
+    secret: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SlotKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlotKey")
+            .field("algorithm", &self.algorithm)
+            .field("pin_policy", &self.pin_policy)
+            .field("touch_policy", &self.touch_policy)
+            .field("point", &hex::encode(&self.point))
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// `Option<Vec<u8>>` as an optional hex string.
+mod optional_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(bytes) => s.serialize_some(&hex::encode(bytes)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| hex::decode(text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 impl Persistent {
@@ -230,8 +276,11 @@ impl<'a> Card<'a> {
             (0x47, 0x00, slot) => self.generate(cla, slot, &data),
             // GENERAL AUTHENTICATE with a generated key: its touch policy first.
             (0x87, _, slot) if self.state.slots.contains_key(&slot) => {
-                let policy = self.state.slots[&slot].touch_policy;
-                if !self.touch.allow(policy) {
+                let key = self.state.slots[&slot].clone();
+                if key.algorithm == ALGORITHM_ED25519 {
+                    return self.sign_ed25519(p1, &key, &data);
+                }
+                if !self.touch.allow(key.touch_policy) {
                     return Err(SECURITY_STATUS_NOT_SATISFIED);
                 }
                 self.forward(cla, ins, p1, p2, &data)
@@ -305,7 +354,26 @@ impl<'a> Card<'a> {
         let touch_policy = find(template, &[0xab])
             .and_then(|t| t.first().copied())
             .filter(|&t| t != 0);
-        let answer = self.forward(cla, 0x47, 0x00, slot, data)?;
+        let (answer, secret) = if algorithm == ALGORITHM_ED25519 {
+            // The authenticator generates a P-256 key in the slot first: it checks the management
+            // key, and the slot's old key is gone, as on a YubiKey. The shim then holds the slot's
+            // Ed25519 key.
+            self.forward(
+                cla,
+                0x47,
+                0x00,
+                slot,
+                &tlv(0xac, &tlv(0x80, &[ALGORITHM_P256])),
+            )?;
+            let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+            let point = tlv(0x86, key.verifying_key().as_bytes());
+            let mut answer = vec![0x7f, 0x49];
+            push_length(&mut answer, point.len());
+            answer.extend(point);
+            (answer, Some(key.to_bytes().to_vec()))
+        } else {
+            (self.forward(cla, 0x47, 0x00, slot, data)?, None)
+        };
         let point = find(&answer, &[0x7f, 0x49])
             .and_then(|key| find(key, &[0x86]))
             .ok_or(WRONG_DATA)?
@@ -317,10 +385,38 @@ impl<'a> Card<'a> {
                 pin_policy: pin_policy.unwrap_or(default_pin_policy(slot)),
                 touch_policy: touch_policy.unwrap_or(1),
                 point,
+                secret,
             },
         );
         self.save();
         Ok(answer)
+    }
+
+    /// GENERAL AUTHENTICATE with an Ed25519 key the shim holds: template 7C { 82 (empty),
+    /// 81 message }, answered with 7C { 82 signature }. The PIN must have been verified in this
+    /// session, and the touch given if the policy asks for one.
+    fn sign_ed25519(&mut self, algorithm: u8, key: &SlotKey, data: &[u8]) -> Result<Vec<u8>, u16> {
+        if algorithm != ALGORITHM_ED25519 {
+            return Err(WRONG_DATA);
+        }
+        // An empty VERIFY answers 9000 only when the PIN has been verified.
+        if self.forward(0x00, 0x20, 0x00, 0x80, &[]).is_err() {
+            return Err(SECURITY_STATUS_NOT_SATISFIED);
+        }
+        let message = find(data, &[0x7c])
+            .and_then(|template| find(template, &[0x81]))
+            .ok_or(WRONG_DATA)?;
+        if !self.touch.allow(key.touch_policy) {
+            return Err(SECURITY_STATUS_NOT_SATISFIED);
+        }
+        let secret: [u8; 32] = key
+            .secret
+            .as_deref()
+            .and_then(|s| s.try_into().ok())
+            .ok_or(WRONG_DATA)?;
+        let signature =
+            ed25519_dalek::Signer::sign(&ed25519_dalek::SigningKey::from_bytes(&secret), message);
+        Ok(tlv(0x7c, &tlv(0x82, &signature.to_bytes())))
     }
 
     fn attest(&mut self, slot: u8) -> Result<Vec<u8>, u16> {
@@ -430,6 +526,8 @@ fn spki(algorithm: u8, point: &[u8]) -> Option<Vec<u8>> {
         (0x11, 65) => &hex_literal("3059301306072a8648ce3d020106082a8648ce3d030107034200"),
         // P-384: id-ecPublicKey, secp384r1.
         (0x14, 97) => &hex_literal("3076301006072a8648ce3d020106052b81040022036200"),
+        // Ed25519 (RFC 8410).
+        (ALGORITHM_ED25519, 32) => &hex_literal("302a300506032b6570032100"),
         _ => return None,
     };
     Some([prefix, point].concat())
@@ -519,6 +617,8 @@ mod tests {
         assert_eq!(spki(0x11, &[4; 65]).unwrap().len(), 91);
         assert_eq!(spki(0x14, &[4; 97]).unwrap().len(), 120);
         assert!(spki(0x11, &[4; 64]).is_none());
-        assert!(spki(0xe0, &[0; 32]).is_none());
+        assert_eq!(spki(0xe0, &[0; 32]).unwrap().len(), 44);
+        assert!(spki(0xe0, &[0; 33]).is_none());
+        assert!(spki(0xe1, &[0; 32]).is_none(), "no X25519");
     }
 }

@@ -39,6 +39,10 @@ pub const TESTS: &[Test] = &[
         "piv::touch_policies_and_a_missed_touch",
         touch_policies_and_a_missed_touch,
     ),
+    (
+        "piv::ed25519_in_9c_signs_after_a_touch_and_is_attested",
+        ed25519_in_9c_signs_after_a_touch_and_is_attested,
+    ),
 ];
 
 /// Tests for a physical YubiKey 5.7+ (its serial in `GATEHOUSE_TEST_YUBIKEY_SERIAL`, factory
@@ -245,12 +249,78 @@ fn pin_change_and_what_piv_cannot_do() {
         matches!(secp, Err(Error::Unsupported { .. })),
         "PIV has no secp256k1, got {secp:?}"
     );
-    // The virtual card is piv-authenticator 0.7, which has no Ed25519 (a YubiKey 5.7 does;
-    // see PHYSICAL): the refusal must be a clear Unsupported, not a crash.
-    let ed25519 = piv.generate(&key::Request::new(Algorithm::Ed25519, "hedera"));
+}
+
+/// A Hedera key: Ed25519 in 9c with PIN and touch on every signature (the default placement),
+/// as on a YubiKey 5.7. The signature verifies with ed25519-dalek, and the attestation names the
+/// key, the card and the policies.
+fn ed25519_in_9c_signs_after_a_touch_and_is_attested() {
+    use std::time::Duration;
+    let card = VirtualCard::insert_with_touch_timeout(Duration::from_secs(2));
+    let mut piv = open(&card);
+    let key = piv
+        .generate(&key::Request::new(Algorithm::Ed25519, "hedera"))
+        .expect("Ed25519 generation on firmware 5.7");
+    assert_eq!(key.id.as_bytes(), [0x9c], "Hedera keys go to 9c by default");
+    assert_eq!(key.public_key.algorithm(), Algorithm::Ed25519);
     assert!(
-        matches!(ed25519, Err(Error::Unsupported { .. })),
-        "the card refuses Ed25519 clearly, got {ed25519:?}"
+        piv.needs_touch(&key.id).expect("metadata"),
+        "touch on every signature"
+    );
+    let listed = piv.keys().expect("keys");
+    assert!(
+        listed.iter().any(|k| k.public_key == key.public_key),
+        "the key is listed from the slot's metadata: {listed:?}"
+    );
+
+    let body = b"TransactionBody: TokenMint 0.0.1001, 3 serials";
+    assert!(
+        matches!(piv.sign(&key.id, body), Err(Error::TouchTimeout { .. })),
+        "no touch, no signature"
+    );
+    let finger = card.touch(Duration::ZERO);
+    let signature = piv.sign(&key.id, body).expect("signed after the touch");
+    finger.join().expect("the finger").expect("felt");
+    let verifying = ed25519_dalek::VerifyingKey::from_bytes(
+        key.public_key.as_bytes().try_into().expect("32 bytes"),
+    )
+    .expect("a valid Ed25519 key");
+    let raw = ed25519_dalek::Signature::from_slice(signature.as_bytes()).expect("64 bytes");
+    verifying
+        .verify_strict(body, &raw)
+        .expect("ed25519-dalek accepts the card's signature over the body itself");
+    assert!(
+        verifying.verify_strict(b"another body", &raw).is_err(),
+        "and only over that body"
+    );
+
+    let attestation = piv.attestation(&key.id).expect("the card attests");
+    let anchors = TrustAnchors::new(vec![card.attestation_root()], vec![]);
+    let verified = Policy::production()
+        .accept_attested(&attestation, &key.public_key.spki_der(), &anchors, now())
+        .expect("the Ed25519 key's attestation verifies");
+    assert_eq!(verified.serial, Some(card.serial));
+    assert_eq!(
+        verified.touch_policy,
+        Some(attestation::TouchPolicy::Always),
+        "the attestation says touch always"
+    );
+
+    // A P-256 key generated over it replaces it, as on a YubiKey.
+    let replaced = piv
+        .generate_in(
+            Algorithm::EcdsaP256,
+            Placement {
+                slot: 0x9c,
+                pin: PinPolicy::Always,
+                touch: TouchPolicy::Never,
+            },
+        )
+        .expect("P-256 over the Ed25519 key");
+    let after = piv.sign(&key.id, body).expect("signs with the new key");
+    assert!(
+        replaced.public_key.verify(body, &after).is_ok(),
+        "the slot now signs with the P-256 key"
     );
 }
 
