@@ -12,6 +12,8 @@ fn main() {
         "device_scan",
         "device_open",
         "device_generate",
+        "device_change_pin",
+        "device_unblock_pin",
         "audit_status",
         "audit_sync",
         "audit_verify",

@@ -62,6 +62,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::device::device_scan,
             commands::device::device_open,
             commands::device::device_generate,
+            commands::device::device_change_pin,
+            commands::device::device_unblock_pin,
             commands::audit::audit_status,
             commands::audit::audit_sync,
             commands::audit::audit_verify,

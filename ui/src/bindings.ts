@@ -34,6 +34,16 @@ export const commands = {
 	 *  9c) and returns the device as it is now.
 	 */
 	deviceGenerate: (locator: DeviceLocator, pin: string, algorithm: NewKeyAlgorithm, label: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_generate", { locator, pin, algorithm, label })),
+	/**
+	 *  Changes a device's PIN (a software key file's passphrase) and returns the device as it is
+	 *  now. A wrong current PIN counts a try, as opening does.
+	 */
+	deviceChangePin: (locator: DeviceLocator, pin: string, newPin: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_change_pin", { locator, pin, newPin })),
+	/**
+	 *  Unblocks a YubiKey's blocked PIN with its PUK, setting `new_pin`, and returns the device as
+	 *  it is now. A wrong PUK counts one of the PUK's tries. Only PIV devices have a PUK.
+	 */
+	deviceUnblockPin: (locator: DeviceLocator, puk: string, newPin: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_unblock_pin", { locator, puk, newPin })),
 	/**  The profile's cache status, without network and without re-verifying. */
 	auditStatus: (profile: string) => typedError<AuditStatus, IpcError>(__TAURI_INVOKE("audit_status", { profile })),
 	/**  Fetches and verifies new entries, reporting progress on `progress`. */

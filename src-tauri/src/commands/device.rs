@@ -1,6 +1,6 @@
 //! Device commands: find the key devices on this computer (YubiKeys over PC/SC, PKCS#11 tokens,
-//! software key files), open one with its PIN to read its keys and PIN status, and generate a
-//! key on it.
+//! software key files), open one with its PIN to read its keys and PIN status, generate a key on
+//! it, change its PIN, and unblock a YubiKey's blocked PIN with its PUK.
 //!
 //! The PIN arrives with each command that needs it, is wiped when the command returns, and is
 //! never kept: every call opens the device and closes it again. Device calls block (a card can
@@ -204,6 +204,48 @@ pub async fn device_generate(
     .await
 }
 
+/// Changes a device's PIN (a software key file's passphrase) and returns the device as it is
+/// now. A wrong current PIN counts a try, as opening does.
+#[tauri::command]
+#[specta::specta]
+pub async fn device_change_pin(
+    locator: DeviceLocator,
+    pin: String,
+    new_pin: String,
+) -> Result<DeviceDetails, IpcError> {
+    let (pin, new_pin) = (Pin::new(pin), Pin::new(new_pin));
+    blocking(move || {
+        let mut device = gatehouse_keys::open(&locator, &pin)?;
+        device.change_pin(&pin, &new_pin)?;
+        Ok(details(device.as_mut())?)
+    })
+    .await
+}
+
+/// Unblocks a YubiKey's blocked PIN with its PUK, setting `new_pin`, and returns the device as
+/// it is now. A wrong PUK counts one of the PUK's tries. Only PIV devices have a PUK.
+#[tauri::command]
+#[specta::specta]
+pub async fn device_unblock_pin(
+    locator: DeviceLocator,
+    puk: String,
+    new_pin: String,
+) -> Result<DeviceDetails, IpcError> {
+    let DeviceLocator::Piv { serial } = locator else {
+        return Err(IpcError::new(
+            ErrorCode::DeviceRefused,
+            "only a YubiKey has a PUK; a token's PIN is unlocked by its administrator with the SO PIN",
+            "Ask whoever administers the token to unlock the PIN (softhsm2-util or the HSM's own tools); the console cannot do it yet.",
+        ));
+    };
+    let (puk, new_pin) = (Pin::new(puk), Pin::new(new_pin));
+    blocking(move || {
+        let mut piv = gatehouse_keys::piv::Piv::unblock(serial, &puk, &new_pin)?;
+        Ok(details(&mut piv)?)
+    })
+    .await
+}
+
 fn details(device: &mut dyn Device) -> Result<DeviceDetails, KeyError> {
     let status = device.pin_status()?;
     let keys = device.keys()?;
@@ -244,9 +286,11 @@ impl From<KeyError> for IpcError {
                 ErrorCode::DevicePinBlocked,
                 "Do not guess further. A YubiKey's PUK unblocks the PIN (`gatehouse device unblock-pin`); a token's administrator unlocks it with the SO PIN.",
             ),
-            KeyError::PukIncorrect { .. }
-            | KeyError::Passphrase { .. }
-            | KeyError::PinRejected { .. } => (
+            KeyError::PukIncorrect { .. } => (
+                ErrorCode::DevicePinIncorrect,
+                "Type the PUK again, carefully: each wrong PUK uses up one of its tries, and with none left only a reset (which destroys the keys) helps.",
+            ),
+            KeyError::Passphrase { .. } | KeyError::PinRejected { .. } => (
                 ErrorCode::DevicePinIncorrect,
                 "Check what you typed and try again.",
             ),
@@ -276,7 +320,8 @@ impl From<KeyError> for IpcError {
             ),
         };
         let tries_left = match &e {
-            KeyError::PivPinIncorrect { tries_left, .. } => Some(*tries_left),
+            KeyError::PivPinIncorrect { tries_left, .. }
+            | KeyError::PukIncorrect { tries_left, .. } => Some(*tries_left),
             _ => None,
         };
         let mut error = IpcError::new(code, e.to_string(), hint);

@@ -2,7 +2,8 @@
 // connecting, a wrong PIN is refused with the tries left, the right one connects; the Devices screen
 // lists the card and, with its PIN, shows the key in slot 9a. A second key, in 9d with touch policy
 // "always", is another profile's: connecting says to touch, a missed touch keeps the PIN dialog up with
-// its own error, and a touch while the card blinks connects.
+// its own error, and a touch while the card blinks connects. Last, three wrong PINs block the card's PIN and
+// the Devices screen unblocks it with the PUK.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -25,6 +26,21 @@ import {
 } from '../harness.js';
 
 const PIN = '123456';
+
+/** The card's row on the Devices screen, once the screen lists it. */
+async function cardRow(browser, card) {
+  const table = browser.$('[aria-label="Devices present"]');
+  await table.waitForDisplayed({ timeoutMsg: 'the Devices screen must list the devices present' });
+  return browser.waitUntil(
+    async () => {
+      for (const candidate of await table.$$('tbody tr')) {
+        if ((await candidate.getText()).includes(card.serial)) return candidate;
+      }
+      return false;
+    },
+    { timeoutMsg: `the card (serial ${card.serial}) is not listed` },
+  );
+}
 
 describe('a profile whose key is on a YubiKey', { skip: !virtualPiv.dir && 'the virtual PIV readers are not running (scripts/test starts them)' }, () => {
   let temp;
@@ -104,18 +120,7 @@ describe('a profile whose key is on a YubiKey', { skip: !virtualPiv.dir && 'the 
     const { browser } = app;
     await withScreenshots(browser, 'devices-opened', async () => {
       await browser.$('button=Devices').click();
-      const table = browser.$('[aria-label="Devices present"]');
-      await table.waitForDisplayed({ timeoutMsg: 'the Devices screen must list the devices present' });
-      const row = await browser.waitUntil(
-        async () => {
-          for (const candidate of await table.$$('tbody tr')) {
-            if ((await candidate.getText()).includes(card.serial)) return candidate;
-          }
-          return false;
-        },
-        { timeoutMsg: `the card (serial ${card.serial}) is not listed` },
-      );
-      await row.$('button=Open…').click();
+      await (await cardRow(browser, card)).$('button=Open…').click();
       await browser.$('[data-testid="pin-dialog"] input[type="password"]').setValue(PIN);
       await browser.keys('Enter');
       const opened = browser.$('[aria-label="Opened device"]');
@@ -156,6 +161,38 @@ describe('a profile whose key is on a YubiKey', { skip: !virtualPiv.dir && 'the 
       await browser.waitUntil(async () => /\bgrace\b/.test(await identity.getText()), {
         timeoutMsg: 'the server must know the touched key as grace',
       });
+    });
+  });
+
+  it('unblocks a blocked PIN with the PUK from the Devices screen', { timeout: timeouts.ui * 4 }, async () => {
+    const { browser } = app;
+    await browser.$('button=Devices').click();
+    await (await cardRow(browser, card)).$('button=Open…').click();
+    const pin = browser.$('[data-testid="pin-dialog"] input[type="password"]');
+    for (const left of ['2 tries left', '1 try left']) {
+      await pin.setValue('000000');
+      await browser.keys('Enter');
+      await browser.waitUntil(async () => (await browser.$('[data-testid="pin-tries"]').getText()).includes(left), {
+        timeoutMsg: `a wrong PIN must show "${left}"`,
+      });
+    }
+    await withScreenshots(browser, 'device-pin-unblock', async () => {
+      await pin.setValue('000000');
+      await browser.keys('Enter');
+      const unblock = browser.$('button=Unblock with the PUK…');
+      await unblock.waitForDisplayed({ timeoutMsg: 'a blocked YubiKey PIN must offer the PUK' });
+      await unblock.click();
+      const dialog = browser.$('[data-testid="new-pin-dialog"]');
+      await dialog.waitForDisplayed({ timeoutMsg: 'the PUK dialog must open' });
+      const [puk, fresh, again] = await dialog.$$('input[type="password"]');
+      await puk.setValue('12345678');
+      await fresh.setValue('654321');
+      await again.setValue('654321');
+      await browser.keys('Enter');
+      const news = browser.$('[data-testid="pin-news"]');
+      await news.waitForDisplayed({ timeoutMsg: 'the PUK must unblock the PIN and open the card' });
+      assert.match(await news.getText(), /PIN unblocked/);
+      assert.match(await browser.$('[data-testid="pin-status"]').getText(), /3 tries left/, 'the new PIN has all its tries');
     });
   });
 });

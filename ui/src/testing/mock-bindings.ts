@@ -12,6 +12,8 @@ export const commands = {
   deviceScan: vi.fn(),
   deviceOpen: vi.fn(),
   deviceGenerate: vi.fn(),
+  deviceChangePin: vi.fn(),
+  deviceUnblockPin: vi.fn(),
   auditStatus: vi.fn(),
   auditSync: vi.fn(),
   auditVerify: vi.fn(),

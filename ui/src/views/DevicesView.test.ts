@@ -62,6 +62,63 @@ describe("the Devices screen", () => {
     expect(keys).toHaveTextContent("ECDSA P-256");
   });
 
+  it("changes the PIN from the opened device, with the current PIN and the new one twice", async () => {
+    const { user } = setup();
+    mocked.deviceOpen.mockResolvedValue(ok(yubikeyWith([tlsKey], 3)));
+    mocked.deviceChangePin.mockResolvedValue(ok(yubikeyWith([tlsKey], 3)));
+    const table = await screen.findByRole("table", { name: "Devices present" });
+    await user.click(within(table).getAllByRole("button", { name: "Open…" })[0]!);
+    await user.type(screen.getByLabelText("PIN"), "123456{Enter}");
+    await screen.findByRole("region", { name: "Opened device" });
+
+    await user.click(screen.getByRole("button", { name: "Change PIN…" }));
+    const dialog = screen.getByRole("dialog", { name: "Change the PIN" });
+    await user.type(within(dialog).getByLabelText("Current PIN"), "123456");
+    await user.type(within(dialog).getByLabelText("New PIN"), "24681357");
+    await user.type(within(dialog).getByLabelText("New PIN again"), "24681357{Enter}");
+    expect(mocked.deviceChangePin).toHaveBeenCalledExactlyOnceWith(yubikey.locator, "123456", "24681357");
+    expect(await screen.findByTestId("pin-news")).toHaveTextContent("PIN changed.");
+    expect(screen.queryByRole("dialog"), "the dialog closes").toBeNull();
+  });
+
+  it("offers the PUK when opening finds the PIN blocked, and opens the device unblocked", async () => {
+    const { user } = setup();
+    mocked.deviceOpen.mockResolvedValue(failed(deviceError("device_pin_blocked", "the PIN of YubiKey 31000001 is blocked")));
+    mocked.deviceUnblockPin
+      .mockResolvedValueOnce(failed(deviceError("device_pin_incorrect", "PUK incorrect for YubiKey 31000001", 4)))
+      .mockResolvedValueOnce(ok(yubikeyWith([tlsKey], 3)));
+    const table = await screen.findByRole("table", { name: "Devices present" });
+    await user.click(within(table).getAllByRole("button", { name: "Open…" })[0]!);
+    await user.type(screen.getByLabelText("PIN"), "000000{Enter}");
+    await user.click(await screen.findByRole("button", { name: "Unblock with the PUK…" }));
+
+    const dialog = screen.getByRole("dialog", { name: "Unblock the PIN with the PUK" });
+    await user.type(within(dialog).getByLabelText("PUK"), "00000000");
+    await user.type(within(dialog).getByLabelText("New PIN"), "654321");
+    await user.type(within(dialog).getByLabelText("New PIN again"), "654321{Enter}");
+    expect(mocked.deviceUnblockPin).toHaveBeenLastCalledWith(yubikey.locator, "00000000", "654321");
+    expect(await within(dialog).findByTestId("new-pin-tries"), "a wrong PUK shows its tries left").toHaveTextContent(
+      "4 tries of the PUK left.",
+    );
+
+    await user.type(within(dialog).getByLabelText("PUK"), "12345678");
+    await user.type(within(dialog).getByLabelText("New PIN"), "654321");
+    await user.type(within(dialog).getByLabelText("New PIN again"), "654321{Enter}");
+    const opened = await screen.findByRole("region", { name: "Opened device" });
+    expect(within(opened).getByTestId("pin-status")).toHaveTextContent("3 tries left");
+    expect(within(opened).getByTestId("pin-news")).toHaveTextContent("PIN unblocked");
+  });
+
+  it("does not offer the PUK for a token, which has none", async () => {
+    const { user } = setup();
+    mocked.deviceOpen.mockResolvedValue(failed(deviceError("device_pin_blocked", "the PIN is locked")));
+    const table = await screen.findByRole("table", { name: "Devices present" });
+    await user.click(within(table).getAllByRole("button", { name: "Open…" })[1]!);
+    await user.type(screen.getByLabelText("PIN"), "000000{Enter}");
+    await screen.findByText("PIN blocked");
+    expect(screen.queryByRole("button", { name: "Unblock with the PUK…" })).toBeNull();
+  });
+
   it("generates a key after asking for the PIN again", async () => {
     const { user } = setup();
     mocked.deviceOpen.mockResolvedValue(ok(yubikeyWith([], 3)));
