@@ -9,6 +9,7 @@ fn main() {
         "profile_remove",
         "startup_profile",
         "connect",
+        "disconnect",
         "device_scan",
         "device_open",
         "device_generate",

@@ -20,6 +20,8 @@ pub struct Console {
     pub startup_profile: Option<String>,
     /// The open audit caches.
     pub caches: commands::audit::Caches,
+    /// The connection of the profile the person is connected with.
+    pub live: commands::connection::Live,
 }
 
 impl Console {
@@ -43,6 +45,7 @@ impl Console {
             profiles,
             startup_profile,
             caches: commands::audit::Caches::default(),
+            live: commands::connection::Live::default(),
         }
     }
 }
@@ -59,6 +62,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::profile::profile_remove,
             commands::connection::startup_profile,
             commands::connection::connect,
+            commands::connection::disconnect,
             commands::device::device_scan,
             commands::device::device_open,
             commands::device::device_generate,

@@ -23,6 +23,11 @@ export const commands = {
 	 */
 	connect: (profile: string, pin: string | null) => typedError<Connection, IpcError>(__TAURI_INVOKE("connect", { profile, pin })),
 	/**
+	 *  Closes the live connection (the person went back to the profile list): a device-held key is
+	 *  no longer in use, and the device is closed.
+	 */
+	disconnect: () => __TAURI_INVOKE<void>("disconnect"),
+	/**
 	 *  Looks for devices: YubiKeys through pcscd and the tokens of each configured PKCS#11 module.
 	 *  A place that cannot be searched is reported beside the devices, not instead of them.
 	 */

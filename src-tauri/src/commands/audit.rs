@@ -208,8 +208,7 @@ pub async fn audit_sync(
     progress: Channel<SyncProgress>,
 ) -> Result<AuditStatus, IpcError> {
     let cache = cache(&console, &profile).await?;
-    let store = store(&console)?;
-    let connection = gatehouse_client::open(store, &store.get(&profile)?)?;
+    let connection = super::connection::connection_for(&console, &profile)?;
     let result = cache
         .sync(&connection, |p| {
             // A closed window only loses the progress bar.

@@ -1,4 +1,11 @@
 //! Connection commands: connect with a profile and report who we are to the server.
+//!
+//! The connection a successful `connect` made stays open ([`Live`]) while the person works with
+//! that profile: the commands that talk to the server afterwards (audit sync) use it, so a
+//! profile whose key is on a device is not asked for its PIN again, and cannot be opened without
+//! it. Connecting again, with any profile, closes it first.
+
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{SecondsFormat, Utc};
 use gatehouse_protocol::{DatabaseBackend, Role};
@@ -10,6 +17,64 @@ use gatehouse_client::profile::KeySource;
 use super::profile::{ProfileSummary, store};
 use super::{ErrorCode, IpcError};
 use crate::Console;
+
+/// The connection of the last successful `connect`, and its profile's name.
+#[derive(Default)]
+pub struct Live(Mutex<Option<(String, Arc<gatehouse_client::Connection>)>>);
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let profile = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(name, _)| name.clone());
+        f.debug_tuple("Live").field(&profile).finish()
+    }
+}
+
+impl Live {
+    fn set(&self, value: Option<(String, Arc<gatehouse_client::Connection>)>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = value;
+    }
+
+    fn get(&self, profile: &str) -> Option<Arc<gatehouse_client::Connection>> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|(name, _)| name == profile)
+            .map(|(_, connection)| connection.clone())
+    }
+}
+
+/// A connection to talk to the server as `profile`: the live one when the person is connected
+/// with it, else a new one from the profile's key file. A profile whose key is on a device and
+/// that is not connected answers `DevicePinRequired`: connecting asks for the PIN.
+pub(crate) fn connection_for(
+    console: &State<'_, Console>,
+    profile: &str,
+) -> Result<Arc<gatehouse_client::Connection>, IpcError> {
+    if let Some(live) = console.live.get(profile) {
+        return Ok(live);
+    }
+    let store = store(console)?;
+    let profile = store.get(profile)?;
+    if let KeySource::Device { device, .. } = &profile.key {
+        let mut error = IpcError::new(
+            ErrorCode::DevicePinRequired,
+            format!(
+                "profile {} keeps its key on {device}, and is not connected",
+                profile.name
+            ),
+            "Connect with this profile first (the console asks for the device's PIN), then try again.",
+        );
+        error.detail = Some(device.to_string());
+        return Err(error);
+    }
+    Ok(Arc::new(gatehouse_client::open(store, &profile)?))
+}
 
 /// Who the server says we are.
 #[derive(Debug, Clone, Serialize, specta::Type)]
@@ -57,6 +122,14 @@ pub struct Connection {
     pub connected_at: String,
 }
 
+/// Closes the live connection (the person went back to the profile list): a device-held key is
+/// no longer in use, and the device is closed.
+#[tauri::command]
+#[specta::specta]
+pub fn disconnect(console: State<'_, Console>) {
+    console.live.set(None);
+}
+
 /// The profile to connect with at start-up, if one was named.
 #[tauri::command]
 #[specta::specta]
@@ -74,6 +147,8 @@ pub async fn connect(
     profile: String,
     pin: Option<String>,
 ) -> Result<Connection, IpcError> {
+    // Whatever happens next, the last connection is over: the person is connecting anew.
+    console.live.set(None);
     let store = store(&console)?;
     let profile = store.get(&profile)?;
     let connection = match (&profile.key, pin) {
@@ -100,6 +175,9 @@ pub async fn connect(
     };
     let me = connection.whoami().await?;
     let status = connection.status().await?;
+    console
+        .live
+        .set(Some((profile.name.clone(), Arc::new(connection))));
     Ok(Connection {
         profile: ProfileSummary::from(&profile),
         identity: Identity {

@@ -1,6 +1,7 @@
 // A YubiKey (the virtual PIV card) holds the TLS key of a profile: the console asks for the PIN before
 // connecting, a wrong PIN is refused with the tries left, the right one connects; the Devices screen
-// lists the card and, with its PIN, shows the key in slot 9a. A second key, in 9d with touch policy
+// lists the card and, with its PIN, shows the key in slot 9a. The audit trail syncs over the connection the
+// card opened. A second key, in 9d with touch policy
 // "always", is another profile's: connecting says to touch, a missed touch keeps the PIN dialog up with
 // its own error, and a touch while the card blinks connects. Last, three wrong PINs block the card's PIN and
 // the Devices screen unblocks it with the PUK.
@@ -113,6 +114,23 @@ describe('a profile whose key is on a YubiKey', { skip: !virtualPiv.dir && 'the 
       await browser.waitUntil(async () => /\bfrank\b/.test(await identity.getText()), {
         timeoutMsg: 'the server must know the certificate of the key on the card as frank',
       });
+    });
+  });
+
+  it('syncs the audit trail over the connection the card opened, without asking again', { timeout: timeouts.ui * 3 }, async () => {
+    const { browser } = app;
+    await withScreenshots(browser, 'device-audit-synced', async () => {
+      await browser.$('[data-testid="audit-open"]').click();
+      const sync = browser.$('[data-testid="audit-sync"]');
+      await sync.waitForClickable({ timeoutMsg: 'the explorer has no enabled Sync button' });
+      await sync.click();
+      await browser.waitUntil(async () => Number(await browser.$('[data-testid="audit-total"]').getAttribute('data-total')) > 0, {
+        timeoutMsg: 'syncing as frank (key on the card) must fetch and verify the trail',
+      });
+      assert.equal(await browser.$('[data-testid="audit-sync-error"]').isExisting(), false, 'no sync error');
+      assert.equal(await browser.$('[data-testid="pin-dialog"]').isExisting(), false, 'and no second PIN');
+      await browser.$('[data-testid="audit-back"]').click();
+      await browser.$('[aria-label="Identity"]').waitForDisplayed({ timeoutMsg: 'back to the connection view' });
     });
   });
 

@@ -117,6 +117,13 @@ export class Gatehouse {
   /** The profile list, or the first-run form when there is no profile yet. */
   async chooseProfile(): Promise<void> {
     const step = ++this.#step;
+    // Back at the profile list, nothing stays connected (a device-held key is let go). Closing cannot
+    // fail in Rust; an IPC failure here must not keep the person from the list.
+    try {
+      await commands.disconnect();
+    } catch {
+      // Nothing more to do: the next connect closes the old connection anyway.
+    }
     const result = await this.profiles.load();
     if (step !== this.#step) return;
     if (result.status === "error") this.#fail(result.error, null, () => this.chooseProfile());

@@ -84,6 +84,16 @@ describe("Gatehouse controller", () => {
     expect(gatehouse.screen.kind, "touched the second time, it connects").toBe("connected");
   });
 
+  it("lets go of the connection when the person goes back to the profile list", async () => {
+    mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+    const gatehouse = new Gatehouse();
+    await gatehouse.connect("alice");
+    expect(mocked.disconnect, "connected, nothing is closed").not.toHaveBeenCalled();
+    await gatehouse.chooseProfile();
+    expect(mocked.disconnect, "the profile list closes the live connection").toHaveBeenCalledOnce();
+    expect(gatehouse.screen.kind).toBe("profiles");
+  });
+
   it("opens the Devices screen and returns to where it came from", async () => {
     const gatehouse = new Gatehouse();
     await gatehouse.chooseProfile();

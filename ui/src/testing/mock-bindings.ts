@@ -9,6 +9,7 @@ export const commands = {
   profileRemove: vi.fn(),
   startupProfile: vi.fn(),
   connect: vi.fn(),
+  disconnect: vi.fn(),
   deviceScan: vi.fn(),
   deviceOpen: vi.fn(),
   deviceGenerate: vi.fn(),
