@@ -10,6 +10,7 @@ fn main() {
         "startup_profile",
         "connect",
         "disconnect",
+        "ledger_status",
         "device_scan",
         "device_open",
         "device_generate",

@@ -63,6 +63,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::connection::startup_profile,
             commands::connection::connect,
             commands::connection::disconnect,
+            commands::connection::ledger_status,
             commands::device::device_scan,
             commands::device::device_open,
             commands::device::device_generate,

@@ -27,6 +27,8 @@ export const commands = {
 	 *  no longer in use, and the device is closed.
 	 */
 	disconnect: () => __TAURI_INVOKE<void>("disconnect"),
+	/**  Asks the server about its Hedera network (and whether it answers), over the live connection. */
+	ledgerStatus: (profile: string) => typedError<LedgerView, IpcError>(__TAURI_INVOKE("ledger_status", { profile })),
 	/**
 	 *  Looks for devices: YubiKeys through pcscd and the tokens of each configured PKCS#11 module.
 	 *  A place that cannot be searched is reported beside the devices, not instead of them.
@@ -418,6 +420,26 @@ export type KeySummary = {
 	algorithm: string,
 	/**  The public key, hex. */
 	publicKey: string,
+};
+
+/**  The Hedera network the server's ledger adapter uses, as the connection view shows it. */
+export type LedgerView = {
+	/**  Whether the server has a ledger configured at all. */
+	configured: boolean,
+	/**  `simulator` (the development network the server runs) or `network`. */
+	mode: string | null,
+	/**  gRPC node addresses. */
+	nodes: string[],
+	/**  Mirror node REST base URLs. */
+	mirror: string[],
+	/**  The fee-paying operator account. */
+	operatorAccount: string | null,
+	/**  Whether the network answered the server just now. */
+	reachable: boolean,
+	/**  The operator's balance in hbar, exact, when the network answered. */
+	operatorBalanceHbar: string | null,
+	/**  Why the network did not answer, when it did not. */
+	error: string | null,
 };
 
 /**  The algorithms a new key can have. */

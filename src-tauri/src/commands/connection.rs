@@ -122,6 +122,71 @@ pub struct Connection {
     pub connected_at: String,
 }
 
+/// The Hedera network the server's ledger adapter uses, as the connection view shows it:
+/// `GET /v1/ledger`'s answer with the balance as exact hbar text, because a JavaScript number
+/// cannot hold every tinybar count an `i64` can.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerView {
+    /// Whether the server has a ledger configured at all.
+    pub configured: bool,
+    /// `simulator` (the development network the server runs) or `network`.
+    pub mode: Option<String>,
+    /// gRPC node addresses.
+    pub nodes: Vec<String>,
+    /// Mirror node REST base URLs.
+    pub mirror: Vec<String>,
+    /// The fee-paying operator account.
+    pub operator_account: Option<String>,
+    /// Whether the network answered the server just now.
+    pub reachable: bool,
+    /// The operator's balance in hbar, exact, when the network answered.
+    pub operator_balance_hbar: Option<String>,
+    /// Why the network did not answer, when it did not.
+    pub error: Option<String>,
+}
+
+impl From<gatehouse_protocol::LedgerStatus> for LedgerView {
+    fn from(status: gatehouse_protocol::LedgerStatus) -> Self {
+        Self {
+            configured: status.configured,
+            mode: status.mode,
+            nodes: status.nodes,
+            mirror: status.mirror,
+            operator_account: status.operator_account,
+            reachable: status.reachable,
+            operator_balance_hbar: status.operator_balance_tinybars.map(hbar),
+            error: status.error,
+        }
+    }
+}
+
+/// Tinybars as hbar, exactly (1 hbar is 10^8 tinybars), without trailing zeros.
+fn hbar(tinybars: i64) -> String {
+    const TINYBARS_PER_HBAR: u64 = 100_000_000;
+    let sign = if tinybars < 0 { "-" } else { "" };
+    let magnitude = tinybars.unsigned_abs();
+    let whole = magnitude / TINYBARS_PER_HBAR;
+    let fraction = magnitude % TINYBARS_PER_HBAR;
+    if fraction == 0 {
+        format!("{sign}{whole}")
+    } else {
+        let digits = format!("{fraction:08}");
+        format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+/// Asks the server about its Hedera network (and whether it answers), over the live connection.
+#[tauri::command]
+#[specta::specta]
+pub async fn ledger_status(
+    console: State<'_, Console>,
+    profile: String,
+) -> Result<LedgerView, IpcError> {
+    let connection = connection_for(&console, &profile)?;
+    Ok(connection.ledger().await?.into())
+}
+
 /// Closes the live connection (the person went back to the profile list): a device-held key is
 /// no longer in use, and the device is closed.
 #[tauri::command]
@@ -196,4 +261,28 @@ pub async fn connect(
         },
         connected_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hbar;
+
+    #[test]
+    fn tinybars_read_as_exact_hbar() {
+        assert_eq!(hbar(0), "0");
+        assert_eq!(hbar(100_000_000), "1");
+        assert_eq!(hbar(150_000_000), "1.5");
+        assert_eq!(hbar(1), "0.00000001");
+        assert_eq!(
+            hbar(5_000_000_000_000_000_000),
+            "50000000000",
+            "Hedera's whole supply, 50 billion hbar, is 5e18 tinybars"
+        );
+        assert_eq!(hbar(-250_000_000), "-2.5");
+        assert_eq!(
+            hbar(i64::MIN),
+            "-92233720368.54775808",
+            "the most negative balance still formats"
+        );
+    }
 }

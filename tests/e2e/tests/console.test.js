@@ -92,6 +92,18 @@ describe('gatehouse-console', () => {
         );
       });
     });
+
+    it("shows the server's Hedera network answering", { timeout: timeouts.ui * 2 }, async () => {
+      const { browser } = app;
+      await withScreenshots(browser, 'ledger-alice', async () => {
+        const state = browser.$('[aria-label="Ledger"] [data-testid="ledger-state"]');
+        await state.waitForDisplayed({ timeoutMsg: 'the Ledger panel never said whether the network answers' });
+        assert.equal(await state.getText(), 'Answering', "the development deployment's simulator answers the server");
+        const panel = await browser.$('[aria-label="Ledger"]').getText();
+        assert.match(panel, /Local simulator \(development\)/, 'a development deployment runs the simulator');
+        assert.match(await browser.$('[data-testid="ledger-balance"]').getText(), /^[0-9,.]+ ℏ$/, "the operator's balance in hbar");
+      });
+    });
   });
 
   describe('started with GATEHOUSE_PROFILE=wrong-ca', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { describeDaysLeft, expiryStatus, formatLocalTime, formatUptime } from "./format";
+import { describeDaysLeft, expiryStatus, formatLocalTime, formatUptime, formatHbar } from "./format";
 
 describe("formatUptime", () => {
   it.each([
@@ -63,5 +63,15 @@ describe("formatLocalTime", () => {
 
   it("returns an unparseable value unchanged rather than 'Invalid Date'", () => {
     expect(formatLocalTime("soon"), "never hide what Rust sent").toBe("soon");
+  });
+});
+
+describe("formatHbar", () => {
+  it("groups the whole hbar in thousands and keeps every fractional digit", () => {
+    expect(formatHbar("50000000000")).toBe("50,000,000,000 ℏ");
+    expect(formatHbar("49999.5")).toBe("49,999.5 ℏ");
+    expect(formatHbar("0.00000001"), "one tinybar").toBe("0.00000001 ℏ");
+    expect(formatHbar("-92233720368.54775808"), "negative, exact").toBe("-92,233,720,368.54775808 ℏ");
+    expect(formatHbar("999")).toBe("999 ℏ");
   });
 });

@@ -76,3 +76,13 @@ export const DATABASE_LABELS: Record<ServerInfo["database"], string> = {
   sqlite: "SQLite",
   postgres: "PostgreSQL",
 };
+
+/**
+ * An exact hbar amount from Rust ("50000000000", "-2.5") with its whole part grouped in thousands
+ * ("50,000,000,000 ℏ"). Done on the text, so no digit is lost to floating point.
+ */
+export function formatHbar(exact: string): string {
+  const [whole = "", fraction] = exact.split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return `${fraction ? `${grouped}.${fraction}` : grouped} ℏ`;
+}

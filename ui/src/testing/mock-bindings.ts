@@ -10,6 +10,7 @@ export const commands = {
   startupProfile: vi.fn(),
   connect: vi.fn(),
   disconnect: vi.fn(),
+  ledgerStatus: vi.fn(),
   deviceScan: vi.fn(),
   deviceOpen: vi.fn(),
   deviceGenerate: vi.fn(),
