@@ -422,7 +422,11 @@ export type KeySummary = {
 	publicKey: string,
 };
 
-/**  The Hedera network the server's ledger adapter uses, as the connection view shows it. */
+/**
+ *  The Hedera network the server's ledger adapter uses, as the connection view shows it:
+ *  `GET /v1/ledger`'s answer with the balance as exact hbar text, because a JavaScript number
+ *  cannot hold every tinybar count an `i64` can.
+ */
 export type LedgerView = {
 	/**  Whether the server has a ledger configured at all. */
 	configured: boolean,
