@@ -11,6 +11,7 @@ fn main() {
         "connect",
         "disconnect",
         "ledger_status",
+        "live_check",
         "device_scan",
         "device_open",
         "device_generate",

@@ -64,6 +64,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::connection::connect,
             commands::connection::disconnect,
             commands::connection::ledger_status,
+            commands::connection::live_check,
             commands::device::device_scan,
             commands::device::device_open,
             commands::device::device_generate,

@@ -30,6 +30,14 @@ export const commands = {
 	/**  Asks the server about its Hedera network (and whether it answers), over the live connection. */
 	ledgerStatus: (profile: string) => typedError<LedgerView, IpcError>(__TAURI_INVOKE("ledger_status", { profile })),
 	/**
+	 *  Asks the device that holds the live connection's key whether it is still there (the UI asks
+	 *  every few seconds while connected). A pulled device closes the live connection, since an
+	 *  open connection would otherwise outlive the key: the answer is then `DeviceGone`. A device
+	 *  that is merely busy (another program's transaction) counts as present. Nothing to ask for a
+	 *  key in a file, or when `profile` is not the live connection's.
+	 */
+	liveCheck: (profile: string) => typedError<null, IpcError>(__TAURI_INVOKE("live_check", { profile })),
+	/**
 	 *  Looks for devices: YubiKeys through pcscd and the tokens of each configured PKCS#11 module.
 	 *  A place that cannot be searched is reported beside the devices, not instead of them.
 	 */

@@ -341,9 +341,30 @@ impl Piv {
     }
 
     fn verify_pin(&mut self) -> Result<(), Error> {
-        let pin = self.pin.expose().as_bytes().to_vec();
-        let pin = Zeroizing::new(pin);
-        self.yubikey.verify_pin(&pin).map_err(|e| self.pin_error(e))
+        let pin = Zeroizing::new(self.pin.expose().as_bytes().to_vec());
+        self.on_card(|yubikey| yubikey.verify_pin(&pin))
+            .map_err(|e| self.pin_error(e))
+    }
+
+    /// Runs `op` on the card. When the card was reset since this handle last used it (another
+    /// handle closed it: PC/SC then answers "reset" until this one reconnects), reconnects and
+    /// runs `op` once more. A reset clears the PIN's verification and the management key's
+    /// authentication, so operations that need them verify again inside `op`.
+    fn on_card<T>(
+        &mut self,
+        mut op: impl FnMut(&mut YubiKey) -> yubikey::Result<T>,
+    ) -> yubikey::Result<T> {
+        match op(&mut self.yubikey) {
+            Err(yubikey::Error::PcscError {
+                inner: Some(pcsc::Error::ResetCard),
+            }) => {
+                tracing::debug!(device = %self.info, "card reset by another handle; reconnecting");
+                self.management_authenticated = false;
+                self.yubikey.reconnect()?;
+                op(&mut self.yubikey)
+            }
+            other => other,
+        }
     }
 
     /// The management key's algorithm, from the device's metadata (firmware 5.3 on); triple
@@ -393,13 +414,16 @@ impl Piv {
     /// What the device's metadata says about the key in `slot`.
     fn slot_key(&mut self, slot: u8) -> Result<SlotKey, Error> {
         let device = self.to_string();
-        let metadata = piv::metadata(&mut self.yubikey, slot_id(slot)?).map_err(|e| match e {
-            yubikey::Error::NotFound | yubikey::Error::GenericError => Error::KeyNotFound {
-                device: device.clone(),
-                id: format!("{slot:02x}"),
-            },
-            other => self.fail("reading a slot's metadata", other),
-        })?;
+        let id = slot_id(slot)?;
+        let metadata = self
+            .on_card(|yubikey| piv::metadata(yubikey, id))
+            .map_err(|e| match e {
+                yubikey::Error::NotFound | yubikey::Error::GenericError => Error::KeyNotFound {
+                    device: device.clone(),
+                    id: format!("{slot:02x}"),
+                },
+                other => self.fail("reading a slot's metadata", other),
+            })?;
         let algorithm = match metadata.algorithm {
             SlotAlgorithmId::Asymmetric(AlgorithmId::EccP256) => Algorithm::EcdsaP256,
             SlotAlgorithmId::Asymmetric(AlgorithmId::Ed25519) => Algorithm::Ed25519,
@@ -576,14 +600,21 @@ impl Device for Piv {
         let SlotKey {
             algorithm, touch, ..
         } = self.slot_key(slot)?;
-        // The signature slot's PIN policy is "always": the PIN is checked right before.
-        self.verify_pin()?;
         let (piv_algorithm, input) = match algorithm {
             Algorithm::EcdsaP256 => (AlgorithmId::EccP256, algorithm.prepare(message)),
             _ => (AlgorithmId::Ed25519, message.to_vec()),
         };
-        let raw = piv::sign_data(&mut self.yubikey, &input, piv_algorithm, slot_id(slot)?)
+        let id = slot_id(slot)?;
+        // The signature slot's PIN policy is "always": the PIN is checked right before, in the
+        // same attempt (a reset between the two would undo the check).
+        let pin = Zeroizing::new(self.pin.expose().as_bytes().to_vec());
+        let raw = self
+            .on_card(|yubikey| {
+                yubikey.verify_pin(&pin)?;
+                piv::sign_data(yubikey, &input, piv_algorithm, id)
+            })
             .map_err(|e| match e {
+                yubikey::Error::WrongPin { .. } | yubikey::Error::PinLocked => self.pin_error(e),
                 // "Security status not satisfied" right after a good VERIFY, from a slot that
                 // asks for a touch: the YubiKey blinked and nobody touched it.
                 yubikey::Error::AuthenticationError if touch.is_some_and(asks_for_touch) => {
@@ -652,25 +683,26 @@ impl Device for Piv {
 
     fn pin_status(&mut self) -> Result<pin::Status, Error> {
         // Metadata (firmware 5.3 on) reports the count without touching the PIN's state.
-        let tries =
-            match piv::metadata(&mut self.yubikey, SlotId::Management(ManagementSlotId::Pin)) {
-                Ok(piv::SlotMetadata {
-                    retries: Some(retries),
-                    ..
-                }) => retries.remaining_count,
-                _ => {
-                    // Older firmware: asking unverifies the PIN (the applet is selected again to
-                    // answer), so it is verified again afterwards.
-                    let tries = self
-                        .yubikey
-                        .get_pin_retries()
-                        .map_err(|e| self.fail("reading the PIN's tries left", e))?;
-                    if tries > 0 {
-                        self.verify_pin()?;
-                    }
-                    tries
+        let tries = match self
+            .on_card(|yubikey| piv::metadata(yubikey, SlotId::Management(ManagementSlotId::Pin)))
+        {
+            Ok(piv::SlotMetadata {
+                retries: Some(retries),
+                ..
+            }) => retries.remaining_count,
+            _ => {
+                // Older firmware: asking unverifies the PIN (the applet is selected again to
+                // answer), so it is verified again afterwards.
+                let tries = self
+                    .yubikey
+                    .get_pin_retries()
+                    .map_err(|e| self.fail("reading the PIN's tries left", e))?;
+                if tries > 0 {
+                    self.verify_pin()?;
                 }
-            };
+                tries
+            }
+        };
         Ok(if tries == 0 {
             pin::Status::Locked
         } else {

@@ -169,6 +169,7 @@ const TOUCH_ALLOWANCE: Duration = Duration::from_secs(20);
 pub struct DeviceIdentity {
     key: Arc<CertifiedKey>,
     needs_touch: bool,
+    device: Shared,
 }
 
 impl DeviceIdentity {
@@ -182,11 +183,13 @@ impl DeviceIdentity {
         }
         let (device, id) = (key.name.clone(), key.id.to_string());
         let needs_touch = key.needs_touch;
+        let shared = key.device.clone();
         let certified = CertifiedKey::new(chain, Arc::new(key));
         match certified.keys_match() {
             Ok(()) => Ok(Self {
                 key: Arc::new(certified),
                 needs_touch,
+                device: shared,
             }),
             Err(rustls::Error::InconsistentKeys(_)) => {
                 Err(Error::CertificateMismatch { device, id })
@@ -195,6 +198,14 @@ impl DeviceIdentity {
                 reason: e.to_string(),
             }),
         }
+    }
+}
+
+impl DeviceIdentity {
+    /// Asks the device something harmless (its PIN status), to learn whether it is still there:
+    /// [`Error::DeviceGone`] once it has been pulled. Blocks for one device round trip.
+    pub fn check_present(&self) -> Result<(), Error> {
+        self.device.lock().pin_status().map(drop)
     }
 }
 

@@ -18,34 +18,55 @@ use super::profile::{ProfileSummary, store};
 use super::{ErrorCode, IpcError};
 use crate::Console;
 
-/// The connection of the last successful `connect`, and its profile's name.
+/// The connection of the last successful `connect`: its profile's name, the connection, and
+/// for a profile whose key is on a device, the device identity (to ask whether it is still
+/// there).
 #[derive(Default)]
-pub struct Live(Mutex<Option<(String, Arc<gatehouse_client::Connection>)>>);
+pub struct Live(Mutex<Option<LiveConnection>>);
+
+struct LiveConnection {
+    profile: String,
+    connection: Arc<gatehouse_client::Connection>,
+    device: Option<Arc<gatehouse_keys::tls::DeviceIdentity>>,
+}
 
 impl std::fmt::Debug for Live {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let profile = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .map(|(name, _)| name.clone());
+        let profile = self.with(|live| live.map(|l| l.profile.clone()));
         f.debug_tuple("Live").field(&profile).finish()
     }
 }
 
 impl Live {
-    fn set(&self, value: Option<(String, Arc<gatehouse_client::Connection>)>) {
+    fn with<T>(&self, f: impl FnOnce(Option<&LiveConnection>) -> T) -> T {
+        f(self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref())
+    }
+
+    fn set(&self, value: Option<LiveConnection>) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = value;
     }
 
+    /// Closes the live connection if it is `profile`'s.
+    fn close(&self, profile: &str) {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if held.as_ref().is_some_and(|l| l.profile == profile) {
+            *held = None;
+        }
+    }
+
     fn get(&self, profile: &str) -> Option<Arc<gatehouse_client::Connection>> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .filter(|(name, _)| name == profile)
-            .map(|(_, connection)| connection.clone())
+        self.with(|live| {
+            live.filter(|l| l.profile == profile)
+                .map(|l| l.connection.clone())
+        })
+    }
+
+    fn device(&self, profile: &str) -> Option<Arc<gatehouse_keys::tls::DeviceIdentity>> {
+        self.with(|live| live.filter(|l| l.profile == profile)?.device.clone())
     }
 }
 
@@ -187,6 +208,35 @@ pub async fn ledger_status(
     Ok(connection.ledger().await?.into())
 }
 
+/// Asks the device that holds the live connection's key whether it is still there (the UI asks
+/// every few seconds while connected). A pulled device closes the live connection, since an
+/// open connection would otherwise outlive the key: the answer is then `DeviceGone`. A device
+/// that is merely busy (another program's transaction) counts as present. Nothing to ask for a
+/// key in a file, or when `profile` is not the live connection's.
+#[tauri::command]
+#[specta::specta]
+pub async fn live_check(console: State<'_, Console>, profile: String) -> Result<(), IpcError> {
+    let Some(device) = console.live.device(&profile) else {
+        return Ok(());
+    };
+    let answer = super::device::blocking(move || Ok(device.check_present())).await?;
+    match answer {
+        Ok(()) => Ok(()),
+        Err(
+            e
+            @ (gatehouse_keys::Error::DeviceGone { .. } | gatehouse_keys::Error::LoggedOut { .. }),
+        ) => {
+            console.live.close(&profile);
+            tracing::warn!(profile = %profile, error = %e, "the device left: connection closed");
+            Err(e.into())
+        }
+        Err(other) => {
+            tracing::info!(profile = %profile, error = %other, "device check inconclusive; still connected");
+            Ok(())
+        }
+    }
+}
+
 /// Closes the live connection (the person went back to the profile list): a device-held key is
 /// no longer in use, and the device is closed.
 #[tauri::command]
@@ -216,6 +266,7 @@ pub async fn connect(
     console.live.set(None);
     let store = store(&console)?;
     let profile = store.get(&profile)?;
+    let mut device = None;
     let connection = match (&profile.key, pin) {
         (KeySource::Device { device, .. }, None) => {
             // The device, as people call it, travels in `detail` so the PIN dialog can name it.
@@ -230,19 +281,24 @@ pub async fn connect(
         (KeySource::Device { .. }, Some(pin)) => {
             let pin = gatehouse_keys::Pin::new(pin);
             let owned = profile.clone();
-            let identity = super::device::blocking(move || {
-                Ok(gatehouse_keys::tls::profile_identity(&owned, &pin)?)
-            })
-            .await?;
-            gatehouse_client::Connection::new(&profile, std::sync::Arc::new(identity))?
+            let identity = Arc::new(
+                super::device::blocking(move || {
+                    Ok(gatehouse_keys::tls::profile_identity(&owned, &pin)?)
+                })
+                .await?,
+            );
+            device = Some(identity.clone());
+            gatehouse_client::Connection::new(&profile, identity)?
         }
         _ => gatehouse_client::open(store, &profile)?,
     };
     let me = connection.whoami().await?;
     let status = connection.status().await?;
-    console
-        .live
-        .set(Some((profile.name.clone(), Arc::new(connection))));
+    console.live.set(Some(LiveConnection {
+        profile: profile.name.clone(),
+        connection: Arc::new(connection),
+        device,
+    }));
     Ok(Connection {
         profile: ProfileSummary::from(&profile),
         identity: Identity {

@@ -3,8 +3,9 @@
 // lists the card and, with its PIN, shows the key in slot 9a. The audit trail syncs over the connection the
 // card opened. A second key, in 9d with touch policy
 // "always", is another profile's: connecting says to touch, a missed touch keeps the PIN dialog up with
-// its own error, and a touch while the card blinks connects. Last, three wrong PINs block the card's PIN and
-// the Devices screen unblocks it with the PUK.
+// its own error, and a touch while the card blinks connects. Then three wrong PINs block the card's PIN and
+// the Devices screen unblocks it with the PUK. Last, the card is pulled while frank is connected: the console
+// closes the connection and says the device was removed.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -27,6 +28,8 @@ import {
 } from '../harness.js';
 
 const PIN = '123456';
+/** The PIN the PUK sets when it unblocks the card. */
+const UNBLOCKED_PIN = '654321';
 
 /** The card's row on the Devices screen, once the screen lists it. */
 async function cardRow(browser, card) {
@@ -204,13 +207,31 @@ describe('a profile whose key is on a YubiKey', { skip: !virtualPiv.dir && 'the 
       await dialog.waitForDisplayed({ timeoutMsg: 'the PUK dialog must open' });
       const [puk, fresh, again] = await dialog.$$('input[type="password"]');
       await puk.setValue('12345678');
-      await fresh.setValue('654321');
-      await again.setValue('654321');
+      await fresh.setValue(UNBLOCKED_PIN);
+      await again.setValue(UNBLOCKED_PIN);
       await browser.keys('Enter');
       const news = browser.$('[data-testid="pin-news"]');
       await news.waitForDisplayed({ timeoutMsg: 'the PUK must unblock the PIN and open the card' });
       assert.match(await news.getText(), /PIN unblocked/);
       assert.match(await browser.$('[data-testid="pin-status"]').getText(), /3 tries left/, 'the new PIN has all its tries');
+    });
+  });
+
+  it('notices the card pulled while connected, and says so', { timeout: timeouts.ui * 4 }, async () => {
+    const { browser } = app;
+    await browser.$('button=Back').click();
+    await browser.$('button=Switch profile').click();
+    await browser.$('[aria-label="Connect with profile frank-yubikey"]').click();
+    await browser.$('[data-testid="pin-dialog"] input[type="password"]').setValue(UNBLOCKED_PIN);
+    await browser.keys('Enter');
+    const identity = browser.$('[aria-label="Identity"]');
+    await identity.waitForDisplayed({ timeoutMsg: 'frank connects with the PIN the PUK set' });
+    await withScreenshots(browser, 'device-pulled', async () => {
+      await stopProcess(card.proc);
+      const removed = browser.$('[data-error-code="device_gone"]');
+      await removed.waitForDisplayed({ timeout: timeouts.ui, timeoutMsg: 'pulling the card must close the connection and say so' });
+      assert.match(await removed.getText(), /Device removed/, 'titled for people');
+      assert.equal(await identity.isExisting(), false, 'the connected view is gone');
     });
   });
 });

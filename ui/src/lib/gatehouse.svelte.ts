@@ -6,6 +6,9 @@ import { unexpectedError } from "./errors/errors";
 import { settle } from "./ipc";
 import { ProfileEdits, Profiles } from "./profiles/profiles.svelte";
 
+/** How often a connected console asks whether the device holding the key is still there. */
+export const DEVICE_CHECK_MS = 3000;
+
 /** Failures after which the PIN dialog stays up, showing the error, for another try. */
 const STAY_UNLOCKING: ReadonlySet<IpcError["code"]> = new Set([
   "device_pin_incorrect",
@@ -56,6 +59,8 @@ export class Gatehouse {
   /** Bumped by every navigation so a slow answer cannot replace a screen the user has moved on from. */
   #step = 0;
   #retry: () => Promise<void> = () => this.start();
+  /** The timer that asks, while connected, whether the device holding the key is still there. */
+  #watch: ReturnType<typeof setInterval> | null = null;
 
   /** Start-up: connect straight away when launched for one profile, else let the user choose. */
   async start(): Promise<void> {
@@ -78,6 +83,7 @@ export class Gatehouse {
    * unlock screen asks for the PIN and calls this again with it. The PIN is passed through, never kept.
    */
   async connect(profile: string, pin: string | null = null): Promise<void> {
+    this.#unwatch();
     const serverUrl = this.profiles.find(profile)?.serverUrl ?? null;
     const unlocking = this.screen.kind === "unlock" && this.screen.profile === profile ? this.screen : null;
     const step = this.#next({ kind: "connecting", profile, serverUrl, device: unlocking?.device ?? null });
@@ -85,6 +91,7 @@ export class Gatehouse {
     if (step !== this.#step) return;
     if (result.status === "ok") {
       this.screen = { kind: "connected", connection: result.data };
+      this.#watchDevice(profile);
       return;
     }
     const { error } = result;
@@ -117,6 +124,7 @@ export class Gatehouse {
   /** The profile list, or the first-run form when there is no profile yet. */
   async chooseProfile(): Promise<void> {
     const step = ++this.#step;
+    this.#unwatch();
     // Back at the profile list, nothing stays connected (a device-held key is let go). Closing cannot
     // fail in Rust; an IPC failure here must not keep the person from the list.
     try {
@@ -153,6 +161,28 @@ export class Gatehouse {
   /** Repeats whatever failed on the error screen. */
   retry(): Promise<void> {
     return this.#retry();
+  }
+
+  /**
+   * While connected with `profile` (on any screen reached from the connection), asks every few seconds
+   * whether the device holding its key is still there. Rust closes the connection when the device is
+   * pulled; the console then shows why, instead of working on over a connection whose key is gone.
+   */
+  #watchDevice(profile: string): void {
+    this.#watch = setInterval(async () => {
+      const result = await settle(() => commands.liveCheck(profile));
+      if (result.status === "ok" || this.#watch === null) return;
+      if (result.error.code === "device_gone") {
+        this.#unwatch();
+        ++this.#step;
+        this.#fail(result.error, profile, () => this.connect(profile));
+      }
+    }, DEVICE_CHECK_MS);
+  }
+
+  #unwatch(): void {
+    if (this.#watch !== null) clearInterval(this.#watch);
+    this.#watch = null;
   }
 
   #next(screen: Screen): number {

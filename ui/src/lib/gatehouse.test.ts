@@ -5,7 +5,7 @@ vi.mock("../bindings", () => import("../testing/mock-bindings"));
 import { commands, type Connection, type IpcError } from "../bindings";
 import type { Result } from "./ipc";
 import { alice, connectionFor, deviceError, failed, ok } from "../testing/fixtures";
-import { Gatehouse } from "./gatehouse.svelte";
+import { DEVICE_CHECK_MS, Gatehouse } from "./gatehouse.svelte";
 
 const mocked = vi.mocked(commands);
 
@@ -82,6 +82,47 @@ describe("Gatehouse controller", () => {
     }
     await gatehouse.connect("alice", "123456");
     expect(gatehouse.screen.kind, "touched the second time, it connects").toBe("connected");
+  });
+
+  it("watches the device while connected, and shows the removal when it is pulled", async () => {
+    vi.useFakeTimers();
+    try {
+      mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+      mocked.liveCheck
+        .mockResolvedValueOnce(ok(null))
+        .mockResolvedValueOnce(failed(deviceError("device_gone", "YubiKey 31000001 is no longer available")));
+      const gatehouse = new Gatehouse();
+      await gatehouse.connect("alice");
+      gatehouse.openAudit("alice", true);
+      await vi.advanceTimersByTimeAsync(DEVICE_CHECK_MS);
+      expect(mocked.liveCheck, "asked for the connected profile").toHaveBeenCalledWith("alice");
+      expect(gatehouse.screen.kind, "present: the person keeps working").toBe("audit");
+      await vi.advanceTimersByTimeAsync(DEVICE_CHECK_MS);
+      expect(gatehouse.screen, "pulled: the console says so, wherever the person was").toMatchObject({
+        kind: "failed",
+        profile: "alice",
+        error: { code: "device_gone" },
+      });
+      await vi.advanceTimersByTimeAsync(DEVICE_CHECK_MS * 3);
+      expect(mocked.liveCheck, "and stops asking").toHaveBeenCalledTimes(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("stops watching at the profile list", async () => {
+    vi.useFakeTimers();
+    try {
+      mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+      mocked.liveCheck.mockResolvedValue(ok(null));
+      const gatehouse = new Gatehouse();
+      await gatehouse.connect("alice");
+      await gatehouse.chooseProfile();
+      await vi.advanceTimersByTimeAsync(DEVICE_CHECK_MS * 3);
+      expect(mocked.liveCheck, "nothing is connected, nothing is asked").not.toHaveBeenCalled();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("lets go of the connection when the person goes back to the profile list", async () => {

@@ -11,6 +11,7 @@ export const commands = {
   connect: vi.fn(),
   disconnect: vi.fn(),
   ledgerStatus: vi.fn(),
+  liveCheck: vi.fn(),
   deviceScan: vi.fn(),
   deviceOpen: vi.fn(),
   deviceGenerate: vi.fn(),

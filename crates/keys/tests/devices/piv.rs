@@ -18,6 +18,10 @@ use crate::Test;
 
 pub const TESTS: &[Test] = &[
     (
+        "piv::a_card_reset_by_another_program_is_still_there",
+        a_card_reset_by_another_program_is_still_there,
+    ),
+    (
         "piv::generate_sign_attest_in_9c",
         generate_sign_attest_in_9c,
     ),
@@ -536,4 +540,30 @@ fn physical_yubikey_ed25519_attested_by_yubico() {
         Some(serial),
         "the attestation names this YubiKey"
     );
+}
+
+/// Another program (or another handle in this one) closing the card resets it, as the yubikey
+/// crate and PC/SC do by default, so the PIN's verification cannot outlive its user. A handle held
+/// meanwhile (a live connection's key) must reconnect, not report the card gone.
+fn a_card_reset_by_another_program_is_still_there() {
+    let card = VirtualCard::insert();
+    let mut held = open(&card);
+    let key = held
+        .generate(&key::Request::new(Algorithm::EcdsaP256, "tls"))
+        .expect("keygen");
+    {
+        let mut other = open(&card);
+        other.pin_status().expect("the other handle works");
+    } // dropped: the card is reset
+    held.pin_status()
+        .expect("the held handle reconnects after the reset");
+    let signature = held
+        .sign(&key.id, b"after a reset")
+        .expect("and signs, with the PIN verified again");
+    key.public_key
+        .verify(b"after a reset", &signature)
+        .expect("a good signature");
+    drop(open(&card));
+    held.sign(&key.id, b"again")
+        .expect("a reset between PIN and signature is survived too");
 }

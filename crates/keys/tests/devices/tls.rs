@@ -285,6 +285,7 @@ fn handshake_then_device_gone(
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     runtime.block_on(async {
         let deployment = TestDeployment::new(Backend::Sqlite).await;
+        let locator_kind = locator.kind();
         let (profile, fingerprint, server) =
             serve_carol(&deployment, &request, locator, &key.id).await;
         profile.validate().expect("a device profile is valid");
@@ -297,10 +298,14 @@ fn handshake_then_device_gone(
             ),
             "a wrong PIN stops the profile before any connection, got {wrong:?}"
         );
-        let identity: Arc<dyn ClientIdentity> = Arc::new(
+        let device_identity = Arc::new(
             tls::profile_identity(&profile, &Pin::new(pin))
                 .expect("the profile's device opens and its key matches the certificate"),
         );
+        device_identity
+            .check_present()
+            .expect("the device is there");
+        let identity: Arc<dyn ClientIdentity> = device_identity.clone();
         assert!(
             !identity.allows_resumption(),
             "a device identity refuses resumption, so every connection needs the device"
@@ -317,6 +322,14 @@ fn handshake_then_device_gone(
         }
 
         pull();
+        // A pulled card is gone; SoftHSM2, whose "pull" deletes the token under the session,
+        // answers a general error, which still says the device cannot be used.
+        let gone = device_identity.check_present();
+        assert!(
+            matches!(gone, Err(Error::DeviceGone { .. }))
+                || (matches!(locator_kind, gatehouse_protocol::DeviceKind::Pkcs11) && gone.is_err()),
+            "asking the pulled device finds it unusable, got {gone:?}"
+        );
         let refused = Connection::new(&profile, identity.clone())
             .expect("the connection prepares")
             .whoami()
