@@ -249,3 +249,17 @@ stage_summary() {
     printf '%-34s %5dm%02ds\n\n' "total" $((total / 60)) $((total % 60))
   } >&2
 }
+
+# check_disk: refuses to build with too little space under CARGO_TARGET_DIR (a full disk makes the
+# linker die with SIGBUS, which says nothing about space), and warns when space is getting low.
+check_disk() {
+  mkdir -p "$CARGO_TARGET_DIR"
+  local free_kib free_gib
+  free_kib=$(df --output=avail -k "$CARGO_TARGET_DIR" | tail -n 1)
+  free_gib=$((free_kib / 1024 / 1024))
+  if ((free_gib < 3)); then
+    die "only ${free_gib} GiB free under $CARGO_TARGET_DIR, and a build needs several: free some space (stale incremental build data: rm -rf $CARGO_TARGET_DIR/debug/incremental) and run again"
+  elif ((free_gib < 10)); then
+    warn "only ${free_gib} GiB free under $CARGO_TARGET_DIR; a build may run out (rm -rf $CARGO_TARGET_DIR/debug/incremental frees the most)"
+  fi
+}
