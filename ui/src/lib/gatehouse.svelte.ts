@@ -169,15 +169,22 @@ export class Gatehouse {
    * pulled; the console then shows why, instead of working on over a connection whose key is gone.
    */
   #watchDevice(profile: string): void {
-    this.#watch = setInterval(async () => {
+    // One check at a time: a device busy with a touch answers only when the touch is over.
+    let checking = false;
+    const timer = setInterval(async () => {
+      if (checking) return;
+      checking = true;
       const result = await settle(() => commands.liveCheck(profile));
-      if (result.status === "ok" || this.#watch === null) return;
+      checking = false;
+      // An answer about a connection the person has since left is not news.
+      if (result.status === "ok" || this.#watch !== timer) return;
       if (result.error.code === "device_gone") {
         this.#unwatch();
         ++this.#step;
         this.#fail(result.error, profile, () => this.connect(profile));
       }
     }, DEVICE_CHECK_MS);
+    this.#watch = timer;
   }
 
   #unwatch(): void {

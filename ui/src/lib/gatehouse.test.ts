@@ -110,6 +110,25 @@ describe("Gatehouse controller", () => {
     }
   });
 
+  it("asks once at a time, and ignores an answer about a connection the person has left", async () => {
+    vi.useFakeTimers();
+    try {
+      let answer: (result: Result<null, IpcError>) => void = () => {};
+      mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+      mocked.liveCheck.mockReturnValueOnce(new Promise((resolve) => (answer = resolve)));
+      const gatehouse = new Gatehouse();
+      await gatehouse.connect("alice");
+      await vi.advanceTimersByTimeAsync(DEVICE_CHECK_MS * 3);
+      expect(mocked.liveCheck, "a slow answer (a touch under way) is not asked over").toHaveBeenCalledOnce();
+      await gatehouse.connect("alice");
+      answer(failed(deviceError("device_gone", "gone")));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(gatehouse.screen.kind, "the old answer does not end the new connection").toBe("connected");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("stops watching at the profile list", async () => {
     vi.useFakeTimers();
     try {
