@@ -46,9 +46,10 @@ export const commands = {
 	deviceOpen: (locator: DeviceLocator, pin: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_open", { locator, pin })),
 	/**
 	 *  Generates a key on a device (in its default place: a YubiKey puts P-256 in 9a, Ed25519 in
-	 *  9c) and returns the device as it is now.
+	 *  9c) and returns the device as it is now. For a YubiKey, `touch` sets when the key asks for a
+	 *  touch (by default: never for P-256, always for Ed25519); other devices ignore it.
 	 */
-	deviceGenerate: (locator: DeviceLocator, pin: string, algorithm: NewKeyAlgorithm, label: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_generate", { locator, pin, algorithm, label })),
+	deviceGenerate: (locator: DeviceLocator, pin: string, algorithm: NewKeyAlgorithm, label: string, touch: TouchChoice | null) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_generate", { locator, pin, algorithm, label, touch })),
 	/**
 	 *  Changes a device's PIN (a software key file's passphrase) and returns the device as it is
 	 *  now. A wrong current PIN counts a try, as opening does.
@@ -548,6 +549,15 @@ export type TimelineBucket =
 "hour" | 
 /**  Per day (UTC). */
 "day";
+
+/**  When a YubiKey key asks for a touch before it signs. */
+export type TouchChoice = 
+/**  Never. */
+"never" | 
+/**  For every signature (a person at the device each time). */
+"always" | 
+/**  Once per 15 seconds. */
+"cached";
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

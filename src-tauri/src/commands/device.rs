@@ -118,6 +118,28 @@ pub enum NewKeyAlgorithm {
     Secp256k1,
 }
 
+/// When a YubiKey key asks for a touch before it signs.
+#[derive(Debug, Clone, Copy, Deserialize, specta::Type)]
+#[serde(rename_all = "kebab-case")]
+pub enum TouchChoice {
+    /// Never.
+    Never,
+    /// For every signature (a person at the device each time).
+    Always,
+    /// Once per 15 seconds.
+    Cached,
+}
+
+impl From<TouchChoice> for gatehouse_keys::piv::TouchPolicy {
+    fn from(choice: TouchChoice) -> Self {
+        match choice {
+            TouchChoice::Never => Self::Never,
+            TouchChoice::Always => Self::Always,
+            TouchChoice::Cached => Self::Cached,
+        }
+    }
+}
+
 impl From<NewKeyAlgorithm> for Algorithm {
     fn from(a: NewKeyAlgorithm) -> Self {
         match a {
@@ -181,7 +203,8 @@ pub async fn device_open(locator: DeviceLocator, pin: String) -> Result<DeviceDe
 }
 
 /// Generates a key on a device (in its default place: a YubiKey puts P-256 in 9a, Ed25519 in
-/// 9c) and returns the device as it is now.
+/// 9c) and returns the device as it is now. For a YubiKey, `touch` sets when the key asks for a
+/// touch (by default: never for P-256, always for Ed25519); other devices ignore it.
 #[tauri::command]
 #[specta::specta]
 pub async fn device_generate(
@@ -189,9 +212,21 @@ pub async fn device_generate(
     pin: String,
     algorithm: NewKeyAlgorithm,
     label: String,
+    touch: Option<TouchChoice>,
 ) -> Result<DeviceDetails, IpcError> {
     let pin = Pin::new(pin);
     blocking(move || {
+        if let (DeviceLocator::Piv { serial }, Some(touch)) = (&locator, touch) {
+            // A YubiKey key in its default slot, with the touch policy asked for.
+            let algorithm = Algorithm::from(algorithm);
+            let mut piv = gatehouse_keys::piv::Piv::open(*serial, &pin)?;
+            let placement = gatehouse_keys::piv::Placement {
+                touch: touch.into(),
+                ..gatehouse_keys::piv::Placement::default_for(algorithm)
+            };
+            piv.generate_in(algorithm, placement)?;
+            return Ok(details(&mut piv)?);
+        }
         let mut device = gatehouse_keys::open(&locator, &pin)?;
         let label = if label.trim().is_empty() {
             "gatehouse".to_owned()

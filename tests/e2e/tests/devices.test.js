@@ -153,6 +153,28 @@ describe('a profile whose key is on a YubiKey', { skip: !virtualPiv.dir && 'the 
     });
   });
 
+  it('generates an Ed25519 key with the touch policy chosen', { timeout: timeouts.ui * 3 + timeouts.tool }, async () => {
+    const { browser } = app;
+    await withScreenshots(browser, 'devices-generated', async () => {
+      const opened = browser.$('[aria-label="Opened device"]');
+      // The form's two choices, in order: algorithm, then (for a YubiKey) touch.
+      const [algorithm, touch] = await opened.$$('select');
+      await algorithm.selectByAttribute('value', 'ed25519');
+      await touch.selectByAttribute('value', 'never');
+      await opened.$('button=Generate…').click();
+      await browser.$('[data-testid="pin-dialog"] input[type="password"]').setValue(PIN);
+      await browser.keys('Enter');
+      await browser.waitUntil(async () => /9c[\s\S]*Ed25519/.test(await opened.$('[aria-label="Keys"]').getText()), {
+        timeoutMsg: 'the new Ed25519 key must appear in 9c',
+      });
+    });
+    // Ed25519 keys ask for a touch by default; "never" was chosen, so the card signs untouched.
+    const signed = await gatehouseCli(['device', 'sign-test', '--key', '9c', '--piv', '--serial', card.serial], {
+      GATEHOUSE_DEVICE_PIN: PIN,
+    });
+    assert.match(signed.stdout, /Ed25519 signature by key 9c verified/);
+  });
+
   it('says to touch the YubiKey, names a missed touch, and connects when touched', { timeout: timeouts.ui * 4 }, async () => {
     const { browser } = app;
     await browser.$('button=Back').click();

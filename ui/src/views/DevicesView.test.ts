@@ -131,9 +131,30 @@ describe("the Devices screen", () => {
     await user.click(screen.getByRole("button", { name: "Generate…" }));
     const dialog = screen.getByRole("dialog", { name: "Device PIN" });
     await user.type(within(dialog).getByLabelText("PIN"), "123456{Enter}");
-    expect(mocked.deviceGenerate).toHaveBeenCalledWith(yubikey.locator, "123456", "p256", "");
+    expect(mocked.deviceGenerate, "a YubiKey key with its usual touch policy").toHaveBeenCalledWith(
+      yubikey.locator,
+      "123456",
+      "p256",
+      "",
+      null,
+    );
     const keys = await screen.findByRole("table", { name: "Keys" });
     expect(keys).toHaveTextContent("9a: authentication (TLS)");
+  });
+
+  it("generates a YubiKey key that asks for a touch when chosen", async () => {
+    const { user } = setup();
+    mocked.deviceOpen.mockResolvedValue(ok(yubikeyWith([], 3)));
+    mocked.deviceGenerate.mockResolvedValue(ok(yubikeyWith([tlsKey], 3)));
+    const table = await screen.findByRole("table", { name: "Devices present" });
+    await user.click(within(table).getAllByRole("button", { name: "Open…" })[0]!);
+    await user.type(screen.getByLabelText("PIN"), "123456{Enter}");
+    await screen.findByText("No keys on this device yet.");
+    expect(screen.queryByLabelText("Label (PKCS#11 tokens)"), "a YubiKey names keys by slot").toBeNull();
+    await user.selectOptions(screen.getByLabelText("Touch (YubiKey)"), "always");
+    await user.click(screen.getByRole("button", { name: "Generate…" }));
+    await user.type(within(screen.getByRole("dialog", { name: "Device PIN" })).getByLabelText("PIN"), "123456{Enter}");
+    expect(mocked.deviceGenerate).toHaveBeenCalledWith(yubikey.locator, "123456", "p256", "", "always");
   });
 
   it("warns before a YubiKey slot that holds a key is overwritten", async () => {
