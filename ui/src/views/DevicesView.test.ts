@@ -17,6 +17,18 @@ function setup() {
   return { user };
 }
 
+/** Opens the listed YubiKey, which holds no key yet; generating will give it the TLS key. */
+async function openEmptyYubikey() {
+  const { user } = setup();
+  mocked.deviceOpen.mockResolvedValue(ok(yubikeyWith([], 3)));
+  mocked.deviceGenerate.mockResolvedValue(ok(yubikeyWith([tlsKey], 3)));
+  const table = await screen.findByRole("table", { name: "Devices present" });
+  await user.click(within(table).getAllByRole("button", { name: "Open…" })[0]!);
+  await user.type(screen.getByLabelText("PIN"), "123456{Enter}");
+  await screen.findByText("No keys on this device yet.");
+  return user;
+}
+
 beforeEach(() => {
   vi.resetAllMocks();
   mocked.deviceScan.mockResolvedValue(
@@ -120,13 +132,7 @@ describe("the Devices screen", () => {
   });
 
   it("generates a key after asking for the PIN again", async () => {
-    const { user } = setup();
-    mocked.deviceOpen.mockResolvedValue(ok(yubikeyWith([], 3)));
-    mocked.deviceGenerate.mockResolvedValue(ok(yubikeyWith([tlsKey], 3)));
-    const table = await screen.findByRole("table", { name: "Devices present" });
-    await user.click(within(table).getAllByRole("button", { name: "Open…" })[0]!);
-    await user.type(screen.getByLabelText("PIN"), "123456{Enter}");
-    await screen.findByText("No keys on this device yet.");
+    const user = await openEmptyYubikey();
 
     await user.click(screen.getByRole("button", { name: "Generate…" }));
     const dialog = screen.getByRole("dialog", { name: "Device PIN" });
@@ -143,13 +149,7 @@ describe("the Devices screen", () => {
   });
 
   it("generates a YubiKey key that asks for a touch when chosen", async () => {
-    const { user } = setup();
-    mocked.deviceOpen.mockResolvedValue(ok(yubikeyWith([], 3)));
-    mocked.deviceGenerate.mockResolvedValue(ok(yubikeyWith([tlsKey], 3)));
-    const table = await screen.findByRole("table", { name: "Devices present" });
-    await user.click(within(table).getAllByRole("button", { name: "Open…" })[0]!);
-    await user.type(screen.getByLabelText("PIN"), "123456{Enter}");
-    await screen.findByText("No keys on this device yet.");
+    const user = await openEmptyYubikey();
     expect(screen.queryByLabelText("Label (PKCS#11 tokens)"), "a YubiKey names keys by slot").toBeNull();
     await user.selectOptions(screen.getByLabelText("Touch (YubiKey)"), "always");
     await user.click(screen.getByRole("button", { name: "Generate…" }));
