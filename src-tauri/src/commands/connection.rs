@@ -15,7 +15,7 @@ use tauri::State;
 use gatehouse_client::profile::KeySource;
 
 use super::profile::{ProfileSummary, store};
-use super::{ErrorCode, IpcError};
+use super::IpcError;
 use crate::Console;
 
 /// The connection of the last successful `connect`: its profile's name, the connection, and
@@ -81,20 +81,10 @@ pub(crate) fn connection_for(
         return Ok(live);
     }
     let store = store(console)?;
-    let profile = store.get(profile)?;
-    if let KeySource::Device { device, .. } = &profile.key {
-        let mut error = IpcError::new(
-            ErrorCode::DevicePinRequired,
-            format!(
-                "profile {} keeps its key on {device}, and is not connected",
-                profile.name
-            ),
-            "Connect with this profile first (the console asks for the device's PIN), then try again.",
-        );
-        error.detail = Some(device.to_string());
-        return Err(error);
-    }
-    Ok(Arc::new(gatehouse_client::open(store, &profile)?))
+    Ok(Arc::new(gatehouse_client::open(
+        store,
+        &store.get(profile)?,
+    )?))
 }
 
 /// Who the server says we are.
@@ -266,18 +256,8 @@ pub async fn connect(
     console.live.set(None);
     let store = store(&console)?;
     let profile = store.get(&profile)?;
-    let mut device = None;
+    let mut device_identity = None;
     let connection = match (&profile.key, pin) {
-        (KeySource::Device { device, .. }, None) => {
-            // The device, as people call it, travels in `detail` so the PIN dialog can name it.
-            let mut error = IpcError::new(
-                ErrorCode::DevicePinRequired,
-                format!("the key of profile {} is on {device}", profile.name),
-                "Connect the device and type its PIN.",
-            );
-            error.detail = Some(device.to_string());
-            return Err(error);
-        }
         (KeySource::Device { .. }, Some(pin)) => {
             let pin = gatehouse_keys::Pin::new(pin);
             let owned = profile.clone();
@@ -287,9 +267,11 @@ pub async fn connect(
                 })
                 .await?,
             );
-            device = Some(identity.clone());
+            device_identity = Some(identity.clone());
             gatehouse_client::Connection::new(&profile, identity)?
         }
+        // A key file; or a key on a device but no PIN, which `open` refuses: the answer is
+        // `DevicePinRequired`, naming the device for the PIN dialog.
         _ => gatehouse_client::open(store, &profile)?,
     };
     let me = connection.whoami().await?;
@@ -297,7 +279,7 @@ pub async fn connect(
     console.live.set(Some(LiveConnection {
         profile: profile.name.clone(),
         connection: Arc::new(connection),
-        device,
+        device: device_identity,
     }));
     Ok(Connection {
         profile: ProfileSummary::from(&profile),

@@ -217,6 +217,16 @@ impl From<OpenError> for IpcError {
             OpenError::Profile(e) => e.into(),
             OpenError::Identity(e) => e.into(),
             OpenError::Connection(e) => e.into(),
+            // The device, as people call it, travels in `detail` so the PIN dialog can name it.
+            OpenError::DeviceKey { ref device, .. } => {
+                let mut error = IpcError::new(
+                    ErrorCode::DevicePinRequired,
+                    e.to_string(),
+                    "Connect with this profile: the console asks for the device's PIN.",
+                );
+                error.detail = Some(device.clone());
+                error
+            }
             other => IpcError::new(
                 ErrorCode::Internal,
                 other.to_string(),
@@ -231,6 +241,21 @@ mod tests {
     use gatehouse_protocol::Fingerprint;
 
     use super::*;
+
+    #[test]
+    fn a_device_profile_opened_without_its_pin_asks_for_it_naming_the_device() {
+        let ipc = IpcError::from(OpenError::DeviceKey {
+            profile: "frank".into(),
+            device: "YubiKey (PIV) serial 31000001".into(),
+        });
+        assert_eq!(ipc.code, ErrorCode::DevicePinRequired);
+        assert_eq!(
+            ipc.detail.as_deref(),
+            Some("YubiKey (PIV) serial 31000001"),
+            "the PIN dialog names the device from the detail"
+        );
+        assert!(ipc.message.contains("frank"), "{}", ipc.message);
+    }
 
     #[test]
     fn every_connection_failure_reaches_the_ui_with_its_own_code_and_a_next_step() {
