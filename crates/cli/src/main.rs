@@ -716,7 +716,7 @@ async fn connect(store: &ProfileStore, profile: &Profile) -> Result<Connection, 
         let pin = device::pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
         let identity = gatehouse_keys::tls::profile_identity(&owned, &pin)
             .map_err(device::device_failure)?;
-        if !gatehouse_client::identity::ClientIdentity::signature_wait(&identity).is_zero() {
+        if identity.needs_touch() {
             eprintln!("touch the YubiKey when it blinks: this profile's key signs each new connection only after a touch");
         }
         Ok::<_, Failure>(identity)

@@ -212,31 +212,28 @@ impl Piv {
     /// Opens the YubiKey with this serial number and checks `pin` (which counts a try when
     /// wrong).
     pub fn open(serial: u32, pin: &Pin) -> Result<Self, Error> {
+        let mut piv = Self::connect(serial, pin)?;
+        piv.verify_pin()?;
+        Ok(piv)
+    }
+
+    /// The YubiKey with this serial, to be used with `pin`, which is not checked yet.
+    fn connect(serial: u32, pin: &Pin) -> Result<Self, Error> {
         let yubikey = find(serial)?;
         let info = describe(&yubikey, yubikey.name());
-        let mut piv = Self {
+        Ok(Self {
             yubikey,
             info,
             pin: pin.clone(),
             management_key: None,
             management_authenticated: false,
-        };
-        piv.verify_pin()?;
-        Ok(piv)
+        })
     }
 
     /// Unblocks the PIN of the YubiKey with this serial with the PUK, setting it to `new_pin`,
     /// and opens the device with it. A wrong PUK counts a try ([`Error::PukIncorrect`]).
     pub fn unblock(serial: u32, puk: &Pin, new_pin: &Pin) -> Result<Self, Error> {
-        let yubikey = find(serial)?;
-        let info = describe(&yubikey, yubikey.name());
-        let mut piv = Self {
-            yubikey,
-            info,
-            pin: new_pin.clone(),
-            management_key: None,
-            management_authenticated: false,
-        };
+        let mut piv = Self::connect(serial, new_pin)?;
         piv.unblock_pin(puk, new_pin)?;
         piv.verify_pin()?;
         Ok(piv)
@@ -341,9 +338,15 @@ impl Piv {
     }
 
     fn verify_pin(&mut self) -> Result<(), Error> {
-        let pin = Zeroizing::new(self.pin.expose().as_bytes().to_vec());
+        let pin = self.pin_bytes();
         self.on_card(|yubikey| yubikey.verify_pin(&pin))
             .map_err(|e| self.pin_error(e))
+    }
+
+    /// The PIN as the card takes it, in memory wiped after use (the card call needs its own
+    /// copy while `self` is borrowed for the card).
+    fn pin_bytes(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.pin.expose().as_bytes().to_vec())
     }
 
     /// Runs `op` on the card. When the card was reset since this handle last used it (another
@@ -607,7 +610,7 @@ impl Device for Piv {
         let id = slot_id(slot)?;
         // The signature slot's PIN policy is "always": the PIN is checked right before, in the
         // same attempt (a reset between the two would undo the check).
-        let pin = Zeroizing::new(self.pin.expose().as_bytes().to_vec());
+        let pin = self.pin_bytes();
         let raw = self
             .on_card(|yubikey| {
                 yubikey.verify_pin(&pin)?;

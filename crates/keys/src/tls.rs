@@ -202,6 +202,11 @@ impl DeviceIdentity {
 }
 
 impl DeviceIdentity {
+    /// Whether each handshake waits for a touch on the device.
+    pub fn needs_touch(&self) -> bool {
+        self.needs_touch
+    }
+
     /// Asks the device something harmless (its PIN status), to learn whether it is still there:
     /// [`Error::DeviceGone`] once it has been pulled. Blocks for one device round trip.
     pub fn check_present(&self) -> Result<(), Error> {

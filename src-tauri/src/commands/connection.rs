@@ -14,8 +14,8 @@ use tauri::State;
 
 use gatehouse_client::profile::KeySource;
 
-use super::profile::{ProfileSummary, store};
 use super::IpcError;
+use super::profile::{ProfileSummary, store};
 use crate::Console;
 
 /// The connection of the last successful `connect`: its profile's name, the connection, and
