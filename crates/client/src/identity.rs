@@ -57,12 +57,6 @@ pub trait ClientIdentity: Send + Sync + std::fmt::Debug {
         true
     }
 
-    /// How long signing a handshake may wait for a person, beyond the usual time (a device key
-    /// that waits for a touch). A connection allows for it in its timeouts.
-    fn signature_wait(&self) -> std::time::Duration {
-        std::time::Duration::ZERO
-    }
-
     /// The end-entity certificate's validity period.
     fn validity(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let key = self.certified_key();

@@ -6,15 +6,14 @@
 //! DER-encodes `r || s` for `ecdsa_secp256r1_sha256`. The call blocks for one device signature,
 //! which on a YubiKey slot that asks for a touch lasts until the touch (up to 15 seconds): on
 //! tokio's multi-threaded runtime the signer tells tokio it blocks (`block_in_place`), so the
-//! other tasks move to another worker, and the identity asks the connection to allow for the
-//! wait ([`ClientIdentity::signature_wait`]).
+//! other tasks move to another worker. The client's own timeouts need no allowance for the wait:
+//! TLS 1.3's client finishes the handshake in the same step as its signature. The server's
+//! handshake limit does (`handshake_timeout_secs`, 30 s).
 //!
 //! Resumption is refused ([`ClientIdentity::allows_resumption`] is false): a resumed session
 //! skips the client signature, so pulling the token would not cut access on the next connection.
 
 use std::sync::Arc;
-
-use std::time::Duration;
 
 use gatehouse_client::connection::{CLIENT_KEY_FAILURE, CLIENT_KEY_NOT_TOUCHED};
 use gatehouse_client::identity::ClientIdentity;
@@ -160,10 +159,6 @@ fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
-/// How much longer than usual a handshake may take when the client key waits for a touch: the
-/// YubiKey's own wait, and a margin.
-const TOUCH_ALLOWANCE: Duration = Duration::from_secs(20);
-
 /// A client identity whose key lives on a device.
 #[derive(Debug)]
 pub struct DeviceIdentity {
@@ -221,14 +216,6 @@ impl ClientIdentity for DeviceIdentity {
 
     fn allows_resumption(&self) -> bool {
         false
-    }
-
-    fn signature_wait(&self) -> Duration {
-        if self.needs_touch {
-            TOUCH_ALLOWANCE
-        } else {
-            Duration::ZERO
-        }
     }
 }
 
