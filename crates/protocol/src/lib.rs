@@ -4,6 +4,8 @@
 //! authenticated HTTPS connection between `gatehouse-server` and its clients.
 #![deny(missing_docs)]
 
+pub mod audit;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -280,6 +282,8 @@ pub enum ErrorCode {
     BadRequest,
     /// No such resource.
     NotFound,
+    /// The request conflicts with the current state (a duplicate, a state that moved on).
+    Conflict,
     /// The request body exceeded the server's limit.
     PayloadTooLarge,
     /// The request took longer than the server's limit.
@@ -298,6 +302,7 @@ impl ErrorCode {
             ErrorCode::NotRegistered | ErrorCode::Disabled | ErrorCode::Forbidden => 403,
             ErrorCode::BadRequest => 400,
             ErrorCode::NotFound => 404,
+            ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Timeout => 408,
             ErrorCode::Internal => 500,

@@ -38,7 +38,7 @@ async fn main() {
         let server = deployment.start().await;
         let n = (entries / 5).max(1000);
         let start = Instant::now();
-        gatehouse_server::demo::generate(&server.state.audit, n, WRITERS, |_| {})
+        gatehouse_server::audit::demo::generate(&server.state.audit, n, WRITERS, |_| {})
             .await
             .unwrap();
         row(
@@ -55,7 +55,7 @@ async fn main() {
     let dave = deployment.enrol("dave", &[Role::Compliance]).await;
     let server = deployment.start().await;
     let start = Instant::now();
-    gatehouse_server::demo::generate(&server.state.audit, entries, WRITERS, |_| {})
+    gatehouse_server::audit::demo::generate(&server.state.audit, entries, WRITERS, |_| {})
         .await
         .unwrap();
     row(

@@ -38,6 +38,15 @@ pub enum Error {
         /// Why.
         source: Box<toml::de::Error>,
     },
+    /// The file holds a secret that belongs in the environment.
+    #[error(
+        "config file {path} holds a database password: remove it from [database] url and pass the \
+         URL with its password in GATEHOUSE_DATABASE_URL (or the password in PGPASSWORD)"
+    )]
+    Secret {
+        /// The file.
+        path: PathBuf,
+    },
     /// An environment override has a bad value.
     #[error("environment variable {name} is invalid: {reason}")]
     Env {
@@ -129,7 +138,7 @@ impl std::fmt::Debug for Database {
 
 /// Paths of the TLS material, relative to the data directory unless absolute.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Tls {
     /// The deployment CA: client certificates must chain to it.
     pub ca_cert: PathBuf,
@@ -137,6 +146,13 @@ pub struct Tls {
     pub server_cert: PathBuf,
     /// The server's private key (PKCS#8 PEM).
     pub server_key: PathBuf,
+    /// How long after it expired (or before it becomes valid) a client certificate still
+    /// completes the handshake, so its holder is told why they are refused; beyond this the
+    /// handshake fails.
+    pub expiry_grace_secs: u64,
+    /// How often the revoked-certificate list is reread from the database (revocations made
+    /// by another instance or the command line take effect within this).
+    pub revocation_refresh_secs: u64,
 }
 
 impl Default for Tls {
@@ -145,29 +161,36 @@ impl Default for Tls {
             ca_cert: PathBuf::from("pki/ca.pem"),
             server_cert: PathBuf::from("pki/server.pem"),
             server_key: PathBuf::from("pki/server.key"),
+            expiry_grace_secs: 24 * 3600,
+            revocation_refresh_secs: 5,
         }
     }
 }
 
 /// The audit log's signing key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Audit {
     /// Hex of the Ed25519 secret that signs checkpoints (0600), relative to the data directory.
     pub log_key: PathBuf,
+    /// The largest log size this server has seen signed, kept outside the database so a
+    /// database rolled back to an older state is refused. Relative to the data directory; keep
+    /// it where the database's administrators cannot write.
+    pub high_water_mark: PathBuf,
 }
 
 impl Default for Audit {
     fn default() -> Self {
         Self {
             log_key: PathBuf::from("pki/log.key"),
+            high_water_mark: PathBuf::from("audit-high-water"),
         }
     }
 }
 
 /// Limits that keep one client from exhausting the server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
@@ -177,8 +200,21 @@ pub struct Limits {
     /// for a YubiKey touch (the YubiKey blinks for 15 s); a stalled handshake holds one of
     /// `max_connections` for at most this long.
     pub handshake_timeout_secs: u64,
+    /// Longest a new connection may take to send its TLS ClientHello, in seconds. Only after
+    /// it (when the server has asked for the client's certificate) does the longer
+    /// `handshake_timeout_secs` apply.
+    pub client_hello_timeout_secs: u64,
     /// Most connections served at once; further ones wait in the accept queue.
     pub max_connections: usize,
+    /// Most connections one address may hold at once; more are closed at once.
+    pub max_connections_per_ip: usize,
+    /// A connection with no request in flight for this long is closed, in seconds.
+    pub idle_timeout_secs: u64,
+    /// How often an HTTP/2 connection is pinged, and how long the answer may take, in seconds.
+    pub http2_keep_alive_secs: u64,
+    /// Refused identities are audited once per (certificate, address, reason) per window of
+    /// this many seconds; the repeats are counted in one summary entry when it closes.
+    pub refusal_window_secs: u64,
     /// Longest graceful shutdown waits for open requests, in seconds.
     pub shutdown_grace_secs: u64,
 }
@@ -189,7 +225,12 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             handshake_timeout_secs: 30,
+            client_hello_timeout_secs: 5,
             max_connections: 1024,
+            max_connections_per_ip: 64,
+            idle_timeout_secs: 300,
+            http2_keep_alive_secs: 30,
+            refusal_window_secs: 60,
             shutdown_grace_secs: 10,
         }
     }
@@ -204,6 +245,26 @@ impl Limits {
     /// [`Limits::handshake_timeout_secs`] as a duration.
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_secs(self.handshake_timeout_secs)
+    }
+
+    /// [`Limits::client_hello_timeout_secs`] as a duration.
+    pub fn client_hello_timeout(&self) -> Duration {
+        Duration::from_secs(self.client_hello_timeout_secs)
+    }
+
+    /// [`Limits::idle_timeout_secs`] as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs.max(1))
+    }
+
+    /// [`Limits::http2_keep_alive_secs`] as a duration.
+    pub fn http2_keep_alive(&self) -> Duration {
+        Duration::from_secs(self.http2_keep_alive_secs.max(1))
+    }
+
+    /// [`Limits::refusal_window_secs`] as a duration.
+    pub fn refusal_window(&self) -> Duration {
+        Duration::from_secs(self.refusal_window_secs.max(1))
     }
 }
 
@@ -248,6 +309,28 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
+/// Whether a database URL carries a password (`scheme://user:password@host/...`).
+pub fn has_password(url: &str) -> bool {
+    let Some(rest) = url.split_once("://").map(|(_, rest)| rest) else {
+        return false;
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
+/// The URL without its password, for writing into a config file.
+pub fn without_password(url: &str) -> String {
+    if !has_password(url) {
+        return url.to_owned();
+    }
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let at = rest.find('@').unwrap_or(0);
+    let user = rest[..at].split(':').next().unwrap_or_default();
+    format!("{scheme}://{user}{}", &rest[at..])
+}
+
 fn default_listen() -> SocketAddr {
     DEFAULT_LISTEN
         .parse()
@@ -288,6 +371,13 @@ impl Config {
         } else {
             base.join(&config.data_dir)
         };
+        if let Some(url) = &config.database.url
+            && has_password(url)
+        {
+            return Err(Error::Secret {
+                path: path.to_owned(),
+            });
+        }
         config.apply_env(|name| std::env::var(name).ok())?;
         Ok(config)
     }
@@ -370,6 +460,35 @@ mod tests {
             config.limits.max_body_bytes,
             1024 * 1024,
             "1 MiB body limit by default"
+        );
+    }
+
+    #[test]
+    fn a_database_password_in_the_file_is_refused_and_init_strips_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &path,
+            "deployment = \"t\"\n[database]\nurl = \"postgres://gh:hunter2@db/gh\"\n",
+        )
+        .expect("write");
+        let err = Config::load(&path).expect_err("a password in the file is refused");
+        assert!(
+            err.to_string().contains("GATEHOUSE_DATABASE_URL")
+                && !err.to_string().contains("hunter2"),
+            "the error says where the password goes, without repeating it: {err}"
+        );
+        assert_eq!(
+            without_password("postgres://gh:hunter2@db:5432/gh?x=1"),
+            "postgres://gh@db:5432/gh?x=1"
+        );
+        assert_eq!(
+            without_password("postgres://gh@db/gh"),
+            "postgres://gh@db/gh"
+        );
+        assert!(
+            !has_password("postgres://db/gh?user=a:b"),
+            "no userinfo, no password"
         );
     }
 

@@ -12,8 +12,8 @@ use rustls::pki_types::pem::PemObject;
 use sha2::{Digest, Sha256};
 
 use crate::config::{self, Config};
-use crate::db::{self, Db};
 use crate::pki::{self, Authority, Validity};
+use crate::store::{self as db, Db};
 
 /// The people a development deployment starts with.
 pub const DEMO_PEOPLE: &[(&str, &[Role])] = &[
@@ -93,8 +93,14 @@ pub async fn init(data_dir: &Path, options: &InitOptions) -> Result<Deployment, 
         let path = path.to_owned();
         move |source| Error::Io { path, source }
     };
-    std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
+    create_private_dir(data_dir).map_err(io(data_dir))?;
     let data_dir = data_dir.canonicalize().map_err(io(data_dir))?;
+    // The data directory holds keys and the database: only its owner may look inside.
+    std::fs::set_permissions(
+        &data_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .map_err(io(&data_dir))?;
     let config_file = data_dir.join(config::FILE_NAME);
     let generated = ["pki", "people", "profiles"].map(|d| data_dir.join(d));
     let sqlite = data_dir.join(config::SQLITE_FILE);
@@ -107,6 +113,10 @@ pub async fn init(data_dir: &Path, options: &InitOptions) -> Result<Deployment, 
             if dir.exists() {
                 std::fs::remove_dir_all(dir).map_err(io(dir))?;
             }
+        }
+        let high_water = data_dir.join(crate::config::Audit::default().high_water_mark);
+        if high_water.exists() {
+            std::fs::remove_file(&high_water).map_err(io(&high_water))?;
         }
         for suffix in ["", "-wal", "-shm"] {
             let file = PathBuf::from(format!("{}{suffix}", sqlite.display()));
@@ -121,7 +131,11 @@ pub async fn init(data_dir: &Path, options: &InitOptions) -> Result<Deployment, 
 
     let mut config = Config::development(&options.deployment, &data_dir, options.listen);
     config.data_dir = PathBuf::new(); // written relative: the file's directory
-    config.database.url = options.database_url.clone();
+    // The password, if any, stays in the environment: the file gets the URL without it.
+    config.database.url = options
+        .database_url
+        .as_deref()
+        .map(config::without_password);
 
     let ca = Authority::generate(&options.deployment)?;
     write_file(&data_dir.join("pki/ca.pem"), ca.cert_pem(), 0o644)?;
@@ -140,9 +154,10 @@ pub async fn init(data_dir: &Path, options: &InitOptions) -> Result<Deployment, 
 
     let mut resolved = config.clone();
     resolved.data_dir = data_dir.clone();
+    resolved.database.url = options.database_url.clone();
     let db = Db::connect(&resolved.database_url()).await?;
     if options.force {
-        db.clear_registry().await?;
+        crate::registry::store::clear(&db).await?;
     }
     let server_url = format!("https://localhost:{}", options.listen.port());
     let mut people = Vec::new();
@@ -152,8 +167,10 @@ pub async fn init(data_dir: &Path, options: &InitOptions) -> Result<Deployment, 
         let key_path = data_dir.join(format!("people/{name}.key"));
         write_file(&cert_path, &issued.cert_pem, 0o644)?;
         write_file(&key_path, &issued.key_pem, 0o600)?;
-        let fingerprint = fingerprint_of_pem(&issued.cert_pem)?;
-        db.register(&fingerprint, name, roles).await?;
+        let certificate = crate::registry::Certificate::from_pem(&issued.cert_pem)
+            .map_err(|e| Error::Pki(pki::Error::Request(e.to_string())))?;
+        let fingerprint = certificate.fingerprint;
+        crate::registry::store::insert_unaudited(&db, &certificate, name, roles).await?;
         let profile = data_dir.join(format!("profiles/{name}.json"));
         let file = ProfileFile {
             format: ProfileFile::FORMAT.to_owned(),

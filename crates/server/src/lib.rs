@@ -7,27 +7,25 @@
 #![deny(missing_docs)]
 
 pub mod audit;
-pub mod audit_api;
 pub mod config;
-pub mod db;
-pub mod demo;
 pub mod deployment;
 pub mod http;
 pub mod ledger;
 pub mod pki;
-pub mod serve;
+pub mod registry;
+pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
-pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
+use crate::http::tls;
 pub use crate::http::{AppState, app};
 
 /// Failure to start serving.
@@ -39,7 +37,7 @@ pub enum StartError {
     Tls(#[from] tls::Error),
     /// Storage unusable.
     #[error(transparent)]
-    Db(#[from] db::Error),
+    Db(#[from] store::Error),
     /// The audit log cannot be opened (missing key, inconsistent log).
     #[error(transparent)]
     Audit(#[from] audit::Error),
@@ -56,26 +54,44 @@ pub enum StartError {
     },
 }
 
-/// A server started by [`start`].
+/// A server started by [`start`]. It owns every task it started: the accept loop, the audit
+/// sequencer, the refusal summaries and the revocation refresher. None is detached; shutdown
+/// stops and awaits them all.
 #[derive(Debug)]
 pub struct Running {
     /// The bound address (useful with port 0).
     pub addr: SocketAddr,
     /// Shared state (tests reach the database through it).
     pub state: Arc<AppState>,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    stop: watch::Sender<bool>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    refusals: Option<tokio::task::JoinHandle<()>>,
+    tasks: JoinSet<()>,
 }
 
 impl Running {
-    /// Stops accepting, waits for open requests (bounded by the grace period) and returns.
+    /// Stops accepting, waits for open requests (bounded by the grace period), logs what is
+    /// still queued for the audit log, and returns.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        self.stop.send_replace(true);
+        let result = match self.server.take() {
+            Some(server) => server
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        };
+        // The last refusal summaries go through the sequencer, which closes after them.
+        if let Some(refusals) = self.refusals.take()
+            && let Err(error) = refusals.await
+        {
+            tracing::error!(%error, "the refusal summaries task failed");
         }
-        let result = (&mut self.task)
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        self.state.audit.close();
+        while let Some(joined) = self.tasks.join_next().await {
+            if let Err(error) = joined {
+                tracing::error!(%error, "a background task failed");
+            }
+        }
         if let Some(ledger) = &self.state.ledger {
             ledger.shutdown().await;
         }
@@ -90,19 +106,35 @@ impl Running {
     }
 }
 
-/// Opens storage, loads TLS material, binds the listener and starts serving in the background.
-pub async fn start(config: &config::Config) -> Result<Running, StartError> {
-    let tls = tls::server_config(
-        &config.resolve(&config.tls.ca_cert),
-        &config.resolve(&config.tls.server_cert),
-        &config.resolve(&config.tls.server_key),
-    )?;
-    let db = db::Db::connect(&config.database_url()).await?;
+/// Opens the deployment's audit log (checking it against its signatures and high-water mark)
+/// and starts its sequencer in `tasks`.
+pub async fn open_audit(
+    config: &config::Config,
+    db: &store::Db,
+    tasks: &mut JoinSet<()>,
+) -> Result<audit::AuditLog, audit::Error> {
     let key = audit::load_key(
         &config.resolve(&config.audit.log_key),
         &config.audit_origin(),
     )?;
-    let audit = audit::AuditLog::open(db.clone(), key).await?;
+    let high_water = audit::HighWater::at(config.resolve(&config.audit.high_water_mark));
+    audit::AuditLog::open(db.clone(), key, high_water, tasks).await
+}
+
+/// Opens storage, loads TLS material, binds the listener and starts serving in the background.
+pub async fn start(config: &config::Config) -> Result<Running, StartError> {
+    let db = store::Db::connect(&config.database_url()).await?;
+    let revoked = registry::Revoked::default();
+    revoked.refresh(&db).await?;
+    let tls = tls::server_config(
+        &config.resolve(&config.tls.ca_cert),
+        &config.resolve(&config.tls.server_cert),
+        &config.resolve(&config.tls.server_key),
+        std::time::Duration::from_secs(config.tls.expiry_grace_secs),
+        revoked.clone(),
+    )?;
+    let mut tasks = JoinSet::new();
+    let audit = open_audit(config, &db, &mut tasks).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -117,15 +149,22 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
         Some(l) => Some(Arc::new(ledger::LedgerAdapter::start(config, l).await?)),
         None => None,
     };
-    let mut state = AppState::new(db, audit, &config.deployment, config.limits.clone());
+    let mut state = AppState::new(db.clone(), audit, &config.deployment, config.limits.clone());
     state.ledger = ledger;
     let state = Arc::new(state);
     let router = app(state.clone());
-    let (stop, stopped) = oneshot::channel::<()>();
+    let (stop, stopped) = watch::channel(false);
+    let refusals = tokio::spawn(http::auth::flush_refusals(state.clone(), stopped.clone()));
+    tasks.spawn(revoked.keep_fresh(
+        db,
+        std::time::Duration::from_secs(config.tls.revocation_refresh_secs.max(1)),
+        stopped.clone(),
+    ));
     let limits = config.limits.clone();
-    let task = tokio::spawn(async move {
-        serve::serve(listener, tls, router, limits, async {
-            let _ = stopped.await;
+    let mut serve_stop = stopped;
+    let server = tokio::spawn(async move {
+        http::serve::serve(listener, tls, router, limits, async move {
+            let _ = serve_stop.wait_for(|stop| *stop).await;
         })
         .await
     });
@@ -133,7 +172,9 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
     Ok(Running {
         addr,
         state,
-        stop: Some(stop),
-        task,
+        stop,
+        server: Some(server),
+        refusals: Some(refusals),
+        tasks,
     })
 }

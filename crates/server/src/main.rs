@@ -8,8 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gatehouse_server::config::{self, Config, LogFormat};
 use gatehouse_server::deployment::{self, InitOptions};
+use gatehouse_server::registry::enrol::Enrolment;
+use gatehouse_server::registry::{ChangedBy, Registry};
 use tracing_subscriber::EnvFilter;
-use utoipa::OpenApi;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -186,22 +187,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Registry { config, action } => {
             let config = Config::load(&config)?;
-            let db = gatehouse_server::db::Db::connect(&config.database_url()).await?;
-            let disable = matches!(action, RegistryAction::Disable { .. });
-            match action {
-                RegistryAction::List => {
-                    for o in db.officers().await? {
-                        let roles: Vec<_> = o.roles.iter().map(|r| r.as_str()).collect();
-                        let state = if o.disabled { "disabled" } else { "enabled" };
-                        println!(
-                            "{:<12} {:<24} {:<8} {}",
-                            o.name,
-                            roles.join("+"),
-                            state,
-                            o.fingerprint
-                        );
-                    }
+            let db = gatehouse_server::store::Db::connect(&config.database_url()).await?;
+            if let RegistryAction::List = action {
+                for o in gatehouse_server::registry::store::officers(&db).await? {
+                    let roles: Vec<_> = o.roles.iter().map(|r| r.as_str()).collect();
+                    let state = if o.disabled { "disabled" } else { "enabled" };
+                    println!(
+                        "{:<12} {:<24} {:<8} {}",
+                        o.name,
+                        roles.join("+"),
+                        state,
+                        o.fingerprint
+                    );
                 }
+                db.close().await;
+                return Ok(());
+            }
+            let mut tasks = tokio::task::JoinSet::new();
+            let log = gatehouse_server::open_audit(&config, &db, &mut tasks).await?;
+            let registry = Registry::new(db.clone(), log.clone());
+            let by = ChangedBy::local_operator();
+            let disable = matches!(action, RegistryAction::Disable { .. });
+            let result = match action {
+                RegistryAction::List => Ok(()),
                 RegistryAction::Enrol {
                     name,
                     roles,
@@ -210,201 +218,69 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     days,
                     replace,
                 } => {
-                    let fingerprint =
-                        enrol(&config, &db, &name, &roles, &csr, &out, days, replace).await?;
-                    println!(
-                        "{name}: certificate {} written to {}",
-                        fingerprint,
-                        out.display()
-                    );
-                    println!(
-                        "  profile: gatehouse profile add --name {name} --server URL --ca CA.pem --cert {} --device-key ID (and the device: --piv --serial N, or --module PATH --token LABEL)",
-                        out.display()
-                    );
+                    let request = Enrolment {
+                        name: &name,
+                        roles: &roles,
+                        csr: &csr,
+                        out: &out,
+                        days,
+                        replace,
+                    };
+                    gatehouse_server::registry::enrol::from_request(&config, &registry, &by, &request)
+                        .await
+                        .map(|fingerprint| {
+                            println!("{name}: certificate {fingerprint} written to {}", out.display());
+                            println!(
+                                "  profile: gatehouse profile add --name {name} --server URL --ca CA.pem --cert {} --device-key ID (and the device: --piv --serial N, or --module PATH --token LABEL)",
+                                out.display()
+                            );
+                        })
+                        .map_err(anyhow::Error::from)
                 }
-                RegistryAction::Disable { name } | RegistryAction::Enable { name } => {
-                    set_disabled(&config, &db, &name, disable).await?;
-                    println!(
-                        "{name}: access {}",
-                        if disable { "disabled" } else { "enabled" }
-                    );
-                }
-            }
+                RegistryAction::Disable { name } | RegistryAction::Enable { name } => registry
+                    .set_disabled(&by, &name, disable)
+                    .await
+                    .map(|()| {
+                        println!(
+                            "{name}: access {}",
+                            if disable { "disabled" } else { "enabled" }
+                        );
+                    })
+                    .map_err(anyhow::Error::from),
+            };
+            log.close();
+            while tasks.join_next().await.is_some() {}
             db.close().await;
-            Ok(())
+            result
         }
         Command::DemoActivity { config, count } => {
-            use gatehouse_server::audit::{self, AuditLog};
             let config = Config::load(&config)?;
-            let db = gatehouse_server::db::Db::connect(&config.database_url()).await?;
-            let key = audit::load_key(
-                &config.resolve(&config.audit.log_key),
-                &config.audit_origin(),
-            )?;
-            let log = AuditLog::open(db.clone(), key).await?;
+            let db = gatehouse_server::store::Db::connect(&config.database_url()).await?;
+            let mut tasks = tokio::task::JoinSet::new();
+            let log = gatehouse_server::open_audit(&config, &db, &mut tasks).await?;
             let started = std::time::Instant::now();
-            gatehouse_server::demo::generate(&log, count, 512, move |done| {
+            let result = gatehouse_server::audit::demo::generate(&log, count, 8, move |done| {
                 eprint!("\rappending demo activity: {done}/{count}");
             })
             .await
-            .context("appending demo activity")?;
+            .context("appending demo activity");
+            log.close();
+            while tasks.join_next().await.is_some() {}
+            db.close().await;
+            result?;
             eprintln!();
             println!(
                 "appended {count} demo entries in {:.1} s",
                 started.elapsed().as_secs_f64()
             );
-            db.close().await;
             Ok(())
         }
         Command::Openapi => {
-            let doc = gatehouse_server::http::ApiDoc::openapi().to_pretty_json()?;
+            let doc = gatehouse_server::http::openapi().to_pretty_json()?;
             println!("{doc}");
             Ok(())
         }
     }
-}
-
-/// Issues a certificate for the key in a signing request and registers it (or, with `replace`,
-/// gives an existing entry the new certificate). Audited first: no audit entry, no change.
-#[allow(clippy::too_many_arguments)] // one per command-line option
-async fn enrol(
-    config: &Config,
-    db: &gatehouse_server::db::Db,
-    name: &str,
-    roles: &[gatehouse_protocol::Role],
-    csr: &std::path::Path,
-    out: &std::path::Path,
-    days: u32,
-    replace: bool,
-) -> anyhow::Result<gatehouse_protocol::Fingerprint> {
-    use rustls::pki_types::CertificateSigningRequestDer;
-    use rustls::pki_types::pem::PemObject as _;
-    let bytes = std::fs::read(csr).with_context(|| format!("reading {}", csr.display()))?;
-    let der = match CertificateSigningRequestDer::from_pem_slice(&bytes) {
-        Ok(der) => der.as_ref().to_vec(),
-        Err(_) => bytes,
-    };
-    // The development deployment keeps the CA key next to its certificate (`init` writes
-    // both); a production CA issues certificates elsewhere, from the same request.
-    let ca_cert = config.resolve(&config.tls.ca_cert);
-    let ca_key = ca_cert.with_extension("key");
-    let read = |path: &std::path::Path| {
-        std::fs::read_to_string(path).with_context(|| {
-            format!(
-                "reading {} (enrol issues from the deployment's own CA; with an external CA, have it sign the request)",
-                path.display()
-            )
-        })
-    };
-    let ca = gatehouse_server::pki::Authority::load(&read(&ca_cert)?, &read(&ca_key)?)?;
-    let cert_pem = ca
-        .issue_client_for_request(
-            name,
-            &der,
-            gatehouse_server::pki::Validity::days_from_now(days),
-        )
-        .with_context(|| format!("{}", csr.display()))?;
-    let fingerprint = deployment::fingerprint_of_pem(&cert_pem)?;
-    let existing = db.officers().await?.into_iter().find(|o| o.name == name);
-    match (&existing, replace) {
-        (Some(_), false) => anyhow::bail!(
-            "{name:?} is registered already; pass --replace to give them this certificate instead (their old one stops working)"
-        ),
-        (None, true) => {
-            anyhow::bail!("no registry entry named {name:?} to replace; see `registry list`")
-        }
-        _ => {}
-    }
-    let action = if replace {
-        "registry.replace-certificate"
-    } else {
-        "registry.enrol"
-    };
-    let roles_text: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
-    audit_registry_change(
-        config,
-        db,
-        action,
-        format!("officer:{fingerprint}"),
-        serde_json::json!({
-            "name": name,
-            "roles": roles_text,
-            "replaces": existing.map(|o| o.fingerprint.to_hex()),
-        }),
-    )
-    .await?;
-    // Write the certificate before registering: a registered fingerprint whose certificate
-    // was lost would be an entry nobody can use.
-    deployment::write_file(out, &cert_pem, 0o644)?;
-    if replace {
-        db.replace_certificate(name, &fingerprint).await?;
-    } else {
-        db.register(&fingerprint, name, roles).await?;
-    }
-    Ok(fingerprint)
-}
-
-/// Changes a registry entry and audits it; the change is made only if its audit entry is written.
-async fn set_disabled(
-    config: &Config,
-    db: &gatehouse_server::db::Db,
-    name: &str,
-    disable: bool,
-) -> anyhow::Result<()> {
-    let officer = db
-        .officers()
-        .await?
-        .into_iter()
-        .find(|o| o.name == name)
-        .with_context(|| format!("no registry entry named {name:?}; see `registry list`"))?;
-    audit_registry_change(
-        config,
-        db,
-        if disable {
-            "registry.disable"
-        } else {
-            "registry.enable"
-        },
-        format!("officer:{}", officer.fingerprint),
-        serde_json::json!({ "name": name }),
-    )
-    .await?;
-    db.set_disabled(name, disable).await?;
-    Ok(())
-}
-
-/// Appends a registry change made on this machine to the audit trail. The caller makes the
-/// change only if this succeeds.
-async fn audit_registry_change(
-    config: &Config,
-    db: &gatehouse_server::db::Db,
-    action: &str,
-    object: String,
-    details: serde_json::Value,
-) -> anyhow::Result<()> {
-    use gatehouse_server::audit::{self, AuditLog};
-    let key = audit::load_key(
-        &config.resolve(&config.audit.log_key),
-        &config.audit_origin(),
-    )?;
-    let log = AuditLog::open(db.clone(), key).await?;
-    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
-    log.append(audit::Entry {
-        actor: audit::Actor {
-            name: format!("local:{operator}"),
-            fingerprint: gatehouse_protocol::Fingerprint::from_digest([0; 32]),
-        },
-        action: action.to_owned(),
-        object,
-        outcome: gatehouse_audit::leaf::OutcomeKind::Success,
-        code: None,
-        request_id: format!("cli-{}", std::process::id()),
-        details,
-        personal: Vec::new(),
-    })
-    .await
-    .context("the change was not made because it could not be audited")?;
-    Ok(())
 }
 
 fn init_logging(config: &Config) -> anyhow::Result<()> {

@@ -153,23 +153,23 @@ impl TestDeployment {
             .expect("the CA issues a certificate for the request");
         let cert = self.dir.path().join(format!("{name}.pem"));
         write_file(&cert, &pem, 0o644).expect("write cert");
-        let fingerprint = fingerprint_of_pem(&pem).expect("fingerprint");
-        let db = crate::db::Db::connect(&self.config.database_url())
-            .await
-            .expect("open the database");
-        db.register(&fingerprint, name, roles)
-            .await
-            .expect("register");
-        db.close().await;
-        (cert, fingerprint)
+        let certificate = crate::registry::Certificate::from_pem(&pem).expect("a certificate");
+        self.insert(&certificate, name, roles).await;
+        (cert, certificate.fingerprint)
     }
 
     /// Registers a person in the registry.
     pub async fn register(&self, person: &PersonFiles, name: &str, roles: &[Role]) {
-        let db = crate::db::Db::connect(&self.config.database_url())
+        let pem = std::fs::read_to_string(&person.cert).expect("read the certificate");
+        let certificate = crate::registry::Certificate::from_pem(&pem).expect("a certificate");
+        self.insert(&certificate, name, roles).await;
+    }
+
+    async fn insert(&self, certificate: &crate::registry::Certificate, name: &str, roles: &[Role]) {
+        let db = crate::store::Db::connect(&self.config.database_url())
             .await
             .expect("open the database");
-        db.register(&person.fingerprint, name, roles)
+        crate::registry::store::insert_unaudited(&db, certificate, name, roles)
             .await
             .expect("register");
         db.close().await;

@@ -3,8 +3,8 @@
 use std::process::Command;
 
 use gatehouse_protocol::{Environment, ProfileFile, Role};
-use gatehouse_server::db::Db;
 use gatehouse_server::pki::{Authority, Validity};
+use gatehouse_server::store::Db;
 use gatehouse_server::testing::{Backend, PersonFiles, TestDeployment};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");

@@ -4,8 +4,8 @@
 use gatehouse_client::audit::{AlarmSource, Bucket, Cache, Error, Filter, ProofStatus};
 use gatehouse_client::connection::Connection;
 use gatehouse_protocol::Role;
-use gatehouse_server::db::Db;
 use gatehouse_server::pki::Validity;
+use gatehouse_server::store::Db;
 use gatehouse_server::testing::{Backend, TestDeployment};
 
 use crate::classify::{connection, profile};

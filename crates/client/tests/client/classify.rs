@@ -121,10 +121,12 @@ async fn custom_server(
     deployment: &TestDeployment,
     router: Router,
 ) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let tls = gatehouse_server::tls::server_config(
+    let tls = gatehouse_server::http::tls::server_config(
         &deployment.ca_cert(),
         &deployment.dir.path().join("pki/server.pem"),
         &deployment.dir.path().join("pki/server.key"),
+        std::time::Duration::from_secs(3600),
+        gatehouse_server::registry::Revoked::default(),
     )
     .expect("TLS config");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -132,7 +134,7 @@ async fn custom_server(
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(gatehouse_server::serve::serve(
+    tokio::spawn(gatehouse_server::http::serve::serve(
         listener,
         tls,
         router,

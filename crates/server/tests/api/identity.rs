@@ -108,15 +108,15 @@ async fn disabled_entry_gets_403_and_reenabling_restores_access(backend: Backend
     let server = deployment.start().await;
     let connection = connect(&deployment, server.addr, &bob);
     connection.whoami().await.expect("enabled first");
-    assert!(
-        server
-            .state
-            .db
-            .set_disabled("bob", true)
-            .await
-            .expect("update"),
-        "bob exists"
+    let registry = gatehouse_server::registry::Registry::new(
+        server.state.db.clone(),
+        server.state.audit.clone(),
     );
+    let by = gatehouse_server::registry::ChangedBy::local_operator();
+    registry
+        .set_disabled(&by, "bob", true)
+        .await
+        .expect("bob exists and is disabled");
     let err = connection
         .whoami()
         .await
@@ -125,12 +125,10 @@ async fn disabled_entry_gets_403_and_reenabling_restores_access(backend: Backend
         matches!(&err, Error::Disabled { message } if message.contains("disabled")),
         "got {err:?}"
     );
-    server
-        .state
-        .db
-        .set_disabled("bob", false)
+    registry
+        .set_disabled(&by, "bob", false)
         .await
-        .expect("update");
+        .expect("re-enabled");
     connection
         .whoami()
         .await

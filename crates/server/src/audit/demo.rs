@@ -12,7 +12,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::Fingerprint;
 
-use crate::audit::{Actor, AuditLog, Entry, Error};
+use std::borrow::Cow;
+
+use crate::audit::{Action, Actor, AuditLog, Entry, Error, Personal};
+
+/// Entries queued per transaction.
+const CHUNK: u64 = 64;
 
 const ACTORS: [&str; 5] = ["alice", "bob", "carol", "dave", "erin"];
 const ACTIONS: [&str; 8] = [
@@ -40,8 +45,8 @@ pub fn entry(i: u64) -> Entry {
     let actor = ACTORS[(r % ACTORS.len() as u64) as usize];
     let action = ACTIONS[((r >> 8) % ACTIONS.len() as u64) as usize];
     let (outcome, code) = match (r >> 16) % 100 {
-        0..=8 => (OutcomeKind::Denied, Some("QUORUM_NOT_MET".to_owned())),
-        9..=11 => (OutcomeKind::Failed, Some("LEDGER_TIMEOUT".to_owned())),
+        0..=8 => (OutcomeKind::Denied, Some(Cow::Borrowed("QUORUM_NOT_MET"))),
+        9..=11 => (OutcomeKind::Failed, Some(Cow::Borrowed("LEDGER_TIMEOUT"))),
         _ => (OutcomeKind::Success, None),
     };
     let mut digest = [0u8; 32];
@@ -51,18 +56,19 @@ pub fn entry(i: u64) -> Entry {
             name: actor.to_owned(),
             fingerprint: Fingerprint::from_digest(digest),
         },
-        action: action.to_owned(),
+        action: Action::Demo(Cow::Borrowed(action)),
         object: format!("proposal/{}", i / 3),
         outcome,
         code,
         request_id: format!("demo-{i}"),
         details: serde_json::json!({ "demo": true, "serials": (r >> 24) % 10 + 1 }),
-        personal: Vec::new(),
+        personal: Personal::default(),
     }
 }
 
-/// Appends `count` demo entries with `concurrency` writers in flight (the sequencer batches
-/// them); calls `progress(done)` now and then. Returns the first error, if any.
+/// Appends `count` demo entries with `concurrency` writers in flight, each queuing a chunk of
+/// entries per transaction (the sequencer batches them); calls `progress(done)` now and then.
+/// Returns the first error, if any.
 pub async fn generate(
     log: &AuditLog,
     count: u64,
@@ -78,13 +84,15 @@ pub async fn generate(
             (log.clone(), next.clone(), done.clone(), progress.clone());
         writers.spawn(async move {
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
+                let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+                if start >= count {
                     return Ok::<(), Error>(());
                 }
-                log.append(entry(i)).await?;
-                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if finished % 10_000 == 0 || finished == count {
+                let end = (start + CHUNK).min(count);
+                log.append_all((start..end).map(entry).collect()).await?;
+                let before = done.fetch_add(end - start, Ordering::Relaxed);
+                let finished = before + (end - start);
+                if finished / 10_000 != before / 10_000 || finished == count {
                     progress(finished);
                 }
             }
@@ -106,7 +114,7 @@ mod tests {
         assert!(
             entries
                 .iter()
-                .all(|e| e.action.starts_with("demo.") && e.details["demo"] == true),
+                .all(|e| e.action.name().starts_with("demo.") && e.details["demo"] == true),
             "every entry says it is a demo"
         );
         let denied = entries

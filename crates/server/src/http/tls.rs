@@ -1,11 +1,12 @@
 //! TLS for the server: TLS 1.3 only, a client certificate from the deployment CA
 //! required on every connection, ALPN h2 and http/1.1.
 //!
-//! A client certificate that chains to the CA but is outside its validity period
-//! completes the handshake and is then refused by the HTTP layer with a 401 that
-//! says so (see [`ExpiryTolerantVerifier`]), because a TLS alert cannot carry the
-//! reason a person needs. Everything else (unknown CA, bad signature, wrong key
-//! usage) fails the handshake.
+//! A client certificate that chains to the CA but expired a short while ago (or
+//! becomes valid shortly: a skewed clock) completes the handshake and is then refused
+//! by the HTTP layer with a 401 that says so (see [`ExpiryTolerantVerifier`]), because
+//! a TLS alert cannot carry the reason a person needs. Beyond that grace, and for
+//! everything else (unknown CA, bad signature, wrong key usage, a revoked
+//! certificate), the handshake fails.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ use rustls::{
     CertificateError, DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme,
 };
 use sha2::{Digest, Sha256};
+
+use crate::registry::Revoked;
 
 /// Failure to build the TLS configuration.
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +48,14 @@ pub enum Error {
     Verifier(#[from] rustls::server::VerifierBuilderError),
 }
 
-/// Builds the server's rustls configuration from PEM files.
+/// Builds the server's rustls configuration from PEM files. Client certificates outside their
+/// validity by more than `grace` fail the handshake, as do those in `revoked`.
 pub fn server_config(
     ca: &Path,
     cert: &Path,
     key: &Path,
+    grace: Duration,
+    revoked: Revoked,
 ) -> Result<Arc<rustls::ServerConfig>, Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = RootCertStore::empty();
@@ -58,7 +64,11 @@ pub fn server_config(
     }
     let inner =
         WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
-    let verifier = Arc::new(ExpiryTolerantVerifier { inner });
+    let verifier = Arc::new(ExpiryTolerantVerifier {
+        inner,
+        grace,
+        revoked,
+    });
     let chain = load_certs("server certificate", cert)?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| Error::Pem {
         what: "server key",
@@ -122,14 +132,19 @@ fn validity(der: &[u8]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
 }
 
 /// Wraps the standard WebPKI client verifier so that a certificate whose only
-/// fault is its validity period still completes the handshake.
+/// fault is that its validity ended (or begins) within `grace` of now still
+/// completes the handshake, and so that a revoked certificate never does.
 ///
 /// The chain, signatures and key usage are verified as usual, at the last moment
 /// the certificate was (or the first moment it will be) valid. The request layer
-/// then refuses every request on such a connection with a reason.
+/// then refuses every request on such a connection with a reason. Beyond the
+/// grace, an expired certificate is refused in the handshake: a stale credential
+/// gets no further than TLS.
 #[derive(Debug)]
 pub struct ExpiryTolerantVerifier {
     inner: Arc<dyn ClientCertVerifier>,
+    grace: Duration,
+    revoked: Revoked,
 }
 
 impl ClientCertVerifier for ExpiryTolerantVerifier {
@@ -143,6 +158,10 @@ impl ClientCertVerifier for ExpiryTolerantVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
+        let fingerprint = Fingerprint::from_digest(Sha256::digest(end_entity.as_ref()).into());
+        if self.revoked.contains(&fingerprint) {
+            return Err(rustls::Error::InvalidCertificate(CertificateError::Revoked));
+        }
         match self
             .inner
             .verify_client_cert(end_entity, intermediates, now)
@@ -156,9 +175,19 @@ impl ClientCertVerifier for ExpiryTolerantVerifier {
                 let (not_before, not_after) = validity(end_entity).ok_or(
                     rustls::Error::InvalidCertificate(CertificateError::BadEncoding),
                 )?;
-                let at = if now.as_secs() as i64 > not_after.timestamp() {
+                let now_secs = now.as_secs() as i64;
+                let grace = self.grace.as_secs() as i64;
+                let at = if now_secs > not_after.timestamp() {
+                    if now_secs - not_after.timestamp() > grace {
+                        return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+                    }
                     not_after.timestamp()
                 } else {
+                    if not_before.timestamp() - now_secs > grace {
+                        return Err(rustls::Error::InvalidCertificate(
+                            CertificateError::NotValidYet,
+                        ));
+                    }
                     not_before.timestamp()
                 };
                 let at = UnixTime::since_unix_epoch(Duration::from_secs(at.max(0) as u64));

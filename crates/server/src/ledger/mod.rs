@@ -13,6 +13,8 @@ pub use gatehouse_protocol::LedgerStatus;
 use hiero_sdk::{AccountBalanceQuery, AccountId, Client, PrivateKey};
 use zeroize::Zeroizing;
 
+pub mod api;
+
 use crate::config::{Config, Ledger};
 
 /// How long a health check may take.
@@ -23,8 +25,13 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 #[non_exhaustive]
 pub enum Error {
     /// The in-process simulator did not start.
-    #[error("the development ledger simulator did not start: {0:#}")]
-    Simulator(anyhow::Error),
+    #[error("the development ledger simulator did not start: {0}")]
+    Simulator(String),
+    /// `mode = "simulator"` in a build without the simulator (a production build).
+    #[error(
+        "[ledger] mode = \"simulator\" needs a development build of gatehouse-server (cargo feature \"simulator\"); this build leaves the simulator out: use mode = \"network\""
+    )]
+    SimulatorNotBuilt,
     /// The operator key file could not be read or is not a private key.
     #[error("ledger operator key {path}: {reason} (a hex or DER-hex private key, mode 0600)")]
     OperatorKey {
@@ -45,7 +52,19 @@ pub struct LedgerAdapter {
     mode: &'static str,
     nodes: Vec<String>,
     mirror: Vec<String>,
+    #[cfg(feature = "simulator")]
     simulator: std::sync::Mutex<Option<gatehouse_ledger_sim::Simulator>>,
+}
+
+/// Whether this build can run the development simulator in-process.
+pub const SIMULATOR_BUILT: bool = cfg!(feature = "simulator");
+
+/// Refuses simulator mode in a build without the simulator.
+pub fn check_mode(ledger: &Ledger, simulator_built: bool) -> Result<(), Error> {
+    match ledger {
+        Ledger::Simulator { .. } if !simulator_built => Err(Error::SimulatorNotBuilt),
+        _ => Ok(()),
+    }
 }
 
 impl std::fmt::Debug for LedgerAdapter {
@@ -79,14 +98,18 @@ impl LedgerAdapter {
     pub async fn start(config: &Config, ledger: &Ledger) -> Result<Self, Error> {
         // reqwest (inside the SDK) needs a process-wide rustls provider; installing twice is a no-op.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        check_mode(ledger, SIMULATOR_BUILT)?;
         match ledger {
+            #[cfg(not(feature = "simulator"))]
+            Ledger::Simulator { .. } => Err(Error::SimulatorNotBuilt),
+            #[cfg(feature = "simulator")]
             Ledger::Simulator { data_dir } => {
                 let dir = config.resolve(data_dir);
                 let sim = gatehouse_ledger_sim::Simulator::start(
                     gatehouse_ledger_sim::Config::ephemeral(&dir),
                 )
                 .await
-                .map_err(Error::Simulator)?;
+                .map_err(|e| Error::Simulator(format!("{e:#}")))?;
                 let key_file = sim.operator_key_file.clone().ok_or_else(|| {
                     Error::Config(format!(
                         "the simulator in {} was made from a genesis file, so the server has no operator key: use mode = \"network\"",
@@ -150,6 +173,7 @@ impl LedgerAdapter {
                     mode: "network",
                     nodes: nodes.keys().cloned().collect(),
                     mirror: mirror.clone(),
+                    #[cfg(feature = "simulator")]
                     simulator: std::sync::Mutex::new(None),
                 })
             }
@@ -181,13 +205,43 @@ impl LedgerAdapter {
 
     /// Stops the in-process simulator, if any.
     pub async fn shutdown(&self) {
+        #[cfg(feature = "simulator")]
         let sim = self
             .simulator
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
+        #[cfg(feature = "simulator")]
         if let Some(sim) = sim {
             sim.shutdown().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_build_without_the_simulator_refuses_simulator_mode() {
+        let simulator = Ledger::Simulator {
+            data_dir: "ledger".into(),
+        };
+        let err = check_mode(&simulator, false).expect_err("refused without the simulator");
+        assert!(
+            err.to_string().contains("mode = \"network\""),
+            "says what to use: {err}"
+        );
+        assert!(check_mode(&simulator, true).is_ok());
+        let network = Ledger::Network {
+            nodes: Default::default(),
+            mirror: vec![],
+            operator_account: "0.0.2".into(),
+            operator_key: "k".into(),
+        };
+        assert!(
+            check_mode(&network, false).is_ok(),
+            "a network needs no simulator"
+        );
     }
 }

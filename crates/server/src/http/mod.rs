@@ -1,0 +1,198 @@
+//! The HTTP side: the application router each domain contributes routes to, the identity
+//! check every route sits behind, the one error shape, the accept loop and TLS.
+
+pub mod auth;
+pub mod error;
+pub mod serve;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware;
+use axum::response::Response;
+use gatehouse_protocol::{
+    API_VERSION, API_VERSION_HEADER, ErrorCode, REQUEST_ID_HEADER, ServerStatus,
+};
+use tower::ServiceBuilder;
+use tower::timeout::TimeoutLayer;
+use tower_http::LatencyUnit;
+use tower_http::request_id::PropagateRequestIdLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use self::auth::{Authorized, Caller, RequestId, Roles};
+pub use self::error::{Error, IdentityError, Json, Path, Query};
+use crate::audit::AuditLog;
+use crate::store::Db;
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct AppState {
+    /// Storage.
+    pub db: Db,
+    /// The audit log.
+    pub audit: AuditLog,
+    /// The deployment's name.
+    pub deployment: String,
+    /// Random per-process id.
+    pub instance_id: String,
+    /// When this instance started.
+    pub started: Instant,
+    /// Request limits.
+    pub limits: crate::config::Limits,
+    /// The ledger adapter, when a ledger is configured.
+    pub ledger: Option<Arc<crate::ledger::LedgerAdapter>>,
+    /// Refused identities, aggregated per window.
+    pub refusals: auth::Refusals,
+}
+
+impl AppState {
+    /// State for a freshly started instance.
+    pub fn new(db: Db, audit: AuditLog, deployment: &str, limits: crate::config::Limits) -> Self {
+        let window = limits.refusal_window();
+        Self {
+            db,
+            audit,
+            deployment: deployment.to_owned(),
+            instance_id: uuid::Uuid::new_v4().to_string(),
+            started: Instant::now(),
+            limits,
+            ledger: None,
+            refusals: auth::Refusals::new(window),
+        }
+    }
+}
+
+/// The OpenAPI document's header; the paths come from the routers.
+#[derive(Debug, OpenApi)]
+#[openapi(info(
+    title = "gatehouse-server",
+    description = "Gatehouse custody backend API. Every request requires a client certificate from the deployment CA (mutual TLS 1.3)."
+))]
+struct ApiDoc;
+
+/// Every route of every domain, with its OpenAPI description.
+fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(status))
+        .routes(routes!(openapi_json))
+        .merge(crate::registry::api::router())
+        .merge(crate::audit::api::router())
+        .merge(crate::ledger::api::router())
+}
+
+/// This API's OpenAPI 3.1 document, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// The application router. Every route requires a registered, enabled identity.
+pub fn app(state: Arc<AppState>) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    let limits = state.limits.clone();
+    let (api, _) = routes().split_for_parts();
+    let api = api
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    api.layer(
+        ServiceBuilder::new()
+            .layer(middleware::map_request(auth::fresh_request_id))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request| {
+                        let id = req
+                            .headers()
+                            .get(REQUEST_ID_HEADER)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!(
+                            "request",
+                            request_id = %id,
+                            method = %req.method(),
+                            path = %req.uri().path(),
+                            caller = tracing::field::Empty,
+                        )
+                    })
+                    .on_response(
+                        DefaultOnResponse::new()
+                            .level(tracing::Level::INFO)
+                            .latency_unit(LatencyUnit::Micros),
+                    ),
+            )
+            .layer(PropagateRequestIdLayer::new(request_id))
+            .layer(middleware::map_response(stamp_api_version))
+            .layer(axum::error_handling::HandleErrorLayer::new(
+                |_: axum::BoxError| async {
+                    Error::Api(
+                        ErrorCode::Timeout,
+                        "the request took too long; try again".to_owned(),
+                    )
+                },
+            ))
+            .layer(TimeoutLayer::new(limits.request_timeout()))
+            .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes)),
+    )
+}
+
+async fn stamp_api_version(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(API_VERSION_HEADER, HeaderValue::from(API_VERSION));
+    response
+}
+
+/// What this server is and how long it has been up.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    responses(
+        (status = 200, description = "Server version, instance and storage", body = ServerStatus),
+        (status = 401, body = gatehouse_protocol::ApiError),
+        (status = 403, body = gatehouse_protocol::ApiError),
+    )
+)]
+async fn status(State(state): State<Arc<AppState>>) -> Json<ServerStatus> {
+    Json(ServerStatus {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        api_version: API_VERSION,
+        deployment: state.deployment.clone(),
+        instance_id: state.instance_id.clone(),
+        database: state.db.backend(),
+        uptime_seconds: state.started.elapsed().as_secs(),
+    })
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    responses((status = 200, description = "OpenAPI document", content_type = "application/json"))
+)]
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi())
+}
+
+async fn not_found() -> Error {
+    Error::Api(
+        ErrorCode::NotFound,
+        "no such endpoint; see /v1/openapi.json".to_owned(),
+    )
+}
+
+async fn method_not_allowed() -> Error {
+    Error::Api(
+        ErrorCode::BadRequest,
+        "this endpoint does not take that method; see /v1/openapi.json".to_owned(),
+    )
+}
