@@ -4,6 +4,7 @@ mod audit;
 mod cli;
 mod identity;
 mod ledger;
+mod security;
 mod service;
 
 /// Runs an async test body once per database backend.
