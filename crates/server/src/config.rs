@@ -213,7 +213,8 @@ pub struct Limits {
     /// How often an HTTP/2 connection is pinged, and how long the answer may take, in seconds.
     pub http2_keep_alive_secs: u64,
     /// Refused identities are audited once per (certificate, address, reason) per window of
-    /// this many seconds; the repeats are counted in one summary entry when it closes.
+    /// this many seconds; the repeats are counted in one summary entry when it closes. 0 logs
+    /// every refusal on its own (a flood then writes one entry per request).
     pub refusal_window_secs: u64,
     /// Longest graceful shutdown waits for open requests, in seconds.
     pub shutdown_grace_secs: u64,
@@ -264,7 +265,7 @@ impl Limits {
 
     /// [`Limits::refusal_window_secs`] as a duration.
     pub fn refusal_window(&self) -> Duration {
-        Duration::from_secs(self.refusal_window_secs.max(1))
+        Duration::from_secs(self.refusal_window_secs)
     }
 }
 

@@ -137,7 +137,9 @@ fn gatehouse_with(
 
 #[tokio::test]
 async fn audit_export_and_verify_bundle_with_exit_codes_for_alarms() {
-    let deployment = TestDeployment::new(Backend::Sqlite).await;
+    let mut deployment = TestDeployment::new(Backend::Sqlite).await;
+    // Every refusal its own entry (the default aggregates a burst into one and a summary).
+    deployment.config.limits.refusal_window_secs = 0;
     let dave = deployment.enrol("dave", &[Role::Compliance]).await;
     let mallory = deployment.person("mallory", Validity::days_from_now(30));
     let server = deployment.start().await;

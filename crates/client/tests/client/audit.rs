@@ -14,7 +14,9 @@ use crate::classify::{connection, profile};
 async fn server_with_entries(
     refusals: usize,
 ) -> (TestDeployment, gatehouse_server::Running, Connection) {
-    let deployment = TestDeployment::new(Backend::Sqlite).await;
+    let mut deployment = TestDeployment::new(Backend::Sqlite).await;
+    // Every refusal its own entry (the default aggregates a burst into one and a summary).
+    deployment.config.limits.refusal_window_secs = 0;
     let dave = deployment.enrol("dave", &[Role::Compliance]).await;
     let mallory = deployment.person("mallory", Validity::days_from_now(30));
     let server = deployment.start().await;
@@ -190,7 +192,8 @@ async fn a_new_log_key_is_an_alarm_not_a_prompt() {
         .await
         .expect("first sync pins the key");
     server.shutdown().await.expect("shutdown");
-    // An attacker with the database replaces the whole log and its key, and restarts the server.
+    // An attacker with the database and the server's files replaces the whole log and its key,
+    // and restarts the server.
     let db = Db::connect(&deployment.config.database_url())
         .await
         .expect("database");
@@ -210,6 +213,8 @@ async fn a_new_log_key_is_an_alarm_not_a_prompt() {
     db.close().await;
     let key = gatehouse_server::audit::generate_key_hex();
     std::fs::write(deployment.dir.path().join("pki/log.key"), key.as_str()).expect("replace key");
+    // A new log starts with no high-water mark (the server keeps it outside the database).
+    std::fs::remove_file(deployment.dir.path().join("audit-high-water")).expect("remove the mark");
     let (server, reader) = restart_with_reader(&deployment, "dave2").await;
     let err = cache
         .sync(&reader, |_| {})

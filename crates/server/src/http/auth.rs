@@ -255,6 +255,9 @@ impl Refusals {
 
     /// Notes one refusal at `now`.
     pub fn note(&self, key: RefusalKey, actor: &str, path: &str, now: Instant) -> Seen {
+        if self.window.is_zero() {
+            return Seen::First;
+        }
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let key = if open.len() >= Self::MAX_KEYS && !open.contains_key(&key) {
             RefusalKey {
@@ -352,6 +355,11 @@ fn refusal_entry(
 /// logs what is still open.
 pub async fn flush_refusals(state: Arc<AppState>, mut closed: tokio::sync::watch::Receiver<bool>) {
     let period = state.refusals.window();
+    if period.is_zero() {
+        // Every refusal is logged on its own: nothing to summarise.
+        let _ = closed.wait_for(|stop| *stop).await;
+        return;
+    }
     loop {
         let stop = tokio::select! {
             () = tokio::time::sleep(period) => false,
@@ -419,6 +427,16 @@ mod tests {
             Seen::First,
             "a new window logs at once again"
         );
+    }
+
+    #[test]
+    fn a_zero_window_logs_every_refusal() {
+        let refusals = Refusals::new(Duration::ZERO);
+        let now = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(refusals.note(key(3), "unidentified", "/", now), Seen::First);
+        }
+        assert!(refusals.take_due(now, true).is_empty());
     }
 
     #[test]
