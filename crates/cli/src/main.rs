@@ -367,7 +367,7 @@ impl From<Error> for Failure {
             Error::Disabled { .. } => 7,
             Error::CertificateExpired { .. } | Error::CertificateNotYetValid { .. } => 8,
             Error::ServerTooOld { .. } | Error::ServerTooNew { .. } => 9,
-            Error::CaCertificate { .. } => 10,
+            Error::CaCertificate { .. } | Error::NotHttps { .. } => 10,
             Error::ClientKeyUnavailable { .. } | Error::ClientKeyNotTouched { .. } => {
                 device::EXIT_DEVICE
             }

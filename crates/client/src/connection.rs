@@ -121,6 +121,22 @@ pub enum Error {
         /// What the device said (after [`CLIENT_KEY_NOT_TOUCHED`]).
         reason: String,
     },
+    /// The server URL is not `https://`: Gatehouse speaks only mutual TLS.
+    #[error("the server URL {url} is not https://: Gatehouse connects only over mutual TLS")]
+    NotHttps {
+        /// The URL.
+        url: String,
+    },
+    /// The server answered with a redirect, which the client never follows.
+    #[error(
+        "the server answered with a redirect (HTTP {status}) to {location}; Gatehouse follows no redirects"
+    )]
+    Redirected {
+        /// The HTTP status.
+        status: u16,
+        /// Where it pointed (empty when it did not say).
+        location: String,
+    },
     /// The profile's CA certificate is unusable.
     #[error("cannot use CA certificate {path}: {reason}")]
     CaCertificate {
@@ -164,6 +180,12 @@ impl Error {
             Error::CaCertificate { .. } => {
                 "Choose the deployment's CA certificate (PEM) in the profile."
             }
+            Error::NotHttps { .. } => {
+                "Change the profile's server URL to the https:// address your administrator gave you."
+            }
+            Error::Redirected { .. } => {
+                "Check the profile's server URL with your administrator: a Gatehouse server answers directly, never through a redirect."
+            }
             Error::ClientKeyUnavailable { .. } => {
                 "Connect the device that holds this profile's key (YubiKey or token) and connect again; its PIN will be asked for."
             }
@@ -204,6 +226,11 @@ impl Connection {
         }
         let base = reqwest::Url::parse(&profile.server_url)
             .map_err(|e| Error::Protocol(format!("server URL {:?}: {e}", profile.server_url)))?;
+        if base.scheme() != "https" {
+            return Err(Error::NotHttps {
+                url: profile.server_url.clone(),
+            });
+        }
         let (config, seen) = client_config(roots, identity.as_ref())?;
         let tls = Arc::new(config.clone());
         let http = reqwest::Client::builder()
@@ -214,6 +241,9 @@ impl Connection {
             .timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .no_proxy()
+            // The profile's URL is the only server: no redirect is followed, no plain HTTP sent.
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(true)
             .build()
             .map_err(|e| Error::Protocol(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
@@ -272,8 +302,20 @@ impl Connection {
             Ok(response) => response,
             Err(error) => return Err(self.diagnose(&error).await),
         };
-        check_version(&response)?;
         let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            return Err(Error::Redirected {
+                status: status.as_u16(),
+                location,
+            });
+        }
+        check_version(&response)?;
         if status.is_success() {
             return response
                 .json::<T>()

@@ -157,7 +157,9 @@ impl From<ConnectionError> for IpcError {
             ConnectionError::CertificateNotYetValid { .. } => ErrorCode::CertNotYetValid,
             ConnectionError::ServerTooOld { .. } => ErrorCode::ServerTooOld,
             ConnectionError::ServerTooNew { .. } => ErrorCode::ServerTooNew,
-            ConnectionError::CaCertificate { .. } => ErrorCode::ProfileInvalid,
+            ConnectionError::CaCertificate { .. } | ConnectionError::NotHttps { .. } => {
+                ErrorCode::ProfileInvalid
+            }
             ConnectionError::ClientKeyUnavailable { .. } => ErrorCode::DeviceGone,
             ConnectionError::ClientKeyNotTouched { .. } => ErrorCode::DeviceTouchTimeout,
             _ => ErrorCode::Internal,
@@ -319,6 +321,12 @@ mod tests {
                     reason: "the client key could not sign: removed".into(),
                 },
                 ErrorCode::DeviceGone,
+            ),
+            (
+                ConnectionError::NotHttps {
+                    url: "http://x".into(),
+                },
+                ErrorCode::ProfileInvalid,
             ),
             (
                 ConnectionError::ClientKeyNotTouched {
