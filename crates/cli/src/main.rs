@@ -622,7 +622,7 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
             let format = match (plaintext, passphrase) {
                 (Some(PlainFormat::Csv), _) => ExportFormat::Csv,
                 (Some(PlainFormat::Json), _) => ExportFormat::Json,
-                (None, true) => ExportFormat::Bundle(Encryption::Passphrase(bundle_passphrase()?)),
+                (None, true) => ExportFormat::Bundle(Encryption::passphrase(bundle_passphrase()?)?),
                 (None, false) if recipients.is_empty() => {
                     return Err(Failure {
                         code: 2,
@@ -640,28 +640,10 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
                     output.display()
                 );
             }
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&output)
-                .map_err(|e| Failure {
-                    code: 1,
-                    message: format!("{}: {e}", output.display()),
-                    hint: Some("choose a new file name; exports never overwrite".into()),
-                })?;
-            let mut writer = std::io::BufWriter::new(file);
-            let result = cache
-                .export(&filter.filter(), &filter.describe(), format, &mut writer)
-                .await;
-            drop(writer);
-            match result {
-                Ok(count) => say!("exported {count} entries to {}", output.display()),
-                Err(e) => {
-                    // Never leave half an export behind.
-                    let _ = std::fs::remove_file(&output);
-                    return Err(e.into());
-                }
-            }
+            let count = cache
+                .export_file(&filter.filter(), &filter.describe(), format, &output)
+                .await?;
+            say!("exported {count} entries to {}", output.display());
         }
         AuditAction::Discard { yes, .. } => {
             if !yes {

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod connection;
 pub mod identity;
+pub mod private;
 pub mod profile;
 pub mod secret;
 

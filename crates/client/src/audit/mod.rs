@@ -101,6 +101,17 @@ pub enum Error {
     /// A query the person typed cannot be run.
     #[error("{0}")]
     Query(String),
+    /// The export's file could not be created.
+    #[error(
+        "cannot create the export file {}: {reason}; choose a new file name in a folder you can write to (exports never overwrite)",
+        path.display()
+    )]
+    ExportFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -266,10 +277,11 @@ impl std::fmt::Debug for Cache {
 }
 
 impl Cache {
-    /// Opens (creating if needed) the cache file.
+    /// Opens (creating if needed) the cache file. Its directory is its owner's alone (0700),
+    /// and so are the database and its WAL and shared-memory files (0600).
     pub async fn open(path: &Path) -> Result<Self, Error> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::private::create_dir(dir)
                 .map_err(|e| Error::Cache(format!("{}: {e}", dir.display())))?;
         }
         let path = path.to_owned();
@@ -721,6 +733,8 @@ impl Cache {
 }
 
 fn open_db(path: &Path) -> Result<Db, Error> {
+    crate::private::restrict_database(path)
+        .map_err(|e| Error::Cache(format!("{}: {e}", path.display())))?;
     let mut db = Db::open(path).map_err(|e| Error::Cache(format!("{}: {e}", path.display())))?;
     db.busy_timeout(std::time::Duration::from_secs(5))?;
     db.pragma_update(None, "journal_mode", "wal")?;
@@ -988,3 +1002,26 @@ const SCHEMA: &[&str] = &[
      hash BLOB NOT NULL, time INTEGER, actor TEXT, action TEXT, object TEXT, outcome TEXT, details TEXT)",
     "CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY NOT NULL, note TEXT NOT NULL)",
 ];
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::private::{mode, sibling};
+
+    #[tokio::test]
+    async fn the_cache_directory_database_and_wal_files_are_the_owners_alone() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let path = root.path().join("config/audit/alice.db");
+        let cache = Cache::open(&path).await.expect("opened");
+        cache.status().await.expect("read");
+        assert_eq!(mode(path.parent().expect("dir")).expect("mode"), 0o700);
+        for file in [path.clone(), sibling(&path, "-wal"), sibling(&path, "-shm")] {
+            assert_eq!(
+                mode(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+                0o600,
+                "{} is readable by its owner only",
+                file.display()
+            );
+        }
+    }
+}
