@@ -841,17 +841,25 @@ fn profile_command(store: &ProfileStore, action: ProfileAction) -> Result<(), Fa
     Ok(())
 }
 
+/// A secret typed by the person: at a terminal, after a prompt and without echo; otherwise
+/// (piped in) the first line of standard input.
 pub(crate) fn read_passphrase(what: &str) -> Result<Secret, Failure> {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("{what} (input is echoed; pipe it in to avoid that): ");
-    }
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line).map_err(|e| Failure {
+    let unreadable = |e: std::io::Error| Failure {
         code: 1,
-        message: format!("cannot read the passphrase: {e}"),
-        hint: None,
-    })?;
+        message: format!("cannot read the {what}: {e}"),
+        hint: Some(format!(
+            "type the {what} at a terminal, or pipe it in on standard input"
+        )),
+    };
+    let stdin = std::io::stdin();
+    let mut line = if stdin.is_terminal() {
+        rpassword::prompt_password(format!("{what} (not shown as you type): "))
+            .map_err(unreadable)?
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).map_err(unreadable)?;
+        line
+    };
     let secret = Secret::new(line.trim_end_matches(['\r', '\n']).to_owned());
     zeroize::Zeroize::zeroize(&mut line);
     Ok(secret)
