@@ -22,6 +22,10 @@ pub struct Console {
     pub caches: commands::audit::Caches,
     /// The connection of the profile the person is connected with.
     pub live: commands::connection::Live,
+    /// The add-profile form's files, chosen in Rust-side dialogs.
+    pub chosen: commands::files::Chosen,
+    /// The devices the last scan found: device commands name them by id.
+    pub devices: commands::device::Scanned,
 }
 
 impl Console {
@@ -46,6 +50,8 @@ impl Console {
             startup_profile,
             caches: commands::audit::Caches::default(),
             live: commands::connection::Live::default(),
+            chosen: commands::files::Chosen::default(),
+            devices: commands::device::Scanned::default(),
         }
     }
 }
@@ -57,6 +63,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         .disable_serde_phases()
         .commands(collect_commands![
             commands::profile::profile_list,
+            commands::profile::profile_choose_file,
             commands::profile::profile_add,
             commands::profile::profile_import,
             commands::profile::profile_remove,

@@ -258,7 +258,9 @@ pub async fn connect(
     let profile = store.get(&profile)?;
     let mut device_identity = None;
     let connection = match (&profile.key, pin) {
-        (KeySource::Device { .. }, Some(pin)) => {
+        (KeySource::Device { device, .. }, Some(pin)) => {
+            // The profile file names the module; the console loads only allowlisted ones.
+            super::device::allowed(device)?;
             let pin = gatehouse_keys::Pin::new(pin);
             let owned = profile.clone();
             let identity = Arc::new(

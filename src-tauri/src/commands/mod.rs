@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod connection;
 pub mod device;
+pub mod files;
 pub mod profile;
 
 use gatehouse_client::{
@@ -198,6 +199,11 @@ impl From<gatehouse_client::audit::Error> for IpcError {
                 ErrorCode::AuditAlarm,
                 e.to_string(),
                 "Do not rely on this audit trail; report it to your security team.",
+            ),
+            e @ AuditError::ExportFile { .. } => IpcError::new(
+                ErrorCode::Io,
+                e.to_string(),
+                "Choose a new file name in a folder you can write to; exports never overwrite.",
             ),
             AuditError::Query(message) => IpcError::new(
                 ErrorCode::AuditQuery,
