@@ -348,6 +348,7 @@ impl From<OpenError> for Failure {
                 hint: None,
             },
             OpenError::Connection(e) => e.into(),
+            OpenError::Device(e) => device::device_failure(e),
             other => Failure {
                 code: 1,
                 message: other.to_string(),
@@ -460,9 +461,8 @@ fn describe_ledger(l: &gatehouse_protocol::LedgerStatus) -> String {
     let operator = l.operator_account.as_deref().unwrap_or("?");
     match (l.reachable, l.operator_balance_tinybars, &l.error) {
         (true, Some(t), _) => format!(
-            "{mode} at {nodes}, reachable; fee payer {operator} holds {}.{:08} hbar",
-            t / 100_000_000,
-            (t % 100_000_000).abs()
+            "{mode} at {nodes}, reachable; fee payer {operator} holds {} hbar",
+            gatehouse_client::ledger::hbar(t)
         ),
         (true, None, _) => format!("{mode} at {nodes}, reachable; fee payer {operator}"),
         (false, _, error) => format!(
@@ -501,7 +501,7 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
         let expected = match profile {
             Some(name) => {
                 let (store, profile) = chosen(Some(name))?;
-                let cache = Cache::open(&cache_path(&store, &profile)).await?;
+                let cache = Cache::open(&store.audit_cache(&profile)).await?;
                 Some(cache.pinned().await?.ok_or_else(|| {
                     failure(10, "this profile has not pinned a log key yet; run `gatehouse audit sync` first".into())
                 })?)
@@ -565,7 +565,7 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
         AuditAction::VerifyBundle { .. } => None,
     };
     let (store, profile) = chosen(profile)?;
-    let cache = Cache::open(&cache_path(&store, &profile)).await?;
+    let cache = Cache::open(&store.audit_cache(&profile)).await?;
     match action {
         AuditAction::Sync { .. } => {
             let connection = connect(&store, &profile).await?;
@@ -690,29 +690,22 @@ fn failure(code: u8, message: String) -> Failure {
 /// Prepares the profile's connection. A key on a device needs the device present and its PIN
 /// (GATEHOUSE_DEVICE_PIN, else standard input); the device is opened off the async runtime.
 async fn connect(store: &ProfileStore, profile: &Profile) -> Result<Connection, Failure> {
-    if !profile.key.is_device() {
-        return Ok(gatehouse_client::open(store, profile)?);
-    }
-    let owned = profile.clone();
-    let identity = tokio::task::spawn_blocking(move || {
-        let pin = device::pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
-        let identity = gatehouse_keys::tls::profile_identity(&owned, &pin)
-            .map_err(device::device_failure)?;
-        if identity.needs_touch() {
+    let (store, owned) = (store.clone(), profile.clone());
+    let opened = tokio::task::spawn_blocking(move || {
+        let pin = if owned.key.is_device() {
+            Some(device::pin("GATEHOUSE_DEVICE_PIN", "device PIN")?)
+        } else {
+            None
+        };
+        let opened = gatehouse_client::open_with_pin(&store, &owned, pin.as_ref())?;
+        if opened.device.as_ref().is_some_and(|d| d.needs_touch()) {
             eprintln!("touch the YubiKey when it blinks: this profile's key signs each new connection only after a touch");
         }
-        Ok::<_, Failure>(identity)
+        Ok::<_, Failure>(opened)
     })
     .await
     .map_err(|e| failure(1, format!("opening the device stopped: {e}")))??;
-    Ok(Connection::new(profile, std::sync::Arc::new(identity))?)
-}
-
-fn cache_path(store: &ProfileStore, profile: &Profile) -> PathBuf {
-    store
-        .dir()
-        .join("audit")
-        .join(format!("{}.db", profile.name))
+    Ok(opened.connection)
 }
 
 /// A secret from environment variable `variable`, else the first line of standard input

@@ -243,6 +243,12 @@ impl ProfileStore {
         &self.dir
     }
 
+    /// Where `profile`'s local audit cache lives: `audit/NAME.db` in this store's directory (the
+    /// CLI and the console share it).
+    pub fn audit_cache(&self, profile: &Profile) -> PathBuf {
+        self.dir.join("audit").join(format!("{}.db", profile.name))
+    }
+
     /// The keyring this store files secrets in.
     pub fn secrets(&self) -> &SecretStore {
         &self.secrets

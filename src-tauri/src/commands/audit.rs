@@ -37,10 +37,7 @@ async fn cache(console: &State<'_, Console>, profile: &str) -> Result<Cache, Ipc
     }
     let store = store(console)?;
     let profile = store.get(profile)?;
-    let path = store
-        .dir()
-        .join("audit")
-        .join(format!("{}.db", profile.name));
+    let path = store.audit_cache(&profile);
     let cache = Cache::open(&path).await.map_err(IpcError::from)?;
     console
         .caches

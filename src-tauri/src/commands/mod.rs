@@ -225,6 +225,7 @@ impl From<OpenError> for IpcError {
             OpenError::Profile(e) => e.into(),
             OpenError::Identity(e) => e.into(),
             OpenError::Connection(e) => e.into(),
+            OpenError::Device(e) => e.into(),
             // The device, as people call it, travels in `detail` so the PIN dialog can name it.
             OpenError::DeviceKey { ref device, .. } => {
                 let mut error = IpcError::new(

@@ -406,7 +406,7 @@ async fn status_shows_the_servers_ledger() {
     );
     assert!(
         stdout.contains("ledger:      simulator at 127.0.0.1:")
-            && stdout.contains("reachable; fee payer 0.0.2 holds 50000000000.00000000 hbar"),
+            && stdout.contains("reachable; fee payer 0.0.2 holds 50000000000 hbar"),
         "{stdout}"
     );
     server.shutdown().await.expect("clean shutdown");
