@@ -4,6 +4,7 @@
 fn main() {
     let manifest = tauri_build::AppManifest::new().commands(&[
         "profile_list",
+        "profile_choose_file",
         "profile_add",
         "profile_import",
         "profile_remove",

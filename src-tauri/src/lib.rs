@@ -22,6 +22,10 @@ pub struct Console {
     pub caches: commands::audit::Caches,
     /// The connection of the profile the person is connected with.
     pub live: commands::connection::Live,
+    /// The add-profile form's files, chosen in Rust-side dialogs.
+    pub chosen: commands::files::Chosen,
+    /// The devices the last scan found: device commands name them by id.
+    pub devices: commands::device::Scanned,
 }
 
 impl Console {
@@ -46,6 +50,8 @@ impl Console {
             startup_profile,
             caches: commands::audit::Caches::default(),
             live: commands::connection::Live::default(),
+            chosen: commands::files::Chosen::default(),
+            devices: commands::device::Scanned::default(),
         }
     }
 }
@@ -57,6 +63,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         .disable_serde_phases()
         .commands(collect_commands![
             commands::profile::profile_list,
+            commands::profile::profile_choose_file,
             commands::profile::profile_add,
             commands::profile::profile_import,
             commands::profile::profile_remove,
@@ -109,6 +116,139 @@ pub fn run() {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    /// `src-tauri`, read at run time (see `bindings`).
+    fn manifest_dir() -> PathBuf {
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+    }
+
+    fn read(relative: &str) -> String {
+        let path = manifest_dir().join(relative);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// The text between `open` and the first `close` after it.
+    fn between<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
+        let start = text
+            .find(open)
+            .unwrap_or_else(|| panic!("{open:?} not found"))
+            + open.len();
+        let end = text[start..]
+            .find(close)
+            .unwrap_or_else(|| panic!("{close:?} not found after {open:?}"));
+        &text[start..start + end]
+    }
+
+    /// Every string literal in `text`.
+    fn quoted(text: &str) -> BTreeSet<String> {
+        text.split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn snake(camel: &str) -> String {
+        let mut out = String::new();
+        for c in camel.chars() {
+            if c.is_ascii_uppercase() {
+                out.push('_');
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// The commands `collect_commands!` registers, from this file's source.
+    fn collected() -> BTreeSet<String> {
+        between(&read("src/lib.rs"), "collect_commands![", "]")
+            .split(',')
+            .filter_map(|path| path.trim().rsplit("::").next())
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The other lists that must name the same commands, each with where it comes from.
+    fn declared() -> Vec<(&'static str, BTreeSet<String>)> {
+        let manifest = quoted(between(&read("build.rs"), ".commands(&[", "]"));
+        let capability: serde_json::Value =
+            serde_json::from_str(&read("capabilities/main.json")).expect("capability JSON");
+        let allowed = capability["permissions"]
+            .as_array()
+            .expect("permissions")
+            .iter()
+            .filter_map(|p| p.as_str()?.strip_prefix("allow-"))
+            .map(|name| name.replace('-', "_"))
+            .collect();
+        // Generated afresh (the `bindings` test may be rewriting ui/src/bindings.ts meanwhile;
+        // scripts/test checks the committed file is what generation gives).
+        let generated = tempfile::NamedTempFile::new().expect("temp file");
+        super::specta_builder()
+            .export(specta_typescript::Typescript::default(), generated.path())
+            .expect("bindings export");
+        let bindings = std::fs::read_to_string(generated.path()).expect("bindings read");
+        let bound = bindings
+            .split("__TAURI_INVOKE")
+            .skip(1)
+            // A call: `("name"` or `<T>("name"` (the import is not one).
+            .filter(|call| call.starts_with(['(', '<']))
+            .filter_map(|call| call.split_once("(\"")?.1.split_once('"'))
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        let mocked = between(
+            &read("../ui/src/testing/mock-bindings.ts"),
+            "commands = {",
+            "}",
+        )
+        .split(',')
+        .filter_map(|entry| entry.split_once(':'))
+        .map(|(name, _)| snake(name.trim()))
+        .collect();
+        let permissions = std::fs::read_dir(manifest_dir().join("permissions/autogenerated"))
+            .expect("generated permissions")
+            .filter_map(|entry| {
+                let name = entry.ok()?.file_name().into_string().ok()?;
+                Some(name.strip_suffix(".toml")?.to_owned())
+            })
+            .filter(|name| name != "reference")
+            .collect();
+        vec![
+            ("build.rs (the permission manifest)", manifest),
+            ("capabilities/main.json (allow-...)", allowed),
+            ("the bindings (ui/src/bindings.ts)", bound),
+            ("ui/src/testing/mock-bindings.ts", mocked),
+            (
+                "permissions/autogenerated (commit what the build wrote)",
+                permissions,
+            ),
+        ]
+    }
+
+    /// Every command is registered, declared for a permission, granted to the window, bound and
+    /// mocked for the UI, or none of these: a command missing from one list is unreachable or
+    /// untested, and one left over is a grant nothing uses.
+    #[test]
+    fn the_command_lists_agree() {
+        let commands = collected();
+        assert!(
+            commands.len() > 10,
+            "collect_commands! parsed: {commands:?}"
+        );
+        for (source, names) in declared() {
+            let missing: Vec<_> = commands.difference(&names).collect();
+            let extra: Vec<_> = names.difference(&commands).collect();
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "{source} disagrees with collect_commands!: missing {missing:?}, not a command {extra:?}"
+            );
+        }
+    }
     /// Regenerates `ui/src/bindings.ts`; `scripts/test` fails when this changes the committed file.
     #[test]
     fn bindings() {

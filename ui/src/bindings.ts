@@ -8,10 +8,19 @@ import { invoke as __TAURI_INVOKE, Channel } from "@tauri-apps/api/core";
 export const commands = {
 	/**  Every profile on this machine. */
 	profileList: () => typedError<ProfileSummary[], IpcError>(__TAURI_INVOKE("profile_list")),
-	/**  Adds a profile from files the person chose. */
+	/**
+	 *  Shows a file chooser for one of the add-profile form's files and keeps the chosen path
+	 *  Rust-side. Returns the ticket `profile_add` names it by, and the file's name to show; `null`
+	 *  when the person cancelled.
+	 */
+	profileChooseFile: (file: ProfileFile) => typedError<ChosenFile | null, IpcError>(__TAURI_INVOKE("profile_choose_file", { file })),
+	/**  Adds a profile from the files the person chose (`profile_choose_file`). */
 	profileAdd: (profile: NewProfile) => typedError<ProfileSummary, IpcError>(__TAURI_INVOKE("profile_add", { profile })),
-	/**  Imports a profile file (as `gatehouse-server init` writes them). */
-	profileImport: (path: string) => typedError<ProfileSummary, IpcError>(__TAURI_INVOKE("profile_import", { path })),
+	/**
+	 *  Shows a file chooser for a profile file (as `gatehouse-server init` writes them) and imports
+	 *  it. `null` when the person cancelled.
+	 */
+	profileImport: () => typedError<ProfileSummary | null, IpcError>(__TAURI_INVOKE("profile_import")),
 	/**  Removes a profile and its keyring secrets; the certificate files stay. */
 	profileRemove: (name: string) => typedError<null, IpcError>(__TAURI_INVOKE("profile_remove", { name })),
 	/**  The profile to connect with at start-up, if one was named. */
@@ -43,23 +52,23 @@ export const commands = {
 	 */
 	deviceScan: () => typedError<DeviceScan, IpcError>(__TAURI_INVOKE("device_scan")),
 	/**  Opens a device with its PIN, reads its keys and PIN status, and closes it. */
-	deviceOpen: (locator: DeviceLocator, pin: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_open", { locator, pin })),
+	deviceOpen: (device: string, pin: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_open", { device, pin })),
 	/**
 	 *  Generates a key on a device (in its default place: a YubiKey puts P-256 in 9a, Ed25519 in
 	 *  9c) and returns the device as it is now. For a YubiKey, `touch` sets when the key asks for a
 	 *  touch (by default: never for P-256, always for Ed25519); other devices ignore it.
 	 */
-	deviceGenerate: (locator: DeviceLocator, pin: string, algorithm: NewKeyAlgorithm, label: string, touch: TouchChoice | null) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_generate", { locator, pin, algorithm, label, touch })),
+	deviceGenerate: (device: string, pin: string, algorithm: NewKeyAlgorithm, label: string, touch: TouchChoice | null) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_generate", { device, pin, algorithm, label, touch })),
 	/**
 	 *  Changes a device's PIN (a software key file's passphrase) and returns the device as it is
 	 *  now. A wrong current PIN counts a try, as opening does.
 	 */
-	deviceChangePin: (locator: DeviceLocator, pin: string, newPin: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_change_pin", { locator, pin, newPin })),
+	deviceChangePin: (device: string, pin: string, newPin: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_change_pin", { device, pin, newPin })),
 	/**
 	 *  Unblocks a YubiKey's blocked PIN with its PUK, setting `new_pin`, and returns the device as
 	 *  it is now. A wrong PUK counts one of the PUK's tries. Only PIV devices have a PUK.
 	 */
-	deviceUnblockPin: (locator: DeviceLocator, puk: string, newPin: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_unblock_pin", { locator, puk, newPin })),
+	deviceUnblockPin: (device: string, puk: string, newPin: string) => typedError<DeviceDetails, IpcError>(__TAURI_INVOKE("device_unblock_pin", { device, puk, newPin })),
 	/**  The profile's cache status, without network and without re-verifying. */
 	auditStatus: (profile: string) => typedError<AuditStatus, IpcError>(__TAURI_INVOKE("audit_status", { profile })),
 	/**  Fetches and verifies new entries, reporting progress on `progress`. */
@@ -74,8 +83,11 @@ export const commands = {
 	auditFacets: (profile: string) => typedError<AuditFacets, IpcError>(__TAURI_INVOKE("audit_facets", { profile })),
 	/**  One entry with its inclusion proof checked against the signed checkpoint. Offline. */
 	auditEntry: (profile: string, index: number) => typedError<AuditEntry, IpcError>(__TAURI_INVOKE("audit_entry", { profile, index })),
-	/**  Exports the matching entries to `path` (a new file). Returns how many. */
-	auditExport: (profile: string, filter: AuditFilter, selection: string, path: string, request: ExportRequest) => typedError<number, IpcError>(__TAURI_INVOKE("audit_export", { profile, filter, selection, path, request })),
+	/**
+	 *  Asks where to save (a Rust-side save dialog), then exports the matching entries to that new
+	 *  file. `null` when the person cancelled the dialog.
+	 */
+	auditExport: (profile: string, filter: AuditFilter, selection: string, request: ExportRequest) => typedError<ExportDone | null, IpcError>(__TAURI_INVOKE("audit_export", { profile, filter, selection, request })),
 	/**  Forgets the cache and its pinned key. `confirm` must be the profile's name. */
 	auditDiscard: (profile: string, confirm: string) => typedError<AuditStatus, IpcError>(__TAURI_INVOKE("audit_discard", { profile, confirm })),
 };
@@ -220,6 +232,14 @@ export type AuditStatus = {
 	syncedAt: string | null,
 };
 
+/**  What the webview gets for a chosen file: a ticket to name it by, and its name to show. */
+export type ChosenFile = {
+	/**  Names this choice in `profile_add`; a later choice of the same file replaces it. */
+	ticket: number,
+	/**  The file's name (not its folder), for the form. */
+	name: string,
+};
+
 /**  A live connection as the UI shows it. */
 export type Connection = {
 	/**  The profile used. */
@@ -260,29 +280,6 @@ export type DeviceKind =
 /**  A PIV device (YubiKey) over PC/SC. */
 "piv";
 
-/**
- *  Which key device: enough to find it again later. Profiles store it for a device-held TLS
- *  key; `gatehouse-keys` opens it. Exhaustive on purpose: a new kind of device must be
- *  considered by every match (policy, display, open).
- */
-export type DeviceLocator = 
-/**  A PKCS#11 token, found by serial number, or by label when the serial is empty. */
-{ kind: "pkcs11"; 
-/**  The module path. */
-module: string; 
-/**  The token's serial number. */
-serial: string; 
-/**  The token's label. */
-label: string } | 
-/**  A software key file. */
-{ kind: "software"; 
-/**  The file. */
-file: string } | 
-/**  A PIV device (YubiKey), by serial number. */
-{ kind: "piv"; 
-/**  The serial number. */
-serial: number };
-
 /**  What a scan found, and where it could not look. */
 export type DeviceScan = {
 	/**  The devices present. */
@@ -296,8 +293,11 @@ export type DeviceScan = {
 
 /**  A device as the Devices screen lists it. */
 export type DeviceSummary = {
-	/**  How to open it again. */
-	locator: DeviceLocator,
+	/**
+	 *  Names it in the device commands, until the next scan. Where it is (a module's path, a
+	 *  reader) stays in Rust.
+	 */
+	id: string,
 	/**  What kind of device. */
 	kind: DeviceKind,
 	/**  One line for people. */
@@ -375,6 +375,14 @@ export type ErrorCode =
 "device" | 
 /**  Anything else. */
 "internal";
+
+/**  A finished export. */
+export type ExportDone = {
+	/**  Entries written. */
+	count: number,
+	/**  The file's name (not its folder), for people. */
+	file: string,
+};
 
 /**  What kind of export. */
 export type ExportRequest = 
@@ -464,23 +472,35 @@ export type NewKeyAlgorithm =
 /**  Hedera ECDSA keys (PKCS#11 devices that have it). */
 "secp256k1";
 
-/**  What the add-profile form sends. */
+/**
+ *  What the add-profile form sends. Its files are named by the tickets `profile_choose_file`
+ *  gave: the paths stay in Rust, chosen in Rust-side dialogs.
+ */
 export type NewProfile = {
 	/**  Unique name. */
 	name: string,
 	/**  `https://host:port`. */
 	serverUrl: string,
-	/**  CA certificate path. */
-	caCertPath: string,
-	/**  Client certificate path. */
-	clientCertPath: string,
-	/**  Client key path. */
-	clientKeyPath: string,
+	/**  The CA certificate's ticket. */
+	caCert: number,
+	/**  The client certificate's ticket. */
+	clientCert: number,
+	/**  The client key's ticket. */
+	clientKey: number,
 	/**  The key's passphrase, if encrypted; goes to the OS keyring, never to disk. */
 	keyPassphrase: string | null,
 	/**  Which kind of deployment. */
 	environment: Environment,
 };
+
+/**  The files of the add-profile form. */
+export type ProfileFile = 
+/**  The deployment's CA certificate. */
+"caCert" | 
+/**  The person's client certificate. */
+"clientCert" | 
+/**  The client certificate's private key. */
+"clientKey";
 
 /**  A profile as the UI lists it. */
 export type ProfileSummary = {

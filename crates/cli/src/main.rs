@@ -348,6 +348,7 @@ impl From<OpenError> for Failure {
                 hint: None,
             },
             OpenError::Connection(e) => e.into(),
+            OpenError::Device(e) => device::device_failure(e),
             other => Failure {
                 code: 1,
                 message: other.to_string(),
@@ -367,7 +368,7 @@ impl From<Error> for Failure {
             Error::Disabled { .. } => 7,
             Error::CertificateExpired { .. } | Error::CertificateNotYetValid { .. } => 8,
             Error::ServerTooOld { .. } | Error::ServerTooNew { .. } => 9,
-            Error::CaCertificate { .. } => 10,
+            Error::CaCertificate { .. } | Error::NotHttps { .. } => 10,
             Error::ClientKeyUnavailable { .. } | Error::ClientKeyNotTouched { .. } => {
                 device::EXIT_DEVICE
             }
@@ -460,9 +461,8 @@ fn describe_ledger(l: &gatehouse_protocol::LedgerStatus) -> String {
     let operator = l.operator_account.as_deref().unwrap_or("?");
     match (l.reachable, l.operator_balance_tinybars, &l.error) {
         (true, Some(t), _) => format!(
-            "{mode} at {nodes}, reachable; fee payer {operator} holds {}.{:08} hbar",
-            t / 100_000_000,
-            (t % 100_000_000).abs()
+            "{mode} at {nodes}, reachable; fee payer {operator} holds {} hbar",
+            gatehouse_client::ledger::hbar(t)
         ),
         (true, None, _) => format!("{mode} at {nodes}, reachable; fee payer {operator}"),
         (false, _, error) => format!(
@@ -501,7 +501,7 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
         let expected = match profile {
             Some(name) => {
                 let (store, profile) = chosen(Some(name))?;
-                let cache = Cache::open(&cache_path(&store, &profile)).await?;
+                let cache = Cache::open(&store.audit_cache(&profile)).await?;
                 Some(cache.pinned().await?.ok_or_else(|| {
                     failure(10, "this profile has not pinned a log key yet; run `gatehouse audit sync` first".into())
                 })?)
@@ -565,7 +565,7 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
         AuditAction::VerifyBundle { .. } => None,
     };
     let (store, profile) = chosen(profile)?;
-    let cache = Cache::open(&cache_path(&store, &profile)).await?;
+    let cache = Cache::open(&store.audit_cache(&profile)).await?;
     match action {
         AuditAction::Sync { .. } => {
             let connection = connect(&store, &profile).await?;
@@ -622,7 +622,7 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
             let format = match (plaintext, passphrase) {
                 (Some(PlainFormat::Csv), _) => ExportFormat::Csv,
                 (Some(PlainFormat::Json), _) => ExportFormat::Json,
-                (None, true) => ExportFormat::Bundle(Encryption::Passphrase(bundle_passphrase()?)),
+                (None, true) => ExportFormat::Bundle(Encryption::passphrase(bundle_passphrase()?)?),
                 (None, false) if recipients.is_empty() => {
                     return Err(Failure {
                         code: 2,
@@ -640,28 +640,10 @@ async fn audit_command(action: AuditAction) -> Result<(), Failure> {
                     output.display()
                 );
             }
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&output)
-                .map_err(|e| Failure {
-                    code: 1,
-                    message: format!("{}: {e}", output.display()),
-                    hint: Some("choose a new file name; exports never overwrite".into()),
-                })?;
-            let mut writer = std::io::BufWriter::new(file);
-            let result = cache
-                .export(&filter.filter(), &filter.describe(), format, &mut writer)
-                .await;
-            drop(writer);
-            match result {
-                Ok(count) => say!("exported {count} entries to {}", output.display()),
-                Err(e) => {
-                    // Never leave half an export behind.
-                    let _ = std::fs::remove_file(&output);
-                    return Err(e.into());
-                }
-            }
+            let count = cache
+                .export_file(&filter.filter(), &filter.describe(), format, &output)
+                .await?;
+            say!("exported {count} entries to {}", output.display());
         }
         AuditAction::Discard { yes, .. } => {
             if !yes {
@@ -708,29 +690,22 @@ fn failure(code: u8, message: String) -> Failure {
 /// Prepares the profile's connection. A key on a device needs the device present and its PIN
 /// (GATEHOUSE_DEVICE_PIN, else standard input); the device is opened off the async runtime.
 async fn connect(store: &ProfileStore, profile: &Profile) -> Result<Connection, Failure> {
-    if !profile.key.is_device() {
-        return Ok(gatehouse_client::open(store, profile)?);
-    }
-    let owned = profile.clone();
-    let identity = tokio::task::spawn_blocking(move || {
-        let pin = device::pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
-        let identity = gatehouse_keys::tls::profile_identity(&owned, &pin)
-            .map_err(device::device_failure)?;
-        if identity.needs_touch() {
+    let (store, owned) = (store.clone(), profile.clone());
+    let opened = tokio::task::spawn_blocking(move || {
+        let pin = if owned.key.is_device() {
+            Some(device::pin("GATEHOUSE_DEVICE_PIN", "device PIN")?)
+        } else {
+            None
+        };
+        let opened = gatehouse_client::open_with_pin(&store, &owned, pin.as_ref())?;
+        if opened.device.as_ref().is_some_and(|d| d.needs_touch()) {
             eprintln!("touch the YubiKey when it blinks: this profile's key signs each new connection only after a touch");
         }
-        Ok::<_, Failure>(identity)
+        Ok::<_, Failure>(opened)
     })
     .await
     .map_err(|e| failure(1, format!("opening the device stopped: {e}")))??;
-    Ok(Connection::new(profile, std::sync::Arc::new(identity))?)
-}
-
-fn cache_path(store: &ProfileStore, profile: &Profile) -> PathBuf {
-    store
-        .dir()
-        .join("audit")
-        .join(format!("{}.db", profile.name))
+    Ok(opened.connection)
 }
 
 /// A secret from environment variable `variable`, else the first line of standard input
@@ -859,17 +834,25 @@ fn profile_command(store: &ProfileStore, action: ProfileAction) -> Result<(), Fa
     Ok(())
 }
 
+/// A secret typed by the person: at a terminal, after a prompt and without echo; otherwise
+/// (piped in) the first line of standard input.
 pub(crate) fn read_passphrase(what: &str) -> Result<Secret, Failure> {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("{what} (input is echoed; pipe it in to avoid that): ");
-    }
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line).map_err(|e| Failure {
+    let unreadable = |e: std::io::Error| Failure {
         code: 1,
-        message: format!("cannot read the passphrase: {e}"),
-        hint: None,
-    })?;
+        message: format!("cannot read the {what}: {e}"),
+        hint: Some(format!(
+            "type the {what} at a terminal, or pipe it in on standard input"
+        )),
+    };
+    let stdin = std::io::stdin();
+    let mut line = if stdin.is_terminal() {
+        rpassword::prompt_password(format!("{what} (not shown as you type): "))
+            .map_err(unreadable)?
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).map_err(unreadable)?;
+        line
+    };
     let secret = Secret::new(line.trim_end_matches(['\r', '\n']).to_owned());
     zeroize::Zeroize::zeroize(&mut line);
     Ok(secret)

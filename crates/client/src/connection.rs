@@ -28,14 +28,6 @@ use sha2::{Digest, Sha256};
 use crate::identity::ClientIdentity;
 use crate::profile::Profile;
 
-/// How a client signing key reports that it could not sign a handshake (its
-/// `rustls::Error::General` text starts with this), so the failure is shown as the device's,
-/// not the server's.
-pub const CLIENT_KEY_FAILURE: &str = "the client key could not sign";
-
-/// How a client signing key reports that its device waited for a touch that did not come.
-pub const CLIENT_KEY_NOT_TOUCHED: &str = "the client key was not touched";
-
 /// Why a request to the server failed, in terms a person can act on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -111,15 +103,31 @@ pub enum Error {
     /// locked, or refused.
     #[error("{reason}")]
     ClientKeyUnavailable {
-        /// What the device said, starting with [`CLIENT_KEY_FAILURE`].
+        /// What the device said.
         reason: String,
     },
     /// The client key's device waited for a touch (a YubiKey slot with a touch policy) and
     /// nobody touched it.
     #[error("{reason}")]
     ClientKeyNotTouched {
-        /// What the device said (after [`CLIENT_KEY_NOT_TOUCHED`]).
+        /// What the device said.
         reason: String,
+    },
+    /// The server URL is not `https://`: Gatehouse speaks only mutual TLS.
+    #[error("the server URL {url} is not https://: Gatehouse connects only over mutual TLS")]
+    NotHttps {
+        /// The URL.
+        url: String,
+    },
+    /// The server answered with a redirect, which the client never follows.
+    #[error(
+        "the server answered with a redirect (HTTP {status}) to {location}; Gatehouse follows no redirects"
+    )]
+    Redirected {
+        /// The HTTP status.
+        status: u16,
+        /// Where it pointed (empty when it did not say).
+        location: String,
     },
     /// The profile's CA certificate is unusable.
     #[error("cannot use CA certificate {path}: {reason}")]
@@ -164,6 +172,12 @@ impl Error {
             Error::CaCertificate { .. } => {
                 "Choose the deployment's CA certificate (PEM) in the profile."
             }
+            Error::NotHttps { .. } => {
+                "Change the profile's server URL to the https:// address your administrator gave you."
+            }
+            Error::Redirected { .. } => {
+                "Check the profile's server URL with your administrator: a Gatehouse server answers directly, never through a redirect."
+            }
             Error::ClientKeyUnavailable { .. } => {
                 "Connect the device that holds this profile's key (YubiKey or token) and connect again; its PIN will be asked for."
             }
@@ -204,6 +218,11 @@ impl Connection {
         }
         let base = reqwest::Url::parse(&profile.server_url)
             .map_err(|e| Error::Protocol(format!("server URL {:?}: {e}", profile.server_url)))?;
+        if base.scheme() != "https" {
+            return Err(Error::NotHttps {
+                url: profile.server_url.clone(),
+            });
+        }
         let (config, seen) = client_config(roots, identity.as_ref())?;
         let tls = Arc::new(config.clone());
         let http = reqwest::Client::builder()
@@ -214,6 +233,9 @@ impl Connection {
             .timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .no_proxy()
+            // The profile's URL is the only server: no redirect is followed, no plain HTTP sent.
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(true)
             .build()
             .map_err(|e| Error::Protocol(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
@@ -272,8 +294,20 @@ impl Connection {
             Ok(response) => response,
             Err(error) => return Err(self.diagnose(&error).await),
         };
-        check_version(&response)?;
         let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            return Err(Error::Redirected {
+                status: status.as_u16(),
+                location,
+            });
+        }
+        check_version(&response)?;
         if status.is_success() {
             return response
                 .json::<T>()
@@ -413,20 +447,7 @@ impl Connection {
             rustls::Error::AlertReceived(alert) => Error::ClientCertRejected {
                 reason: format!("TLS alert: {alert:?}"),
             },
-            rustls::Error::General(reason) if reason.starts_with(CLIENT_KEY_NOT_TOUCHED) => {
-                // The device's own words say it all ("... was not touched in time ...").
-                Error::ClientKeyNotTouched {
-                    reason: reason[CLIENT_KEY_NOT_TOUCHED.len()..]
-                        .trim_start_matches(':')
-                        .trim_start()
-                        .to_owned(),
-                }
-            }
-            rustls::Error::General(reason) if reason.starts_with(CLIENT_KEY_FAILURE) => {
-                Error::ClientKeyUnavailable {
-                    reason: reason.clone(),
-                }
-            }
+            rustls::Error::Other(other) => signer_failure(other),
             other => Error::Protocol(format!("TLS: {other}")),
         }
     }
@@ -469,6 +490,20 @@ fn chain(error: &dyn StdError) -> String {
         source = s.source();
     }
     text
+}
+
+/// A failure the device signer reported (`gatehouse_keys::tls`): its typed error, downcast,
+/// never read from text. A missed touch is told apart from a device that could not sign.
+fn signer_failure(other: &rustls::OtherError) -> Error {
+    match other.0.downcast_ref::<gatehouse_keys::Error>() {
+        Some(e @ gatehouse_keys::Error::TouchTimeout { .. }) => Error::ClientKeyNotTouched {
+            reason: e.to_string(),
+        },
+        Some(e) => Error::ClientKeyUnavailable {
+            reason: format!("the client key could not sign: {e}"),
+        },
+        None => Error::Protocol(format!("TLS: {other}")),
+    }
 }
 
 fn check_version(response: &reqwest::Response) -> Result<(), Error> {
@@ -590,5 +625,41 @@ impl ServerCertVerifier for RecordingVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_signer(e: impl StdError + Send + Sync + 'static) -> Error {
+        signer_failure(&rustls::OtherError(Arc::new(e)))
+    }
+
+    #[test]
+    fn a_device_signers_typed_error_is_downcast() {
+        let missed = from_signer(gatehouse_keys::Error::TouchTimeout {
+            device: "YubiKey (PIV) serial 31000001".into(),
+            slot: "9a".into(),
+        });
+        assert!(
+            matches!(&missed, Error::ClientKeyNotTouched { reason } if reason.contains("31000001")),
+            "a missed touch is its own failure: {missed:?}"
+        );
+        let gone = from_signer(gatehouse_keys::Error::DeviceGone {
+            device: "token".into(),
+            reason: "removed".into(),
+        });
+        assert!(
+            matches!(&gone, Error::ClientKeyUnavailable { .. }),
+            "{gone:?}"
+        );
+        let other = from_signer(std::io::Error::other(
+            "the client key was not touched: it says so in words",
+        ));
+        assert!(
+            matches!(&other, Error::Protocol(_)),
+            "text is never taken for a device's failure: {other:?}"
+        );
     }
 }

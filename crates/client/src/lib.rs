@@ -7,7 +7,10 @@
 
 pub mod audit;
 pub mod connection;
+pub mod device;
 pub mod identity;
+pub mod ledger;
+pub mod private;
 pub mod profile;
 pub mod secret;
 
@@ -30,8 +33,7 @@ pub enum OpenError {
     /// The connection could not be prepared.
     #[error(transparent)]
     Connection(#[from] connection::Error),
-    /// The profile's key is on a device: the caller opens the device (with its PIN) and
-    /// connects with [`Connection::new`] and a device identity from `gatehouse-keys`.
+    /// The profile's key is on a device and no PIN was given: [`open_with_pin`] opens it.
     #[error(
         "profile {profile:?} keeps its key on a device ({device}); the device must be opened with its PIN to connect"
     )]
@@ -41,9 +43,48 @@ pub enum OpenError {
         /// The device, for people.
         device: String,
     },
+    /// The device holding the profile's key could not be opened or refused (wrong PIN, gone,
+    /// a software key in production).
+    #[error(transparent)]
+    Device(#[from] gatehouse_keys::Error),
 }
 
-/// Loads a profile's identity (its passphrase from the keyring if needed) and prepares a connection.
+/// A profile's prepared connection and, for a key on a device, the device identity signing its
+/// handshakes (to ask whether the device is still there).
+#[derive(Debug)]
+pub struct Opened {
+    /// The connection.
+    pub connection: Connection,
+    /// The device identity, for a key on a device.
+    pub device: Option<Arc<gatehouse_keys::tls::DeviceIdentity>>,
+}
+
+/// Prepares a profile's connection, for the CLI and the console alike: a key file with its
+/// passphrase from the keyring; a key on a device opened with `pin` (without one:
+/// [`OpenError::DeviceKey`], naming the device). Blocks (device work, scrypt): async callers
+/// use `spawn_blocking`.
+pub fn open_with_pin(
+    store: &ProfileStore,
+    profile: &Profile,
+    pin: Option<&gatehouse_keys::Pin>,
+) -> Result<Opened, OpenError> {
+    match (&profile.key, pin) {
+        (KeySource::Device { .. }, Some(pin)) => {
+            let identity = Arc::new(device::identity(profile, pin)?);
+            Ok(Opened {
+                connection: Connection::new(profile, identity.clone())?,
+                device: Some(identity),
+            })
+        }
+        _ => Ok(Opened {
+            connection: open(store, profile)?,
+            device: None,
+        }),
+    }
+}
+
+/// Loads a profile's identity (its passphrase from the keyring if needed) and prepares a
+/// connection; a key on a device is [`OpenError::DeviceKey`] ([`open_with_pin`] opens it).
 pub fn open(store: &ProfileStore, profile: &Profile) -> Result<Connection, OpenError> {
     let identity: Arc<dyn ClientIdentity> = match &profile.key {
         KeySource::File { path, encrypted } => {

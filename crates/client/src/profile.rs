@@ -243,6 +243,12 @@ impl ProfileStore {
         &self.dir
     }
 
+    /// Where `profile`'s local audit cache lives: `audit/NAME.db` in this store's directory (the
+    /// CLI and the console share it).
+    pub fn audit_cache(&self, profile: &Profile) -> PathBuf {
+        self.dir.join("audit").join(format!("{}.db", profile.name))
+    }
+
     /// The keyring this store files secrets in.
     pub fn secrets(&self) -> &SecretStore {
         &self.secrets
@@ -397,7 +403,7 @@ impl ProfileStore {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        crate::private::create_dir(&self.dir).map_err(io)?;
         let json = serde_json::to_vec_pretty(file)
             .unwrap_or_else(|_| unreachable!("profiles always serialise"));
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(io)?;
@@ -481,6 +487,25 @@ mod tests {
             "device: YubiKey (PIV) serial 12345678, key 9a"
         );
         assert!(back.key.is_device(), "and it is a device key");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_profile_directory_and_file_are_the_owners_alone() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("cfg");
+        let store = ProfileStore::open(config.clone(), SecretStore::mock());
+        store
+            .add(NewProfile {
+                profile: fixture(dir.path()),
+                key_passphrase: None,
+            })
+            .expect("added");
+        assert_eq!(crate::private::mode(&config).expect("mode"), 0o700);
+        assert_eq!(
+            crate::private::mode(&config.join(FILE_NAME)).expect("mode"),
+            0o600
+        );
     }
 
     #[test]

@@ -251,7 +251,7 @@ fn connections(card: Option<&testing::VirtualCard>) {
                 key: id.to_string(),
             },
         );
-        let identity = tls::profile_identity(&device_profile, &Pin::new(pin)).unwrap();
+        let identity = gatehouse_client::device::identity(&device_profile, &Pin::new(pin)).unwrap();
         identities.push((name, device_profile, Arc::new(identity)));
     }
 

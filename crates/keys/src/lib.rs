@@ -3,8 +3,8 @@
 //! - [`pkcs11`]: any PKCS#11 module (SoftHSM2, an HSM, a smart card), through `cryptoki`.
 //! - [`software`]: keys in an age-encrypted file, for development and the demo only. It says
 //!   "software key: not for production" wherever it is shown, and [`Policy::production`] refuses it.
-//! - [`tls`]: a rustls client-certificate signer over any device key, and a
-//!   [`gatehouse_client::identity::ClientIdentity`] built on it.
+//! - [`tls`]: a rustls client-certificate signer over any device key, and the device identity
+//!   `gatehouse-client` connects with (the client depends on this crate, not the reverse).
 //!
 //! - [`piv`]: YubiKeys (PIV) over PC/SC, through the `yubikey` crate. Attestation, which only PIV
 //!   provides, comes back as [`evidence::Evidence::Attested`], and [`attestation::verify`] checks

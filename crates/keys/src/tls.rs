@@ -1,5 +1,6 @@
 //! A TLS client certificate whose key stays on a device: a rustls [`SigningKey`] over any
-//! device key (P-256 or Ed25519), and a [`ClientIdentity`] for `gatehouse-client`.
+//! device key (P-256 or Ed25519), and the [`DeviceIdentity`] that `gatehouse-client` connects
+//! with (it implements the client's `ClientIdentity` for it).
 //!
 //! rustls hands [`Signer::sign`] the unhashed handshake message. The device hashes it with
 //! SHA-256 on the host and signs the digest (see [`crate::key::Algorithm`]), and the signer
@@ -10,15 +11,14 @@
 //! TLS 1.3's client finishes the handshake in the same step as its signature. The server's
 //! handshake limit does (`handshake_timeout_secs`, 30 s).
 //!
-//! Resumption is refused ([`ClientIdentity::allows_resumption`] is false): a resumed session
-//! skips the client signature, so pulling the token would not cut access on the next connection.
+//! A failed signature reaches the client as `rustls::Error::Other` holding this crate's typed
+//! [`Error`] (so a missed touch, [`Error::TouchTimeout`], is told apart by its type, not its text).
+//!
+//! The client refuses resumption for a device identity: a resumed session skips the client
+//! signature, so pulling the token would not cut access on the next connection.
 
 use std::sync::Arc;
 
-use gatehouse_client::connection::{CLIENT_KEY_FAILURE, CLIENT_KEY_NOT_TOUCHED};
-use gatehouse_client::identity::ClientIdentity;
-use gatehouse_client::profile::{KeySource, Profile};
-use gatehouse_protocol::Environment;
 use rustls::pki_types::{CertificateDer, SubjectPublicKeyInfoDer};
 use rustls::sign::{CertifiedKey, Signer, SigningKey};
 use rustls::{SignatureAlgorithm, SignatureScheme};
@@ -26,7 +26,6 @@ use rustls::{SignatureAlgorithm, SignatureScheme};
 use crate::device::{Device, Shared};
 use crate::error::Error;
 use crate::key::{self, Algorithm, PublicKey};
-use crate::policy::Policy;
 
 /// A device key as rustls sees it.
 #[derive(Debug)]
@@ -130,11 +129,8 @@ impl Signer for DeviceSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
         let signature = blocking(|| self.device.lock().sign(&self.id, message)).map_err(|e| {
             tracing::warn!(device = %self.name, key = %self.id, error = %e, "TLS client signature failed");
-            let prefix = match e {
-                Error::TouchTimeout { .. } => CLIENT_KEY_NOT_TOUCHED,
-                _ => CLIENT_KEY_FAILURE,
-            };
-            rustls::Error::General(format!("{prefix}: {e}"))
+            // Typed, for the client to downcast (`gatehouse_client::connection`).
+            rustls::Error::Other(rustls::OtherError(Arc::new(e)))
         })?;
         Ok(signature
             .to_der()
@@ -209,46 +205,15 @@ impl DeviceIdentity {
     }
 }
 
-impl ClientIdentity for DeviceIdentity {
-    fn certified_key(&self) -> Arc<CertifiedKey> {
+impl DeviceIdentity {
+    /// The certificate chain and the device key, as rustls presents them.
+    pub fn certified_key(&self) -> Arc<CertifiedKey> {
         self.key.clone()
     }
-
-    fn allows_resumption(&self) -> bool {
-        false
-    }
-}
-
-/// The client identity of a profile whose key is on a device ([`KeySource::Device`]): opens
-/// the device with `pin`, checks the deployment's policy (a production profile refuses a
-/// software key file), and pairs the device key with the profile's certificate chain.
-///
-/// Blocks (device work, and scrypt for a software key file): async callers use
-/// `spawn_blocking`. A profile with a key file gives [`Error::Certificate`] saying so.
-pub fn profile_identity(profile: &Profile, pin: &crate::Pin) -> Result<DeviceIdentity, Error> {
-    let KeySource::Device { device, key } = &profile.key else {
-        return Err(Error::Certificate {
-            reason: format!(
-                "profile {:?} keeps its key in a file, not on a device",
-                profile.name
-            ),
-        });
-    };
-    let id = key.parse::<key::Id>().map_err(|e| Error::Certificate {
-        reason: format!("profile {:?}: {e}", profile.name),
-    })?;
-    let chain = read_chain(&profile.client_cert)?;
-    let opened = crate::open(device, pin)?;
-    let policy = match profile.environment {
-        Environment::Production => Policy::production(),
-        Environment::Development | Environment::Staging => Policy::development(),
-    };
-    policy.admit(opened.info())?;
-    DeviceIdentity::new(chain, DeviceKey::new(Shared::new(opened), &id)?)
 }
 
 /// Every certificate in a PEM file, end entity first.
-fn read_chain(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+pub fn read_chain(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Error> {
     use rustls::pki_types::pem::PemObject as _;
     let unusable = |reason: String| Error::Certificate {
         reason: format!("{}: {reason}", path.display()),

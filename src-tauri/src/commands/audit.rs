@@ -5,7 +5,6 @@
 //! the cache stores, so the UI shows the same red banner until a verification succeeds.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -13,10 +12,11 @@ use gatehouse_client::audit::{
     self, Alarm, AlarmSource, Bucket, Cache, Encryption, ExportFormat, Filter, ProofStatus,
 };
 use serde::{Deserialize, Serialize};
-use tauri::State;
 use tauri::ipc::Channel;
+use tauri::{AppHandle, State};
 use zeroize::Zeroize;
 
+use super::files::{self, Dialog, Purpose};
 use super::profile::store;
 use super::{ErrorCode, IpcError};
 use crate::Console;
@@ -37,10 +37,7 @@ async fn cache(console: &State<'_, Console>, profile: &str) -> Result<Cache, Ipc
     }
     let store = store(console)?;
     let profile = store.get(profile)?;
-    let path = store
-        .dir()
-        .join("audit")
-        .join(format!("{}.db", profile.name));
+    let path = store.audit_cache(&profile);
     let cache = Cache::open(&path).await.map_err(IpcError::from)?;
     console
         .caches
@@ -522,63 +519,94 @@ pub enum ExportRequest {
     Json,
 }
 
-/// Exports the matching entries to `path` (a new file). Returns how many.
+/// A finished export.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportDone {
+    /// Entries written.
+    pub count: u32,
+    /// The file's name (not its folder), for people.
+    pub file: String,
+}
+
+impl ExportRequest {
+    /// The save dialog's file type, and the extension of the name it suggests.
+    fn file_type(&self) -> ((&'static str, &'static [&'static str]), &'static str) {
+        match self {
+            ExportRequest::BundleRecipients { .. } | ExportRequest::BundlePassphrase { .. } => {
+                (("Encrypted audit bundle (age)", &["age"]), "age")
+            }
+            ExportRequest::Csv => (("CSV (unencrypted)", &["csv"]), "csv"),
+            ExportRequest::Json => (("JSON (unencrypted)", &["json"]), "json"),
+        }
+    }
+}
+
+/// "gatehouse-audit-alice-2026-05-01.age": the profile made file-name safe, the local date.
+fn export_file_name(profile: &str, extension: &str, today: chrono::NaiveDate) -> String {
+    let mut safe = String::with_capacity(profile.len());
+    for c in profile.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            safe.push(c);
+        } else if !safe.ends_with('-') {
+            // A run of other characters becomes one dash.
+            safe.push('-');
+        }
+    }
+    let safe = safe.trim_start_matches(['.', '-']);
+    let safe = if safe.is_empty() { "profile" } else { safe };
+    format!(
+        "gatehouse-audit-{safe}-{}.{extension}",
+        today.format("%Y-%m-%d")
+    )
+}
+
+/// Asks where to save (a Rust-side save dialog), then exports the matching entries to that new
+/// file. `null` when the person cancelled the dialog.
 #[tauri::command]
 #[specta::specta]
 pub async fn audit_export(
+    app: AppHandle,
     console: State<'_, Console>,
     profile: String,
     filter: AuditFilter,
     selection: String,
-    path: String,
     request: ExportRequest,
-) -> Result<u32, IpcError> {
+) -> Result<Option<ExportDone>, IpcError> {
     let cache = cache(&console, &profile).await?;
+    let (filter_type, extension) = request.file_type();
     let format = match request {
         ExportRequest::BundleRecipients { recipients } => {
             ExportFormat::Bundle(Encryption::Recipients(recipients))
         }
         ExportRequest::BundlePassphrase { mut passphrase } => {
-            if passphrase.chars().count() < 12 {
-                passphrase.zeroize();
-                return Err(IpcError::new(
-                    ErrorCode::AuditQuery,
-                    "The passphrase is too short.",
-                    "Use at least 12 characters, or encrypt to recipients' age keys instead.",
-                ));
-            }
             let secret = age::secrecy::SecretString::from(passphrase.clone());
             passphrase.zeroize();
-            ExportFormat::Bundle(Encryption::Passphrase(secret))
+            ExportFormat::Bundle(Encryption::passphrase(secret)?)
         }
         ExportRequest::Csv => ExportFormat::Csv,
         ExportRequest::Json => ExportFormat::Json,
     };
-    let path = PathBuf::from(path);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| {
-            IpcError::new(
-                ErrorCode::Io,
-                format!("Cannot create {}: {e}", path.display()),
-                "Choose a new file name in a folder you can write to; exports never overwrite.",
-            )
-        })?;
-    let mut writer = std::io::BufWriter::new(file);
-    let result = cache
-        .export(&filter.into(), &selection, format, &mut writer)
-        .await;
-    drop(writer);
-    match result {
-        Ok(count) => Ok(u32::try_from(count).unwrap_or(u32::MAX)),
-        Err(e) => {
-            // Never leave half an export behind.
-            let _ = std::fs::remove_file(&path);
-            Err(e.into())
-        }
-    }
+    let dialog = Dialog {
+        purpose: Purpose::AuditExport,
+        title: "Save the audit export",
+        filter: filter_type,
+        save_as: Some(export_file_name(
+            &profile,
+            extension,
+            chrono::Local::now().date_naive(),
+        )),
+    };
+    let Some(path) = files::choose(&app, dialog).await? else {
+        return Ok(None);
+    };
+    let count = cache
+        .export_file(&filter.into(), &selection, format, &path)
+        .await?;
+    Ok(Some(ExportDone {
+        count: u32::try_from(count).unwrap_or(u32::MAX),
+        file: files::display_name(&path),
+    }))
 }
 
 /// Forgets the cache and its pinned key. `confirm` must be the profile's name.
@@ -599,4 +627,27 @@ pub async fn audit_discard(
     let cache = cache(&console, &profile).await?;
     cache.discard().await?;
     status_of(&cache).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::export_file_name;
+
+    #[test]
+    fn the_suggested_export_name_is_file_name_safe() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 5, 1).expect("date");
+        assert_eq!(
+            export_file_name("alice", "age", day),
+            "gatehouse-audit-alice-2026-05-01.age"
+        );
+        assert_eq!(
+            export_file_name("../evil/name  x", "csv", day),
+            "gatehouse-audit-evil-name-x-2026-05-01.csv",
+            "no folder can be named through the profile"
+        );
+        assert_eq!(
+            export_file_name("..", "json", day),
+            "gatehouse-audit-profile-2026-05-01.json"
+        );
+    }
 }

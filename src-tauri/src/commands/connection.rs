@@ -166,24 +166,11 @@ impl From<gatehouse_protocol::LedgerStatus> for LedgerView {
             mirror: status.mirror,
             operator_account: status.operator_account,
             reachable: status.reachable,
-            operator_balance_hbar: status.operator_balance_tinybars.map(hbar),
+            operator_balance_hbar: status
+                .operator_balance_tinybars
+                .map(gatehouse_client::ledger::hbar),
             error: status.error,
         }
-    }
-}
-
-/// Tinybars as hbar, exactly (1 hbar is 10^8 tinybars), without trailing zeros.
-fn hbar(tinybars: i64) -> String {
-    const TINYBARS_PER_HBAR: u64 = 100_000_000;
-    let sign = if tinybars < 0 { "-" } else { "" };
-    let magnitude = tinybars.unsigned_abs();
-    let whole = magnitude / TINYBARS_PER_HBAR;
-    let fraction = magnitude % TINYBARS_PER_HBAR;
-    if fraction == 0 {
-        format!("{sign}{whole}")
-    } else {
-        let digits = format!("{fraction:08}");
-        format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
     }
 }
 
@@ -256,24 +243,23 @@ pub async fn connect(
     console.live.set(None);
     let store = store(&console)?;
     let profile = store.get(&profile)?;
-    let mut device_identity = None;
-    let connection = match (&profile.key, pin) {
-        (KeySource::Device { .. }, Some(pin)) => {
-            let pin = gatehouse_keys::Pin::new(pin);
-            let owned = profile.clone();
-            let identity = Arc::new(
-                super::device::blocking(move || {
-                    Ok(gatehouse_keys::tls::profile_identity(&owned, &pin)?)
-                })
-                .await?,
-            );
-            device_identity = Some(identity.clone());
-            gatehouse_client::Connection::new(&profile, identity)?
-        }
-        // A key file; or a key on a device but no PIN, which `open` refuses: the answer is
-        // `DevicePinRequired`, naming the device for the PIN dialog.
-        _ => gatehouse_client::open(store, &profile)?,
-    };
+    if let KeySource::Device { device, .. } = &profile.key {
+        // The profile file names the module; the console loads only allowlisted ones.
+        super::device::allowed(device)?;
+    }
+    // A key file, or a key on a device opened with the PIN; a device profile without a PIN is
+    // `DevicePinRequired`, naming the device for the PIN dialog.
+    let pin = pin.map(gatehouse_keys::Pin::new);
+    let (owned, store) = (profile.clone(), store.clone());
+    let opened = super::device::blocking(move || {
+        Ok(gatehouse_client::open_with_pin(
+            &store,
+            &owned,
+            pin.as_ref(),
+        )?)
+    })
+    .await?;
+    let (connection, device_identity) = (opened.connection, opened.device);
     let me = connection.whoami().await?;
     let status = connection.status().await?;
     console.live.set(Some(LiveConnection {
@@ -299,28 +285,4 @@ pub async fn connect(
         },
         connected_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::hbar;
-
-    #[test]
-    fn tinybars_read_as_exact_hbar() {
-        assert_eq!(hbar(0), "0");
-        assert_eq!(hbar(100_000_000), "1");
-        assert_eq!(hbar(150_000_000), "1.5");
-        assert_eq!(hbar(1), "0.00000001");
-        assert_eq!(
-            hbar(5_000_000_000_000_000_000),
-            "50000000000",
-            "Hedera's whole supply, 50 billion hbar, is 5e18 tinybars"
-        );
-        assert_eq!(hbar(-250_000_000), "-2.5");
-        assert_eq!(
-            hbar(i64::MIN),
-            "-92233720368.54775808",
-            "the most negative balance still formats"
-        );
-    }
 }

@@ -2,6 +2,10 @@
 //! software key files), open one with its PIN to read its keys and PIN status, generate a key on
 //! it, change its PIN, and unblock a YubiKey's blocked PIN with its PUK.
 //!
+//! The webview names a device by the id the last scan gave it ([`Scanned`]): where a device is
+//! (a PKCS#11 module's path, a key file) never comes from the webview, and only the modules on
+//! the allowlist (`GATEHOUSE_PKCS11_MODULES`, `GATEHOUSE_PKCS11_MODULE`) are loaded.
+//!
 //! The PIN arrives with each command that needs it, is wiped when the command returns, and is
 //! never kept: every call opens the device and closes it again. Device calls block (a card can
 //! wait seconds for a touch), so they run on the blocking pool, never on the async workers.
@@ -10,9 +14,13 @@ use gatehouse_keys::device::{Backend, Info};
 use gatehouse_keys::key::{self, Algorithm};
 use gatehouse_keys::{Device, Error as KeyError, Pin, pin};
 use gatehouse_protocol::{DeviceKind, DeviceLocator};
+use std::sync::{Mutex, PoisonError};
+
 use serde::{Deserialize, Serialize};
+use tauri::State;
 
 use super::{ErrorCode, IpcError};
+use crate::Console;
 
 /// Colon-separated PKCS#11 modules the Devices screen looks in, besides YubiKeys.
 pub const MODULES_ENV: &str = "GATEHOUSE_PKCS11_MODULES";
@@ -23,8 +31,9 @@ pub const MODULE_ENV: &str = "GATEHOUSE_PKCS11_MODULE";
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceSummary {
-    /// How to open it again.
-    pub locator: DeviceLocator,
+    /// Names it in the device commands, until the next scan. Where it is (a module's path, a
+    /// reader) stays in Rust.
+    pub id: String,
     /// What kind of device.
     pub kind: DeviceKind,
     /// One line for people.
@@ -41,10 +50,10 @@ pub struct DeviceSummary {
     pub not_for_production: bool,
 }
 
-impl From<&Info> for DeviceSummary {
-    fn from(info: &Info) -> Self {
+impl DeviceSummary {
+    fn new(id: String, info: &Info) -> Self {
         Self {
-            locator: info.locator.clone(),
+            id,
             kind: info.kind(),
             title: info.to_string(),
             label: info.label.clone(),
@@ -152,7 +161,7 @@ impl From<NewKeyAlgorithm> for Algorithm {
 
 /// The PKCS#11 modules to search: `GATEHOUSE_PKCS11_MODULES` (colon-separated) and
 /// `GATEHOUSE_PKCS11_MODULE`, in that order, without repeats.
-fn modules() -> Vec<std::path::PathBuf> {
+pub(crate) fn modules() -> Vec<std::path::PathBuf> {
     let mut found: Vec<std::path::PathBuf> = Vec::new();
     let many = std::env::var_os(MODULES_ENV).unwrap_or_default();
     let one = std::env::var_os(MODULE_ENV).unwrap_or_default();
@@ -164,16 +173,86 @@ fn modules() -> Vec<std::path::PathBuf> {
     found
 }
 
+/// The devices the last `device_scan` found, each under the id the webview names it by. A new
+/// scan replaces them (and its ids are new, so an id from an older scan names nothing).
+#[derive(Debug, Default)]
+pub struct Scanned(Mutex<ScannedState>);
+
+#[derive(Debug, Default)]
+struct ScannedState {
+    scan: u64,
+    devices: Vec<(String, DeviceLocator)>,
+}
+
+impl Scanned {
+    /// Replaces the devices with `found`, and returns them as the webview sees them.
+    fn replace(&self, found: &[Info]) -> Vec<DeviceSummary> {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        state.scan += 1;
+        let scan = state.scan;
+        let mut summaries = Vec::with_capacity(found.len());
+        state.devices = found
+            .iter()
+            .enumerate()
+            .map(|(n, info)| {
+                let id = format!("{scan}.{n}");
+                summaries.push(DeviceSummary::new(id.clone(), info));
+                (id, info.locator.clone())
+            })
+            .collect();
+        summaries
+    }
+
+    /// Where the device `id` of the last scan is; an id the last scan did not give is refused.
+    fn locate(&self, id: &str) -> Result<DeviceLocator, IpcError> {
+        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let locator = state
+            .devices
+            .iter()
+            .find(|(held, _)| held == id)
+            .map(|(_, locator)| locator.clone())
+            .ok_or_else(|| {
+                IpcError::new(
+                    ErrorCode::DeviceNotFound,
+                    format!("no device {id:?} in the last scan"),
+                    "Scan for devices again, then choose the device from the list.",
+                )
+            })?;
+        allowed(&locator)?;
+        Ok(locator)
+    }
+}
+
+/// Refuses a PKCS#11 module that is not on the allowlist (`GATEHOUSE_PKCS11_MODULES`,
+/// `GATEHOUSE_PKCS11_MODULE`): the console loads no other native library.
+pub(crate) fn allowed(locator: &DeviceLocator) -> Result<(), IpcError> {
+    allowed_in(locator, &modules())
+}
+
+fn allowed_in(locator: &DeviceLocator, modules: &[std::path::PathBuf]) -> Result<(), IpcError> {
+    match locator {
+        DeviceLocator::Pkcs11 { module, .. } if !modules.contains(module) => Err(IpcError::new(
+            ErrorCode::DeviceRefused,
+            format!(
+                "the PKCS#11 module {} is not one the console may load",
+                module.display()
+            ),
+            format!(
+                "Name the module in {MODULES_ENV} (colon-separated) or {MODULE_ENV} before starting the console, if your administrator approves it."
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Looks for devices: YubiKeys through pcscd and the tokens of each configured PKCS#11 module.
 /// A place that cannot be searched is reported beside the devices, not instead of them.
 #[tauri::command]
 #[specta::specta]
-pub async fn device_scan() -> Result<DeviceScan, IpcError> {
-    blocking(|| {
-        let mut scan = DeviceScan {
-            devices: Vec::new(),
-            problems: Vec::new(),
-        };
+pub async fn device_scan(console: State<'_, Console>) -> Result<DeviceScan, IpcError> {
+    let (found, problems) = blocking(|| {
+        let mut found = Vec::new();
+        let mut problems = Vec::new();
         let backends = std::iter::once(Backend::Piv).chain(
             modules()
                 .into_iter()
@@ -181,23 +260,32 @@ pub async fn device_scan() -> Result<DeviceScan, IpcError> {
         );
         for backend in backends {
             match gatehouse_keys::enumerate(&backend) {
-                Ok(found) => scan.devices.extend(found.iter().map(DeviceSummary::from)),
-                Err(e) => scan.problems.push(e.into()),
+                Ok(devices) => found.extend(devices),
+                Err(e) => problems.push(e.into()),
             }
         }
-        Ok(scan)
+        Ok((found, problems))
     })
-    .await
+    .await?;
+    Ok(DeviceScan {
+        devices: console.devices.replace(&found),
+        problems,
+    })
 }
 
 /// Opens a device with its PIN, reads its keys and PIN status, and closes it.
 #[tauri::command]
 #[specta::specta]
-pub async fn device_open(locator: DeviceLocator, pin: String) -> Result<DeviceDetails, IpcError> {
+pub async fn device_open(
+    console: State<'_, Console>,
+    device: String,
+    pin: String,
+) -> Result<DeviceDetails, IpcError> {
     let pin = Pin::new(pin);
+    let locator = console.devices.locate(&device)?;
     blocking(move || {
-        let mut device = gatehouse_keys::open(&locator, &pin)?;
-        Ok(details(device.as_mut())?)
+        let mut opened = gatehouse_keys::open(&locator, &pin)?;
+        Ok(details(&device, opened.as_mut())?)
     })
     .await
 }
@@ -208,13 +296,15 @@ pub async fn device_open(locator: DeviceLocator, pin: String) -> Result<DeviceDe
 #[tauri::command]
 #[specta::specta]
 pub async fn device_generate(
-    locator: DeviceLocator,
+    console: State<'_, Console>,
+    device: String,
     pin: String,
     algorithm: NewKeyAlgorithm,
     label: String,
     touch: Option<TouchChoice>,
 ) -> Result<DeviceDetails, IpcError> {
     let pin = Pin::new(pin);
+    let locator = console.devices.locate(&device)?;
     blocking(move || {
         if let (DeviceLocator::Piv { serial }, Some(touch)) = (&locator, touch) {
             // A YubiKey key in its default slot, with the touch policy asked for.
@@ -225,16 +315,16 @@ pub async fn device_generate(
                 ..gatehouse_keys::piv::Placement::default_for(algorithm)
             };
             piv.generate_in(algorithm, placement)?;
-            return Ok(details(&mut piv)?);
+            return Ok(details(&device, &mut piv)?);
         }
-        let mut device = gatehouse_keys::open(&locator, &pin)?;
+        let mut opened = gatehouse_keys::open(&locator, &pin)?;
         let label = if label.trim().is_empty() {
             "gatehouse".to_owned()
         } else {
             label.trim().to_owned()
         };
-        device.generate(&key::Request::new(algorithm.into(), label))?;
-        Ok(details(device.as_mut())?)
+        opened.generate(&key::Request::new(algorithm.into(), label))?;
+        Ok(details(&device, opened.as_mut())?)
     })
     .await
 }
@@ -244,15 +334,17 @@ pub async fn device_generate(
 #[tauri::command]
 #[specta::specta]
 pub async fn device_change_pin(
-    locator: DeviceLocator,
+    console: State<'_, Console>,
+    device: String,
     pin: String,
     new_pin: String,
 ) -> Result<DeviceDetails, IpcError> {
     let (pin, new_pin) = (Pin::new(pin), Pin::new(new_pin));
+    let locator = console.devices.locate(&device)?;
     blocking(move || {
-        let mut device = gatehouse_keys::open(&locator, &pin)?;
-        device.change_pin(&pin, &new_pin)?;
-        Ok(details(device.as_mut())?)
+        let mut opened = gatehouse_keys::open(&locator, &pin)?;
+        opened.change_pin(&pin, &new_pin)?;
+        Ok(details(&device, opened.as_mut())?)
     })
     .await
 }
@@ -262,30 +354,31 @@ pub async fn device_change_pin(
 #[tauri::command]
 #[specta::specta]
 pub async fn device_unblock_pin(
-    locator: DeviceLocator,
+    console: State<'_, Console>,
+    device: String,
     puk: String,
     new_pin: String,
 ) -> Result<DeviceDetails, IpcError> {
-    let DeviceLocator::Piv { serial } = locator else {
+    let (puk, new_pin) = (Pin::new(puk), Pin::new(new_pin));
+    let DeviceLocator::Piv { serial } = console.devices.locate(&device)? else {
         return Err(IpcError::new(
             ErrorCode::DeviceRefused,
             "only a YubiKey has a PUK; a token's PIN is unlocked by its administrator with the SO PIN",
             "Ask whoever administers the token to unlock the PIN (softhsm2-util or the HSM's own tools); the console cannot do it yet.",
         ));
     };
-    let (puk, new_pin) = (Pin::new(puk), Pin::new(new_pin));
     blocking(move || {
         let mut piv = gatehouse_keys::piv::Piv::unblock(serial, &puk, &new_pin)?;
-        Ok(details(&mut piv)?)
+        Ok(details(&device, &mut piv)?)
     })
     .await
 }
 
-fn details(device: &mut dyn Device) -> Result<DeviceDetails, KeyError> {
+fn details(id: &str, device: &mut dyn Device) -> Result<DeviceDetails, KeyError> {
     let status = device.pin_status()?;
     let keys = device.keys()?;
     Ok(DeviceDetails {
-        device: DeviceSummary::from(device.info()),
+        device: DeviceSummary::new(id.to_owned(), device.info()),
         pin_status: status.to_string(),
         pin_tries_left: match status {
             pin::Status::TriesLeft(n) => Some(n),
@@ -362,5 +455,63 @@ impl From<KeyError> for IpcError {
         let mut error = IpcError::new(code, e.to_string(), hint);
         error.tries_left = tries_left;
         error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn token(module: &str, serial: &str) -> Info {
+        Info {
+            locator: DeviceLocator::Pkcs11 {
+                module: PathBuf::from(module),
+                serial: serial.into(),
+                label: "officer".into(),
+            },
+            label: "officer".into(),
+            manufacturer: "SoftHSM project".into(),
+            model: "SoftHSM v2".into(),
+            serial: serial.into(),
+        }
+    }
+
+    #[test]
+    fn a_device_is_named_only_by_an_id_from_the_last_scan() {
+        let scanned = Scanned::default();
+        let first = scanned.replace(&[token("/usr/lib/softhsm/libsofthsm2.so", "1")]);
+        let old_id = first[0].id.clone();
+        let second = scanned.replace(&[token("/usr/lib/softhsm/libsofthsm2.so", "2")]);
+        assert_ne!(second[0].id, old_id, "a new scan gives new ids");
+
+        let stale = scanned
+            .locate(&old_id)
+            .expect_err("an id from an older scan names nothing");
+        assert_eq!(stale.code, ErrorCode::DeviceNotFound);
+        assert!(
+            stale.hint.contains("Scan for devices again"),
+            "{}",
+            stale.hint
+        );
+        for made_up in ["", "1.0", "/tmp/evil.so", "0"] {
+            assert!(scanned.locate(made_up).is_err(), "{made_up:?} is refused");
+        }
+    }
+
+    #[test]
+    fn a_pkcs11_module_off_the_allowlist_is_refused() {
+        let allowlist = [PathBuf::from("/usr/lib/softhsm/libsofthsm2.so")];
+        let listed = token("/usr/lib/softhsm/libsofthsm2.so", "1").locator;
+        assert!(allowed_in(&listed, &allowlist).is_ok());
+        let unlisted = token("/tmp/evil.so", "1").locator;
+        let refused = allowed_in(&unlisted, &allowlist).expect_err("not on the allowlist");
+        assert_eq!(refused.code, ErrorCode::DeviceRefused);
+        assert!(refused.hint.contains(MODULES_ENV), "{}", refused.hint);
+        assert!(
+            allowed_in(&DeviceLocator::Piv { serial: 7 }, &[]).is_ok(),
+            "a YubiKey loads no module"
+        );
     }
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod connection;
 pub mod device;
+pub mod files;
 pub mod profile;
 
 use gatehouse_client::{
@@ -157,7 +158,9 @@ impl From<ConnectionError> for IpcError {
             ConnectionError::CertificateNotYetValid { .. } => ErrorCode::CertNotYetValid,
             ConnectionError::ServerTooOld { .. } => ErrorCode::ServerTooOld,
             ConnectionError::ServerTooNew { .. } => ErrorCode::ServerTooNew,
-            ConnectionError::CaCertificate { .. } => ErrorCode::ProfileInvalid,
+            ConnectionError::CaCertificate { .. } | ConnectionError::NotHttps { .. } => {
+                ErrorCode::ProfileInvalid
+            }
             ConnectionError::ClientKeyUnavailable { .. } => ErrorCode::DeviceGone,
             ConnectionError::ClientKeyNotTouched { .. } => ErrorCode::DeviceTouchTimeout,
             _ => ErrorCode::Internal,
@@ -197,6 +200,11 @@ impl From<gatehouse_client::audit::Error> for IpcError {
                 e.to_string(),
                 "Do not rely on this audit trail; report it to your security team.",
             ),
+            e @ AuditError::ExportFile { .. } => IpcError::new(
+                ErrorCode::Io,
+                e.to_string(),
+                "Choose a new file name in a folder you can write to; exports never overwrite.",
+            ),
             AuditError::Query(message) => IpcError::new(
                 ErrorCode::AuditQuery,
                 message,
@@ -217,6 +225,7 @@ impl From<OpenError> for IpcError {
             OpenError::Profile(e) => e.into(),
             OpenError::Identity(e) => e.into(),
             OpenError::Connection(e) => e.into(),
+            OpenError::Device(e) => e.into(),
             // The device, as people call it, travels in `detail` so the PIN dialog can name it.
             OpenError::DeviceKey { ref device, .. } => {
                 let mut error = IpcError::new(
@@ -319,6 +328,12 @@ mod tests {
                     reason: "the client key could not sign: removed".into(),
                 },
                 ErrorCode::DeviceGone,
+            ),
+            (
+                ConnectionError::NotHttps {
+                    url: "http://x".into(),
+                },
+                ErrorCode::ProfileInvalid,
             ),
             (
                 ConnectionError::ClientKeyNotTouched {

@@ -1,14 +1,13 @@
-//! Profile commands: list, add, import, remove.
-
-use std::path::PathBuf;
+//! Profile commands: list, add (with files chosen in Rust-side dialogs), import, remove.
 
 use gatehouse_client::profile::{KeySource, NewProfile as ClientNewProfile, Profile, ProfileStore};
 use gatehouse_client::secret::Secret;
 use gatehouse_protocol::Environment;
 use serde::{Deserialize, Serialize};
-use tauri::State;
+use tauri::{AppHandle, State};
 
 use super::IpcError;
+use super::files::{self, Chosen, ChosenFile, Dialog, ProfileFile, Purpose};
 use crate::Console;
 
 /// A profile as the UI lists it.
@@ -42,7 +41,8 @@ impl From<&Profile> for ProfileSummary {
     }
 }
 
-/// What the add-profile form sends.
+/// What the add-profile form sends. Its files are named by the tickets `profile_choose_file`
+/// gave: the paths stay in Rust, chosen in Rust-side dialogs.
 #[derive(Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct NewProfile {
@@ -50,12 +50,12 @@ pub struct NewProfile {
     pub name: String,
     /// `https://host:port`.
     pub server_url: String,
-    /// CA certificate path.
-    pub ca_cert_path: String,
-    /// Client certificate path.
-    pub client_cert_path: String,
-    /// Client key path.
-    pub client_key_path: String,
+    /// The CA certificate's ticket.
+    pub ca_cert: u32,
+    /// The client certificate's ticket.
+    pub client_cert: u32,
+    /// The client key's ticket.
+    pub client_key: u32,
     /// The key's passphrase, if encrypted; goes to the OS keyring, never to disk.
     pub key_passphrase: Option<String>,
     /// Which kind of deployment.
@@ -74,6 +74,35 @@ impl std::fmt::Debug for NewProfile {
     }
 }
 
+impl NewProfile {
+    /// The client library's profile, with the paths `chosen` holds for this form's tickets.
+    fn resolve(self, chosen: &Chosen) -> Result<ClientNewProfile, IpcError> {
+        let NewProfile {
+            name,
+            server_url,
+            ca_cert,
+            client_cert,
+            client_key,
+            key_passphrase,
+            environment,
+        } = self;
+        Ok(ClientNewProfile {
+            profile: Profile {
+                name,
+                server_url,
+                environment,
+                ca_cert: chosen.path(ProfileFile::CaCert, ca_cert)?,
+                client_cert: chosen.path(ProfileFile::ClientCert, client_cert)?,
+                key: KeySource::File {
+                    path: chosen.path(ProfileFile::ClientKey, client_key)?,
+                    encrypted: false,
+                },
+            },
+            key_passphrase: key_passphrase.filter(|p| !p.is_empty()).map(Secret::new),
+        })
+    }
+}
+
 pub(crate) fn store<'a>(console: &'a State<'_, Console>) -> Result<&'a ProfileStore, IpcError> {
     console.profiles.as_ref().map_err(Clone::clone)
 }
@@ -89,51 +118,53 @@ pub async fn profile_list(console: State<'_, Console>) -> Result<Vec<ProfileSumm
         .collect())
 }
 
-/// Adds a profile from files the person chose.
+/// Shows a file chooser for one of the add-profile form's files and keeps the chosen path
+/// Rust-side. Returns the ticket `profile_add` names it by, and the file's name to show; `null`
+/// when the person cancelled.
+#[tauri::command]
+#[specta::specta]
+pub async fn profile_choose_file(
+    app: AppHandle,
+    console: State<'_, Console>,
+    file: ProfileFile,
+) -> Result<Option<ChosenFile>, IpcError> {
+    let picked = files::choose(&app, Dialog::profile_file(file)).await?;
+    Ok(picked.map(|path| console.chosen.keep(file, path)))
+}
+
+/// Adds a profile from the files the person chose (`profile_choose_file`).
 #[tauri::command]
 #[specta::specta]
 pub async fn profile_add(
     console: State<'_, Console>,
     profile: NewProfile,
 ) -> Result<ProfileSummary, IpcError> {
-    let NewProfile {
-        name,
-        server_url,
-        ca_cert_path,
-        client_cert_path,
-        client_key_path,
-        key_passphrase,
-        environment,
-    } = profile;
-    let new = ClientNewProfile {
-        profile: Profile {
-            name,
-            server_url,
-            environment,
-            ca_cert: PathBuf::from(ca_cert_path),
-            client_cert: PathBuf::from(client_cert_path),
-            key: KeySource::File {
-                path: PathBuf::from(client_key_path),
-                encrypted: false,
-            },
-        },
-        key_passphrase: key_passphrase.filter(|p| !p.is_empty()).map(Secret::new),
-    };
-    Ok(ProfileSummary::from(&store(&console)?.add(new)?))
+    let new = profile.resolve(&console.chosen)?;
+    let added = ProfileSummary::from(&store(&console)?.add(new)?);
+    console.chosen.clear();
+    Ok(added)
 }
 
-/// Imports a profile file (as `gatehouse-server init` writes them).
+/// Shows a file chooser for a profile file (as `gatehouse-server init` writes them) and imports
+/// it. `null` when the person cancelled.
 #[tauri::command]
 #[specta::specta]
 pub async fn profile_import(
+    app: AppHandle,
     console: State<'_, Console>,
-    path: String,
-) -> Result<ProfileSummary, IpcError> {
-    Ok(ProfileSummary::from(&store(&console)?.import(
-        &PathBuf::from(path),
-        None,
-        None,
-    )?))
+) -> Result<Option<ProfileSummary>, IpcError> {
+    let dialog = Dialog {
+        purpose: Purpose::ProfileImport,
+        title: "Import a Gatehouse profile",
+        filter: ("Gatehouse profile", &["json"]),
+        save_as: None,
+    };
+    let Some(path) = files::choose(&app, dialog).await? else {
+        return Ok(None);
+    };
+    Ok(Some(ProfileSummary::from(
+        &store(&console)?.import(&path, None, None)?,
+    )))
 }
 
 /// Removes a profile and its keyring secrets; the certificate files stay.
@@ -142,4 +173,49 @@ pub async fn profile_import(
 pub async fn profile_remove(console: State<'_, Console>, name: String) -> Result<(), IpcError> {
     store(&console)?.remove(&name)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn form(ca_cert: u32, client_cert: u32, client_key: u32) -> NewProfile {
+        NewProfile {
+            name: "alice".into(),
+            server_url: "https://localhost:8443".into(),
+            ca_cert,
+            client_cert,
+            client_key,
+            key_passphrase: None,
+            environment: Environment::Development,
+        }
+    }
+
+    #[test]
+    fn a_new_profile_takes_its_paths_from_the_rust_side_choices_only() {
+        let chosen = Chosen::default();
+        let ca = chosen.keep(ProfileFile::CaCert, PathBuf::from("/d/ca.pem"));
+        let cert = chosen.keep(ProfileFile::ClientCert, PathBuf::from("/d/alice.pem"));
+        let key = chosen.keep(ProfileFile::ClientKey, PathBuf::from("/d/alice.key"));
+
+        let refused = form(ca.ticket, cert.ticket, ca.ticket)
+            .resolve(&chosen)
+            .expect_err("the CA's ticket is not a key");
+        assert_eq!(refused.message, "the client key file was not chosen");
+
+        let new = form(ca.ticket, cert.ticket, key.ticket)
+            .resolve(&chosen)
+            .expect("every file chosen");
+        assert_eq!(new.profile.ca_cert, PathBuf::from("/d/ca.pem"));
+        assert_eq!(new.profile.client_cert, PathBuf::from("/d/alice.pem"));
+        assert_eq!(
+            new.profile.key,
+            KeySource::File {
+                path: PathBuf::from("/d/alice.key"),
+                encrypted: false
+            }
+        );
+    }
 }

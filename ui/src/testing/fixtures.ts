@@ -170,7 +170,7 @@ export const timelineBars: TimelineBar[] = [
 ];
 
 export const yubikey: DeviceSummary = {
-  locator: { kind: "piv", serial: 31000001 },
+  id: "1.0",
   kind: "piv",
   title: 'YubiKey 5.7.1 31000001 in "Yubico YubiKey OTP+FIDO+CCID 00 00"',
   label: "Yubico YubiKey OTP+FIDO+CCID 00 00",
@@ -181,7 +181,7 @@ export const yubikey: DeviceSummary = {
 };
 
 export const softwareFile: DeviceSummary = {
-  locator: { kind: "software", file: "/home/alice/dev-keys.age" },
+  id: "1.1",
   kind: "software",
   title: "software key: not for production (/home/alice/dev-keys.age)",
   label: "software key: not for production",

@@ -4,6 +4,7 @@ import { vi } from "vitest";
 
 export const commands = {
   profileList: vi.fn(),
+  profileChooseFile: vi.fn(),
   profileAdd: vi.fn(),
   profileImport: vi.fn(),
   profileRemove: vi.fn(),

@@ -4,9 +4,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.mock("../bindings", () => import("../testing/mock-bindings"));
 vi.mock("@tauri-apps/api/core", () => import("../testing/mock-tauri-core"));
-vi.mock("@tauri-apps/plugin-dialog", () => ({ open: vi.fn(), save: vi.fn() }));
 
-import { save } from "@tauri-apps/plugin-dialog";
 
 import { commands, type AuditFilter, type AuditStatus, type IpcError } from "../bindings";
 import { Gatehouse, gatehouseContext } from "../lib/gatehouse.svelte";
@@ -28,7 +26,6 @@ import { channels } from "../testing/mock-tauri-core";
 import AuditView from "./AuditView.svelte";
 
 const mocked = vi.mocked(commands);
-const mockedSave = vi.mocked(save);
 
 const NONE: AuditFilter = {
   text: null,
@@ -530,10 +527,9 @@ describe("export", () => {
     return { user, dialog };
   }
 
-  it("validates age recipients before asking for a file", async () => {
+  it("validates age recipients before asking Rust to export", async () => {
     expect(KEY, "the test key has the right shape").toMatch(/^age1[0-9a-z]{58}$/);
-    mockedSave.mockResolvedValue("/home/dave/out.age");
-    mocked.auditExport.mockResolvedValue(ok(12345));
+    mocked.auditExport.mockResolvedValue(ok({ count: 12345, file: "out.age" }));
     const { user, dialog } = await openExport();
     expect(dialog, "says what is exported").toHaveTextContent("12,345 entries");
 
@@ -544,27 +540,24 @@ describe("export", () => {
       "Line 2 is not an age public key",
     );
     expect(recipients, "marked invalid").toHaveAttribute("aria-invalid", "true");
-    expect(mockedSave, "no file is asked for").not.toHaveBeenCalled();
+    expect(mocked.auditExport, "Rust is not asked (and shows no save dialog)").not.toHaveBeenCalled();
 
     await user.clear(recipients);
     await user.type(recipients, `${KEY}\n\n`);
     await user.click(within(dialog).getByTestId("audit-export-submit"));
     await waitFor(() =>
-      expect(mocked.auditExport).toHaveBeenCalledWith("alice", NONE, "all entries", "/home/dave/out.age", {
+      expect(mocked.auditExport, "no path: Rust asks where to save").toHaveBeenCalledWith("alice", NONE, "all entries", {
         kind: "bundleRecipients",
         recipients: [KEY],
       }),
     );
-    const options = mockedSave.mock.lastCall?.[0];
-    expect(options?.defaultPath, "default name").toMatch(/^gatehouse-audit-alice-\d{4}-\d{2}-\d{2}\.age$/);
-    expect(await within(dialog).findByTestId("audit-export-done"), "the count").toHaveTextContent(
-      "Exported 12,345 entries",
+    expect(await within(dialog).findByTestId("audit-export-done"), "the count and the file's name").toHaveTextContent(
+      "Exported 12,345 entries to out.age",
     );
   });
 
   it("requires a long, matching passphrase and clears it after use", async () => {
-    mockedSave.mockResolvedValue("/home/dave/out.age");
-    mocked.auditExport.mockResolvedValue(ok(12345));
+    mocked.auditExport.mockResolvedValue(ok({ count: 12345, file: "out.age" }));
     const { user, dialog } = await openExport();
     await user.click(within(dialog).getByLabelText(/Encrypted bundle with a passphrase/));
     const pass = within(dialog).getByTestId("audit-export-passphrase");
@@ -582,13 +575,13 @@ describe("export", () => {
     await user.type(again, "correct horse battery!");
     await user.click(submit);
     expect(within(dialog).getByTestId("audit-export-problem")).toHaveTextContent("do not match");
-    expect(mockedSave).not.toHaveBeenCalled();
+    expect(mocked.auditExport).not.toHaveBeenCalled();
 
     await user.clear(again);
     await user.type(again, "correct horse battery");
     await user.click(submit);
     await waitFor(() =>
-      expect(mocked.auditExport).toHaveBeenCalledWith("alice", NONE, "all entries", "/home/dave/out.age", {
+      expect(mocked.auditExport).toHaveBeenCalledWith("alice", NONE, "all entries", {
         kind: "bundlePassphrase",
         passphrase: "correct horse battery",
       }),
@@ -598,8 +591,7 @@ describe("export", () => {
   });
 
   it("requires acknowledging the warning for plain CSV", async () => {
-    mockedSave.mockResolvedValue("/home/dave/out.csv");
-    mocked.auditExport.mockResolvedValue(ok(12345));
+    mocked.auditExport.mockResolvedValue(ok({ count: 12345, file: "out.csv" }));
     const { user, dialog } = await openExport();
     await user.click(within(dialog).getByLabelText(/Plain CSV/));
     expect(within(dialog).getByTestId("audit-export-warning"), "the warning").toHaveTextContent(
@@ -611,11 +603,10 @@ describe("export", () => {
     expect(submit).toBeEnabled();
     await user.click(submit);
     await waitFor(() =>
-      expect(mocked.auditExport).toHaveBeenCalledWith("alice", NONE, "all entries", "/home/dave/out.csv", {
+      expect(mocked.auditExport).toHaveBeenCalledWith("alice", NONE, "all entries", {
         kind: "csv",
       }),
     );
-    expect(mockedSave.mock.lastCall?.[0]?.defaultPath).toMatch(/\.csv$/);
   });
 
   it("exports the filtered entries with a description, and shows a failure with its hint", async () => {
@@ -627,7 +618,6 @@ describe("export", () => {
       fingerprint: null,
       triesLeft: null,
     };
-    mockedSave.mockResolvedValue("/home/dave/out.json");
     mocked.auditExport.mockResolvedValue(failed(ioError));
     const { user } = show();
     await user.selectOptions(await screen.findByTestId("audit-filter-actor"), "alice");
@@ -643,19 +633,20 @@ describe("export", () => {
       "alice",
       { ...NONE, actor: "alice" },
       'actor is "alice"',
-      "/home/dave/out.json",
       { kind: "json" },
     );
   });
 
-  it("does nothing when the save dialog is cancelled", async () => {
-    mockedSave.mockResolvedValue(null);
+  it("stays open, reporting nothing, when the save dialog is cancelled", async () => {
+    mocked.auditExport.mockResolvedValue(ok(null));
     const { user, dialog } = await openExport();
     await user.click(within(dialog).getByLabelText(/Plain CSV/));
     await user.click(within(dialog).getByTestId("audit-export-ack"));
     await user.click(within(dialog).getByTestId("audit-export-submit"));
-    await waitFor(() => expect(mockedSave).toHaveBeenCalled());
-    expect(mocked.auditExport).not.toHaveBeenCalled();
+    await waitFor(() => expect(mocked.auditExport).toHaveBeenCalled());
+    expect(within(dialog).queryByTestId("audit-export-done"), "nothing was exported").toBeNull();
+    expect(within(dialog).queryByTestId("audit-export-error"), "and nothing failed").toBeNull();
+    expect(within(dialog).getByTestId("audit-export-submit"), "the person can try again").toBeEnabled();
   });
 
   it("is a modal: focus starts and stays inside, Escape closes it without leaving the explorer", async () => {

@@ -62,7 +62,7 @@ describe("the Devices screen", () => {
 
     const dialog = screen.getByRole("dialog", { name: "Device PIN" });
     await user.type(within(dialog).getByLabelText("PIN"), "000000{Enter}");
-    expect(mocked.deviceOpen).toHaveBeenLastCalledWith(yubikey.locator, "000000");
+    expect(mocked.deviceOpen).toHaveBeenLastCalledWith(yubikey.id, "000000");
     expect(await within(dialog).findByTestId("pin-tries")).toHaveTextContent("2 tries left");
 
     await user.type(within(dialog).getByLabelText("PIN"), "123456{Enter}");
@@ -88,7 +88,7 @@ describe("the Devices screen", () => {
     await user.type(within(dialog).getByLabelText("Current PIN"), "123456");
     await user.type(within(dialog).getByLabelText("New PIN"), "24681357");
     await user.type(within(dialog).getByLabelText("New PIN again"), "24681357{Enter}");
-    expect(mocked.deviceChangePin).toHaveBeenCalledExactlyOnceWith(yubikey.locator, "123456", "24681357");
+    expect(mocked.deviceChangePin).toHaveBeenCalledExactlyOnceWith(yubikey.id, "123456", "24681357");
     expect(await screen.findByTestId("pin-news")).toHaveTextContent("PIN changed.");
     expect(screen.queryByRole("dialog"), "the dialog closes").toBeNull();
   });
@@ -108,7 +108,7 @@ describe("the Devices screen", () => {
     await user.type(within(dialog).getByLabelText("PUK"), "00000000");
     await user.type(within(dialog).getByLabelText("New PIN"), "654321");
     await user.type(within(dialog).getByLabelText("New PIN again"), "654321{Enter}");
-    expect(mocked.deviceUnblockPin).toHaveBeenLastCalledWith(yubikey.locator, "00000000", "654321");
+    expect(mocked.deviceUnblockPin).toHaveBeenLastCalledWith(yubikey.id, "00000000", "654321");
     expect(await within(dialog).findByTestId("new-pin-tries"), "a wrong PUK shows its tries left").toHaveTextContent(
       "4 tries of the PUK left.",
     );
@@ -138,7 +138,7 @@ describe("the Devices screen", () => {
     const dialog = screen.getByRole("dialog", { name: "Device PIN" });
     await user.type(within(dialog).getByLabelText("PIN"), "123456{Enter}");
     expect(mocked.deviceGenerate, "a YubiKey key with its usual touch policy").toHaveBeenCalledWith(
-      yubikey.locator,
+      yubikey.id,
       "123456",
       "p256",
       "",
@@ -154,7 +154,7 @@ describe("the Devices screen", () => {
     await user.selectOptions(screen.getByLabelText("Touch (YubiKey)"), "always");
     await user.click(screen.getByRole("button", { name: "Generate…" }));
     await user.type(within(screen.getByRole("dialog", { name: "Device PIN" })).getByLabelText("PIN"), "123456{Enter}");
-    expect(mocked.deviceGenerate).toHaveBeenCalledWith(yubikey.locator, "123456", "p256", "", "always");
+    expect(mocked.deviceGenerate).toHaveBeenCalledWith(yubikey.id, "123456", "p256", "", "always");
   });
 
   it("warns before a YubiKey slot that holds a key is overwritten", async () => {

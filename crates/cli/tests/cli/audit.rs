@@ -190,11 +190,30 @@ async fn audit_export_and_verify_bundle_with_exit_codes_for_alarms() {
         a.push(out.to_owned());
         a
     };
+    let short = dir.join("short.age");
+    let out = run(
+        vec![("GATEHOUSE_BUNDLE_PASSPHRASE", "eleven char")],
+        export(short.to_str().expect("utf-8")),
+    )
+    .await
+    .expect("join");
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("at least 12"),
+        "a passphrase under 12 characters is refused, as in the console: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!short.exists(), "and nothing is written");
     let out = run(pass.clone(), export(&bundle_arg)).await.expect("join");
     assert!(
         out.status.success(),
         "export works: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    #[cfg(unix)]
+    assert_eq!(
+        gatehouse_client::private::mode(&bundle).expect("mode"),
+        0o600,
+        "an export is readable by its owner only"
     );
     let again = run(pass.clone(), export(&bundle_arg)).await.expect("join");
     assert!(!again.status.success(), "an export never overwrites a file");
@@ -389,7 +408,7 @@ async fn status_shows_the_servers_ledger() {
     );
     assert!(
         stdout.contains("ledger:      simulator at 127.0.0.1:")
-            && stdout.contains("reachable; fee payer 0.0.2 holds 50000000000.00000000 hbar"),
+            && stdout.contains("reachable; fee payer 0.0.2 holds 50000000000 hbar"),
         "{stdout}"
     );
     server.shutdown().await.expect("clean shutdown");

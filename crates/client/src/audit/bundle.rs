@@ -31,6 +31,22 @@ pub enum Encryption {
     Passphrase(SecretString),
 }
 
+/// The shortest passphrase a bundle is encrypted to, in characters (the CLI and the console).
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
+impl Encryption {
+    /// Encryption to `passphrase`, refused when it is shorter than [`MIN_PASSPHRASE_CHARS`].
+    pub fn passphrase(passphrase: SecretString) -> Result<Self, Error> {
+        use age::secrecy::ExposeSecret;
+        if passphrase.expose_secret().chars().count() < MIN_PASSPHRASE_CHARS {
+            return Err(Error::Query(format!(
+                "the passphrase is too short: use at least {MIN_PASSPHRASE_CHARS} characters, or encrypt to the recipients' age keys instead"
+            )));
+        }
+        Ok(Encryption::Passphrase(passphrase))
+    }
+}
+
 impl std::fmt::Debug for Encryption {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -132,6 +148,36 @@ pub struct VerifiedBundle {
 }
 
 impl Cache {
+    /// Writes the entries matching `filter` in `format` to a new file at `path`, readable by its
+    /// owner only (0600); returns how many. An existing file is never overwritten, and a failed
+    /// export leaves no file behind.
+    pub async fn export_file(
+        &self,
+        filter: &Filter,
+        selection: &str,
+        format: ExportFormat,
+        path: &std::path::Path,
+    ) -> Result<u64, Error> {
+        let file = crate::private::create_new_file(path).map_err(|e| Error::ExportFile {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let mut writer = std::io::BufWriter::new(file);
+        let mut result = self.export(filter, selection, format, &mut writer).await;
+        if let Ok(count) = result {
+            result = writer
+                .flush()
+                .map(|()| count)
+                .map_err(|e| Error::Cache(format!("writing the export: {e}")));
+        }
+        drop(writer);
+        if result.is_err() {
+            // Never leave half an export behind.
+            let _ = std::fs::remove_file(path);
+        }
+        result
+    }
+
     /// Writes the entries matching `filter` to `out` in `format`; returns how many.
     /// Everything is verified against the cache's checkpoint first.
     pub async fn export(
@@ -425,7 +471,22 @@ pub fn verify_bundle(
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use super::{Encryption, MIN_PASSPHRASE_CHARS, csv_field};
+
+    #[test]
+    fn a_bundle_passphrase_has_at_least_twelve_characters() {
+        assert_eq!(MIN_PASSPHRASE_CHARS, 12);
+        let short = Encryption::passphrase("elevenchars".to_owned().into());
+        assert!(
+            matches!(&short, Err(super::Error::Query(m)) if m.contains("at least 12")),
+            "{short:?}"
+        );
+        assert!(
+            Encryption::passphrase("ünïcödé-twelv".to_owned().into()).is_ok(),
+            "characters count, not bytes"
+        );
+        assert!(Encryption::passphrase("twelve chars".to_owned().into()).is_ok());
+    }
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_defused() {

@@ -101,6 +101,17 @@ pub enum Error {
     /// A query the person typed cannot be run.
     #[error("{0}")]
     Query(String),
+    /// The export's file could not be created.
+    #[error(
+        "cannot create the export file {}: {reason}; choose a new file name in a folder you can write to (exports never overwrite)",
+        path.display()
+    )]
+    ExportFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -266,10 +277,11 @@ impl std::fmt::Debug for Cache {
 }
 
 impl Cache {
-    /// Opens (creating if needed) the cache file.
+    /// Opens (creating if needed) the cache file. Its directory is its owner's alone (0700),
+    /// and so are the database and its WAL and shared-memory files (0600).
     pub async fn open(path: &Path) -> Result<Self, Error> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::private::create_dir(dir)
                 .map_err(|e| Error::Cache(format!("{}: {e}", dir.display())))?;
         }
         let path = path.to_owned();
@@ -613,15 +625,15 @@ impl Cache {
 
     /// Loads the cached entries into a tree and checks them against the stored checkpoint.
     async fn load(&self) -> Result<Verified, Error> {
-        let (hashes, first_changed, checkpoints, verifier) = self
+        let (hashes, reread, checkpoints, verifier) = self
             .run(|db| {
-                let (hashes, first_changed) = hash_entries(db)?;
+                let (hashes, reread) = hash_entries(db)?;
                 let mut select =
                     db.prepare("SELECT size, note FROM checkpoints ORDER BY size DESC")?;
                 let checkpoints = select
                     .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok((hashes, first_changed, checkpoints, meta(db, "verifier")?))
+                Ok((hashes, reread, checkpoints, meta(db, "verifier")?))
             })
             .await?;
         let mut tree = Tree::with_capacity(hashes.len());
@@ -657,7 +669,9 @@ impl Cache {
             })?
             .into_checkpoint();
         if checkpoint.size() != tree.size() || tree.current_root() != checkpoint.root() {
-            let entry = first_changed.or_else(|| locate_offline(&tree, &verifier, &checkpoints));
+            let entry = reread
+                .changed
+                .or_else(|| locate_offline(&tree, &verifier, &checkpoints));
             return Err(Error::CacheTampered {
                 entry,
                 reason: match entry {
@@ -672,6 +686,16 @@ impl Cache {
                         checkpoint.size()
                     ),
                 },
+            });
+        }
+        // The leaves verify; what the explorer shows of them must be what they say.
+        if let Some((entry, columns)) = reread.columns {
+            return Err(Error::CacheTampered {
+                entry: Some(entry),
+                reason: format!(
+                    "entry {entry}'s stored {} differ from its verified leaf",
+                    columns.join(", ")
+                ),
             });
         }
         Ok(Verified {
@@ -721,6 +745,8 @@ impl Cache {
 }
 
 fn open_db(path: &Path) -> Result<Db, Error> {
+    crate::private::restrict_database(path)
+        .map_err(|e| Error::Cache(format!("{}: {e}", path.display())))?;
     let mut db = Db::open(path).map_err(|e| Error::Cache(format!("{}: {e}", path.display())))?;
     db.busy_timeout(std::time::Duration::from_secs(5))?;
     db.pragma_update(None, "journal_mode", "wal")?;
@@ -760,39 +786,58 @@ fn alarm(db: &Db) -> Result<Option<Alarm>, Error> {
     Ok(meta(db, "alarm")?.and_then(|text| serde_json::from_str(&text).ok()))
 }
 
+/// What re-reading the cache found, besides the leaf hashes.
+#[derive(Debug, Default)]
+struct Reread {
+    /// The first entry whose hash differs from the one recorded when it was verified.
+    changed: Option<u64>,
+    /// The first entry whose stored columns differ from its leaf, and which columns.
+    columns: Option<(u64, Vec<&'static str>)>,
+}
+
 /// Reads every cached leaf in order and hashes it, on two threads: this one reads while the
-/// other hashes, so re-verification costs about the larger of the two. Returns the hashes and
-/// the first entry whose hash differs from the one recorded when it was verified.
-fn hash_entries(db: &Db) -> Result<(Vec<Hash>, Option<u64>), Error> {
+/// other hashes and decodes, so re-verification costs about the larger of the two. Returns the
+/// hashes, the first entry whose hash differs from the one recorded when it was verified, and
+/// the first whose decoded columns (what the explorer filters and shows) differ from its leaf.
+fn hash_entries(db: &Db) -> Result<(Vec<Hash>, Reread), Error> {
     const CHUNK: usize = 8192;
-    let mut select = db.prepare("SELECT idx, leaf, hash FROM entries ORDER BY idx")?;
+    type Row = (i64, Vec<u8>, [u8; 32], Columns);
+    let mut select = db.prepare(
+        "SELECT idx, leaf, hash, time, actor, action, object, outcome, details FROM entries ORDER BY idx",
+    )?;
     let mut rows = select.query([])?;
-    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<(i64, Vec<u8>, [u8; 32])>>(4);
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<Row>>(4);
     std::thread::scope(|scope| {
         let hasher = scope.spawn(move || {
             let mut hashes = Vec::new();
-            let mut first_changed = None;
+            let mut found = Reread::default();
             let mut missing = None;
             for chunk in receive {
-                for (idx, leaf, recorded) in chunk {
+                for (idx, leaf, recorded, stored) in chunk {
                     let position = hashes.len() as u64;
                     if missing.is_none() && idx as u64 != position {
                         missing = Some(position);
                     }
                     let hash = Hash::leaf(&leaf);
-                    if first_changed.is_none() && recorded != *hash.as_bytes() {
-                        first_changed = Some(idx as u64);
+                    if found.changed.is_none() && recorded != *hash.as_bytes() {
+                        found.changed = Some(idx as u64);
+                    }
+                    if found.columns.is_none() {
+                        let differing = stored.differing(&Columns::of(&leaf));
+                        if !differing.is_empty() {
+                            found.columns = Some((idx as u64, differing));
+                        }
                     }
                     hashes.push(hash);
                 }
             }
-            (hashes, first_changed, missing)
+            (hashes, found, missing)
         });
         let mut chunk = Vec::with_capacity(CHUNK);
         let mut read = || -> Result<(), Error> {
             while let Some(row) = rows.next()? {
                 let recorded: [u8; 32] = row.get_ref(2)?.as_blob()?.try_into().unwrap_or([0; 32]);
-                chunk.push((row.get(0)?, row.get(1)?, recorded));
+                chunk.push((row.get(0)?, row.get(1)?, recorded, Columns::read(row, 3)?));
                 if chunk.len() == CHUNK {
                     let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
                     if send.send(full).is_err() {
@@ -807,7 +852,7 @@ fn hash_entries(db: &Db) -> Result<(Vec<Hash>, Option<u64>), Error> {
             let _ = send.send(chunk);
         }
         drop(send);
-        let (hashes, first_changed, missing) = hasher
+        let (hashes, found, missing) = hasher
             .join()
             .map_err(|_| Error::Cache("hashing the cache failed".into()))?;
         result?;
@@ -817,7 +862,7 @@ fn hash_entries(db: &Db) -> Result<(Vec<Hash>, Option<u64>), Error> {
                 reason: format!("entry {position} is missing"),
             });
         }
-        Ok((hashes, first_changed))
+        Ok((hashes, found))
     })
 }
 
@@ -904,6 +949,62 @@ async fn join_staging(task: tokio::task::JoinHandle<Result<u64, Error>>) -> Resu
         .map_err(|e| Error::Cache(format!("staging fetched entries stopped: {e}")))?
 }
 
+/// The decoded columns stored beside a leaf, which the explorer filters and shows. Entries that
+/// verify but do not decode are kept (they are in the log) without columns.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Columns {
+    time: Option<i64>,
+    actor: Option<String>,
+    action: Option<String>,
+    object: Option<String>,
+    outcome: Option<String>,
+    details: Option<String>,
+}
+
+impl Columns {
+    /// What the columns of `leaf` must hold.
+    fn of(leaf: &[u8]) -> Self {
+        match Leaf::decode(leaf) {
+            Ok(l) => Self {
+                time: Some(l.time.unix_millis()),
+                actor: Some(l.actor.name),
+                action: Some(l.action),
+                object: Some(l.object),
+                outcome: Some(l.outcome.kind.as_str().to_owned()),
+                details: Some(l.details.as_str().to_owned()),
+            },
+            Err(_) => Self::default(),
+        }
+    }
+
+    /// The stored columns of `row`, from its column `first` on, in the order of the schema.
+    fn read(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Self> {
+        Ok(Self {
+            time: row.get(first)?,
+            actor: row.get(first + 1)?,
+            action: row.get(first + 2)?,
+            object: row.get(first + 3)?,
+            outcome: row.get(first + 4)?,
+            details: row.get(first + 5)?,
+        })
+    }
+
+    /// The names of the columns that differ from `other`'s.
+    fn differing(&self, other: &Self) -> Vec<&'static str> {
+        [
+            ("time", self.time != other.time),
+            ("actor", self.actor != other.actor),
+            ("action", self.action != other.action),
+            ("object", self.object != other.object),
+            ("outcome", self.outcome != other.outcome),
+            ("details", self.details != other.details),
+        ]
+        .into_iter()
+        .filter_map(|(name, differs)| differs.then_some(name))
+        .collect()
+    }
+}
+
 /// Writes fetched entries to staging with their decoded columns.
 fn stage(db: &mut Db, batch: &[(u64, Vec<u8>, Hash)]) -> Result<(), Error> {
     let tx = db.transaction()?;
@@ -913,19 +1014,17 @@ fn stage(db: &mut Db, batch: &[(u64, Vec<u8>, Hash)]) -> Result<(), Error> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         for (idx, leaf, hash) in batch {
-            // Entries that verify but do not decode are kept (they are in the log) without columns.
-            let d = Leaf::decode(leaf).ok();
-            let d = d.as_ref();
+            let c = Columns::of(leaf);
             insert.execute(params![
                 *idx as i64,
                 leaf,
                 hash.as_bytes().as_slice(),
-                d.map(|l| l.time.unix_millis()),
-                d.map(|l| l.actor.name.as_str()),
-                d.map(|l| l.action.as_str()),
-                d.map(|l| l.object.as_str()),
-                d.map(|l| l.outcome.kind.as_str()),
-                d.map(|l| l.details.as_str()),
+                c.time,
+                c.actor,
+                c.action,
+                c.object,
+                c.outcome,
+                c.details,
             ])?;
         }
     }
@@ -988,3 +1087,26 @@ const SCHEMA: &[&str] = &[
      hash BLOB NOT NULL, time INTEGER, actor TEXT, action TEXT, object TEXT, outcome TEXT, details TEXT)",
     "CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY NOT NULL, note TEXT NOT NULL)",
 ];
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::private::{mode, sibling};
+
+    #[tokio::test]
+    async fn the_cache_directory_database_and_wal_files_are_the_owners_alone() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let path = root.path().join("config/audit/alice.db");
+        let cache = Cache::open(&path).await.expect("opened");
+        cache.status().await.expect("read");
+        assert_eq!(mode(path.parent().expect("dir")).expect("mode"), 0o700);
+        for file in [path.clone(), sibling(&path, "-wal"), sibling(&path, "-shm")] {
+            assert_eq!(
+                mode(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+                0o600,
+                "{} is readable by its owner only",
+                file.display()
+            );
+        }
+    }
+}

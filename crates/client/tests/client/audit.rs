@@ -227,20 +227,26 @@ async fn a_new_log_key_is_an_alarm_not_a_prompt() {
     server.shutdown().await.expect("shutdown");
 }
 
-#[tokio::test]
-async fn an_edited_local_cache_fails_offline_verification() {
-    let (deployment, server, reader) = server_with_entries(2).await;
+/// A cache synced and verified from a server with `refusals` entries, the server stopped, then
+/// `edit` run on the cache's database behind its back.
+async fn synced_then_edited(refusals: usize, edit: &str) -> (TestDeployment, Cache) {
+    let (deployment, server, reader) = server_with_entries(refusals).await;
     let path = deployment.dir.path().join("cache/audit.db");
     let cache = Cache::open(&path).await.expect("cache");
     cache.sync(&reader, |_| {}).await.expect("sync");
     server.shutdown().await.expect("shutdown");
+    cache.verify().await.expect("an honest cache verifies");
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
         .await
         .expect("open cache");
-    sqlx::query("UPDATE entries SET leaf = X'01' WHERE idx = 0")
-        .execute(&pool)
-        .await
-        .expect("edit");
+    sqlx::query(edit).execute(&pool).await.expect("edit");
+    (deployment, cache)
+}
+
+#[tokio::test]
+async fn an_edited_local_cache_fails_offline_verification() {
+    let (_deployment, cache) =
+        synced_then_edited(2, "UPDATE entries SET leaf = X'01' WHERE idx = 0").await;
     let err = cache
         .verify()
         .await
@@ -249,6 +255,23 @@ async fn an_edited_local_cache_fails_offline_verification() {
         matches!(err, Error::CacheTampered { entry: Some(0), .. }),
         "named as local tampering of entry 0: {err}"
     );
+}
+
+#[tokio::test]
+async fn an_edited_column_beside_an_untouched_leaf_fails_offline_verification() {
+    // What the explorer shows and filters on, changed; the leaf and its hash left alone.
+    let (_deployment, cache) =
+        synced_then_edited(3, "UPDATE entries SET actor = 'someone else' WHERE idx = 1").await;
+    let err = cache
+        .verify()
+        .await
+        .expect_err("the edited column must be caught offline");
+    assert!(
+        matches!(&err, Error::CacheTampered { entry: Some(1), reason } if reason.contains("actor")),
+        "named as local tampering of entry 1's actor: {err}"
+    );
+    let alarm = cache.alarm().await.expect("read").expect("the alarm stays");
+    assert_eq!(alarm.entry, Some(1), "the alarm names the entry");
 }
 
 #[tokio::test]

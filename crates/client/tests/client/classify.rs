@@ -194,3 +194,73 @@ async fn server_api_versions_outside_the_supported_range_are_named() {
 }
 
 use rustls::pki_types::pem::PemObject;
+
+#[tokio::test]
+async fn a_redirect_is_never_followed() {
+    let deployment = TestDeployment::new(Backend::Sqlite).await;
+    let alice = deployment.person("alice", Validity::days_from_now(30));
+    let followed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = followed.clone();
+    let router = Router::new()
+        .route(
+            "/v1/whoami",
+            get(|| async {
+                let mut response = axum::response::IntoResponse::into_response((
+                    axum::http::StatusCode::FOUND,
+                    [(axum::http::header::LOCATION, "/v1/elsewhere")],
+                ));
+                response
+                    .headers_mut()
+                    .insert(API_VERSION_HEADER, API_VERSION.into());
+                response
+            }),
+        )
+        .route(
+            "/v1/elsewhere",
+            get(move || async move {
+                seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                "{}"
+            }),
+        );
+    let (addr, _stop) = custom_server(&deployment, router).await;
+    let err = connection(&profile(deployment.ca_cert(), &alice, addr))
+        .whoami()
+        .await
+        .expect_err("a redirect is an error");
+    assert!(
+        matches!(&err, Error::Redirected { status: 302, location } if location == "/v1/elsewhere"),
+        "the redirect is named, with where it pointed: {err:?}"
+    );
+    assert!(
+        err.hint().contains("server URL"),
+        "says what to check: {}",
+        err.hint()
+    );
+    assert!(
+        !followed.load(std::sync::atomic::Ordering::SeqCst),
+        "the redirect's target was never asked"
+    );
+}
+
+#[tokio::test]
+async fn a_plain_http_server_url_is_refused_before_anything_is_sent() {
+    let deployment = TestDeployment::new(Backend::Sqlite).await;
+    let alice = deployment.person("alice", Validity::days_from_now(30));
+    let mut plain = profile(
+        deployment.ca_cert(),
+        &alice,
+        SocketAddr::from(([127, 0, 0, 1], 9)),
+    );
+    plain.server_url = "http://localhost:9".to_owned();
+    let KeySource::File { path, .. } = &plain.key else {
+        unreachable!("file keys only here")
+    };
+    let identity = FileIdentity::load(&plain.client_cert, path, None).expect("identity");
+    let err = Connection::new(&plain, Arc::new(identity)).expect_err("http:// is refused");
+    assert!(
+        matches!(&err, Error::NotHttps { url } if url == "http://localhost:9"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("not https://"), "{err}");
+    assert!(err.hint().contains("https://"), "{}", err.hint());
+}

@@ -218,8 +218,10 @@ fn handshake_with_card_key_that_asks_for_a_touch() {
         let deployment = TestDeployment::new(Backend::Sqlite).await;
         let (profile, _, server) =
             serve_carol(&deployment, &request, card.locator(), &key.id).await;
-        let device_identity =
-            Arc::new(tls::profile_identity(&profile, &Pin::new(testing::PIV_PIN)).expect("opens"));
+        let device_identity = Arc::new(
+            gatehouse_client::device::identity(&profile, &Pin::new(testing::PIV_PIN))
+                .expect("opens"),
+        );
         assert!(
             device_identity.needs_touch(),
             "the identity knows each handshake waits for a touch"
@@ -291,7 +293,7 @@ fn handshake_then_device_gone(
             serve_carol(&deployment, &request, locator, &key.id).await;
         profile.validate().expect("a device profile is valid");
 
-        let wrong = tls::profile_identity(&profile, &Pin::new("999999"));
+        let wrong = gatehouse_client::device::identity(&profile, &Pin::new("999999"));
         assert!(
             matches!(
                 wrong,
@@ -300,7 +302,7 @@ fn handshake_then_device_gone(
             "a wrong PIN stops the profile before any connection, got {wrong:?}"
         );
         let device_identity = Arc::new(
-            tls::profile_identity(&profile, &Pin::new(pin))
+            gatehouse_client::device::identity(&profile, &Pin::new(pin))
                 .expect("the profile's device opens and its key matches the certificate"),
         );
         device_identity

@@ -8,6 +8,7 @@ import {
   type AuditFacets,
   type AuditFilter,
   type AuditStatus,
+  type ExportDone,
   type ExportRequest,
   type IpcError,
   type SyncProgress,
@@ -283,11 +284,10 @@ export class AuditExplorer {
   // ---- export ----
 
   /** Exports the entries matching the filter in effect to `path`. */
-  async exportTo(path: string, request: ExportRequest): Promise<Result<number, IpcError>> {
+  /** Rust asks where to save (its own dialog); `null` data when the person cancelled it. */
+  async exportTo(request: ExportRequest): Promise<Result<ExportDone | null, IpcError>> {
     const filter = this.filter;
-    const result = await settle(() =>
-      commands.auditExport(this.profile, filter, describeFilter(filter), path, request),
-    );
+    const result = await settle(() => commands.auditExport(this.profile, filter, describeFilter(filter), request));
     if (result.status === "error" && result.error.code === "audit_alarm") await this.refreshStatus();
     return result;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { checkPassphrase, exportFileName, exportRequest, parseRecipients } from "./export";
+import { checkPassphrase, exportRequest, parseRecipients } from "./export";
 
 const KEY = `age1${"x".repeat(58)}`;
 const KEY2 = `age1${"7".repeat(58)}`;
@@ -33,20 +33,6 @@ describe("checkPassphrase", () => {
 
   it("wants both fields equal", () => {
     expect(checkPassphrase("twelve chars", "twelve chars ")).toContain("do not match");
-  });
-});
-
-describe("exportFileName", () => {
-  const day = new Date(2026, 4, 1, 23, 30);
-  it("names the profile, the local date and the format", () => {
-    expect(exportFileName("alice", "recipients", day)).toBe("gatehouse-audit-alice-2026-05-01.age");
-    expect(exportFileName("alice", "passphrase", day)).toBe("gatehouse-audit-alice-2026-05-01.age");
-    expect(exportFileName("alice", "csv", day)).toBe("gatehouse-audit-alice-2026-05-01.csv");
-    expect(exportFileName("alice", "json", day)).toBe("gatehouse-audit-alice-2026-05-01.json");
-  });
-
-  it("keeps a profile name from escaping the file name", () => {
-    expect(exportFileName("../evil/name", "csv", day)).toBe("gatehouse-audit-evil-name-2026-05-01.csv");
   });
 });
 

@@ -39,32 +39,6 @@ export function checkPassphrase(passphrase: string, confirmation: string): strin
   return null;
 }
 
-const EXTENSIONS: Record<ExportKind, string> = { recipients: "age", passphrase: "age", csv: "csv", json: "json" };
-
-export function extensionOf(kind: ExportKind): string {
-  return EXTENSIONS[kind];
-}
-
-/** "gatehouse-audit-alice-2026-05-01.age": profile made file-name safe, local date. */
-export function exportFileName(profile: string, kind: ExportKind, now: Date = new Date()): string {
-  const safe = profile.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^[.-]+/, "") || "profile";
-  const date = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}-${String(now.getDate()).padStart(2, "0")}`;
-  return `gatehouse-audit-${safe}-${date}.${EXTENSIONS[kind]}`;
-}
-
-/** The save dialog's file type filter per kind. */
-export function saveFilter(kind: ExportKind): { name: string; extensions: string[] } {
-  switch (kind) {
-    case "recipients":
-    case "passphrase":
-      return { name: "Encrypted audit bundle (age)", extensions: ["age"] };
-    case "csv":
-      return { name: "CSV (unencrypted)", extensions: ["csv"] };
-    case "json":
-      return { name: "JSON (unencrypted)", extensions: ["json"] };
-  }
-}
-
 export function isPlain(kind: ExportKind): kind is "csv" | "json" {
   return kind === "csv" || kind === "json";
 }

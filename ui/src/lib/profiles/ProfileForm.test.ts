@@ -3,22 +3,19 @@ import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.mock("../../bindings", () => import("../../testing/mock-bindings"));
-vi.mock("@tauri-apps/plugin-dialog", () => ({ open: vi.fn() }));
 
-import { open } from "@tauri-apps/plugin-dialog";
-
-import { commands, type IpcError } from "../../bindings";
+import { commands, type IpcError, type ProfileFile } from "../../bindings";
 import { alice, failed, ok } from "../../testing/fixtures";
 import { Gatehouse, gatehouseContext } from "../gatehouse.svelte";
 import ProfileForm from "./ProfileForm.svelte";
 
 const mocked = vi.mocked(commands);
-const openDialog = vi.mocked(open);
 
-const PATHS: Record<string, string> = {
-  "Choose the CA certificate": "/etc/gatehouse/ca.pem",
-  "Choose your client certificate": "/home/alice/alice.pem",
-  "Choose your client key": "/home/alice/alice.key",
+/** What Rust answers for each file: a ticket and the name, never the path. */
+const CHOSEN: Record<ProfileFile, { ticket: number; name: string }> = {
+  caCert: { ticket: 11, name: "ca.pem" },
+  clientCert: { ticket: 12, name: "alice.pem" },
+  clientKey: { ticket: 13, name: "alice.key" },
 };
 
 function setup() {
@@ -38,7 +35,7 @@ async function fillValidForm(user: ReturnType<typeof userEvent.setup>): Promise<
 }
 
 beforeEach(() => {
-  openDialog.mockImplementation(async (options) => PATHS[options?.title ?? ""] ?? null);
+  mocked.profileChooseFile.mockImplementation(async (file: ProfileFile) => ok(CHOSEN[file]));
   mocked.profileList.mockResolvedValue(ok([alice]));
 });
 
@@ -79,13 +76,34 @@ describe("ProfileForm", () => {
     expect(url, "focus lands on the bad address").toHaveFocus();
   });
 
-  it("fills path fields from the file chooser with pem/crt and key filters", async () => {
+  it("asks Rust to choose each file and shows the name it answers", async () => {
     const { user } = setup();
     await user.click(screen.getByRole("button", { name: "Choose Client key file" }));
-    expect(screen.getByLabelText("Client key"), "the chosen path is shown").toHaveValue("/home/alice/alice.key");
-    expect(screen.getByLabelText("Client key"), "paths come from the chooser, not typing").toHaveAttribute("readonly");
-    const filters = openDialog.mock.calls[0]?.[0]?.filters ?? [];
-    expect(filters[0]?.extensions, "key files are offered first").toEqual(["pem", "key"]);
+    expect(mocked.profileChooseFile, "Rust shows the chooser for the key").toHaveBeenCalledExactlyOnceWith("clientKey");
+    expect(screen.getByLabelText("Client key"), "the chosen file's name is shown").toHaveValue("alice.key");
+    expect(screen.getByLabelText("Client key"), "files come from the chooser, not typing").toHaveAttribute("readonly");
+  });
+
+  it("keeps the earlier choice when the chooser is cancelled, and shows a chooser failure", async () => {
+    const { user } = setup();
+    await user.click(screen.getByRole("button", { name: "Choose CA certificate file" }));
+    mocked.profileChooseFile.mockResolvedValueOnce(ok(null));
+    await user.click(screen.getByRole("button", { name: "Choose CA certificate file" }));
+    expect(screen.getByLabelText("CA certificate"), "a cancelled chooser changes nothing").toHaveValue("ca.pem");
+    mocked.profileChooseFile.mockResolvedValueOnce(
+      failed({
+        code: "io",
+        message: "the file chooser returned a location that is not a local file",
+        hint: "Choose a file on this computer's disks.",
+        detail: null,
+        fingerprint: null,
+        triesLeft: null,
+      }),
+    );
+    await user.click(screen.getByRole("button", { name: "Choose Client key file" }));
+    expect(screen.getByLabelText("Client key"), "the failure is said at the field").toHaveAccessibleDescription(
+      expect.stringContaining("Choose a file on this computer's disks."),
+    );
   });
 
   it("sends the passphrase once and clears it from the form", async () => {
@@ -97,12 +115,12 @@ describe("ProfileForm", () => {
     await user.type(passphrase, "correct horse");
     await user.click(screen.getByRole("button", { name: "Save profile" }));
 
-    expect(mocked.profileAdd, "Rust receives the complete profile").toHaveBeenCalledWith({
+    expect(mocked.profileAdd, "Rust receives the profile, its files by ticket").toHaveBeenCalledWith({
       name: "alice",
       serverUrl: "https://gatehouse.test:8443",
-      caCertPath: "/etc/gatehouse/ca.pem",
-      clientCertPath: "/home/alice/alice.pem",
-      clientKeyPath: "/home/alice/alice.key",
+      caCert: 11,
+      clientCert: 12,
+      clientKey: 13,
       keyPassphrase: "correct horse",
       environment: "production",
     });
@@ -131,18 +149,5 @@ describe("ProfileForm", () => {
     expect(alert, "Rust's next step is shown").toHaveTextContent(invalid.hint);
     expect(screen.getByLabelText("Key passphrase (optional)"), "a failed save clears it too").toHaveValue("");
     expect(onsaved, "nothing was saved").not.toHaveBeenCalled();
-  });
-
-  it("takes a path set by script, the way the WebDriver suite fills path fields", async () => {
-    setup();
-    const field = screen.getByLabelText("CA certificate") as HTMLInputElement;
-    field.value = "/tmp/e2e/ca.pem";
-    field.dispatchEvent(new Event("input", { bubbles: true }));
-    await userEvent.setup().click(screen.getByRole("button", { name: "Save profile" }));
-    expect(field, "a scripted path counts as chosen").not.toHaveAttribute("aria-invalid", "true");
-    expect(screen.getByLabelText("Client certificate"), "untouched paths are still required").toHaveAttribute(
-      "aria-invalid",
-      "true",
-    );
   });
 });

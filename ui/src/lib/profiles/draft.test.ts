@@ -5,9 +5,9 @@ import { checkServerUrl, emptyDraft, parseDraft, type ProfileDraft } from "./dra
 const complete: ProfileDraft = {
   name: " alice ",
   serverUrl: "https://gatehouse.test:8443 ",
-  caCertPath: "/etc/gatehouse/ca.pem",
-  clientCertPath: "/home/alice/alice.pem",
-  clientKeyPath: "/home/alice/alice.key",
+  caCert: { ticket: 1, name: "ca.pem" },
+  clientCert: { ticket: 2, name: "alice.pem" },
+  clientKey: { ticket: 3, name: "alice.key" },
   environment: "staging",
 };
 
@@ -16,12 +16,12 @@ describe("parseDraft", () => {
     const parsed = parseDraft(complete, "s3cret");
     expect(parsed.ok, "a complete draft must parse").toBe(true);
     if (!parsed.ok) return;
-    expect(parsed.profile, "names and URLs are trimmed; paths pass through untouched").toEqual({
+    expect(parsed.profile, "names and URLs are trimmed; files go as Rust's tickets").toEqual({
       name: "alice",
       serverUrl: "https://gatehouse.test:8443",
-      caCertPath: "/etc/gatehouse/ca.pem",
-      clientCertPath: "/home/alice/alice.pem",
-      clientKeyPath: "/home/alice/alice.key",
+      caCert: 1,
+      clientCert: 2,
+      clientKey: 3,
       keyPassphrase: "s3cret",
       environment: "staging",
     });
@@ -37,7 +37,7 @@ describe("parseDraft", () => {
     expect(parsed.ok, "an empty form must not be sent").toBe(false);
     if (parsed.ok) return;
     expect(Object.keys(parsed.errors).sort(), "each required field says what is missing").toEqual(
-      ["caCertPath", "clientCertPath", "clientKeyPath", "environment", "name", "serverUrl"].sort(),
+      ["caCert", "clientCert", "clientKey", "environment", "name", "serverUrl"].sort(),
     );
   });
 

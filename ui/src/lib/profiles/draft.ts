@@ -1,13 +1,16 @@
 // The add-profile form's contents and their parsing into a `NewProfile` for Rust.
-import type { Environment, NewProfile } from "../../bindings";
+import type { ChosenFile, Environment, NewProfile } from "../../bindings";
 
-/** What the person has entered so far; `environment` is empty until chosen (there is no default). */
+/**
+ * What the person has entered so far; `environment` is empty until chosen (there is no default). A file is the
+ * ticket and name Rust gave for what the person chose in its dialog: the path itself stays in Rust.
+ */
 export type ProfileDraft = {
   name: string;
   serverUrl: string;
-  caCertPath: string;
-  clientCertPath: string;
-  clientKeyPath: string;
+  caCert: ChosenFile | null;
+  clientCert: ChosenFile | null;
+  clientKey: ChosenFile | null;
   environment: Environment | "";
 };
 
@@ -20,16 +23,16 @@ export type ParsedDraft = { ok: true; profile: NewProfile } | { ok: false; error
 export const DRAFT_FIELDS: readonly DraftField[] = [
   "name",
   "serverUrl",
-  "caCertPath",
-  "clientCertPath",
-  "clientKeyPath",
+  "caCert",
+  "clientCert",
+  "clientKey",
   "environment",
 ];
 
 export const NAME_MAX_LENGTH = 64;
 
 export function emptyDraft(): ProfileDraft {
-  return { name: "", serverUrl: "", caCertPath: "", clientCertPath: "", clientKeyPath: "", environment: "" };
+  return { name: "", serverUrl: "", caCert: null, clientCert: null, clientKey: null, environment: "" };
 }
 
 /**
@@ -45,22 +48,25 @@ export function parseDraft(draft: ProfileDraft, passphrase: string): ParsedDraft
   if (nameError) errors.name = nameError;
   const urlError = checkServerUrl(serverUrl);
   if (urlError) errors.serverUrl = urlError;
-  if (!draft.caCertPath) errors.caCertPath = "Choose the CA certificate file of your deployment.";
-  if (!draft.clientCertPath) errors.clientCertPath = "Choose your client certificate file.";
-  if (!draft.clientKeyPath) errors.clientKeyPath = "Choose the private key file of your client certificate.";
+  if (!draft.caCert) errors.caCert = "Choose the CA certificate file of your deployment.";
+  if (!draft.clientCert) errors.clientCert = "Choose your client certificate file.";
+  if (!draft.clientKey) errors.clientKey = "Choose the private key file of your client certificate.";
   if (!draft.environment) errors.environment = "Choose the environment this server belongs to.";
 
-  if (Object.keys(errors).length > 0 || !draft.environment) return { ok: false, errors };
+  const { caCert, clientCert, clientKey, environment } = draft;
+  if (Object.keys(errors).length > 0 || !caCert || !clientCert || !clientKey || !environment) {
+    return { ok: false, errors };
+  }
   return {
     ok: true,
     profile: {
       name,
       serverUrl,
-      caCertPath: draft.caCertPath,
-      clientCertPath: draft.clientCertPath,
-      clientKeyPath: draft.clientKeyPath,
+      caCert: caCert.ticket,
+      clientCert: clientCert.ticket,
+      clientKey: clientKey.ticket,
       keyPassphrase: passphrase === "" ? null : passphrase,
-      environment: draft.environment,
+      environment,
     },
   };
 }

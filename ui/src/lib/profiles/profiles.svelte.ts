@@ -31,8 +31,9 @@ export class ProfileEdits {
     return this.#thenReload(await settle(() => commands.profileAdd(profile)));
   }
 
-  async importFile(path: string): Promise<Result<ProfileSummary, IpcError>> {
-    return this.#thenReload(await settle(() => commands.profileImport(path)));
+  /** Rust asks for the file (its own dialog); `null` data when the person cancelled. */
+  async importFile(): Promise<Result<ProfileSummary | null, IpcError>> {
+    return this.#thenReload(await settle(() => commands.profileImport()));
   }
 
   async remove(name: string): Promise<Result<null, IpcError>> {
