@@ -7,9 +7,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use gatehouse_protocol::{Environment, Fingerprint, ProfileFile, Role};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
-use sha2::{Digest, Sha256};
 
 use crate::config::{self, Config};
 use crate::pki::{self, Authority, Validity};
@@ -198,15 +195,6 @@ pub async fn init(data_dir: &Path, options: &InitOptions) -> Result<Deployment, 
         config_file,
         people,
     })
-}
-
-/// SHA-256 fingerprint of the first certificate in a PEM string.
-pub fn fingerprint_of_pem(pem: &str) -> Result<Fingerprint, Error> {
-    let der = CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| Error::Io {
-        path: PathBuf::from("<certificate>"),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
-    })?;
-    Ok(Fingerprint::from_digest(Sha256::digest(&der).into()))
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {

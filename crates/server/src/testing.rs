@@ -11,7 +11,7 @@ use gatehouse_protocol::{Fingerprint, Role};
 use sqlx::Connection;
 
 use crate::config::Config;
-use crate::deployment::{fingerprint_of_pem, write_file};
+use crate::deployment::write_file;
 use crate::pki::{Authority, Validity};
 
 /// Which database a test runs on.
@@ -125,7 +125,9 @@ impl TestDeployment {
         write_file(&cert, &issued.cert_pem, 0o644).expect("write cert");
         write_file(&key, &issued.key_pem, 0o600).expect("write key");
         PersonFiles {
-            fingerprint: fingerprint_of_pem(&issued.cert_pem).expect("fingerprint"),
+            fingerprint: crate::registry::Certificate::from_pem(&issued.cert_pem)
+                .expect("a certificate")
+                .fingerprint,
             cert,
             key,
         }

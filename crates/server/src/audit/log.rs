@@ -149,16 +149,22 @@ impl AuditLog {
         let mut attempts = self.shared.attempts.subscribe();
         let mut done = recorded.done.take().ok_or(Error::Closed)?;
         let deadline = tokio::time::Instant::now() + SEQUENCE_WAIT;
+        let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + POLL, POLL);
         loop {
             tokio::select! {
-                index = &mut done => {
-                    if let Ok(index) = index {
-                        return Ok(index);
+                // The sender stays in the waiter map while `recorded` lives: only the sequencer
+                // of this process answers it.
+                index = &mut done => return index.map_err(|_| Error::Closed),
+                _ = attempts.changed() => {
+                    if let Some(broken) = self.broken() {
+                        return Err(broken);
                     }
-                    // The sequencer dropped the waiter: the row went to another instance.
+                    if *self.shared.closed.borrow() {
+                        return Err(Error::Closed);
+                    }
+                    continue;
                 }
-                _ = attempts.changed() => {}
-                () = tokio::time::sleep(POLL) => {}
+                _ = poll.tick() => {}
                 () = tokio::time::sleep_until(deadline) => {
                     return Err(Error::Storage(format!(
                         "entry {} is queued but not in the log yet; it will be logged when the log can take it",
@@ -166,15 +172,10 @@ impl AuditLog {
                     )));
                 }
             }
+            // Only on the poll: a row another instance's sequencer took.
             if let Some(index) = store::sequenced_index(&self.shared.db, recorded.outbox_id).await?
             {
                 return Ok(index);
-            }
-            if let Some(broken) = self.broken() {
-                return Err(broken);
-            }
-            if *self.shared.closed.borrow() {
-                return Err(Error::Closed);
             }
         }
     }
@@ -364,12 +365,14 @@ async fn sequence(shared: Arc<Shared>) {
 
 /// Sequences one batch from the outbox; returns how many entries it logged.
 async fn drain(shared: &Shared) -> Result<usize, Error> {
+    // An idle poll takes no write lock: look for queued rows first.
+    if !store::anything_queued(&shared.db).await? {
+        return Ok(0);
+    }
     let mut tree = shared.tree.lock().await;
     let mut tx = shared.db.begin().await?;
     let verifier = shared.key.verifier();
     store::lock_and_catch_up(&mut tx, &mut tree, &verifier).await?;
-    // Entries other instances sequenced are now in `tree`: keep the mark up with them.
-    shared.high_water.check(tree.size())?;
     let queued = store::queued(&mut tx, MAX_BATCH).await?;
     if queued.is_empty() {
         return Ok(0);

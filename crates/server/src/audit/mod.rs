@@ -531,12 +531,18 @@ fn check_signed(
 #[derive(Debug, Clone)]
 pub struct HighWater {
     path: PathBuf,
+    /// The largest size this process wrote or read, so raising to a size already covered
+    /// touches no file.
+    known: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl HighWater {
     /// The mark kept at `path` (created on first use).
     pub fn at(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            known: Default::default(),
+        }
     }
 
     /// The recorded size, 0 if none was recorded yet.
@@ -568,14 +574,20 @@ impl HighWater {
     /// Raises the mark to `size` (never lowers it). Written through a temporary file and a
     /// rename under a lock, so instances sharing the file and a crash mid-write are safe.
     pub fn raise(&self, size: u64) -> Result<(), Error> {
+        use std::sync::atomic::Ordering;
+        if size <= self.known.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let fail = |e: std::io::Error| Error::Storage(format!("{}: {e}", self.path.display()));
         let lock = crate::store::private_file(&self.path.with_extension("lock")).map_err(fail)?;
         lock.lock().map_err(fail)?;
-        if self.get()? >= size {
-            return Ok(());
+        let recorded = self.get()?;
+        if recorded < size {
+            crate::deployment::write_file(&self.path, &format!("{size}\n"), 0o600)
+                .map_err(|e| Error::Storage(e.to_string()))?;
         }
-        crate::deployment::write_file(&self.path, &format!("{size}\n"), 0o600)
-            .map_err(|e| Error::Storage(e.to_string()))
+        self.known.fetch_max(recorded.max(size), Ordering::SeqCst);
+        Ok(())
     }
 }
 

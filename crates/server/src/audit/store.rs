@@ -97,6 +97,13 @@ pub(super) async fn enqueue(tx: &mut Tx, entry: &str) -> Result<i64, Error> {
     Ok(id)
 }
 
+/// Whether any entry waits in the outbox (read without the writer lock).
+pub(super) async fn anything_queued(db: &Db) -> Result<bool, Error> {
+    const SQL: &str = "SELECT id FROM audit_outbox LIMIT 1";
+    let row: Option<(i64,)> = on_pool!(db, pool => sqlx::query_as(SQL).fetch_optional(pool).await?);
+    Ok(row.is_some())
+}
+
 /// The oldest queued entries, at most `limit`.
 pub(super) async fn queued(tx: &mut Tx, limit: usize) -> Result<Vec<(i64, String)>, Error> {
     const SQL: &str = "SELECT id, entry FROM audit_outbox ORDER BY id LIMIT $1";

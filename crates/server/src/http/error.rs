@@ -83,12 +83,6 @@ pub enum Error {
     Audit(#[from] audit::Error),
 }
 
-impl From<sqlx::Error> for Error {
-    fn from(e: sqlx::Error) -> Self {
-        Error::Db(store::Error::Sqlx(e))
-    }
-}
-
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (code, message) = match &self {

@@ -116,7 +116,7 @@ where
         .unwrap_or_else(|| panic!("{sql}: no row"))
 }
 
-fn entry(actor: &str, n: usize) -> audit::Entry {
+pub(crate) fn entry(actor: &str, n: usize) -> audit::Entry {
     audit::Entry {
         actor: audit::Actor {
             name: actor.to_owned(),
@@ -133,7 +133,7 @@ fn entry(actor: &str, n: usize) -> audit::Entry {
 }
 
 /// The deployment's log, with the task set its sequencer runs in (dropping it stops the log).
-async fn open_log(deployment: &TestDeployment) -> (AuditLog, tokio::task::JoinSet<()>) {
+pub(crate) async fn open_log(deployment: &TestDeployment) -> (AuditLog, tokio::task::JoinSet<()>) {
     let mut tasks = tokio::task::JoinSet::new();
     let log = try_open_log(deployment, &mut tasks)
         .await
@@ -141,7 +141,7 @@ async fn open_log(deployment: &TestDeployment) -> (AuditLog, tokio::task::JoinSe
     (log, tasks)
 }
 
-async fn try_open_log(
+pub(crate) async fn try_open_log(
     deployment: &TestDeployment,
     tasks: &mut tokio::task::JoinSet<()>,
 ) -> Result<AuditLog, audit::Error> {

@@ -20,7 +20,7 @@ use rustls::pki_types::pem::PemObject as _;
 use tokio::io::AsyncReadExt as _;
 use tower::ServiceExt as _;
 
-use crate::audit::{execute, fetch_all, fetch_one};
+use crate::audit::{entry, execute, fetch_all, fetch_one, open_log, try_open_log};
 use crate::identity::connect;
 use crate::on_both_backends;
 
@@ -34,47 +34,17 @@ on_both_backends!(
     a_replaced_certificate_is_revoked_in_the_handshake,
 );
 
-async fn log_of(deployment: &TestDeployment) -> (audit::AuditLog, tokio::task::JoinSet<()>) {
-    let db = Db::connect(&deployment.config.database_url())
-        .await
-        .expect("database");
-    let mut tasks = tokio::task::JoinSet::new();
-    let log = gatehouse_server::open_audit(&deployment.config, &db, &mut tasks)
-        .await
-        .expect("the log opens");
-    (log, tasks)
-}
-
 async fn reopen(deployment: &TestDeployment) -> audit::Error {
-    let db = Db::connect(&deployment.config.database_url())
-        .await
-        .expect("database");
-    gatehouse_server::open_audit(&deployment.config, &db, &mut tokio::task::JoinSet::new())
+    try_open_log(deployment, &mut tokio::task::JoinSet::new())
         .await
         .expect_err("the log must refuse to open")
 }
 
-fn entry(n: usize) -> audit::Entry {
-    audit::Entry {
-        actor: audit::Actor {
-            name: "writer".to_owned(),
-            fingerprint: gatehouse_protocol::Fingerprint::from_digest([1; 32]),
-        },
-        action: audit::Action::Demo("demo.test".into()),
-        object: format!("object:{n}"),
-        outcome: gatehouse_audit::leaf::OutcomeKind::Success,
-        code: None,
-        request_id: format!("req-{n}"),
-        details: serde_json::json!({ "n": n }),
-        personal: audit::Personal::default(),
-    }
-}
-
 /// Five entries, each in its own batch (so a checkpoint exists at every size).
 async fn five_entries(deployment: &TestDeployment) -> Vec<Vec<u8>> {
-    let (log, _tasks) = log_of(deployment).await;
+    let (log, _tasks) = open_log(deployment).await;
     for n in 0..5 {
-        log.append(entry(n)).await.expect("append");
+        log.append(entry("writer", n)).await.expect("append");
     }
     let leaves: Vec<(Vec<u8>,)> =
         fetch_all(log.db(), "SELECT leaf FROM audit_entries ORDER BY idx").await;
@@ -164,7 +134,7 @@ async fn a_forged_row_appended_with_a_matching_root_is_refused(backend: Backend)
     write_leaf(
         &db,
         "INSERT INTO audit_entries (leaf, idx, time, actor, action, object, outcome) \
-         VALUES ($1, $2, '2026-01-01T00:00:00Z', 'writer', 'demo.test', 'minted', 'success')",
+         VALUES ($1, $2, '2026-01-01T00:00:00Z', 'writer', 'demo.test.append', 'minted', 'success')",
         5,
         &leaves[5],
     )
@@ -184,7 +154,9 @@ async fn a_database_rolled_back_to_an_older_signed_state_is_refused(backend: Bac
         .await
         .expect("db");
     // Back to the (genuinely signed) state at size 3: the last two entries vanish.
-    execute(&db, "DELETE FROM audit_entries WHERE idx >= 3").await;
+    for table in ["audit_search", "audit_private", "audit_entries"] {
+        execute(&db, &format!("DELETE FROM {table} WHERE idx >= 3")).await;
+    }
     execute(&db, "DELETE FROM audit_checkpoints WHERE size > 3").await;
     set_tree(&db, 3, &root_of(&leaves[..3])).await;
     let err = reopen(&deployment).await;
@@ -197,7 +169,7 @@ async fn a_database_rolled_back_to_an_older_signed_state_is_refused(backend: Bac
 async fn a_failed_registry_change_leaves_no_success_entry(backend: Backend) {
     let deployment = TestDeployment::new(backend).await;
     let alice = deployment.enrol("alice", &[Role::Officer]).await;
-    let (log, _tasks) = log_of(&deployment).await;
+    let (log, _tasks) = open_log(&deployment).await;
     let registry = Registry::new(log.db().clone(), log.clone());
     let by = ChangedBy::local_operator();
     // Alice's key again, in a new certificate under another name: one key, one person.
@@ -241,15 +213,11 @@ async fn a_failed_registry_change_leaves_no_success_entry(backend: Backend) {
         "no entry says a failed change succeeded"
     );
     // And a change that works is logged with it.
-    let mut tasks_holder = Vec::new();
     let pem = std::fs::read_to_string(&deployment.person("pia", Validity::days_from_now(30)).cert)
         .expect("cert");
     let certificate = registry::Certificate::from_pem(&pem).expect("certificate");
     registry
-        .enrol(&by, &certificate, "pia", &[Role::Compliance], || {
-            tasks_holder.push(());
-            Ok(())
-        })
+        .enrol(&by, &certificate, "pia", &[Role::Compliance], || Ok(()))
         .await
         .expect("enrolled");
     let (entries,): (i64,) = fetch_one(
@@ -262,7 +230,7 @@ async fn a_failed_registry_change_leaves_no_success_entry(backend: Backend) {
 
 async fn an_invalid_outbox_row_does_not_fail_its_batch(backend: Backend) {
     let deployment = TestDeployment::new(backend).await;
-    let (log, _tasks) = log_of(&deployment).await;
+    let (log, _tasks) = open_log(&deployment).await;
     let sql =
         "INSERT INTO audit_outbox (entry, queued_at) VALUES ('{not json', '2026-01-01T00:00:00Z')";
     match log.db() {
@@ -270,7 +238,7 @@ async fn an_invalid_outbox_row_does_not_fail_its_batch(backend: Backend) {
         Db::Postgres(_) => execute(log.db(), &sql.replace("'2026-01-01T00:00:00Z'", "now()")).await,
     }
     let index = log
-        .append(entry(1))
+        .append(entry("writer", 1))
         .await
         .expect("the valid entry is logged");
     let actions: Vec<(String,)> =
@@ -278,7 +246,7 @@ async fn an_invalid_outbox_row_does_not_fail_its_batch(backend: Backend) {
     let actions: Vec<&str> = actions.iter().map(|(a,)| a.as_str()).collect();
     assert_eq!(
         actions,
-        ["audit.invalid-entry", "demo.test"],
+        ["audit.invalid-entry", "demo.test.append"],
         "the bad row is logged as bad, the good one as itself"
     );
     assert_eq!(index, 1);
@@ -503,7 +471,7 @@ async fn a_flood_of_refusals_is_one_entry_and_one_summary() {
 async fn entries_pages_stop_at_their_byte_limit() {
     let deployment = TestDeployment::new(Backend::Sqlite).await;
     five_entries(&deployment).await;
-    let (log, _tasks) = log_of(&deployment).await;
+    let (log, _tasks) = open_log(&deployment).await;
     let page = log
         .entries(0, 100, 1, &audit::Filter::default())
         .await
