@@ -18,12 +18,8 @@ use gatehouse_keys::key::{Algorithm, Id, Request};
 use gatehouse_keys::piv::{PinPolicy, Piv, Placement, TouchPolicy};
 use gatehouse_keys::{Device, Error, Pin};
 
-use crate::{Failure, secret_input};
-
-/// Exit code for a device failure (wrong PIN, locked, not found, module missing).
-pub const EXIT_DEVICE: u8 = 13;
-/// Exit code for an attestation that does not verify.
-pub const EXIT_ATTESTATION: u8 = 14;
+use crate::exit::{Exit, Failure};
+use crate::secret_input;
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceAction {
@@ -187,7 +183,7 @@ impl BackendArgs {
             }),
             (false, None, Some(file)) => Ok(Backend::Software { file: file.clone() }),
             (false, None, None) => Err(Failure {
-                code: 2,
+                code: Exit::Usage,
                 message: "say where the device is".into(),
                 hint: Some(
                     "pass --piv for a YubiKey, --module PATH (or set GATEHOUSE_PKCS11_MODULE) for a PKCS#11 token, or --software FILE"
@@ -226,12 +222,12 @@ impl DeviceArgs {
         match chosen.as_slice() {
             [one] => Ok(one.locator.clone()),
             [] => Err(Failure {
-                code: EXIT_DEVICE,
+                code: Exit::Device,
                 message: "no matching device".into(),
                 hint: Some("see `gatehouse device list`; a token must be initialised first".into()),
             }),
             _ => Err(Failure {
-                code: 2,
+                code: Exit::Usage,
                 message: format!("{} devices match", chosen.len()),
                 hint: Some(
                     "choose one with --serial or --token (see `gatehouse device list`)".into(),
@@ -250,7 +246,7 @@ impl DeviceArgs {
         match self.locator()? {
             Locator::Piv { serial } => Ok(serial),
             other => Err(Failure {
-                code: 2,
+                code: Exit::Usage,
                 message: format!("{what} is for YubiKeys (PIV); {other} is not one"),
                 hint: Some("pass --piv (and --serial N when several YubiKeys are present)".into()),
             }),
@@ -278,7 +274,7 @@ fn management_key(variable: &str) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>,
     hex::decode(text.trim())
         .map(|bytes| Some(zeroize::Zeroizing::new(bytes)))
         .map_err(|_| Failure {
-            code: 2,
+            code: Exit::Usage,
             message: format!("{variable} is not hex"),
             hint: Some("give the management key as 48 hex digits (AES-192 or triple DES), 32 or 64 for AES-128/256".into()),
         })
@@ -322,7 +318,7 @@ fn parse_id(text: &str) -> Result<Id, Failure> {
     hex::decode(text.trim())
         .map(Id::from_bytes)
         .map_err(|e| Failure {
-            code: 2,
+            code: Exit::Usage,
             message: format!("{text:?} is not a key id: {e}"),
             hint: Some("key ids are hex, as `gatehouse device info` shows them".into()),
         })
@@ -331,7 +327,7 @@ fn parse_id(text: &str) -> Result<Id, Failure> {
 /// A device error for people: the keys crate's message already says what to do next.
 pub(crate) fn device_failure(e: Error) -> Failure {
     Failure {
-        code: EXIT_DEVICE,
+        code: Exit::Device,
         message: e.to_string(),
         hint: None,
     }
@@ -355,12 +351,12 @@ pub(crate) fn pin(variable: &str, what: &str) -> Result<Pin, Failure> {
 
 fn read_der(path: &std::path::Path, what: &str) -> Result<Vec<Vec<u8>>, Failure> {
     let bytes = std::fs::read(path).map_err(|e| Failure {
-        code: 2,
+        code: Exit::Usage,
         message: format!("cannot read the {what} {}: {e}", path.display()),
         hint: None,
     })?;
     gatehouse_keys::attestation::der_blocks(&bytes).map_err(|e| Failure {
-        code: EXIT_ATTESTATION,
+        code: Exit::Attestation,
         message: format!("{} ({what}): {e}", path.display()),
         hint: None,
     })
@@ -369,7 +365,7 @@ fn read_der(path: &std::path::Path, what: &str) -> Result<Vec<Vec<u8>>, Failure>
 fn one(mut blocks: Vec<Vec<u8>>, path: &std::path::Path) -> Result<Vec<u8>, Failure> {
     if blocks.len() != 1 {
         return Err(Failure {
-            code: 2,
+            code: Exit::Usage,
             message: format!(
                 "{} holds {} PEM blocks; give exactly one",
                 path.display(),
@@ -405,7 +401,7 @@ fn verify_attestation(
             Ok(())
         }
         Err(e) => Err(Failure {
-            code: EXIT_ATTESTATION,
+            code: Exit::Attestation,
             message: format!("attestation REFUSED: {e}"),
             hint: None,
         }),
@@ -464,7 +460,7 @@ fn print_verified(v: &Verified) {
 fn write_pem(path: &std::path::Path, label: &str, der: &[u8]) -> Result<(), Failure> {
     let text = pem::encode(&pem::Pem::new(label, der));
     std::fs::write(path, text).map_err(|e| Failure {
-        code: 1,
+        code: Exit::Other,
         message: format!("cannot write {}: {e}", path.display()),
         hint: None,
     })
@@ -541,14 +537,14 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
             }
             if placement.given() {
                 return Err(Failure {
-                    code: 2,
+                    code: Exit::Usage,
                     message: "--slot, --pin-policy and --touch-policy are for YubiKeys (--piv)"
                         .into(),
                     hint: Some("a PKCS#11 token's PIN and touch rules are the token's own".into()),
                 });
             }
             let label = label.ok_or_else(|| Failure {
-                code: 2,
+                code: Exit::Usage,
                 message: "give the new key a --label".into(),
                 hint: Some(
                     "the label is how the key is found again in `gatehouse device info`".into(),
@@ -609,7 +605,7 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
                     let verified = gatehouse_keys::Policy::production()
                         .accept_attested(&attestation, &spki, &anchors, now())
                         .map_err(|e| Failure {
-                            code: EXIT_ATTESTATION,
+                            code: Exit::Attestation,
                             message: format!("attestation REFUSED: {e}"),
                             hint: Some("do not enrol this key: it cannot be shown to have been born on this device".into()),
                         })?;
@@ -619,7 +615,7 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
                         .is_some_and(|s| s.to_string() != opened.info().serial)
                     {
                         return Err(Failure {
-                            code: EXIT_ATTESTATION,
+                            code: Exit::Attestation,
                             message: format!(
                                 "attestation REFUSED: it names serial {:?}, but the device answering is {}",
                                 verified.serial,
@@ -648,7 +644,7 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
             let request = gatehouse_keys::tls::certificate_request(opened.as_mut(), &id, &name)
                 .map_err(device_failure)?;
             std::fs::write(&out, request).map_err(|e| Failure {
-                code: 1,
+                code: Exit::Other,
                 message: format!("cannot write {}: {e}", out.display()),
                 hint: None,
             })?;
@@ -674,7 +670,7 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
             let signature = opened.sign(&id, &challenge).map_err(device_failure)?;
             let took = started.elapsed();
             public.verify(&challenge, &signature).map_err(|e| Failure {
-                code: EXIT_DEVICE,
+                code: Exit::Device,
                 message: format!("the device's signature does not verify: {e}"),
                 hint: Some("do not use this key; report the device".into()),
             })?;
@@ -708,7 +704,7 @@ pub fn run(action: DeviceAction) -> Result<(), Failure> {
         DeviceAction::ChangeManagementKey { device } => {
             let mut piv = device.open_piv("change-management-key")?;
             let new = management_key("GATEHOUSE_PIV_NEW_MANAGEMENT_KEY")?.ok_or_else(|| Failure {
-                code: 2,
+                code: Exit::Usage,
                 message: "set GATEHOUSE_PIV_NEW_MANAGEMENT_KEY to the new management key (hex)".into(),
                 hint: Some("keep it somewhere safe: without it no new key can be generated on this YubiKey".into()),
             })?;
