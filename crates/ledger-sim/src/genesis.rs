@@ -5,11 +5,11 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use hiero_sdk_proto::services::{self as pb, key::Key as K};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::Error;
 use crate::ids::{self, Nanos, Num};
 use crate::ledger::NODE_ACCOUNT;
 use crate::state::{self, Account, State};
@@ -17,6 +17,8 @@ use crate::state::{self, Account, State};
 /// All the hbar there is: 50 billion, in tinybars.
 pub const TOTAL_TINYBARS: u64 = 50_000_000_000 * 100_000_000;
 pub const DEV_KEY_FILE: &str = "dev-operator.key";
+/// Where a development genesis is recorded, so a restart knows the operator account.
+pub const GENESIS_FILE: &str = "genesis.json";
 /// The first number handed to a new entity (Hedera reserves the ones below for system accounts).
 pub const FIRST_USER_NUM: Num = 1001;
 
@@ -37,32 +39,40 @@ fn default_node() -> String {
 }
 
 impl Genesis {
-    pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the genesis file {}", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid genesis file", path.display()))
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::GenesisUnreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|e| Error::GenesisInvalid {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
     }
 
-    /// The state this genesis describes.
-    pub fn state(&self, now: Nanos) -> anyhow::Result<State> {
+    /// The state this genesis describes, or why it describes none.
+    pub fn state(&self, now: Nanos) -> Result<State, String> {
         let operator = ids::parse_entity(&self.operator_account)
             .filter(|n| *n != NODE_ACCOUNT && *n < FIRST_USER_NUM)
-            .with_context(|| format!("operator_account {:?} must be a system account 0.0.1-0.0.1000 other than 0.0.3", self.operator_account))?;
+            .ok_or_else(|| {
+                format!(
+                    "operator_account {:?} must be a system account 0.0.1-0.0.1000 other than 0.0.3",
+                    self.operator_account
+                )
+            })?;
         if ids::parse_entity(&self.node_account) != Some(NODE_ACCOUNT) {
-            anyhow::bail!("node_account must be 0.0.3: the simulator runs exactly one node");
+            return Err("node_account must be 0.0.3: the simulator runs exactly one node".into());
         }
         let key = hex::decode(&self.operator_public_key)
             .ok()
             .filter(|k| k.len() == 32)
-            .context("operator_public_key must be 64 hex digits (an Ed25519 public key)")?;
+            .ok_or("operator_public_key must be 64 hex digits (an Ed25519 public key)")?;
         let key = pb::Key {
             key: Some(K::Ed25519(key)),
         };
-        anyhow::ensure!(
-            crate::keys::is_valid(&key),
-            "operator_public_key is not a valid Ed25519 point"
-        );
+        if !crate::keys::is_valid(&key) {
+            return Err("operator_public_key is not a valid Ed25519 point".into());
+        }
         let mut state = State::default();
         state.next_num = FIRST_USER_NUM;
         state.last_consensus = now;
@@ -87,16 +97,20 @@ impl Genesis {
 /// Makes a development genesis: a new Ed25519 operator key for 0.0.2, written (hex of the 32-byte
 /// private key, mode 0600) to `DIR/dev-operator.key`. A key file already there (a first start that
 /// stopped before genesis was stored) is used again rather than refused.
-pub fn development(dir: &Path) -> anyhow::Result<(Genesis, PathBuf)> {
+pub fn development(dir: &Path) -> Result<(Genesis, PathBuf), Error> {
     let path = dir.join(DEV_KEY_FILE);
+    let data_dir = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::DataDir { path, source }
+    };
     let sk = if path.exists() {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?,
+        let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(data_dir(&path))?);
+        let bytes = Zeroizing::new(
+            hex::decode(text.trim())
+                .ok()
+                .filter(|b| b.len() == 32)
+                .ok_or_else(|| Error::DevKeyInvalid { path: path.clone() })?,
         );
-        let bytes = Zeroizing::new(hex::decode(text.trim()).ok().filter(|b| b.len() == 32).with_context(|| {
-            format!("{} is not a development key (64 hex digits); remove the data directory to start afresh", path.display())
-        })?);
         let mut seed = Zeroizing::new([0u8; 32]);
         seed.copy_from_slice(&bytes);
         ed25519_dalek::SigningKey::from_bytes(&seed)
@@ -107,11 +121,10 @@ pub fn development(dir: &Path) -> anyhow::Result<(Genesis, PathBuf)> {
         opts.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts
-            .open(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        f.write_all(secret.as_bytes())?;
-        f.sync_all()?;
+        let mut f = opts.open(&path).map_err(data_dir(&path))?;
+        f.write_all(secret.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(data_dir(&path))?;
         sk
     };
     let genesis = Genesis {
@@ -119,9 +132,10 @@ pub fn development(dir: &Path) -> anyhow::Result<(Genesis, PathBuf)> {
         operator_public_key: hex::encode(sk.verifying_key().to_bytes()),
         node_account: default_node(),
     };
-    std::fs::write(
-        dir.join("genesis.json"),
-        serde_json::to_vec_pretty(&genesis)?,
-    )?;
+    let file = dir.join(GENESIS_FILE);
+    serde_json::to_vec_pretty(&genesis)
+        .map_err(std::io::Error::other)
+        .and_then(|json| std::fs::write(&file, json))
+        .map_err(data_dir(&file))?;
     Ok((genesis, path))
 }

@@ -15,7 +15,7 @@ use crate::handlers::{self, Ctx, Effects, Signers};
 use crate::ids::{self, NANOS_PER_SEC, Nanos, Num, TxId};
 use crate::keys::Signatures;
 use crate::state::{self, Record, State};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Hedera's limit on a signed transaction's size.
 pub const MAX_TRANSACTION_BYTES: usize = 6_144;
@@ -41,13 +41,14 @@ pub struct Clock {
 }
 
 impl Clock {
-    pub fn new(virtual_enabled: bool) -> Self {
+    pub(crate) fn new(virtual_enabled: bool) -> Self {
         Self {
             offset_nanos: AtomicI64::new(0),
             virtual_enabled,
         }
     }
 
+    /// Nanoseconds since the Unix epoch: the wall clock plus however far it was advanced.
     pub fn now(&self) -> Nanos {
         let wall = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -55,6 +56,8 @@ impl Clock {
         wall + Nanos::from(self.offset_nanos.load(Ordering::SeqCst))
     }
 
+    /// Moves the clock forward; refused unless the simulator was started with the virtual clock.
+    /// [`Simulator::advance_clock`](crate::Simulator::advance_clock) also processes what expires.
     pub fn advance(&self, by: std::time::Duration) -> Result<(), ClockError> {
         if !self.virtual_enabled {
             return Err(ClockError::NotEnabled);
@@ -65,6 +68,7 @@ impl Clock {
     }
 }
 
+/// Why [`Clock::advance`] refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClockError {
     #[error("the virtual clock is off: start the simulator with it enabled (tests only)")]
@@ -73,11 +77,13 @@ pub enum ClockError {
     TooFar,
 }
 
+/// The ledger: the state and its store behind one lock, and the clock consensus times come from.
 #[derive(Debug)]
 pub struct Ledger {
     inner: Mutex<Inner>,
+    /// Consensus times and the transaction time box are read from it.
     pub clock: Clock,
-    pub ledger_id: Vec<u8>,
+    pub(crate) ledger_id: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -95,7 +101,7 @@ struct Parsed {
 }
 
 impl Ledger {
-    pub fn new(state: State, store: Store, clock: Clock) -> Self {
+    pub(crate) fn new(state: State, store: Store, clock: Clock) -> Self {
         Self {
             inner: Mutex::new(Inner { state, store }),
             clock,
@@ -112,7 +118,7 @@ impl Ledger {
     }
 
     /// Reads the state under the lock.
-    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
         f(&self.lock().state)
     }
 
@@ -134,7 +140,7 @@ impl Ledger {
     }
 
     /// Processes schedules that reached their expiry. Called before each transaction and by a timer.
-    pub fn tick(&self) {
+    pub(crate) fn tick(&self) {
         let mut inner = self.lock();
         let now = self.clock.now();
         inner.expire_schedules(now);
@@ -144,7 +150,7 @@ impl Ledger {
     }
 
     /// Runs the payment of a paid query through ingest after checking it pays the node enough.
-    pub fn pay_for_query(&self, payment: Option<&pb::Transaction>) -> Code {
+    pub(crate) fn pay_for_query(&self, payment: Option<&pb::Transaction>) -> Code {
         let Some(payment) = payment else {
             return Code::InsufficientTxFee;
         };
@@ -174,7 +180,7 @@ fn paid_to_node(payment: &pb::Transaction) -> Option<i64> {
 }
 
 impl Inner {
-    fn persist(&mut self) -> anyhow::Result<()> {
+    fn persist(&mut self) -> Result<(), StoreError> {
         let dirty = self.state.take_dirty();
         if dirty.is_empty() {
             return Ok(());

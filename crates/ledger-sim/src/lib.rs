@@ -8,23 +8,38 @@
 //!
 //! Start it in-process with [`Simulator::start`] (tests, the server's development mode) or as the
 //! `gatehouse-ledger-sim` binary.
+//!
+//! # The public surface
+//!
+//! Deliberately small; everything else is internal to the crate.
+//!
+//! - [`Config`]: where the state lives, the two addresses, an optional genesis file, and whether tests
+//!   may move the clock. [`Config::ephemeral`] picks loopback ports.
+//! - [`Simulator`]: [`Simulator::start`] runs both services on the current tokio runtime; the running
+//!   simulator tells its addresses (`grpc_addr`, [`Simulator::mirror_url`]), its operator account and
+//!   the development key file, moves its clock ([`Simulator::advance_clock`], tests only) and stops
+//!   ([`Simulator::shutdown`]).
+//! - [`Ledger`], reached as `Simulator::ledger`: [`Ledger::submit`] hands a transaction straight to the
+//!   ledger, without gRPC, and answers its precheck [`Code`]; `Ledger::clock` is the ledger's [`Clock`].
+//! - [`Code`]: Hedera's response codes (`hiero-sdk-proto`'s `ResponseCodeEnum`).
+//! - [`Error`] (why start failed), [`StoreError`] (inside [`Error::Store`]) and [`ClockError`].
 
-pub mod genesis;
-pub mod grpc;
-pub mod handlers;
-pub mod ids;
-pub mod keys;
-pub mod ledger;
-pub mod mirror;
-pub mod query;
-pub mod state;
-pub mod store;
+mod error;
+mod genesis;
+mod grpc;
+mod handlers;
+mod ids;
+mod keys;
+mod ledger;
+mod mirror;
+mod query;
+mod state;
+mod store;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context as _;
 pub use hiero_sdk_proto::services::ResponseCodeEnum as Code;
 use hiero_sdk_proto::services::{
     crypto_service_server::CryptoServiceServer, network_service_server::NetworkServiceServer,
@@ -32,7 +47,9 @@ use hiero_sdk_proto::services::{
 };
 use tokio::sync::watch;
 
+pub use crate::error::Error;
 pub use crate::ledger::{Clock, ClockError, Ledger};
+pub use crate::store::StoreError;
 
 /// How to start the simulator.
 #[derive(Debug, Clone)]
@@ -74,47 +91,23 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    pub async fn start(config: Config) -> anyhow::Result<Self> {
+    /// Opens (or creates) the ledger in the data directory and starts both services.
+    pub async fn start(config: Config) -> Result<Self, Error> {
         let dir = config.data_dir.clone();
         let clock = Clock::new(config.virtual_clock);
         let now = clock.now();
         let genesis_file = config.genesis.clone();
         let (state, store, operator_account, key_file) =
-            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let store = store::Store::open(&dir)?;
-                let dev_key = dir.join(genesis::DEV_KEY_FILE);
-                if store.is_empty()? {
-                    let (g, key_file) = match genesis_file {
-                        Some(path) => (genesis::Genesis::read(&path)?, None),
-                        None => {
-                            let (g, path) = genesis::development(&dir)?;
-                            (g, Some(path))
-                        }
-                    };
-                    let mut store = store;
-                    let mut state = g.state(now)?;
-                    let dirty = state.take_dirty();
-                    store.write(&state, dirty).context("writing genesis")?;
-                    Ok((state, store, g.operator_account, key_file))
-                } else {
-                    let state = store.load(now)?;
-                    let g = genesis::Genesis::read(&dir.join("genesis.json")).ok();
-                    let operator = g.map_or_else(|| "0.0.2".to_owned(), |g| g.operator_account);
-                    Ok((state, store, operator, dev_key.exists().then_some(dev_key)))
-                }
-            })
-            .await??;
+            tokio::task::spawn_blocking(move || open_ledger(&dir, genesis_file, now))
+                .await
+                .map_err(|e| Error::Interrupted {
+                    reason: e.to_string(),
+                })??;
         let ledger = Arc::new(Ledger::new(state, store, clock));
 
         let (shutdown, rx) = watch::channel(false);
-        let grpc_listener = tokio::net::TcpListener::bind(config.grpc)
-            .await
-            .with_context(|| format!("binding gRPC to {}", config.grpc))?;
-        let grpc_addr = grpc_listener.local_addr()?;
-        let mirror_listener = tokio::net::TcpListener::bind(config.mirror)
-            .await
-            .with_context(|| format!("binding the mirror REST API to {}", config.mirror))?;
-        let mirror_addr = mirror_listener.local_addr()?;
+        let (grpc_listener, grpc_addr) = bind("gRPC API", config.grpc).await?;
+        let (mirror_listener, mirror_addr) = bind("mirror REST API", config.mirror).await?;
 
         let node = grpc::Node {
             ledger: Arc::clone(&ledger),
@@ -198,4 +191,64 @@ impl Simulator {
             let _ = t.await;
         }
     }
+}
+
+/// What [`open_ledger`] gives: state, store, operator account and development key file.
+type Opened = (state::State, store::Store, String, Option<PathBuf>);
+
+/// Loads the ledger in `dir`, or creates it from the genesis file (or a development genesis) when the
+/// directory holds none yet. Blocking.
+fn open_ledger(
+    dir: &Path,
+    genesis_file: Option<PathBuf>,
+    now: ids::Nanos,
+) -> Result<Opened, Error> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::DataDir {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let store_error = |source| Error::Store {
+        dir: dir.to_owned(),
+        source,
+    };
+    let mut store = store::Store::open(dir).map_err(store_error)?;
+    if store.is_empty().map_err(store_error)? {
+        let (g, genesis_path, key_file) = match genesis_file {
+            Some(path) => (genesis::Genesis::read(&path)?, path, None),
+            None => {
+                let (g, key) = genesis::development(dir)?;
+                (g, dir.join(genesis::GENESIS_FILE), Some(key))
+            }
+        };
+        let mut state = g.state(now).map_err(|reason| Error::GenesisInvalid {
+            path: genesis_path,
+            reason,
+        })?;
+        let dirty = state.take_dirty();
+        store.write(&state, dirty).map_err(store_error)?;
+        Ok((state, store, g.operator_account, key_file))
+    } else {
+        let state = store.load(now).map_err(store_error)?;
+        let g = genesis::Genesis::read(&dir.join(genesis::GENESIS_FILE)).ok();
+        let operator = g.map_or_else(|| "0.0.2".to_owned(), |g| g.operator_account);
+        let dev_key = dir.join(genesis::DEV_KEY_FILE);
+        Ok((state, store, operator, dev_key.exists().then_some(dev_key)))
+    }
+}
+
+/// Listens on `addr` for `service`, and tells the address it got (the port, when `addr` asked for 0).
+async fn bind(
+    service: &'static str,
+    addr: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), Error> {
+    let bound = async {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        Ok((listener, local))
+    };
+    bound.await.map_err(|source| Error::Bind {
+        service,
+        addr,
+        source,
+    })
 }

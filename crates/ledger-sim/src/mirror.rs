@@ -424,7 +424,7 @@ fn query_transactions(
     f: &TxFilter,
     limit: usize,
     desc: bool,
-) -> anyhow::Result<Vec<(Nanos, Value)>> {
+) -> Result<Vec<(Nanos, Value)>, store::StoreError> {
     let conn = store::open_connection(dir)?;
     let mut sql = String::from(
         "SELECT t.consensus_ns, t.record, t.body, t.name, t.entity, t.nft_moves, t.result FROM transactions t",

@@ -2,9 +2,8 @@
 //! and its record are written in one SQLite transaction before the submitter hears OK. WAL with
 //! `synchronous=NORMAL`: a killed process loses nothing; a power cut may lose the last moments.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use hiero_sdk_proto::services as pb;
 use prost::Message as _;
 use rusqlite::{Connection, OptionalExtension as _, params};
@@ -47,14 +46,53 @@ pub fn ns_key(n: Nanos) -> String {
     format!("{n:020}")
 }
 
+/// What went wrong in the ledger database. Opaque: its message (and source) says what failed.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StoreError(#[from] Failure);
+
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("cannot open {}: {source}", .path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("a damaged row in the ledger database ({what}): {reason}")]
+    Damaged { what: &'static str, reason: String },
+    #[error("encoding a row: {0}")]
+    Encode(#[source] serde_json::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self(Failure::Sqlite(e))
+    }
+}
+
+/// A row that does not decode: `what` names the row or column, `why` the decoder's complaint.
+fn damaged(what: &'static str, why: impl std::fmt::Display) -> StoreError {
+    StoreError(Failure::Damaged {
+        what,
+        reason: why.to_string(),
+    })
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError(Failure::Encode(e)))
+}
+
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
 }
 
-pub fn open_connection(dir: &Path) -> anyhow::Result<Connection> {
+pub fn open_connection(dir: &Path) -> Result<Connection, StoreError> {
     let path = dir.join(DB_FILE);
-    let conn = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let conn = Connection::open(&path).map_err(|source| Failure::Open { path, source })?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -62,15 +100,14 @@ pub fn open_connection(dir: &Path) -> anyhow::Result<Connection> {
 }
 
 impl Store {
-    pub fn open(dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    /// Opens (creating if need be) the database in `dir`, which must exist.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let conn = open_connection(dir)?;
-        conn.execute_batch(SCHEMA)
-            .context("creating the ledger tables")?;
+        conn.execute_batch(SCHEMA)?;
         Ok(Self { conn })
     }
 
-    pub fn is_empty(&self) -> anyhow::Result<bool> {
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
         let n: i64 = self
             .conn
             .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))?;
@@ -78,7 +115,7 @@ impl Store {
     }
 
     /// Reads the whole state, plus the records of the last three minutes (receipts, duplicates).
-    pub fn load(&self, now: Nanos) -> anyhow::Result<State> {
+    pub fn load(&self, now: Nanos) -> Result<State, StoreError> {
         let mut state = State::default();
         for a in self.rows::<crate::state::Account>("SELECT data FROM accounts")? {
             state.accounts.insert(a.num, a);
@@ -98,11 +135,11 @@ impl Store {
         state.next_num = self
             .meta("next_num")?
             .map_or(Ok(1001), |v| v.parse())
-            .context("meta next_num")?;
+            .map_err(|e| damaged("meta next_num", e))?;
         state.last_consensus = self
             .meta("last_consensus")?
             .map_or(Ok(0), |v| v.parse())
-            .context("meta last_consensus")?;
+            .map_err(|e| damaged("meta last_consensus", e))?;
         let since = ns_key(now - RECENT_WINDOW_NANOS);
         let mut stmt = self.conn.prepare(
             "SELECT consensus_ns, record, body, name, entity, nft_moves FROM transactions WHERE consensus_ns >= ?1 ORDER BY consensus_ns",
@@ -114,14 +151,14 @@ impl Store {
         Ok(state)
     }
 
-    fn rows<T: serde::de::DeserializeOwned>(&self, sql: &str) -> anyhow::Result<Vec<T>> {
+    fn rows<T: serde::de::DeserializeOwned>(&self, sql: &str) -> Result<Vec<T>, StoreError> {
         let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        rows.map(|r| serde_json::from_str(&r?).context("a damaged row in the ledger database"))
+        rows.map(|r| serde_json::from_str(&r?).map_err(|e| damaged("state row", e)))
             .collect()
     }
 
-    fn meta(&self, key: &str) -> anyhow::Result<Option<String>> {
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
@@ -129,21 +166,21 @@ impl Store {
     }
 
     /// Writes the changed rows and new records in one transaction.
-    pub fn write(&mut self, state: &State, dirty: Dirty) -> anyhow::Result<()> {
+    pub fn write(&mut self, state: &State, dirty: Dirty) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
             let mut put =
                 tx.prepare_cached("INSERT OR REPLACE INTO accounts (num, data) VALUES (?1, ?2)")?;
             for n in &dirty.accounts {
                 if let Some(a) = state.accounts.get(n) {
-                    put.execute(params![*n as i64, serde_json::to_string(a)?])?;
+                    put.execute(params![*n as i64, json(a)?])?;
                 }
             }
             let mut put =
                 tx.prepare_cached("INSERT OR REPLACE INTO tokens (num, data) VALUES (?1, ?2)")?;
             for n in &dirty.tokens {
                 if let Some(t) = state.tokens.get(n) {
-                    put.execute(params![*n as i64, serde_json::to_string(t)?])?;
+                    put.execute(params![*n as i64, json(t)?])?;
                 }
             }
             let mut put = tx.prepare_cached(
@@ -151,7 +188,7 @@ impl Store {
             )?;
             for k in &dirty.nfts {
                 if let Some(n) = state.nfts.get(k) {
-                    put.execute(params![k.0 as i64, k.1, serde_json::to_string(n)?])?;
+                    put.execute(params![k.0 as i64, k.1, json(n)?])?;
                 }
             }
             let mut put = tx.prepare_cached(
@@ -159,14 +196,14 @@ impl Store {
             )?;
             for k in &dirty.rels {
                 if let Some(r) = state.rels.get(k) {
-                    put.execute(params![k.0 as i64, k.1 as i64, serde_json::to_string(r)?])?;
+                    put.execute(params![k.0 as i64, k.1 as i64, json(r)?])?;
                 }
             }
             let mut put =
                 tx.prepare_cached("INSERT OR REPLACE INTO schedules (num, data) VALUES (?1, ?2)")?;
             for n in &dirty.schedules {
                 if let Some(s) = state.schedules.get(n) {
-                    put.execute(params![*n as i64, serde_json::to_string(s)?])?;
+                    put.execute(params![*n as i64, json(s)?])?;
                 }
             }
             let mut put = tx.prepare_cached(
@@ -186,7 +223,7 @@ impl Store {
                     r.entity,
                     r.record.encode_to_vec(),
                     r.body.as_ref().map(prost::Message::encode_to_vec),
-                    serde_json::to_string(&r.nft_transfers)?,
+                    json(&r.nft_transfers)?,
                 ])?;
                 for a in r.accounts() {
                     touch.execute(params![a as i64, key])?;
@@ -207,7 +244,7 @@ pub fn result_name(code: i32) -> &'static str {
 }
 
 /// Reads a `transactions` row selected as (consensus_ns, record, body, name, entity, nft_moves).
-pub fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<Record>> {
+pub fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Record, StoreError>> {
     let consensus: String = row.get(0)?;
     let record: Vec<u8> = row.get(1)?;
     let body: Option<Vec<u8>> = row.get(2)?;
@@ -215,16 +252,20 @@ pub fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result
     let entity: Option<String> = row.get(4)?;
     let moves: String = row.get(5)?;
     Ok((|| {
-        let record = pb::TransactionRecord::decode(record.as_slice())?;
+        let record = pb::TransactionRecord::decode(record.as_slice())
+            .map_err(|e| damaged("transaction record", e))?;
         let txid = record
             .transaction_id
             .as_ref()
             .and_then(TxId::from_proto)
-            .context("record without a transaction id")?;
-        let nft_transfers: Vec<NftMove> = serde_json::from_str(&moves)?;
+            .ok_or_else(|| damaged("transaction record", "no transaction id"))?;
+        let nft_transfers: Vec<NftMove> =
+            serde_json::from_str(&moves).map_err(|e| damaged("transaction nft_moves", e))?;
         Ok(Record {
             txid,
-            consensus: consensus.parse()?,
+            consensus: consensus
+                .parse()
+                .map_err(|e| damaged("transaction consensus_ns", e))?,
             record,
             name: crate::handlers::MIRROR_NAMES
                 .iter()
@@ -234,7 +275,8 @@ pub fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result
             entity,
             body: body
                 .map(|b| pb::TransactionBody::decode(b.as_slice()))
-                .transpose()?,
+                .transpose()
+                .map_err(|e| damaged("transaction body", e))?,
             nft_transfers,
         })
     })())

@@ -115,7 +115,11 @@ fn a_bad_genesis_file_is_refused_with_the_reason() {
     .unwrap();
     let out = sim(&dir.path().join("l2"), &genesis).output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid genesis file"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is invalid") && stderr.contains("unknown field `surprise`"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -144,5 +148,35 @@ fn a_development_key_left_by_an_interrupted_first_start_is_used_again() {
             hex::encode(key.verifying_key().to_bytes())
         );
         sim.shutdown().await;
+    });
+}
+
+#[test]
+fn a_failed_start_says_what_failed() {
+    use gatehouse_ledger_sim::{Config, Error, Simulator};
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let err = Simulator::start(Config::ephemeral(&file))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::DataDir { path, .. } if *path == file),
+            "{err}"
+        );
+
+        // The listener stays open, so the port stays taken.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken = listener.local_addr().unwrap();
+        let mut config = Config::ephemeral(dir.path().join("ledger"));
+        config.mirror = taken;
+        let err = Simulator::start(config).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Bind { service: "mirror REST API", addr, .. } if *addr == taken),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&taken.to_string()), "{err}");
     });
 }
