@@ -175,7 +175,7 @@ async fn connect(store: &ProfileStore, profile: &Profile) -> Result<Connection, 
         } else {
             None
         };
-        let opened = gatehouse_client::open_with_pin(&store, &owned, pin.as_ref())?;
+        let opened = gatehouse_client::open(&store, &owned, pin.as_ref())?;
         if opened.device.as_ref().is_some_and(|d| d.needs_touch()) {
             eprintln!("touch the YubiKey when it blinks: this profile's key signs each new connection only after a touch");
         }

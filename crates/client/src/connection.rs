@@ -96,6 +96,15 @@ pub enum Error {
         /// The newest this client accepts.
         max: u32,
     },
+    /// The server understood the request and refused it (a role it needs, a state that moved
+    /// on, a field that is wrong); the message says why and what to do.
+    #[error("{message}")]
+    Refused {
+        /// The server's stable code (exit codes and UI branch on it).
+        code: ErrorCode,
+        /// The server's explanation.
+        message: String,
+    },
     /// The server answered with something this client does not understand.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
@@ -166,6 +175,22 @@ impl Error {
                 "Ask your administrator to upgrade gatehouse-server, or use an older console."
             }
             Error::ServerTooNew { .. } => "Upgrade the Gatehouse console.",
+            Error::Refused { code, .. } => match code {
+                ErrorCode::Forbidden => {
+                    "Your roles do not allow this; ask an administrator if they should."
+                }
+                ErrorCode::NotFound => {
+                    "Check the id; it may have been typed wrong or belong to another deployment."
+                }
+                ErrorCode::Conflict => {
+                    "Reload to see the current state, then try again if it still applies."
+                }
+                ErrorCode::BadRequest | ErrorCode::PayloadTooLarge => {
+                    "Correct the field the message names and send it again."
+                }
+                ErrorCode::Timeout => "Try again; if it keeps happening, tell your administrator.",
+                _ => "Quote the time and the request to your administrator.",
+            },
             Error::Protocol(_) => {
                 "Check that the profile points at a Gatehouse server; if it does, report this with the time it happened."
             }
@@ -342,7 +367,10 @@ impl Connection {
             ErrorCode::CertificateRequired => Error::ClientCertRejected {
                 reason: body.message,
             },
-            _ => Error::Protocol(format!("{:?}: {}", body.code, body.message)),
+            code => Error::Refused {
+                code,
+                message: body.message,
+            },
         }
     }
 

@@ -33,7 +33,7 @@ pub enum OpenError {
     /// The connection could not be prepared.
     #[error(transparent)]
     Connection(#[from] connection::Error),
-    /// The profile's key is on a device and no PIN was given: [`open_with_pin`] opens it.
+    /// The profile's key is on a device and no PIN was given: [`open`] with the PIN opens it.
     #[error(
         "profile {profile:?} keeps its key on a device ({device}); the device must be opened with its PIN to connect"
     )]
@@ -63,7 +63,7 @@ pub struct Opened {
 /// passphrase from the keyring; a key on a device opened with `pin` (without one:
 /// [`OpenError::DeviceKey`], naming the device). Blocks (device work, scrypt): async callers
 /// use `spawn_blocking`.
-pub fn open_with_pin(
+pub fn open(
     store: &ProfileStore,
     profile: &Profile,
     pin: Option<&gatehouse_keys::Pin>,
@@ -77,15 +77,15 @@ pub fn open_with_pin(
             })
         }
         _ => Ok(Opened {
-            connection: open(store, profile)?,
+            connection: open_file_key(store, profile)?,
             device: None,
         }),
     }
 }
 
-/// Loads a profile's identity (its passphrase from the keyring if needed) and prepares a
-/// connection; a key on a device is [`OpenError::DeviceKey`] ([`open_with_pin`] opens it).
-pub fn open(store: &ProfileStore, profile: &Profile) -> Result<Connection, OpenError> {
+/// Loads a key file's identity (its passphrase from the keyring if needed) and prepares a
+/// connection; a key on a device is [`OpenError::DeviceKey`].
+fn open_file_key(store: &ProfileStore, profile: &Profile) -> Result<Connection, OpenError> {
     let identity: Arc<dyn ClientIdentity> = match &profile.key {
         KeySource::File { path, encrypted } => {
             let passphrase = if *encrypted {

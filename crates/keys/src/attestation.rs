@@ -206,6 +206,15 @@ impl TrustAnchors {
         anchors
     }
 
+    /// Trusts more roots, each pinned by its own fingerprint (a deployment's configured roots, e.g.
+    /// the virtual PIV card's test root in development).
+    pub fn add_roots(&mut self, roots: Vec<Vec<u8>>) {
+        self.roots.extend(roots.into_iter().map(|der| Anchor {
+            fingerprint: fingerprint(&der),
+            der,
+        }));
+    }
+
     /// Adds intermediates to build chains with (never trusted by themselves).
     pub fn add_intermediates(&mut self, more: Vec<Vec<u8>>) {
         self.intermediates.extend(more);

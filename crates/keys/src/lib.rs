@@ -32,12 +32,16 @@ pub mod error;
 pub mod evidence;
 pub mod key;
 pub mod pin;
+#[cfg(feature = "devices")]
 pub mod piv;
+#[cfg(feature = "devices")]
 pub mod pkcs11;
 pub mod policy;
+#[cfg(feature = "devices")]
 pub mod software;
 #[cfg(feature = "test-support")]
 pub mod testing;
+#[cfg(feature = "devices")]
 pub mod tls;
 
 pub use device::Device;
@@ -45,6 +49,7 @@ pub use error::Error;
 pub use pin::Pin;
 pub use policy::Policy;
 
+#[cfg(feature = "devices")]
 /// Describes the devices a backend can reach, without opening them (no PIN needed).
 ///
 /// For PKCS#11 this loads and initialises the module once per process (see [`pkcs11::Module`]);
@@ -59,6 +64,7 @@ pub fn enumerate(backend: &device::Backend) -> Result<Vec<device::Info>, Error> 
     }
 }
 
+#[cfg(feature = "devices")]
 /// Opens the device at `locator`, logging in with `pin` (a software key file's passphrase).
 pub fn open(locator: &device::Locator, pin: &Pin) -> Result<Box<dyn Device>, Error> {
     match locator {

@@ -20,6 +20,7 @@ impl Pin {
         &self.0
     }
 
+    #[cfg(feature = "devices")]
     /// The PIN in the form `cryptoki` takes; that copy is wiped on drop too.
     pub(crate) fn auth(&self) -> cryptoki::types::AuthPin {
         cryptoki::types::AuthPin::from(self.0.as_str().to_owned())
@@ -59,6 +60,7 @@ pub enum Status {
 
 impl Status {
     /// Reads the user-PIN flags of a PKCS#11 token.
+    #[cfg(feature = "devices")]
     pub(crate) fn from_token(info: &cryptoki::slot::TokenInfo) -> Self {
         if info.user_pin_locked() {
             Status::Locked

@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod proposal;
 
 use std::fmt;
 use std::str::FromStr;

@@ -84,9 +84,59 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: Log,
+    /// Who approves what, and how long a proposal stays open.
+    #[serde(default)]
+    pub proposals: Proposals,
+    /// Which ledger keys officers may enrol.
+    #[serde(default)]
+    pub keys: Keys,
     /// The Hedera network the ledger adapter talks to. Absent: the server has no ledger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger: Option<Ledger>,
+}
+
+/// The approval policy (invariant 1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Proposals {
+    /// Distinct officers' approvals a proposal needs (M of N); also the threshold of the token's
+    /// admin, supply and treasury keys when the token is created.
+    pub threshold: u32,
+    /// How long a proposal stays open, in seconds (at most 62 days: Hedera's longest schedule).
+    pub deadline_secs: u64,
+}
+
+impl Default for Proposals {
+    fn default() -> Self {
+        Self {
+            threshold: 2,
+            deadline_secs: 24 * 3600,
+        }
+    }
+}
+
+/// Which key evidence the server accepts when an officer enrols a ledger key (invariant 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyPolicy {
+    /// Keys born on a hardware device only: a verified attestation, or PKCS#11 attributes that
+    /// say so (recorded as self-reported). Software keys are refused.
+    #[default]
+    Production,
+    /// Development and the demo: software keys and keys without evidence are accepted (and
+    /// recorded as such).
+    Development,
+}
+
+/// Ledger key enrolment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Keys {
+    /// What evidence a new key needs.
+    pub policy: KeyPolicy,
+    /// Extra attestation roots (PEM files, relative to the deployment) trusted besides Yubico's,
+    /// e.g. the virtual PIV card's test root in development.
+    pub attestation_roots: Vec<PathBuf>,
 }
 
 /// Which Hedera network the ledger adapter (`hiero-sdk`) uses.
@@ -350,6 +400,11 @@ impl Config {
             audit: Audit::default(),
             limits: Limits::default(),
             log: Log::default(),
+            proposals: Proposals::default(),
+            keys: Keys {
+                policy: KeyPolicy::Development,
+                attestation_roots: Vec::new(),
+            },
             ledger: Some(Ledger::Simulator {
                 data_dir: default_ledger_dir(),
             }),

@@ -10,8 +10,10 @@ pub mod audit;
 pub mod config;
 pub mod deployment;
 pub mod http;
+pub mod keys;
 pub mod ledger;
 pub mod pki;
+pub mod proposals;
 pub mod registry;
 pub mod store;
 #[cfg(feature = "test-support")]
@@ -44,6 +46,9 @@ pub enum StartError {
     /// The ledger adapter could not be set up.
     #[error(transparent)]
     Ledger(#[from] ledger::Error),
+    /// A setting cannot be used.
+    #[error("{0}")]
+    Config(String),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -66,6 +71,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     refusals: Option<tokio::task::JoinHandle<()>>,
+    settler: Option<tokio::task::JoinHandle<()>>,
     tasks: JoinSet<()>,
 }
 
@@ -80,6 +86,11 @@ impl Running {
                 .unwrap_or_else(|e| Err(std::io::Error::other(e))),
             None => Ok(()),
         };
+        if let Some(settler) = self.settler.take()
+            && let Err(error) = settler.await
+        {
+            tracing::error!(%error, "the proposal settler failed");
+        }
         // The last refusal summaries go through the sequencer, which closes after them.
         if let Some(refusals) = self.refusals.take()
             && let Err(error) = refusals.await
@@ -121,6 +132,44 @@ pub async fn open_audit(
     audit::AuditLog::open(db.clone(), key, high_water, tasks).await
 }
 
+/// How often open proposals are checked against the ledger (executions and deadlines).
+const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Settles open proposals with the ledger until `stop`.
+async fn settle(engine: Arc<proposals::Engine>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(SETTLE_EVERY) => {}
+        }
+        if let Err(error) = engine.settle_open().await {
+            tracing::warn!(%error, "settling open proposals failed; trying again shortly");
+        }
+    }
+}
+
+/// The ledger-key rules: the configured policy; Yubico's roots plus any configured ones.
+fn key_rules(config: &config::Config) -> Result<http::KeyRules, StartError> {
+    let mut anchors = gatehouse_keys::attestation::TrustAnchors::yubico();
+    for path in &config.keys.attestation_roots {
+        let path = config.resolve(path);
+        let text = std::fs::read(&path).map_err(|e| {
+            StartError::Config(format!(
+                "[keys] attestation_roots: cannot read {}: {e}",
+                path.display()
+            ))
+        })?;
+        let roots = gatehouse_keys::attestation::der_blocks(&text).map_err(|e| {
+            StartError::Config(format!("[keys] attestation_roots: {}: {e}", path.display()))
+        })?;
+        anchors.add_roots(roots);
+    }
+    Ok(http::KeyRules {
+        policy: config.keys.policy,
+        anchors,
+    })
+}
+
 /// Opens storage, loads TLS material, binds the listener and starts serving in the background.
 pub async fn start(config: &config::Config) -> Result<Running, StartError> {
     let db = store::Db::connect(&config.database_url()).await?;
@@ -150,11 +199,24 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
         None => None,
     };
     let mut state = AppState::new(db.clone(), audit, &config.deployment, config.limits.clone());
+    state.keys = key_rules(config)?;
+    state.proposals = ledger.as_ref().map(|ledger| {
+        Arc::new(proposals::Engine::new(
+            db.clone(),
+            state.audit.clone(),
+            ledger.clone(),
+            config.proposals.clone(),
+        ))
+    });
     state.ledger = ledger;
     let state = Arc::new(state);
     let router = app(state.clone());
     let (stop, stopped) = watch::channel(false);
     let refusals = tokio::spawn(http::auth::flush_refusals(state.clone(), stopped.clone()));
+    let settler = state
+        .proposals
+        .clone()
+        .map(|engine| tokio::spawn(settle(engine, stopped.clone())));
     tasks.spawn(revoked.keep_fresh(
         db,
         std::time::Duration::from_secs(config.tls.revocation_refresh_secs.max(1)),
@@ -175,6 +237,7 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
         stop,
         server: Some(server),
         refusals: Some(refusals),
+        settler,
         tasks,
     })
 }

@@ -81,10 +81,9 @@ pub(crate) fn connection_for(
         return Ok(live);
     }
     let store = store(console)?;
-    Ok(Arc::new(gatehouse_client::open(
-        store,
-        &store.get(profile)?,
-    )?))
+    Ok(Arc::new(
+        gatehouse_client::open(store, &store.get(profile)?, None)?.connection,
+    ))
 }
 
 /// Who the server says we are.
@@ -251,14 +250,9 @@ pub async fn connect(
     // `DevicePinRequired`, naming the device for the PIN dialog.
     let pin = pin.map(gatehouse_keys::Pin::new);
     let (owned, store) = (profile.clone(), store.clone());
-    let opened = super::device::blocking(move || {
-        Ok(gatehouse_client::open_with_pin(
-            &store,
-            &owned,
-            pin.as_ref(),
-        )?)
-    })
-    .await?;
+    let opened =
+        super::device::blocking(move || Ok(gatehouse_client::open(&store, &owned, pin.as_ref())?))
+            .await?;
     let (connection, device_identity) = (opened.connection, opened.device);
     let me = connection.whoami().await?;
     let status = connection.status().await?;

@@ -93,6 +93,22 @@ pub enum Action {
     AuditReadPrivate,
     /// An outbox row could not be turned into a leaf; this entry stands in for it.
     AuditInvalidEntry,
+    /// An officer enrolled their ledger key (or was refused).
+    LedgerKeyEnrol,
+    /// A proposal was created (or creating one was refused).
+    ProposalCreate,
+    /// An officer asked for the body to sign for an approval.
+    ProposalApprovalRequest,
+    /// An approval signature was accepted and sent to the ledger (or refused, with the reason).
+    ProposalApprove,
+    /// An officer rejected a proposal.
+    ProposalReject,
+    /// The proposer or an administrator withdrew a proposal.
+    ProposalCancel,
+    /// The ledger executed a proposal's scheduled transaction (its outcome says how it went).
+    ProposalExecute,
+    /// A proposal's deadline passed before it executed.
+    ProposalExpire,
     /// Labelled demo activity; the name starts with `demo.`.
     Demo(Cow<'static, str>),
 }
@@ -110,13 +126,21 @@ impl Action {
             Action::AuditSearch => "audit.search",
             Action::AuditReadPrivate => "audit.read-private",
             Action::AuditInvalidEntry => "audit.invalid-entry",
+            Action::LedgerKeyEnrol => "ledger-key.enrol",
+            Action::ProposalCreate => "proposal.create",
+            Action::ProposalApprovalRequest => "proposal.approval-request",
+            Action::ProposalApprove => "proposal.approve",
+            Action::ProposalReject => "proposal.reject",
+            Action::ProposalCancel => "proposal.cancel",
+            Action::ProposalExecute => "proposal.execute",
+            Action::ProposalExpire => "proposal.expire",
             Action::Demo(name) => name,
         }
     }
 
     /// The action named `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Self> {
-        const FIXED: [Action; 9] = [
+        const FIXED: [Action; 17] = [
             Action::IdentityRefused,
             Action::RegistryEnrol,
             Action::RegistryReplaceCertificate,
@@ -126,6 +150,14 @@ impl Action {
             Action::AuditSearch,
             Action::AuditReadPrivate,
             Action::AuditInvalidEntry,
+            Action::LedgerKeyEnrol,
+            Action::ProposalCreate,
+            Action::ProposalApprovalRequest,
+            Action::ProposalApprove,
+            Action::ProposalReject,
+            Action::ProposalCancel,
+            Action::ProposalExecute,
+            Action::ProposalExpire,
         ];
         if let Some(fixed) = FIXED.into_iter().find(|a| a.name() == name) {
             return Some(fixed);

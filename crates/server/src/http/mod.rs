@@ -50,6 +50,28 @@ pub struct AppState {
     pub ledger: Option<Arc<crate::ledger::LedgerAdapter>>,
     /// Refused identities, aggregated per window.
     pub refusals: auth::Refusals,
+    /// What ledger keys officers may enrol.
+    pub keys: KeyRules,
+    /// Proposals and approvals, when a ledger is configured.
+    pub proposals: Option<Arc<crate::proposals::Engine>>,
+}
+
+/// The ledger-key enrolment rules in effect.
+#[derive(Debug, Clone)]
+pub struct KeyRules {
+    /// What evidence a key needs.
+    pub policy: crate::config::KeyPolicy,
+    /// Roots attestations must chain to.
+    pub anchors: gatehouse_keys::attestation::TrustAnchors,
+}
+
+impl Default for KeyRules {
+    fn default() -> Self {
+        Self {
+            policy: crate::config::KeyPolicy::Production,
+            anchors: gatehouse_keys::attestation::TrustAnchors::yubico(),
+        }
+    }
 }
 
 impl AppState {
@@ -65,6 +87,8 @@ impl AppState {
             limits,
             ledger: None,
             refusals: auth::Refusals::new(window),
+            keys: KeyRules::default(),
+            proposals: None,
         }
     }
 }
@@ -85,6 +109,8 @@ fn routes() -> OpenApiRouter<Arc<AppState>> {
         .merge(crate::registry::api::router())
         .merge(crate::audit::api::router())
         .merge(crate::ledger::api::router())
+        .merge(crate::keys::api::router())
+        .merge(crate::proposals::api::router())
 }
 
 /// This API's OpenAPI 3.1 document, generated from the handlers.

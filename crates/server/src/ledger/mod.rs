@@ -14,6 +14,7 @@ use hiero_sdk::{AccountBalanceQuery, AccountId, Client, PrivateKey};
 use zeroize::Zeroizing;
 
 pub mod api;
+pub mod hapi;
 
 use crate::config::{Config, Ledger};
 
@@ -48,6 +49,7 @@ pub enum Error {
 /// The adapter: an SDK client for the configured network, and the simulator when it runs in-process.
 pub struct LedgerAdapter {
     client: Client,
+    hapi: hapi::Hapi,
     operator: AccountId,
     mode: &'static str,
     nodes: Vec<String>,
@@ -123,6 +125,13 @@ impl LedgerAdapter {
                     .map_err(|_| Error::Config("bad simulator operator".into()))?;
                 let node = sim.grpc_addr.to_string();
                 let mirror = vec![sim.mirror_url()];
+                let hapi = hapi::Hapi::new(
+                    &node,
+                    hapi::account(3),
+                    hapi::account(operator.num as i64),
+                    key.clone(),
+                )
+                .map_err(|e| Error::Config(e.to_string()))?;
                 let client =
                     Client::for_network(HashMap::from([(node.clone(), AccountId::new(0, 0, 3))]))
                         .map_err(|e| Error::Config(e.to_string()))?;
@@ -130,6 +139,7 @@ impl LedgerAdapter {
                 tracing::info!(grpc = %node, mirror = %mirror[0], operator = %operator, "development ledger simulator started in-process");
                 Ok(Self {
                     client,
+                    hapi,
                     operator,
                     mode: "simulator",
                     nodes: vec![node],
@@ -161,6 +171,23 @@ impl LedgerAdapter {
                     ))
                 })?;
                 let key = read_key(&config.resolve(operator_key))?;
+                // Approvals go to one node: a signed body names exactly one node account.
+                let (address, node) = network
+                    .iter()
+                    .min_by_key(|(address, _)| address.as_str())
+                    .map(|(a, n)| (a.clone(), *n))
+                    .ok_or_else(|| {
+                        Error::Config("nodes is empty: name at least one node".into())
+                    })?;
+                let hapi = hapi::Hapi::new(
+                    &address,
+                    hapi::parse_account(&node.to_string())
+                        .ok_or_else(|| Error::Config("bad node account".into()))?,
+                    hapi::parse_account(&operator.to_string())
+                        .ok_or_else(|| Error::Config("bad operator account".into()))?,
+                    key.clone(),
+                )
+                .map_err(|e| Error::Config(e.to_string()))?;
                 let client =
                     Client::for_network(network).map_err(|e| Error::Config(e.to_string()))?;
                 if !mirror.is_empty() {
@@ -169,6 +196,7 @@ impl LedgerAdapter {
                 client.set_operator(operator, key);
                 Ok(Self {
                     client,
+                    hapi,
                     operator,
                     mode: "network",
                     nodes: nodes.keys().cloned().collect(),
@@ -178,6 +206,16 @@ impl LedgerAdapter {
                 })
             }
         }
+    }
+
+    /// Raw HAPI access for what officers sign (see [`hapi`]).
+    pub fn hapi(&self) -> &hapi::Hapi {
+        &self.hapi
+    }
+
+    /// The mirror node's base URLs.
+    pub fn mirror(&self) -> &[String] {
+        &self.mirror
     }
 
     /// Asks the network for the operator's balance (a free query) to show it is reachable.

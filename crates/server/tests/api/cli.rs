@@ -117,8 +117,9 @@ async fn served_deployment_knows_every_demo_person_by_role() {
                 Some(&format!("https://localhost:{port}")),
             )
             .expect("the generated profile imports");
-        let me = gatehouse_client::open(&store, &profile)
+        let me = gatehouse_client::open(&store, &profile, None)
             .expect("opens")
+            .connection
             .whoami()
             .await
             .expect("whoami");

@@ -77,8 +77,14 @@ async fn unknown_path_is_a_json_404(backend: Backend) {
         .await
         .expect_err("no such endpoint");
     assert!(
-        err.to_string().contains("NotFound"),
-        "the client sees the server's not_found code: {err}"
+        matches!(
+            err,
+            gatehouse_client::Error::Refused {
+                code: gatehouse_protocol::ErrorCode::NotFound,
+                ..
+            }
+        ),
+        "the client sees the server's not_found code: {err:?}"
     );
     server.shutdown().await.expect("clean shutdown");
 }

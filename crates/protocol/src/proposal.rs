@@ -1,0 +1,319 @@
+//! Proposals and approvals (invariants 1, 2, 6 and 8): the wire types of `/v1/proposals` and
+//! `/v1/ledger-keys`.
+//!
+//! A proposal is a Hedera scheduled transaction: the server creates the schedule (paying its fee
+//! with the operator account, which holds no token key), and each officer approves by signing, on
+//! their own device, a ScheduleSign transaction for it. The ledger executes the scheduled
+//! transaction when the signatures it has collected satisfy the token's threshold key. The server
+//! checks each approval before it submits it, and keeps what happened.
+//!
+//! Bytes travel as standard base64 (as the audit log's do).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What a proposal does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[non_exhaustive]
+pub enum ProposalKind {
+    /// Create the deployment's NFT token, its keys held by the officers' devices.
+    TokenCreate,
+    /// Mint NFTs of the deployment's token.
+    Mint,
+}
+
+impl ProposalKind {
+    /// The name used in URLs, policies and the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProposalKind::TokenCreate => "token-create",
+            ProposalKind::Mint => "mint",
+        }
+    }
+
+    /// The kind named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [ProposalKind::TokenCreate, ProposalKind::Mint]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+/// Where a proposal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[non_exhaustive]
+pub enum ProposalStatus {
+    /// Collecting approvals.
+    Open,
+    /// The ledger executed it.
+    Executed,
+    /// The ledger executed it and the inner transaction failed (see the outcome).
+    Failed,
+    /// The deadline passed before enough officers approved.
+    Expired,
+    /// The proposer or an administrator withdrew it.
+    Cancelled,
+    /// So many eligible officers rejected it that the threshold can no longer be reached.
+    Rejected,
+}
+
+impl ProposalStatus {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProposalStatus::Open => "open",
+            ProposalStatus::Executed => "executed",
+            ProposalStatus::Failed => "failed",
+            ProposalStatus::Expired => "expired",
+            ProposalStatus::Cancelled => "cancelled",
+            ProposalStatus::Rejected => "rejected",
+        }
+    }
+
+    /// The status named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            ProposalStatus::Open,
+            ProposalStatus::Executed,
+            ProposalStatus::Failed,
+            ProposalStatus::Expired,
+            ProposalStatus::Cancelled,
+            ProposalStatus::Rejected,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
+    /// Whether nothing can change it any more.
+    pub fn is_final(self) -> bool {
+        self != ProposalStatus::Open
+    }
+}
+
+/// What the server says a proposal does. The console does not take this as truth: it decodes the
+/// scheduled body itself (and reads it from the ledger) and shows that.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[non_exhaustive]
+pub enum Payload {
+    /// Create the token.
+    TokenCreate {
+        /// Token name.
+        name: String,
+        /// Token symbol.
+        symbol: String,
+        /// Most NFTs that can ever exist.
+        max_supply: u64,
+        /// The treasury account (controlled by the officers' threshold key).
+        treasury: String,
+        /// Officers whose keys make up the admin and supply keys.
+        officers: Vec<String>,
+        /// Signatures the admin, supply and treasury keys need.
+        threshold: u32,
+        /// Responders whose keys make up the pause key (any one of them).
+        responders: Vec<String>,
+    },
+    /// Mint NFTs.
+    Mint {
+        /// The token.
+        token: String,
+        /// Each NFT's on-chain metadata (usually an `ipfs://` URI), as UTF-8 text.
+        metadata: Vec<String>,
+    },
+}
+
+/// One officer's approval, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Approval {
+    /// The officer.
+    pub officer: String,
+    /// When the server accepted it.
+    pub at: DateTime<Utc>,
+    /// The device the officer said they signed with (serial or label), as reported.
+    pub device: Option<String>,
+    /// The ScheduleSign transaction that carried the signature to the ledger.
+    pub transaction_id: String,
+}
+
+/// One officer's rejection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Rejection {
+    /// The officer.
+    pub officer: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Why, in their words.
+    pub reason: String,
+}
+
+/// What the ledger did with the scheduled transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Outcome {
+    /// The ledger's response code for the scheduled transaction (`SUCCESS`, ...), or the reason
+    /// the server gave up.
+    pub status: String,
+    /// When the server learnt it.
+    pub at: DateTime<Utc>,
+    /// Serial numbers minted.
+    pub serials: Vec<i64>,
+    /// The token created.
+    pub token: Option<String>,
+}
+
+/// A proposal, as the server holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Proposal {
+    /// Its id (a UUID).
+    pub id: String,
+    /// What it does.
+    pub kind: ProposalKind,
+    /// Where it stands.
+    pub status: ProposalStatus,
+    /// Who proposed it (they cannot approve it).
+    pub proposer: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// Approvals after this are refused; the ledger schedule expires then too.
+    pub deadline: DateTime<Utc>,
+    /// Approvals needed.
+    pub threshold: u32,
+    /// Officers who may approve.
+    pub eligible: Vec<String>,
+    /// What the server says it does.
+    pub payload: Payload,
+    /// The ledger schedule (`0.0.N`).
+    pub schedule_id: String,
+    /// The transaction id the scheduled transaction will execute under.
+    pub scheduled_transaction_id: String,
+    /// The scheduled transaction's body (`SchedulableTransactionBody`), base64: what the ledger
+    /// will execute.
+    pub scheduled_body: String,
+    /// Approvals so far.
+    pub approvals: Vec<Approval>,
+    /// Rejections so far.
+    pub rejections: Vec<Rejection>,
+    /// What happened on the ledger, once final.
+    pub outcome: Option<Outcome>,
+}
+
+/// `POST /v1/proposals/mint`: what to mint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NewMint {
+    /// Each NFT's on-chain metadata, UTF-8, at most 100 bytes each, at most 10 per proposal.
+    pub metadata: Vec<String>,
+}
+
+/// `POST /v1/proposals/token-create`: the token to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NewToken {
+    /// Token name (at most 100 bytes).
+    pub name: String,
+    /// Token symbol (at most 100 bytes).
+    pub symbol: String,
+    /// Most NFTs that can ever exist.
+    pub max_supply: u64,
+}
+
+/// `POST /v1/proposals/{id}/approval-request`: the exact transaction body to sign to approve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ApprovalRequest {
+    /// Quote it when sending the signature.
+    pub request: String,
+    /// The proposal.
+    pub proposal: String,
+    /// A ScheduleSign `TransactionBody`, base64: the bytes the officer's device signs.
+    pub body: String,
+    /// The ledger refuses the transaction after this (its valid start plus valid duration).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST /v1/proposals/{id}/approvals`: the device's signature over an approval request's body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SignedApproval {
+    /// The approval request answered.
+    pub request: String,
+    /// The signature, base64 (Ed25519: 64 bytes; ECDSA secp256k1: r||s, 64 bytes).
+    pub signature: String,
+    /// The device that signed (serial or label), for the record.
+    pub device: Option<String>,
+}
+
+/// `POST /v1/proposals/{id}/reject`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Reject {
+    /// Why (at most 256 bytes).
+    pub reason: String,
+}
+
+/// A ledger key's algorithm (Hedera accepts these two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub enum LedgerKeyAlgorithm {
+    /// Ed25519 (YubiKey firmware 5.7+, PKCS#11 tokens).
+    Ed25519,
+    /// ECDSA secp256k1 (PKCS#11 tokens).
+    EcdsaSecp256k1,
+}
+
+/// `POST /v1/ledger-keys`: the caller's ledger key and the evidence it was born on its device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LedgerKeyEnrolment {
+    /// The key's algorithm.
+    pub algorithm: LedgerKeyAlgorithm,
+    /// The public key, hex (Ed25519: 32 bytes; secp256k1: a 33- or 65-byte SEC1 point).
+    pub public_key: String,
+    /// `gatehouse_keys::evidence::Evidence` as JSON: an attestation (PIV), PKCS#11 attributes
+    /// (self-reported) or `{"kind": "software"}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub evidence: serde_json::Value,
+    /// The device (serial or label), for the record.
+    pub device: Option<String>,
+}
+
+/// An officer's enrolled ledger key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct LedgerKey {
+    /// The officer.
+    pub officer: String,
+    /// The key's algorithm.
+    pub algorithm: LedgerKeyAlgorithm,
+    /// The public key, hex (secp256k1 keys compressed, as Hedera shows them).
+    pub public_key: String,
+    /// How the server judged its origin: `attested`, `self-reported` or `software`.
+    pub evidence: String,
+    /// The device, as reported.
+    pub device: Option<String>,
+    /// When it was enrolled.
+    pub enrolled_at: DateTime<Utc>,
+}

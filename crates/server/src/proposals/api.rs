@@ -1,0 +1,270 @@
+//! Proposal endpoints.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use gatehouse_protocol::proposal::{
+    ApprovalRequest, NewMint, NewToken, Proposal, ProposalStatus, Reject, SignedApproval,
+};
+use gatehouse_protocol::{ApiError, ErrorCode, Role};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::engine::{By, Engine};
+use crate::http::{AppState, Authorized, Caller, Error, Json, Path, Query, RequestId, Roles};
+
+/// The proposals' routes.
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get))
+        .routes(routes!(propose_mint))
+        .routes(routes!(propose_token))
+        .routes(routes!(approval_request))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(cancel))
+}
+
+/// Officers: they propose mints and approve.
+#[derive(Debug)]
+pub struct Officers;
+
+impl Roles for Officers {
+    const ALLOWED: &'static [Role] = &[Role::Officer];
+    const WHAT: &'static str = "proposing and approving";
+}
+
+/// Administrators: they propose the token.
+#[derive(Debug)]
+pub struct Admins;
+
+impl Roles for Admins {
+    const ALLOWED: &'static [Role] = &[Role::Admin];
+    const WHAT: &'static str = "proposing the deployment's token";
+}
+
+fn engine(state: &AppState) -> Result<&Engine, Error> {
+    state.proposals.as_deref().ok_or_else(|| {
+        Error::Api(
+            ErrorCode::Conflict,
+            "this server has no ledger configured, so it takes no proposals ([ledger] in its config)"
+                .to_owned(),
+        )
+    })
+}
+
+fn by(caller: &Caller, request_id: String) -> By {
+    By {
+        actor: caller.actor(),
+        name: caller.officer.name.clone(),
+        roles: caller.officer.roles.clone(),
+        request_id,
+    }
+}
+
+/// Filters for `GET /v1/proposals`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// Only proposals with this status (`open`, `executed`, ...).
+    pub status: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// Proposals, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/proposals",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Proposals with their approvals and rejections", body = Vec<Proposal>),
+        (status = 400, body = ApiError),
+    )
+)]
+async fn list(
+    State(state): State<Arc<AppState>>,
+    _: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Proposal>>, Error> {
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(ProposalStatus::from_name(s).ok_or_else(|| {
+            Error::Api(
+                ErrorCode::BadRequest,
+                format!("status: {s:?} is not one of open, executed, failed, expired, cancelled, rejected"),
+            )
+        })?),
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(engine(&state)?.list(status, limit).await?))
+}
+
+/// One proposal.
+#[utoipa::path(
+    get,
+    path = "/v1/proposals/{id}",
+    params(("id" = String, Path, description = "Proposal id")),
+    responses(
+        (status = 200, description = "The proposal", body = Proposal),
+        (status = 404, body = ApiError),
+    )
+)]
+async fn get(
+    State(state): State<Arc<AppState>>,
+    _: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Proposal>, Error> {
+    Ok(Json(engine(&state)?.get(&id).await?))
+}
+
+/// Proposes a mint.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/mint",
+    request_body = NewMint,
+    responses(
+        (status = 200, description = "The proposal, scheduled on the ledger", body = Proposal),
+        (status = 400, description = "Bad metadata (the message names the field)", body = ApiError),
+        (status = 409, description = "No token yet, or the ledger refused", body = ApiError),
+    )
+)]
+async fn propose_mint(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Officers>,
+    RequestId(request_id): RequestId,
+    Json(new): Json<NewMint>,
+) -> Result<Json<Proposal>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .propose_mint(&by(&caller, request_id), &new)
+            .await?,
+    ))
+}
+
+/// Proposes creating the deployment's token, keyed by the officers' and responders' ledger keys.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/token-create",
+    request_body = NewToken,
+    responses(
+        (status = 200, description = "The proposal, scheduled on the ledger", body = Proposal),
+        (status = 400, body = ApiError),
+        (status = 409, description = "The token exists, or a creation is open", body = ApiError),
+    )
+)]
+async fn propose_token(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Admins>,
+    RequestId(request_id): RequestId,
+    Json(new): Json<NewToken>,
+) -> Result<Json<Proposal>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .propose_token(&by(&caller, request_id), &new)
+            .await?,
+    ))
+}
+
+/// The exact ScheduleSign body the caller's device must sign to approve.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/{id}/approval-request",
+    params(("id" = String, Path, description = "Proposal id")),
+    responses(
+        (status = 200, description = "The body to sign, valid for 3 minutes", body = ApprovalRequest),
+        (status = 403, description = "Not eligible, or the caller's own proposal", body = ApiError),
+        (status = 409, description = "Not open, past its deadline, or approved already", body = ApiError),
+    )
+)]
+async fn approval_request(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Officers>,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+) -> Result<Json<ApprovalRequest>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .approval_request(&by(&caller, request_id), &id)
+            .await?,
+    ))
+}
+
+/// Submits the device's signature over an approval request's body.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/{id}/approvals",
+    params(("id" = String, Path, description = "Proposal id")),
+    request_body = SignedApproval,
+    responses(
+        (status = 200, description = "Accepted and sent to the ledger; the proposal as it stands", body = Proposal),
+        (status = 400, description = "The signature does not verify", body = ApiError),
+        (status = 403, body = ApiError),
+        (status = 409, description = "Replayed, expired, unknown request, or the ledger refused", body = ApiError),
+    )
+)]
+async fn approve(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Officers>,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+    Json(signed): Json<SignedApproval>,
+) -> Result<Json<Proposal>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .approve(&by(&caller, request_id), &id, &signed)
+            .await?,
+    ))
+}
+
+/// Rejects a proposal, with a reason.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/{id}/reject",
+    params(("id" = String, Path, description = "Proposal id")),
+    request_body = Reject,
+    responses(
+        (status = 200, description = "The proposal as it stands", body = Proposal),
+        (status = 400, body = ApiError),
+        (status = 403, body = ApiError),
+        (status = 409, body = ApiError),
+    )
+)]
+async fn reject(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Officers>,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+    Json(body): Json<Reject>,
+) -> Result<Json<Proposal>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .reject(&by(&caller, request_id), &id, &body.reason)
+            .await?,
+    ))
+}
+
+/// Cancels an open proposal (its proposer or an administrator).
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/{id}/cancel",
+    params(("id" = String, Path, description = "Proposal id")),
+    responses(
+        (status = 200, description = "The proposal, cancelled", body = Proposal),
+        (status = 403, body = ApiError),
+        (status = 409, body = ApiError),
+    )
+)]
+async fn cancel(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+) -> Result<Json<Proposal>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .cancel(&by(&caller, request_id), &id)
+            .await?,
+    ))
+}

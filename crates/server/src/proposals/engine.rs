@@ -1,0 +1,895 @@
+//! The steps of a proposal's life: create (schedule on the ledger), hand out approval bodies,
+//! check and submit approvals, reject, cancel, and notice execution and expiry. Each change
+//! commits with its audit entry; each refusal is audited with its reason.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::{DateTime, Utc};
+use gatehouse_audit::leaf::OutcomeKind;
+use gatehouse_keys::key::Signature;
+use gatehouse_protocol::proposal::{
+    Approval, ApprovalRequest, NewMint, NewToken, Outcome, Payload, Proposal, ProposalKind,
+    ProposalStatus, Rejection, SignedApproval,
+};
+use gatehouse_protocol::{ErrorCode, Role};
+use hiero_sdk_proto::services as pb;
+use prost::Message as _;
+use sha2::{Digest as _, Sha256};
+
+use super::{Refusal, check_mint, check_reason, check_token, may_sign, quorum_lost, store};
+use crate::audit::{self, Action, AuditLog, Personal};
+use crate::config;
+use crate::http::Error;
+use crate::keys;
+use crate::ledger::LedgerAdapter;
+use crate::ledger::hapi::{self, Hapi};
+use crate::store::Db;
+
+/// How long the token's first expiry is from its creation (Hedera's usual 90 days).
+const TOKEN_LIFETIME_SECS: i64 = 90 * 24 * 3600;
+
+/// Longest a proposal may stay open: Hedera's longest schedule (62 days).
+const MAX_DEADLINE_SECS: u64 = 62 * 24 * 3600;
+
+/// Who asks, as the audit log records them.
+#[derive(Debug, Clone)]
+pub struct By {
+    /// The actor.
+    pub actor: audit::Actor,
+    /// Their registered name.
+    pub name: String,
+    /// Their roles.
+    pub roles: Vec<Role>,
+    /// This request's id.
+    pub request_id: String,
+}
+
+/// Proposals over one ledger.
+#[derive(Debug)]
+pub struct Engine {
+    db: Db,
+    audit: AuditLog,
+    ledger: Arc<LedgerAdapter>,
+    policy: config::Proposals,
+}
+
+fn refused(refusal: &Refusal) -> Error {
+    Error::Api(refusal.error_code(), refusal.to_string())
+}
+
+fn bad_request(message: String) -> Error {
+    Error::Api(ErrorCode::BadRequest, message)
+}
+
+fn ledger_error(what: &str, e: &hapi::Error) -> Error {
+    Error::Api(
+        ErrorCode::Conflict,
+        format!("{what}: {e}; nothing was recorded as done"),
+    )
+}
+
+fn entity_text(shard: i64, realm: i64, num: i64) -> String {
+    format!("{shard}.{realm}.{num}")
+}
+
+fn schedule_text(id: &pb::ScheduleId) -> String {
+    entity_text(id.shard_num, id.realm_num, id.schedule_num)
+}
+
+fn token_text(id: &pb::TokenId) -> String {
+    entity_text(id.shard_num, id.realm_num, id.token_num)
+}
+
+/// Parses `shard.realm.num` into a schedule id.
+fn parse_schedule(text: &str) -> Option<pb::ScheduleId> {
+    let (shard_num, realm_num, schedule_num) = hapi::parse_entity(text)?;
+    Some(pb::ScheduleId {
+        shard_num,
+        realm_num,
+        schedule_num,
+    })
+}
+
+/// Parses `shard.realm.num` into a token id.
+fn parse_token(text: &str) -> Option<pb::TokenId> {
+    let (shard_num, realm_num, token_num) = hapi::parse_entity(text)?;
+    Some(pb::TokenId {
+        shard_num,
+        realm_num,
+        token_num,
+    })
+}
+
+impl Engine {
+    /// Proposals on `ledger`, under `policy`.
+    pub fn new(
+        db: Db,
+        audit: AuditLog,
+        ledger: Arc<LedgerAdapter>,
+        policy: config::Proposals,
+    ) -> Self {
+        Self {
+            db,
+            audit,
+            ledger,
+            policy,
+        }
+    }
+
+    fn hapi(&self) -> &Hapi {
+        self.ledger.hapi()
+    }
+
+    fn entry(
+        by: &By,
+        action: Action,
+        object: String,
+        outcome: OutcomeKind,
+        code: Option<&'static str>,
+        details: serde_json::Value,
+    ) -> audit::Entry {
+        audit::Entry {
+            actor: by.actor.clone(),
+            action,
+            object,
+            outcome,
+            code: code.map(Cow::Borrowed),
+            request_id: by.request_id.clone(),
+            details,
+            personal: Personal::default(),
+        }
+    }
+
+    /// Commits `tx` with `entry` recording its change, and waits until the entry is in the log.
+    async fn commit(&self, mut tx: crate::store::Tx, entry: audit::Entry) -> Result<(), Error> {
+        let recorded = self.audit.record(&mut tx, entry).await?;
+        tx.commit().await.map_err(crate::store::Error::from)?;
+        self.audit.sequenced(recorded).await?;
+        Ok(())
+    }
+
+    /// Audits a bad request (the message names the field) and returns it as a 400.
+    async fn invalid(&self, by: &By, object: String, message: String) -> Error {
+        self.failed(
+            by,
+            Action::ProposalCreate,
+            object,
+            "bad-request",
+            bad_request(message),
+        )
+        .await
+    }
+
+    /// Audits a refusal on its own and returns it as the API error.
+    async fn deny(&self, by: &By, action: Action, object: String, refusal: Refusal) -> Error {
+        let details = serde_json::json!({ "reason": refusal.to_string() });
+        let entry = Self::entry(
+            by,
+            action,
+            object,
+            OutcomeKind::Denied,
+            Some(refusal.code()),
+            details,
+        );
+        match self.audit.append(entry).await {
+            Ok(_) => refused(&refusal),
+            Err(e) => Error::Audit(e),
+        }
+    }
+
+    /// Audits a failed attempt (a bad request, a ledger error) and returns `error`.
+    async fn failed(
+        &self,
+        by: &By,
+        action: Action,
+        object: String,
+        code: &'static str,
+        error: Error,
+    ) -> Error {
+        let details = serde_json::json!({ "reason": error.to_string() });
+        let entry = Self::entry(by, action, object, OutcomeKind::Failed, Some(code), details);
+        match self.audit.append(entry).await {
+            Ok(_) => error,
+            Err(e) => Error::Audit(e),
+        }
+    }
+
+    /// One proposal, or a 404.
+    pub async fn get(&self, id: &str) -> Result<Proposal, Error> {
+        store::get(&self.db, id)
+            .await?
+            .ok_or_else(|| refused(&Refusal::NoProposal(id.to_owned())))
+    }
+
+    /// Proposals, newest first.
+    pub async fn list(
+        &self,
+        status: Option<ProposalStatus>,
+        limit: u32,
+    ) -> Result<Vec<Proposal>, Error> {
+        Ok(store::list(&self.db, status, limit).await?)
+    }
+
+    /// The officers and responders whose enrolled keys can make up the token's keys, by name:
+    /// enabled, holding the role, with a ledger key.
+    async fn key_holders(&self, role: Role) -> Result<Vec<keys::Enrolled>, Error> {
+        let people = crate::registry::store::officers(&self.db).await?;
+        let keys = keys::store::all(&self.db).await?;
+        Ok(keys
+            .into_iter()
+            .filter(|k| {
+                people
+                    .iter()
+                    .any(|p| p.name == k.officer && !p.disabled && p.roles.contains(&role))
+            })
+            .collect())
+    }
+
+    fn deadline(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let secs = self.policy.deadline_secs.clamp(60, MAX_DEADLINE_SECS);
+        now + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(86_400))
+    }
+
+    /// Proposes creating the deployment's token: creates its treasury account (controlled by the
+    /// officers' threshold key) and schedules the TokenCreate, whose admin and supply keys are that
+    /// threshold key and whose pause key is any one responder's key.
+    pub async fn propose_token(&self, by: &By, new: &NewToken) -> Result<Proposal, Error> {
+        let object = "proposal:token-create".to_owned();
+        if let Err(message) = check_token(&new.name, &new.symbol, new.max_supply) {
+            return Err(self.invalid(by, object, message).await);
+        }
+        if store::token(&self.db).await?.is_some() {
+            return Err(Error::Api(
+                ErrorCode::Conflict,
+                "the deployment's token exists already".to_owned(),
+            ));
+        }
+        if !store::list(&self.db, Some(ProposalStatus::Open), 1000)
+            .await?
+            .iter()
+            .all(|p| p.kind != ProposalKind::TokenCreate)
+        {
+            return Err(Error::Api(
+                ErrorCode::Conflict,
+                "a token-create proposal is open already; approve, reject or cancel it first"
+                    .to_owned(),
+            ));
+        }
+        let officers = self.key_holders(Role::Officer).await?;
+        let responders = self.key_holders(Role::Responder).await?;
+        let threshold = self.policy.threshold.max(1);
+        if officers.len() < threshold as usize {
+            return Err(bad_request(format!(
+                "{} officer(s) have ledger keys and the threshold is {threshold}: officers enrol their keys first (gatehouse ledger-key enrol)",
+                officers.len()
+            )));
+        }
+        if responders.is_empty() {
+            return Err(bad_request(
+                "no responder has a ledger key, so nobody could pause the token: a responder enrols a key first".to_owned(),
+            ));
+        }
+        let officer_key = hapi::threshold_key(
+            threshold,
+            officers
+                .iter()
+                .filter_map(|k| hapi::primitive_key(&k.key))
+                .collect(),
+        );
+        let pause_key = hapi::threshold_key(
+            1,
+            responders
+                .iter()
+                .filter_map(|k| hapi::primitive_key(&k.key))
+                .collect(),
+        );
+        let id = uuid::Uuid::new_v4().to_string();
+        let memo = format!("gatehouse proposal {id}");
+        let account = self
+            .hapi()
+            .run(
+                pb::transaction_body::Data::CryptoCreateAccount(pb::CryptoCreateTransactionBody {
+                    key: Some(officer_key.clone()),
+                    auto_renew_period: Some(pb::Duration {
+                        seconds: TOKEN_LIFETIME_SECS,
+                    }),
+                    memo: "gatehouse treasury".to_owned(),
+                    ..Default::default()
+                }),
+                &memo,
+            )
+            .await;
+        let treasury = match account.map(|r| r.account_id) {
+            Ok(Some(account)) => account,
+            Ok(None) => {
+                let e = Error::Api(
+                    ErrorCode::Internal,
+                    "the ledger created no treasury account".to_owned(),
+                );
+                return Err(self
+                    .failed(by, Action::ProposalCreate, object, "ledger", e)
+                    .await);
+            }
+            Err(e) => {
+                let e = ledger_error("creating the treasury account failed", &e);
+                return Err(self
+                    .failed(by, Action::ProposalCreate, object, "ledger", e)
+                    .await);
+            }
+        };
+        let now = Utc::now();
+        let inner = pb::SchedulableTransactionBody {
+            transaction_fee: 2_000_000_000,
+            memo: memo.clone(),
+            data: Some(pb::schedulable_transaction_body::Data::TokenCreation(
+                pb::TokenCreateTransactionBody {
+                    name: new.name.clone(),
+                    symbol: new.symbol.clone(),
+                    treasury: Some(treasury.clone()),
+                    admin_key: Some(officer_key.clone()),
+                    supply_key: Some(officer_key),
+                    pause_key: Some(pause_key),
+                    token_type: pb::TokenType::NonFungibleUnique as i32,
+                    supply_type: pb::TokenSupplyType::Finite as i32,
+                    max_supply: i64::try_from(new.max_supply).unwrap_or(i64::MAX),
+                    expiry: Some(pb::Timestamp {
+                        seconds: now.timestamp() + TOKEN_LIFETIME_SECS,
+                        nanos: 0,
+                    }),
+                    memo: "gatehouse".to_owned(),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        };
+        let payload = Payload::TokenCreate {
+            name: new.name.clone(),
+            symbol: new.symbol.clone(),
+            max_supply: new.max_supply,
+            treasury: hapi::account_text(&treasury),
+            officers: officers.iter().map(|k| k.officer.clone()).collect(),
+            threshold,
+            responders: responders.iter().map(|k| k.officer.clone()).collect(),
+        };
+        let eligible = officers.iter().map(|k| k.officer.clone()).collect();
+        self.schedule(
+            by,
+            id,
+            ProposalKind::TokenCreate,
+            payload,
+            inner,
+            threshold,
+            eligible,
+        )
+        .await
+    }
+
+    /// Proposes minting NFTs with `new.metadata`; eligible approvers are the officers whose keys
+    /// make up the token's supply key.
+    pub async fn propose_mint(&self, by: &By, new: &NewMint) -> Result<Proposal, Error> {
+        let object = "proposal:mint".to_owned();
+        if let Err(message) = check_mint(&new.metadata) {
+            return Err(self.invalid(by, object, message).await);
+        }
+        let Some((token, _treasury, created_by)) = store::token(&self.db).await? else {
+            return Err(Error::Api(
+                ErrorCode::Conflict,
+                "the deployment has no token yet: an administrator proposes it (gatehouse token propose) and officers approve".to_owned(),
+            ));
+        };
+        let creation = self.get(&created_by).await?;
+        let Payload::TokenCreate {
+            officers,
+            threshold,
+            ..
+        } = creation.payload
+        else {
+            return Err(Error::Api(
+                ErrorCode::Internal,
+                "the token's creation proposal is not a token creation".to_owned(),
+            ));
+        };
+        let token_id = parse_token(&token).ok_or_else(|| {
+            Error::Api(
+                ErrorCode::Internal,
+                "the stored token id is malformed".to_owned(),
+            )
+        })?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let inner = pb::SchedulableTransactionBody {
+            transaction_fee: 2_000_000_000,
+            memo: format!("gatehouse proposal {id}"),
+            data: Some(pb::schedulable_transaction_body::Data::TokenMint(
+                pb::TokenMintTransactionBody {
+                    token: Some(token_id),
+                    amount: 0,
+                    metadata: new.metadata.iter().map(|m| m.as_bytes().to_vec()).collect(),
+                },
+            )),
+            ..Default::default()
+        };
+        let payload = Payload::Mint {
+            token,
+            metadata: new.metadata.clone(),
+        };
+        self.schedule(
+            by,
+            id,
+            ProposalKind::Mint,
+            payload,
+            inner,
+            threshold,
+            officers,
+        )
+        .await
+    }
+
+    /// Creates the schedule on the ledger and records the proposal.
+    #[allow(clippy::too_many_arguments)]
+    async fn schedule(
+        &self,
+        by: &By,
+        id: String,
+        kind: ProposalKind,
+        payload: Payload,
+        inner: pb::SchedulableTransactionBody,
+        threshold: u32,
+        eligible: Vec<String>,
+    ) -> Result<Proposal, Error> {
+        let object = format!("proposal:{id}");
+        let approvers = eligible.iter().filter(|e| **e != by.name).count();
+        if approvers < threshold as usize {
+            let e = bad_request(format!(
+                "only {approvers} eligible officer(s) besides you can approve and {threshold} must: this proposal could never pass"
+            ));
+            return Err(self
+                .failed(by, Action::ProposalCreate, object, "no-quorum", e)
+                .await);
+        }
+        let now = Utc::now();
+        let deadline = self.deadline(now);
+        let body = inner.encode_to_vec();
+        let memo = format!("gatehouse proposal {id}");
+        let receipt = match self.hapi().schedule(inner, &memo, deadline).await {
+            Ok(receipt) => receipt,
+            Err(e) => {
+                let e = ledger_error("the ledger refused the schedule", &e);
+                return Err(self
+                    .failed(by, Action::ProposalCreate, object, "ledger", e)
+                    .await);
+            }
+        };
+        let (Some(schedule), Some(scheduled)) =
+            (receipt.schedule_id, receipt.scheduled_transaction_id)
+        else {
+            let e = Error::Api(
+                ErrorCode::Internal,
+                "the ledger's receipt names no schedule".to_owned(),
+            );
+            return Err(self
+                .failed(by, Action::ProposalCreate, object, "ledger", e)
+                .await);
+        };
+        let proposal = Proposal {
+            id: id.clone(),
+            kind,
+            status: ProposalStatus::Open,
+            proposer: by.name.clone(),
+            created_at: now,
+            deadline,
+            threshold,
+            eligible,
+            payload,
+            schedule_id: schedule_text(&schedule),
+            scheduled_transaction_id: hapi::transaction_id_text(&scheduled),
+            scheduled_body: B64.encode(&body),
+            approvals: Vec::new(),
+            rejections: Vec::new(),
+            outcome: None,
+        };
+        let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
+        store::insert(&mut tx, &proposal).await?;
+        let details = serde_json::json!({
+            "kind": kind.as_str(),
+            "payload": proposal.payload,
+            "schedule": proposal.schedule_id,
+            "scheduled_body_sha256": hex::encode(Sha256::digest(&body)),
+            "threshold": threshold,
+            "eligible": proposal.eligible,
+            "deadline": deadline,
+        });
+        let entry = Self::entry(
+            by,
+            Action::ProposalCreate,
+            object,
+            OutcomeKind::Success,
+            None,
+            details,
+        );
+        self.commit(tx, entry).await?;
+        Ok(proposal)
+    }
+
+    /// Checks that `by` may sign `id` now and has a ledger key; audits a refusal as `action`.
+    async fn signer(
+        &self,
+        by: &By,
+        id: &str,
+        action: Action,
+    ) -> Result<(Proposal, keys::Enrolled), Error> {
+        let object = format!("proposal:{id}");
+        let proposal = self.get(id).await?;
+        if let Err(refusal) = may_sign(&proposal, &by.name, Utc::now()) {
+            return Err(self.deny(by, action, object, refusal).await);
+        }
+        let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
+        let key = keys::store::of(&mut tx, &by.name).await?;
+        drop(tx);
+        match key {
+            Some(key) => Ok((proposal, key)),
+            None => Err(self.deny(by, action, object, Refusal::NoLedgerKey).await),
+        }
+    }
+
+    /// Hands `by` the exact ScheduleSign body to sign to approve `id`.
+    pub async fn approval_request(&self, by: &By, id: &str) -> Result<ApprovalRequest, Error> {
+        let (proposal, key) = self.signer(by, id, Action::ProposalApprovalRequest).await?;
+        let schedule = parse_schedule(&proposal.schedule_id).ok_or_else(|| {
+            Error::Api(
+                ErrorCode::Internal,
+                "the stored schedule id is malformed".to_owned(),
+            )
+        })?;
+        let body = self
+            .hapi()
+            .schedule_sign_body(schedule, &format!("gatehouse approval {id}"));
+        let start = body
+            .transaction_id
+            .as_ref()
+            .and_then(|t| t.transaction_valid_start)
+            .unwrap_or_default();
+        let expires_at = DateTime::<Utc>::from_timestamp(start.seconds + hapi::VALID_SECS, 0)
+            .unwrap_or_else(Utc::now);
+        let bytes = B64.encode(body.encode_to_vec());
+        let request = uuid::Uuid::new_v4().to_string();
+        let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
+        store::insert_request(&mut tx, &request, id, &by.name, &bytes, expires_at).await?;
+        let details = serde_json::json!({
+            "request": request,
+            "body_sha256": hex::encode(Sha256::digest(body.encode_to_vec())),
+            "public_key": key.view().public_key,
+        });
+        let entry = Self::entry(
+            by,
+            Action::ProposalApprovalRequest,
+            format!("proposal:{id}"),
+            OutcomeKind::Success,
+            None,
+            details,
+        );
+        self.commit(tx, entry).await?;
+        Ok(ApprovalRequest {
+            request,
+            proposal: id.to_owned(),
+            body: bytes,
+            expires_at,
+        })
+    }
+
+    /// Checks `signed` against the body handed out, spends it, submits the ScheduleSign, and
+    /// records the approval (and the execution, if this approval completed the threshold).
+    pub async fn approve(
+        &self,
+        by: &By,
+        id: &str,
+        signed: &SignedApproval,
+    ) -> Result<Proposal, Error> {
+        let object = format!("proposal:{id}");
+        let (_proposal, key) = self.signer(by, id, Action::ProposalApprove).await?;
+        // The request is single-use: taken (deleted) in the same transaction as the spend.
+        let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
+        let Some((body, expires_at)) =
+            store::take_request(&mut tx, &signed.request, id, &by.name).await?
+        else {
+            drop(tx);
+            let refusal = Refusal::UnknownRequest(signed.request.clone());
+            return Err(self
+                .deny(by, Action::ProposalApprove, object, refusal)
+                .await);
+        };
+        let check = || -> Result<(Vec<u8>, Vec<u8>), Refusal> {
+            if Utc::now() >= expires_at {
+                return Err(Refusal::RequestExpired(expires_at));
+            }
+            let body = B64
+                .decode(&body)
+                .map_err(|_| Refusal::BadSignature("the stored body is not base64".into()))?;
+            let raw = B64
+                .decode(signed.signature.trim())
+                .map_err(|_| Refusal::BadSignature("signature: not base64".into()))?;
+            let signature = Signature::from_bytes(key.key.algorithm(), &raw)
+                .map_err(|e| Refusal::BadSignature(e.to_string()))?;
+            key.key
+                .verify(&body, &signature)
+                .map_err(|e| Refusal::BadSignature(e.to_string()))?;
+            Ok((body, raw))
+        };
+        let (body, raw) = match check() {
+            Ok(checked) => checked,
+            Err(refusal) => {
+                // The request stays taken: a wrong signature costs the officer a new request.
+                tx.commit().await.map_err(crate::store::Error::from)?;
+                return Err(self
+                    .deny(by, Action::ProposalApprove, object, refusal)
+                    .await);
+            }
+        };
+        let spent = hex::encode(Sha256::digest(&raw));
+        if !store::spend(&mut tx, &spent, id, &by.name).await? {
+            drop(tx);
+            return Err(self
+                .deny(by, Action::ProposalApprove, object, Refusal::Replayed)
+                .await);
+        }
+        tx.commit().await.map_err(crate::store::Error::from)?;
+
+        let parsed = pb::TransactionBody::decode(body.as_slice()).map_err(|e| {
+            Error::Api(
+                ErrorCode::Internal,
+                format!("the stored approval body does not decode: {e}"),
+            )
+        })?;
+        let pair = hapi::signature_pair(&key.key, raw).ok_or_else(|| {
+            Error::Api(
+                ErrorCode::Internal,
+                "this key cannot sign for Hedera".to_owned(),
+            )
+        })?;
+        let transaction = self.hapi().transaction(body, vec![pair]);
+        if let Err(e) = self.hapi().execute(&parsed, transaction).await {
+            let refusal = Refusal::Ledger(e.to_string());
+            return Err(self
+                .deny(by, Action::ProposalApprove, object, refusal)
+                .await);
+        }
+        let transaction_id = parsed
+            .transaction_id
+            .as_ref()
+            .map(hapi::transaction_id_text)
+            .unwrap_or_default();
+        let approval = Approval {
+            officer: by.name.clone(),
+            at: Utc::now(),
+            device: signed.device.clone(),
+            transaction_id: transaction_id.clone(),
+        };
+        let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
+        store::insert_approval(&mut tx, id, &approval).await?;
+        let details = serde_json::json!({
+            "signature_sha256": spent,
+            "public_key": key.view().public_key,
+            "transaction_id": transaction_id,
+            "device": signed.device,
+        });
+        let entry = Self::entry(
+            by,
+            Action::ProposalApprove,
+            object,
+            OutcomeKind::Success,
+            None,
+            details,
+        );
+        self.commit(tx, entry).await?;
+        let proposal = self.get(id).await?;
+        self.settle(&proposal).await?;
+        self.get(id).await
+    }
+
+    /// Records `by`'s rejection; the proposal is rejected once the threshold is out of reach.
+    pub async fn reject(&self, by: &By, id: &str, reason: &str) -> Result<Proposal, Error> {
+        let object = format!("proposal:{id}");
+        if let Err(message) = check_reason(reason) {
+            return Err(bad_request(message));
+        }
+        let (mut proposal, _) = self.signer(by, id, Action::ProposalReject).await?;
+        let rejection = Rejection {
+            officer: by.name.clone(),
+            at: Utc::now(),
+            reason: reason.to_owned(),
+        };
+        let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
+        if !store::insert_rejection(&mut tx, id, &rejection).await? {
+            drop(tx);
+            return Err(self
+                .deny(by, Action::ProposalReject, object, Refusal::AlreadyRejected)
+                .await);
+        }
+        proposal.rejections.push(rejection);
+        let lost = quorum_lost(&proposal);
+        if lost {
+            store::finish(&mut tx, id, ProposalStatus::Rejected, None).await?;
+        }
+        let details = serde_json::json!({ "reason": reason, "quorum_lost": lost });
+        let entry = Self::entry(
+            by,
+            Action::ProposalReject,
+            object,
+            OutcomeKind::Success,
+            None,
+            details,
+        );
+        self.commit(tx, entry).await?;
+        self.get(id).await
+    }
+
+    /// Withdraws an open proposal (its proposer or an administrator). The ledger schedule is left
+    /// to expire; the server hands out no more approval bodies for it.
+    pub async fn cancel(&self, by: &By, id: &str) -> Result<Proposal, Error> {
+        let object = format!("proposal:{id}");
+        let proposal = self.get(id).await?;
+        if proposal.proposer != by.name && !by.roles.contains(&Role::Admin) {
+            let e = Error::Api(
+                ErrorCode::Forbidden,
+                "only the proposer or an administrator can cancel a proposal".to_owned(),
+            );
+            return Err(self
+                .failed(by, Action::ProposalCancel, object, "forbidden", e)
+                .await);
+        }
+        let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
+        if !store::finish(&mut tx, id, ProposalStatus::Cancelled, None).await? {
+            drop(tx);
+            let refusal = Refusal::NotOpen(proposal.status.as_str());
+            return Err(self.deny(by, Action::ProposalCancel, object, refusal).await);
+        }
+        let entry = Self::entry(
+            by,
+            Action::ProposalCancel,
+            object,
+            OutcomeKind::Success,
+            None,
+            serde_json::json!({}),
+        );
+        self.commit(tx, entry).await?;
+        self.get(id).await
+    }
+
+    /// Settles an open proposal with the ledger: executed (receipt of the scheduled transaction)
+    /// or expired (past its deadline). Returns whether it changed.
+    pub async fn settle(&self, proposal: &Proposal) -> Result<bool, Error> {
+        if proposal.status != ProposalStatus::Open {
+            return Ok(false);
+        }
+        let server = By {
+            actor: audit::Actor {
+                name: "gatehouse-server".to_owned(),
+                fingerprint: gatehouse_protocol::Fingerprint::from_digest([0; 32]),
+            },
+            name: "gatehouse-server".to_owned(),
+            roles: Vec::new(),
+            request_id: format!("settle-{}", proposal.id),
+        };
+        let object = format!("proposal:{}", proposal.id);
+        let scheduled =
+            parse_transaction_id(&proposal.scheduled_transaction_id).ok_or_else(|| {
+                Error::Api(
+                    ErrorCode::Internal,
+                    "the stored scheduled transaction id is malformed".to_owned(),
+                )
+            })?;
+        let receipt = self
+            .hapi()
+            .receipt_now(scheduled)
+            .await
+            .map_err(|e| ledger_error("asking the ledger for the receipt failed", &e))?;
+        let (status, outcome, action) = match receipt {
+            Some(receipt) => {
+                let code = hapi::Code::try_from(receipt.status).unwrap_or(hapi::Code::Unknown);
+                let status = if code == hapi::Code::Success {
+                    ProposalStatus::Executed
+                } else {
+                    ProposalStatus::Failed
+                };
+                let outcome = Outcome {
+                    status: code.as_str_name().to_owned(),
+                    at: Utc::now(),
+                    serials: receipt.serial_numbers.clone(),
+                    token: receipt.token_id.as_ref().map(token_text),
+                };
+                (status, outcome, Action::ProposalExecute)
+            }
+            None if Utc::now() >= proposal.deadline => (
+                ProposalStatus::Expired,
+                Outcome {
+                    status: "EXPIRED".to_owned(),
+                    at: Utc::now(),
+                    serials: Vec::new(),
+                    token: None,
+                },
+                Action::ProposalExpire,
+            ),
+            None => return Ok(false),
+        };
+        let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
+        if !store::finish(&mut tx, &proposal.id, status, Some(&outcome)).await? {
+            return Ok(false);
+        }
+        if let (Payload::TokenCreate { treasury, .. }, Some(token), ProposalStatus::Executed) =
+            (&proposal.payload, &outcome.token, status)
+        {
+            store::set_token(&mut tx, token, treasury, &proposal.id).await?;
+        }
+        let kind = if status == ProposalStatus::Executed {
+            OutcomeKind::Success
+        } else {
+            OutcomeKind::Failed
+        };
+        let details = serde_json::json!({
+            "status": outcome.status,
+            "serials": outcome.serials,
+            "token": outcome.token,
+            "approvers": proposal.approvals.iter().map(|a| a.officer.clone()).collect::<Vec<_>>(),
+        });
+        let entry = Self::entry(&server, action, object, kind, None, details);
+        self.commit(tx, entry).await?;
+        Ok(true)
+    }
+
+    /// Settles every open proposal (run periodically: executions the ledger did on signatures
+    /// from elsewhere, and deadlines).
+    pub async fn settle_open(&self) -> Result<usize, Error> {
+        let open = store::list(&self.db, Some(ProposalStatus::Open), 1000).await?;
+        let mut changed = 0;
+        for proposal in &open {
+            if self.settle(proposal).await? {
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+}
+
+/// Parses `payer@seconds.nanos[?scheduled]`.
+pub fn parse_transaction_id(text: &str) -> Option<pb::TransactionId> {
+    let (text, scheduled) = match text.strip_suffix("?scheduled") {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    };
+    let (payer, start) = text.split_once('@')?;
+    let (seconds, nanos) = start.split_once('.')?;
+    Some(pb::TransactionId {
+        transaction_valid_start: Some(pb::Timestamp {
+            seconds: seconds.parse().ok()?,
+            nanos: nanos.parse().ok()?,
+        }),
+        account_id: Some(hapi::parse_account(payer)?),
+        scheduled,
+        nonce: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_ids_round_trip_through_text() {
+        let id = pb::TransactionId {
+            transaction_valid_start: Some(pb::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 42,
+            }),
+            account_id: Some(hapi::account(2)),
+            scheduled: true,
+            nonce: 0,
+        };
+        let text = hapi::transaction_id_text(&id);
+        assert_eq!(text, "0.0.2@1700000000.000000042?scheduled");
+        assert_eq!(parse_transaction_id(&text), Some(id));
+        assert_eq!(parse_transaction_id("0.0.2"), None);
+        assert_eq!(parse_transaction_id("x@1.2"), None);
+    }
+}

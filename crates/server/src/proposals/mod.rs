@@ -1,0 +1,345 @@
+//! Proposals and approvals (invariants 1, 2, 6 and 8).
+//!
+//! A proposal is a Hedera scheduled transaction. The server creates the schedule, paying with the
+//! operator account, which holds no token key; each approving officer signs, on their own device,
+//! a ScheduleSign transaction for it; the ledger executes the scheduled transaction once the
+//! signatures it collected satisfy the token's threshold key. Scheduled transactions fit approvals
+//! that take hours: a schedule lives up to its expiration (this server sets it to the proposal's
+//! deadline), while a transaction with a future valid start would still have to be signed by all
+//! officers inside one 180-second window.
+//!
+//! Before it submits an approval, the server checks (here, pure): the officer is eligible and is
+//! not the proposer, the proposal is open and before its deadline, the signature verifies against
+//! the officer's enrolled ledger key over the exact body the server handed them, and it was never
+//! seen before (the spent set, a unique key in the shared database). Every acceptance and refusal
+//! is audited with its reason. [`engine`] runs the steps, [`store`] holds the SQL, [`api`] the
+//! routes.
+
+pub mod api;
+pub mod engine;
+pub mod store;
+
+use chrono::{DateTime, Utc};
+use gatehouse_protocol::ErrorCode;
+use gatehouse_protocol::proposal::{Proposal, ProposalStatus};
+
+pub use self::engine::Engine;
+
+/// Most NFTs one proposal mints: Hedera's limit per TokenMint.
+pub const MAX_MINT_ITEMS: usize = 10;
+
+/// Longest on-chain metadata per NFT, in bytes: Hedera's limit.
+pub const MAX_METADATA_BYTES: usize = 100;
+
+/// Longest rejection reason, in bytes.
+pub const MAX_REASON_BYTES: usize = 256;
+
+/// Longest token name or symbol, in bytes: Hedera's limit.
+pub const MAX_NAME_BYTES: usize = 100;
+
+/// Why an approval (or an approval request) was refused. Each has a stable audit code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// No such proposal.
+    #[error("no proposal {0}")]
+    NoProposal(String),
+    /// The officer is not among the proposal's eligible signers.
+    #[error("you are not among this proposal's eligible approvers")]
+    NotEligible,
+    /// The proposer tried to approve their own proposal (invariant 8).
+    #[error("you proposed this; another officer must approve it")]
+    OwnProposal,
+    /// The proposal is no longer open.
+    #[error("the proposal is {0}, not open")]
+    NotOpen(&'static str),
+    /// The deadline has passed.
+    #[error("the proposal's deadline passed at {0}")]
+    PastDeadline(DateTime<Utc>),
+    /// The officer approved already.
+    #[error("you approved this proposal already")]
+    AlreadyApproved,
+    /// The officer rejected it.
+    #[error("you rejected this proposal")]
+    AlreadyRejected,
+    /// The officer has no ledger key enrolled.
+    #[error("you have no ledger key enrolled; enrol one from your device first")]
+    NoLedgerKey,
+    /// The approval request is unknown, used, or someone else's.
+    #[error("no open approval request {0} of yours for this proposal; ask for a new one")]
+    UnknownRequest(String),
+    /// The approval request's body can no longer be executed by the ledger.
+    #[error("the approval request expired at {0}; ask for a new one and sign it within 3 minutes")]
+    RequestExpired(DateTime<Utc>),
+    /// The signature is malformed or does not verify over the body handed out.
+    #[error("the signature does not verify against your ledger key over the approval body: {0}")]
+    BadSignature(String),
+    /// The signature was seen before (invariant 6).
+    #[error("this signature was used before; a signature counts once")]
+    Replayed,
+    /// The ledger refused the approval.
+    #[error("the ledger refused the approval: {0}")]
+    Ledger(String),
+}
+
+impl Refusal {
+    /// The audit log's code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::NoProposal(_) => "no-proposal",
+            Refusal::NotEligible => "not-eligible",
+            Refusal::OwnProposal => "own-proposal",
+            Refusal::NotOpen(_) => "not-open",
+            Refusal::PastDeadline(_) => "past-deadline",
+            Refusal::AlreadyApproved => "already-approved",
+            Refusal::AlreadyRejected => "already-rejected",
+            Refusal::NoLedgerKey => "no-ledger-key",
+            Refusal::UnknownRequest(_) => "unknown-request",
+            Refusal::RequestExpired(_) => "request-expired",
+            Refusal::BadSignature(_) => "bad-signature",
+            Refusal::Replayed => "replayed-signature",
+            Refusal::Ledger(_) => "ledger-refused",
+        }
+    }
+
+    /// The API error code.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            Refusal::NoProposal(_) => ErrorCode::NotFound,
+            Refusal::NotEligible | Refusal::OwnProposal => ErrorCode::Forbidden,
+            Refusal::BadSignature(_) => ErrorCode::BadRequest,
+            Refusal::NotOpen(_)
+            | Refusal::PastDeadline(_)
+            | Refusal::AlreadyApproved
+            | Refusal::AlreadyRejected
+            | Refusal::NoLedgerKey
+            | Refusal::UnknownRequest(_)
+            | Refusal::RequestExpired(_)
+            | Refusal::Replayed
+            | Refusal::Ledger(_) => ErrorCode::Conflict,
+        }
+    }
+}
+
+/// Whether `officer` may approve (or reject) `proposal` at `now`.
+pub fn may_sign(proposal: &Proposal, officer: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
+    if proposal.proposer == officer {
+        return Err(Refusal::OwnProposal);
+    }
+    if !proposal.eligible.iter().any(|e| e == officer) {
+        return Err(Refusal::NotEligible);
+    }
+    if proposal.status != ProposalStatus::Open {
+        return Err(Refusal::NotOpen(proposal.status.as_str()));
+    }
+    if now >= proposal.deadline {
+        return Err(Refusal::PastDeadline(proposal.deadline));
+    }
+    if proposal.approvals.iter().any(|a| a.officer == officer) {
+        return Err(Refusal::AlreadyApproved);
+    }
+    if proposal.rejections.iter().any(|r| r.officer == officer) {
+        return Err(Refusal::AlreadyRejected);
+    }
+    Ok(())
+}
+
+/// Whether the rejections so far leave too few eligible officers to reach the threshold.
+pub fn quorum_lost(proposal: &Proposal) -> bool {
+    let eligible = proposal
+        .eligible
+        .iter()
+        .filter(|e| **e != proposal.proposer)
+        .count();
+    let rejected = proposal.rejections.len();
+    eligible.saturating_sub(rejected) < proposal.threshold as usize
+}
+
+/// Checks a mint's metadata: 1 to [`MAX_MINT_ITEMS`] items of 1 to [`MAX_METADATA_BYTES`] bytes.
+/// The message names the offending field.
+pub fn check_mint(metadata: &[String]) -> Result<(), String> {
+    if metadata.is_empty() {
+        return Err("metadata: give at least one item (one per NFT)".to_owned());
+    }
+    if metadata.len() > MAX_MINT_ITEMS {
+        return Err(format!(
+            "metadata: {} items; one proposal mints at most {MAX_MINT_ITEMS} (Hedera's limit per mint): split it",
+            metadata.len()
+        ));
+    }
+    for (i, item) in metadata.iter().enumerate() {
+        if item.is_empty() {
+            return Err(format!("metadata[{i}]: empty; give the NFT's metadata URI"));
+        }
+        if item.len() > MAX_METADATA_BYTES {
+            return Err(format!(
+                "metadata[{i}]: {} bytes; on-chain metadata is at most {MAX_METADATA_BYTES} bytes (store the JSON off-chain and put its ipfs:// URI here)",
+                item.len()
+            ));
+        }
+        if item.chars().any(char::is_control) {
+            return Err(format!("metadata[{i}]: contains control characters"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a token's name, symbol and maximum supply.
+pub fn check_token(name: &str, symbol: &str, max_supply: u64) -> Result<(), String> {
+    for (field, value) in [("name", name), ("symbol", symbol)] {
+        if value.trim().is_empty() {
+            return Err(format!("{field}: empty"));
+        }
+        if value.len() > MAX_NAME_BYTES {
+            return Err(format!("{field}: longer than {MAX_NAME_BYTES} bytes"));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(format!("{field}: contains control characters"));
+        }
+    }
+    if max_supply == 0 || i64::try_from(max_supply).is_err() {
+        return Err("max_supply: between 1 and 2^63-1".to_owned());
+    }
+    Ok(())
+}
+
+/// Checks a rejection reason.
+pub fn check_reason(reason: &str) -> Result<(), String> {
+    if reason.trim().is_empty() {
+        return Err("reason: say why you reject it".to_owned());
+    }
+    if reason.len() > MAX_REASON_BYTES {
+        return Err(format!("reason: longer than {MAX_REASON_BYTES} bytes"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_protocol::proposal::{Approval, Payload, ProposalKind, Rejection};
+
+    fn proposal() -> Proposal {
+        let now = Utc::now();
+        Proposal {
+            id: "p".into(),
+            kind: ProposalKind::Mint,
+            status: ProposalStatus::Open,
+            proposer: "alice".into(),
+            created_at: now,
+            deadline: now + chrono::Duration::hours(1),
+            threshold: 2,
+            eligible: vec!["alice".into(), "bob".into(), "carol".into()],
+            payload: Payload::Mint {
+                token: "0.0.9".into(),
+                metadata: vec!["ipfs://x".into()],
+            },
+            schedule_id: "0.0.10".into(),
+            scheduled_transaction_id: "0.0.2@1.0?scheduled".into(),
+            scheduled_body: String::new(),
+            approvals: vec![],
+            rejections: vec![],
+            outcome: None,
+        }
+    }
+
+    #[test]
+    fn the_proposer_and_strangers_cannot_sign() {
+        let p = proposal();
+        let now = Utc::now();
+        assert_eq!(may_sign(&p, "alice", now), Err(Refusal::OwnProposal));
+        assert_eq!(may_sign(&p, "mallory", now), Err(Refusal::NotEligible));
+        assert_eq!(may_sign(&p, "bob", now), Ok(()));
+    }
+
+    #[test]
+    fn only_open_proposals_before_their_deadline_take_signatures_once() {
+        let mut p = proposal();
+        let late = p.deadline;
+        assert!(matches!(
+            may_sign(&p, "bob", late),
+            Err(Refusal::PastDeadline(_))
+        ));
+        p.approvals.push(Approval {
+            officer: "bob".into(),
+            at: Utc::now(),
+            device: None,
+            transaction_id: "t".into(),
+        });
+        assert_eq!(
+            may_sign(&p, "bob", Utc::now()),
+            Err(Refusal::AlreadyApproved)
+        );
+        p.rejections.push(Rejection {
+            officer: "carol".into(),
+            at: Utc::now(),
+            reason: "no".into(),
+        });
+        assert_eq!(
+            may_sign(&p, "carol", Utc::now()),
+            Err(Refusal::AlreadyRejected)
+        );
+        p.status = ProposalStatus::Cancelled;
+        assert_eq!(
+            may_sign(&p, "bob", Utc::now()),
+            Err(Refusal::NotOpen("cancelled"))
+        );
+    }
+
+    #[test]
+    fn the_quorum_is_lost_when_too_few_can_still_approve() {
+        let mut p = proposal();
+        assert!(!quorum_lost(&p), "bob and carol can still reach 2");
+        p.rejections.push(Rejection {
+            officer: "carol".into(),
+            at: Utc::now(),
+            reason: "no".into(),
+        });
+        assert!(quorum_lost(&p), "only bob is left: 1 < 2");
+    }
+
+    #[test]
+    fn mint_metadata_is_bounded_and_errors_name_the_field() {
+        assert!(check_mint(&["ipfs://bafy".into()]).is_ok());
+        assert!(
+            check_mint(&[])
+                .expect_err("refused")
+                .starts_with("metadata:")
+        );
+        let eleven = vec!["ipfs://x".to_owned(); 11];
+        assert!(
+            check_mint(&eleven)
+                .expect_err("refused")
+                .contains("at most 10")
+        );
+        let long = vec!["ok".to_owned(), "x".repeat(101)];
+        assert!(
+            check_mint(&long)
+                .expect_err("refused")
+                .starts_with("metadata[1]:")
+        );
+        assert!(check_mint(&["a\u{0}b".into()]).is_err());
+        assert!(
+            check_mint(&["x".repeat(100)]).is_ok(),
+            "100 bytes is allowed"
+        );
+    }
+
+    #[test]
+    fn token_fields_and_reasons_are_checked() {
+        assert!(check_token("Gate", "GATE", 1000).is_ok());
+        assert!(
+            check_token("", "GATE", 1)
+                .expect_err("refused")
+                .starts_with("name:")
+        );
+        assert!(
+            check_token("G", "GATE", 0)
+                .expect_err("refused")
+                .starts_with("max_supply:")
+        );
+        assert!(check_reason(" ").is_err());
+        assert!(check_reason(&"r".repeat(257)).is_err());
+        assert!(check_reason("the metadata is wrong").is_ok());
+    }
+}

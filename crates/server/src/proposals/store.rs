@@ -1,0 +1,336 @@
+//! Proposals' SQL. Reads go to the pool; every change runs in the caller's transaction, with its
+//! audit entry.
+
+use chrono::{DateTime, Utc};
+use gatehouse_protocol::proposal::{
+    Approval, Outcome, Payload, Proposal, ProposalKind, ProposalStatus, Rejection,
+};
+
+use crate::store::{Db, Error, Tx, on_pool, on_tx};
+
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+const COLUMNS: &str = "id, kind, status, proposer, created_at, deadline, threshold, eligible, payload, \
+                       schedule_id, scheduled_txid, scheduled_body, outcome";
+
+fn corrupt(id: &str, reason: impl std::fmt::Display) -> Error {
+    Error::Corrupt {
+        fingerprint: format!("proposal {id}"),
+        reason: reason.to_string(),
+    }
+}
+
+fn from_row(row: Row) -> Result<Proposal, Error> {
+    let (
+        id,
+        kind,
+        status,
+        proposer,
+        created_at,
+        deadline,
+        threshold,
+        eligible,
+        payload,
+        schedule_id,
+        txid,
+        body,
+        outcome,
+    ) = row;
+    let kind =
+        ProposalKind::from_name(&kind).ok_or_else(|| corrupt(&id, format!("kind {kind:?}")))?;
+    let status = ProposalStatus::from_name(&status)
+        .ok_or_else(|| corrupt(&id, format!("status {status:?}")))?;
+    let eligible: Vec<String> = serde_json::from_str(&eligible).map_err(|e| corrupt(&id, e))?;
+    let payload: Payload = serde_json::from_str(&payload).map_err(|e| corrupt(&id, e))?;
+    let outcome: Option<Outcome> = outcome
+        .map(|o| serde_json::from_str(&o))
+        .transpose()
+        .map_err(|e| corrupt(&id, e))?;
+    Ok(Proposal {
+        threshold: u32::try_from(threshold).map_err(|e| corrupt(&id, e))?,
+        id,
+        kind,
+        status,
+        proposer,
+        created_at,
+        deadline,
+        eligible,
+        payload,
+        schedule_id,
+        scheduled_transaction_id: txid,
+        scheduled_body: body,
+        approvals: Vec::new(),
+        rejections: Vec::new(),
+        outcome,
+    })
+}
+
+/// Adds the approvals and rejections of `proposals`.
+async fn with_votes(db: &Db, mut proposals: Vec<Proposal>) -> Result<Vec<Proposal>, Error> {
+    for p in &mut proposals {
+        let approvals: Vec<(String, DateTime<Utc>, Option<String>, String)> = on_pool!(db, pool => {
+            sqlx::query_as("SELECT officer, at, device, transaction_id FROM approvals WHERE proposal = $1 ORDER BY at, officer")
+                .bind(&p.id)
+                .fetch_all(pool)
+                .await?
+        });
+        p.approvals = approvals
+            .into_iter()
+            .map(|(officer, at, device, transaction_id)| Approval {
+                officer,
+                at,
+                device,
+                transaction_id,
+            })
+            .collect();
+        let rejections: Vec<(String, DateTime<Utc>, String)> = on_pool!(db, pool => {
+            sqlx::query_as("SELECT officer, at, reason FROM rejections WHERE proposal = $1 ORDER BY at, officer")
+                .bind(&p.id)
+                .fetch_all(pool)
+                .await?
+        });
+        p.rejections = rejections
+            .into_iter()
+            .map(|(officer, at, reason)| Rejection {
+                officer,
+                at,
+                reason,
+            })
+            .collect();
+    }
+    Ok(proposals)
+}
+
+/// The proposal `id`, with its votes.
+pub async fn get(db: &Db, id: &str) -> Result<Option<Proposal>, Error> {
+    let sql = format!("SELECT {COLUMNS} FROM proposals WHERE id = $1");
+    let row: Option<Row> =
+        on_pool!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+    let Some(row) = row else { return Ok(None) };
+    Ok(with_votes(db, vec![from_row(row)?]).await?.pop())
+}
+
+/// Proposals, newest first, optionally only those with `status`; at most `limit`.
+pub async fn list(
+    db: &Db,
+    status: Option<ProposalStatus>,
+    limit: u32,
+) -> Result<Vec<Proposal>, Error> {
+    let rows: Vec<Row> = match status {
+        Some(status) => {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM proposals WHERE status = $1 ORDER BY created_at DESC, id LIMIT $2"
+            );
+            on_pool!(db, pool => sqlx::query_as(&sql).bind(status.as_str()).bind(i64::from(limit)).fetch_all(pool).await?)
+        }
+        None => {
+            let sql =
+                format!("SELECT {COLUMNS} FROM proposals ORDER BY created_at DESC, id LIMIT $1");
+            on_pool!(db, pool => sqlx::query_as(&sql).bind(i64::from(limit)).fetch_all(pool).await?)
+        }
+    };
+    let proposals = rows
+        .into_iter()
+        .map(from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    with_votes(db, proposals).await
+}
+
+/// Adds a new proposal.
+pub async fn insert(tx: &mut Tx, p: &Proposal) -> Result<(), Error> {
+    let sql = format!(
+        "INSERT INTO proposals ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    );
+    let eligible = serde_json::to_string(&p.eligible).map_err(|e| corrupt(&p.id, e))?;
+    let payload = serde_json::to_string(&p.payload).map_err(|e| corrupt(&p.id, e))?;
+    on_tx!(tx, conn => {
+        sqlx::query(&sql)
+            .bind(&p.id)
+            .bind(p.kind.as_str())
+            .bind(p.status.as_str())
+            .bind(&p.proposer)
+            .bind(p.created_at)
+            .bind(p.deadline)
+            .bind(i64::from(p.threshold))
+            .bind(eligible)
+            .bind(payload)
+            .bind(&p.schedule_id)
+            .bind(&p.scheduled_transaction_id)
+            .bind(&p.scheduled_body)
+            .bind(None::<String>)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
+
+/// Moves an open proposal to `status` with `outcome`. Returns false if it was not open (another
+/// instance finished it first).
+pub async fn finish(
+    tx: &mut Tx,
+    id: &str,
+    status: ProposalStatus,
+    outcome: Option<&Outcome>,
+) -> Result<bool, Error> {
+    const SQL: &str =
+        "UPDATE proposals SET status = $1, outcome = $2 WHERE id = $3 AND status = 'open'";
+    let outcome = outcome
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| corrupt(id, e))?;
+    let done = on_tx!(tx, conn => {
+        sqlx::query(SQL).bind(status.as_str()).bind(outcome).bind(id).execute(&mut *conn).await?.rows_affected()
+    });
+    Ok(done == 1)
+}
+
+/// Records an approval request: the body handed to `officer` to sign.
+pub async fn insert_request(
+    tx: &mut Tx,
+    id: &str,
+    proposal: &str,
+    officer: &str,
+    body: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), Error> {
+    const SQL: &str = "INSERT INTO approval_requests (id, proposal, officer, body, expires_at, created_at) \
+                       VALUES ($1, $2, $3, $4, $5, $6)";
+    on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(id)
+            .bind(proposal)
+            .bind(officer)
+            .bind(body)
+            .bind(expires_at)
+            .bind(Utc::now())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
+
+/// Takes (deletes and returns) `officer`'s approval request `id` for `proposal`: a request is
+/// answered once. Returns its body and expiry.
+pub async fn take_request(
+    tx: &mut Tx,
+    id: &str,
+    proposal: &str,
+    officer: &str,
+) -> Result<Option<(String, DateTime<Utc>)>, Error> {
+    const SELECT: &str = "SELECT body, expires_at FROM approval_requests WHERE id = $1 AND proposal = $2 AND officer = $3";
+    const DELETE: &str = "DELETE FROM approval_requests WHERE id = $1";
+    let row: Option<(String, DateTime<Utc>)> = on_tx!(tx, conn => {
+        sqlx::query_as(SELECT).bind(id).bind(proposal).bind(officer).fetch_optional(&mut *conn).await?
+    });
+    if row.is_some() {
+        on_tx!(tx, conn => sqlx::query(DELETE).bind(id).execute(&mut *conn).await?.rows_affected());
+    }
+    Ok(row)
+}
+
+/// Adds a signature's hash to the spent set. `Ok(false)` if it is there already.
+pub async fn spend(
+    tx: &mut Tx,
+    signature_sha256: &str,
+    proposal: &str,
+    officer: &str,
+) -> Result<bool, Error> {
+    const SQL: &str =
+        "INSERT INTO spent_signatures (signature, proposal, officer, at) VALUES ($1, $2, $3, $4)";
+    let result = on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(signature_sha256)
+            .bind(proposal)
+            .bind(officer)
+            .bind(Utc::now())
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+    });
+    match result {
+        Ok(()) => Ok(true),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Ok(false),
+        Err(e) => Err(Error::Sqlx(e)),
+    }
+}
+
+/// Records an approval the ledger accepted.
+pub async fn insert_approval(tx: &mut Tx, proposal: &str, a: &Approval) -> Result<(), Error> {
+    const SQL: &str = "INSERT INTO approvals (proposal, officer, at, device, transaction_id) VALUES ($1, $2, $3, $4, $5)";
+    on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(proposal)
+            .bind(&a.officer)
+            .bind(a.at)
+            .bind(&a.device)
+            .bind(&a.transaction_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
+
+/// Records a rejection; `Ok(false)` if the officer rejected it already.
+pub async fn insert_rejection(tx: &mut Tx, proposal: &str, r: &Rejection) -> Result<bool, Error> {
+    const SQL: &str =
+        "INSERT INTO rejections (proposal, officer, at, reason) VALUES ($1, $2, $3, $4)";
+    let result = on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(proposal)
+            .bind(&r.officer)
+            .bind(r.at)
+            .bind(&r.reason)
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+    });
+    match result {
+        Ok(()) => Ok(true),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Ok(false),
+        Err(e) => Err(Error::Sqlx(e)),
+    }
+}
+
+/// The deployment's token: (token id, treasury account, creating proposal).
+pub async fn token(db: &Db) -> Result<Option<(String, String, String)>, Error> {
+    const SQL: &str = "SELECT token_id, treasury, proposal FROM token WHERE id = 1";
+    Ok(on_pool!(db, pool => sqlx::query_as(SQL).fetch_optional(pool).await?))
+}
+
+/// Records the token its creation proposal made.
+pub async fn set_token(
+    tx: &mut Tx,
+    token_id: &str,
+    treasury: &str,
+    proposal: &str,
+) -> Result<(), Error> {
+    const SQL: &str = "INSERT INTO token (id, token_id, treasury, proposal, created_at) VALUES (1, $1, $2, $3, $4)";
+    on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(token_id)
+            .bind(treasury)
+            .bind(proposal)
+            .bind(Utc::now())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
