@@ -236,7 +236,7 @@ impl DeviceArgs {
         }
     }
 
-    fn open(&self, pin: &Pin) -> Result<Box<dyn Device>, Failure> {
+    pub(crate) fn open(&self, pin: &Pin) -> Result<Box<dyn Device>, Failure> {
         let locator = self.locator()?;
         gatehouse_keys::open(&locator, pin).map_err(device_failure)
     }
@@ -314,7 +314,7 @@ fn parse_algorithm(text: &str) -> Result<Algorithm, String> {
     }
 }
 
-fn parse_id(text: &str) -> Result<Id, Failure> {
+pub(crate) fn parse_id(text: &str) -> Result<Id, Failure> {
     hex::decode(text.trim())
         .map(Id::from_bytes)
         .map_err(|e| Failure {
@@ -335,7 +335,10 @@ pub(crate) fn device_failure(e: Error) -> Failure {
 
 /// Says, on standard error, that the device will blink for a touch before it signs with `id`
 /// (a YubiKey slot whose touch policy asks for one).
-fn ask_for_touch(device: &mut dyn gatehouse_keys::Device, id: &Id) -> Result<(), Failure> {
+pub(crate) fn ask_for_touch(
+    device: &mut dyn gatehouse_keys::Device,
+    id: &Id,
+) -> Result<(), Failure> {
     if device.needs_touch(id).map_err(device_failure)? {
         eprintln!(
             "touch the YubiKey when it blinks: key {id} signs only after a touch (it waits about 15 seconds)"

@@ -43,6 +43,19 @@ pub(crate) enum Exit {
     Device = 13,
     /// 14: an attestation that does not verify.
     Attestation = 14,
+    /// 15: the server refused by role or separation of duties (not your role, your own
+    /// proposal, not an eligible approver).
+    Forbidden = 15,
+    /// 16: the server refused because the state moved on (not open, past its deadline, approved
+    /// already, a replayed signature, an expired approval request, the ledger refused).
+    Conflict = 16,
+    /// 17: the server refused the input (a field the message names).
+    Invalid = 17,
+    /// 18: no such proposal (or other object).
+    NotFound = 18,
+    /// 19: do not sign: the bytes to sign could not be decoded, or they, the server's
+    /// description and the ledger's copy disagree.
+    DoNotSign = 19,
 }
 
 impl From<Exit> for ExitCode {
@@ -121,6 +134,14 @@ impl From<Error> for Failure {
             Error::ServerTooOld { .. } | Error::ServerTooNew { .. } => Exit::ServerVersion,
             Error::CaCertificate { .. } | Error::NotHttps { .. } => Exit::Profile,
             Error::ClientKeyUnavailable { .. } | Error::ClientKeyNotTouched { .. } => Exit::Device,
+            Error::Refused { code, .. } => match code {
+                gatehouse_protocol::ErrorCode::Forbidden => Exit::Forbidden,
+                gatehouse_protocol::ErrorCode::Conflict => Exit::Conflict,
+                gatehouse_protocol::ErrorCode::BadRequest
+                | gatehouse_protocol::ErrorCode::PayloadTooLarge => Exit::Invalid,
+                gatehouse_protocol::ErrorCode::NotFound => Exit::NotFound,
+                _ => Exit::Other,
+            },
             _ => Exit::Other,
         };
         let mut message = e.to_string();
@@ -146,6 +167,25 @@ impl From<Error> for Failure {
             code,
             message,
             hint: Some(e.hint().to_owned()),
+        }
+    }
+}
+
+impl From<gatehouse_client::proposals::ReviewError> for Failure {
+    fn from(e: gatehouse_client::proposals::ReviewError) -> Self {
+        use gatehouse_client::proposals::ReviewError;
+        match e {
+            ReviewError::Connection(e) => e.into(),
+            e @ (ReviewError::Decode(_) | ReviewError::Mismatch(_)) => Failure {
+                code: Exit::DoNotSign,
+                message: e.to_string(),
+                hint: Some("Nothing was signed. Report this proposal to your security team; compare its fingerprint with the proposer's out of band.".to_owned()),
+            },
+            e => Failure {
+                code: Exit::DoNotSign,
+                message: e.to_string(),
+                hint: Some("Nothing was signed: the proposal could not be checked against the ledger. Check the --mirror address and try again.".to_owned()),
+            },
         }
     }
 }

@@ -19,6 +19,7 @@ mod audit;
 mod device;
 mod exit;
 mod profile;
+mod proposal;
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -59,6 +60,26 @@ enum Command {
     Device {
         #[command(subcommand)]
         action: device::DeviceAction,
+    },
+    /// Your ledger key: enrol it from your device, list everyone's.
+    LedgerKey {
+        #[command(subcommand)]
+        action: proposal::LedgerKeyAction,
+    },
+    /// The deployment's token: propose it (administrators).
+    Token {
+        #[command(subcommand)]
+        action: proposal::TokenAction,
+    },
+    /// Propose a mint.
+    Mint {
+        #[command(subcommand)]
+        action: proposal::MintAction,
+    },
+    /// Proposals: list, show, approve (on your device), reject, cancel.
+    Proposal {
+        #[command(subcommand)]
+        action: proposal::ProposalAction,
     },
     /// Show the server's version, instance and storage.
     Status {
@@ -124,6 +145,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 .await
                 .map_err(|e| failure(Exit::Other, format!("the device command stopped: {e}")))?
         }
+        Command::LedgerKey { action } => proposal::run_ledger_key(action).await,
+        Command::Token { action } => proposal::run_token(action).await,
+        Command::Mint { action } => proposal::run_mint(action).await,
+        Command::Proposal { action } => proposal::run_proposal(action).await,
         Command::Status { profile } => {
             let (store, profile) = profile::chosen(profile)?;
             let connection = connect(&store, &profile).await?;

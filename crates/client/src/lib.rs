@@ -12,6 +12,7 @@ pub mod identity;
 pub mod ledger;
 pub mod private;
 pub mod profile;
+pub mod proposals;
 pub mod secret;
 
 use std::sync::Arc;

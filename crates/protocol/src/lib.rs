@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod hedera;
 pub mod proposal;
 
 use std::fmt;

@@ -14,7 +14,7 @@ fn gatehouse(config_dir: &std::path::Path, args: &[&str]) -> std::process::Outpu
 }
 
 /// `gatehouse profile import FILE` into `config_dir`; whether it succeeded.
-fn import(config_dir: &std::path::Path, file: &std::path::Path) -> bool {
+pub(crate) fn import(config_dir: &std::path::Path, file: &std::path::Path) -> bool {
     gatehouse(
         config_dir,
         &["profile", "import", file.to_str().expect("utf-8")],
@@ -23,7 +23,7 @@ fn import(config_dir: &std::path::Path, file: &std::path::Path) -> bool {
     .success()
 }
 
-fn profile_file(
+pub(crate) fn profile_file(
     dir: &std::path::Path,
     name: &str,
     ca: std::path::PathBuf,
@@ -122,7 +122,7 @@ async fn whoami_prints_the_identity_and_failures_have_distinct_exit_codes() {
     server.shutdown().await.expect("shutdown");
 }
 
-fn gatehouse_with(
+pub(crate) fn gatehouse_with(
     config_dir: &std::path::Path,
     env: &[(&str, &str)],
     args: &[&str],

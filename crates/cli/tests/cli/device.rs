@@ -6,14 +6,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+pub(crate) const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
-struct Hsm {
+pub(crate) struct Hsm {
     dir: tempfile::TempDir,
 }
 
 impl Hsm {
-    fn new(label: &str, pin: &str) -> Self {
+    pub(crate) fn new(label: &str, pin: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir(dir.path().join("tokens")).expect("tokens dir");
         std::fs::write(
@@ -47,11 +47,11 @@ impl Hsm {
         hsm
     }
 
-    fn conf(&self) -> std::path::PathBuf {
+    pub(crate) fn conf(&self) -> std::path::PathBuf {
         self.dir.path().join("softhsm2.conf")
     }
 
-    fn run(&self, pins: &[(&str, &str)], args: &[&str]) -> Output {
+    pub(crate) fn run(&self, pins: &[(&str, &str)], args: &[&str]) -> Output {
         Command::new(BIN)
             .args(["device"])
             .args(args)
@@ -67,7 +67,7 @@ impl Hsm {
 }
 
 /// The key id `keygen` printed ("generated <alg> key <id> on ...").
-fn key_id(out: &Output) -> String {
+pub(crate) fn key_id(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
     stdout
         .split_whitespace()

@@ -4,6 +4,7 @@
 mod audit;
 mod device;
 mod piv;
+mod proposals;
 mod terminal;
 
 /// A command's standard output and error, together, for assertions and their messages.

@@ -1,0 +1,506 @@
+//! `gatehouse ledger-key`, `gatehouse token`, `gatehouse mint` and `gatehouse proposal`: every
+//! step of a multi-signature mint without a window.
+//!
+//! `proposal approve` decodes what it is asked to sign and prints every field, checks the
+//! scheduled body against the ledger's own copy (from the mirror node given with `--mirror` or
+//! `GATEHOUSE_MIRROR_URL`, never one the server names), and only then asks the device to sign.
+//! The device PIN comes from `GATEHOUSE_DEVICE_PIN`, else standard input.
+
+use clap::Subcommand;
+use gatehouse_client::proposals::{self, Review};
+use gatehouse_keys::key::Algorithm;
+use gatehouse_protocol::hedera::{KeyView, ScheduledAction};
+use gatehouse_protocol::proposal::{
+    LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewToken, Proposal, Reject,
+};
+
+use crate::device::{DeviceArgs, ask_for_touch, device_failure, parse_id, pin};
+use crate::exit::{Exit, Failure, failure};
+use crate::{connect, profile};
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerKeyAction {
+    /// Enrol your ledger key (a key on your device) with the evidence the device gives.
+    Enrol {
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// The key's id (hex, as `device info` shows it; a YubiKey's slot, e.g. 9c).
+        #[arg(long)]
+        key: String,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+    /// List the enrolled ledger keys.
+    List {
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Propose the deployment's NFT token (administrators): its admin and supply keys are the
+    /// officers' threshold key, its pause key any one responder's key.
+    Propose {
+        /// Token name.
+        #[arg(long)]
+        name: String,
+        /// Token symbol.
+        #[arg(long)]
+        symbol: String,
+        /// Most NFTs that can ever exist.
+        #[arg(long)]
+        max_supply: u64,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MintAction {
+    /// Propose minting NFTs, one per --metadata (usually an ipfs:// URI, at most 100 bytes).
+    Propose {
+        /// One NFT's on-chain metadata; repeat for several (at most 10).
+        #[arg(long, required = true)]
+        metadata: Vec<String>,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProposalAction {
+    /// List proposals, newest first.
+    List {
+        /// Only this status: open, executed, failed, expired, cancelled, rejected.
+        #[arg(long)]
+        status: Option<String>,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+    /// Show a proposal, its scheduled transaction decoded here, and who signed.
+    Show {
+        /// The proposal id.
+        id: String,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+    /// Approve: decode and show what you sign, check it against the ledger, sign on your device.
+    Approve {
+        /// The proposal id.
+        id: String,
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// Your ledger key's id on the device (hex; a YubiKey's slot, e.g. 9c).
+        #[arg(long)]
+        key: String,
+        /// The mirror node to read the ledger's copy from (or GATEHOUSE_MIRROR_URL).
+        #[arg(long, env = "GATEHOUSE_MIRROR_URL")]
+        mirror: String,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+    /// Reject, with a reason.
+    Reject {
+        /// The proposal id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+    /// Cancel (the proposer or an administrator).
+    Cancel {
+        /// The proposal id.
+        id: String,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+}
+
+/// How the approval records the device: its model and serial, or a token's label.
+fn device_label(info: &gatehouse_keys::device::Info) -> String {
+    if info.serial.is_empty() {
+        info.label.clone()
+    } else {
+        format!("{} {}", info.model, info.serial)
+    }
+}
+
+async fn connection(profile: Option<String>) -> Result<gatehouse_client::Connection, Failure> {
+    let (store, profile) = profile::chosen(profile)?;
+    connect(&store, &profile).await
+}
+
+/// Runs a blocking device step off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| failure(Exit::Other, format!("the device step stopped: {e}")))?
+}
+
+pub async fn run_ledger_key(action: LedgerKeyAction) -> Result<(), Failure> {
+    match action {
+        LedgerKeyAction::Enrol {
+            device,
+            key,
+            profile,
+        } => {
+            let conn = connection(profile).await?;
+            let id = parse_id(&key)?;
+            let (public, evidence, label) = blocking(move || {
+                let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+                let mut dev = device.open(&pin)?;
+                let public = dev.public_key(&id).map_err(device_failure)?;
+                let evidence = match dev.attestation(&id) {
+                    Ok(attestation) => gatehouse_keys::evidence::Evidence::Attested(attestation),
+                    Err(_) => dev.evidence(&id).map_err(device_failure)?,
+                };
+                let label = device_label(dev.info());
+                Ok((public, evidence, label))
+            })
+            .await?;
+            let algorithm = match public.algorithm() {
+                Algorithm::Ed25519 => LedgerKeyAlgorithm::Ed25519,
+                Algorithm::EcdsaSecp256k1 => LedgerKeyAlgorithm::EcdsaSecp256k1,
+                other => {
+                    return Err(failure(
+                        Exit::Usage,
+                        format!(
+                            "a {other} key cannot be a Hedera key: use an Ed25519 (or secp256k1) key"
+                        ),
+                    ));
+                }
+            };
+            let evidence = serde_json::to_value(&evidence)
+                .map_err(|e| failure(Exit::Other, format!("the evidence: {e}")))?;
+            let enrolled: LedgerKey = conn
+                .post(
+                    "/v1/ledger-keys",
+                    &LedgerKeyEnrolment {
+                        algorithm,
+                        public_key: hex::encode(public.as_bytes()),
+                        evidence,
+                        device: Some(label),
+                    },
+                )
+                .await?;
+            say!(
+                "enrolled {} ledger key {} ({} evidence) for {}",
+                match enrolled.algorithm {
+                    LedgerKeyAlgorithm::Ed25519 => "Ed25519",
+                    LedgerKeyAlgorithm::EcdsaSecp256k1 => "secp256k1",
+                },
+                enrolled.public_key,
+                enrolled.evidence,
+                enrolled.officer
+            );
+            Ok(())
+        }
+        LedgerKeyAction::List { profile } => {
+            let keys: Vec<LedgerKey> = connection(profile).await?.get("/v1/ledger-keys").await?;
+            for k in keys {
+                say!(
+                    "{:<12} {:<14} {}  {}",
+                    k.officer,
+                    k.evidence,
+                    k.public_key,
+                    k.device.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn run_token(action: TokenAction) -> Result<(), Failure> {
+    let TokenAction::Propose {
+        name,
+        symbol,
+        max_supply,
+        profile,
+    } = action;
+    let proposal: Proposal = connection(profile)
+        .await?
+        .post(
+            "/v1/proposals/token-create",
+            &NewToken {
+                name,
+                symbol,
+                max_supply,
+            },
+        )
+        .await?;
+    print_proposal(&proposal);
+    Ok(())
+}
+
+pub async fn run_mint(action: MintAction) -> Result<(), Failure> {
+    let MintAction::Propose { metadata, profile } = action;
+    let proposal: Proposal = connection(profile)
+        .await?
+        .post("/v1/proposals/mint", &NewMint { metadata })
+        .await?;
+    print_proposal(&proposal);
+    Ok(())
+}
+
+pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
+    match action {
+        ProposalAction::List { status, profile } => {
+            let path = match status {
+                Some(s) => format!("/v1/proposals?status={s}"),
+                None => "/v1/proposals".to_owned(),
+            };
+            let list: Vec<Proposal> = connection(profile).await?.get(&path).await?;
+            for p in list {
+                say!(
+                    "{}  {:<12} {:<9} {}/{} approvals  by {}  until {}",
+                    p.id,
+                    p.kind.as_str(),
+                    p.status.as_str(),
+                    p.approvals.len(),
+                    p.threshold,
+                    p.proposer,
+                    p.deadline.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+            Ok(())
+        }
+        ProposalAction::Show { id, profile } => {
+            let proposal: Proposal = connection(profile)
+                .await?
+                .get(&format!("/v1/proposals/{id}"))
+                .await?;
+            print_proposal(&proposal);
+            Ok(())
+        }
+        ProposalAction::Approve {
+            id,
+            device,
+            key,
+            mirror,
+            profile,
+        } => {
+            let conn = connection(profile).await?;
+            let review = proposals::review(&conn, &id, &mirror).await?;
+            print_review(&review);
+            let key_id = parse_id(&key)?;
+            let bytes = review.body_bytes.clone();
+            let (signature, label) = blocking(move || {
+                let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+                let mut dev = device.open(&pin)?;
+                ask_for_touch(dev.as_mut(), &key_id)?;
+                let signature = dev.sign(&key_id, &bytes).map_err(device_failure)?;
+                let label = device_label(dev.info());
+                Ok((signature.as_bytes().to_vec(), label))
+            })
+            .await?;
+            let proposal = proposals::submit(&conn, &review, &signature, Some(label)).await?;
+            say!(
+                "approved: {}/{} approvals; status {}",
+                proposal.approvals.len(),
+                proposal.threshold,
+                proposal.status.as_str()
+            );
+            if let Some(outcome) = &proposal.outcome {
+                say!(
+                    "ledger: {}{}",
+                    outcome.status,
+                    if outcome.serials.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; serials {:?}", outcome.serials)
+                    }
+                );
+            }
+            Ok(())
+        }
+        ProposalAction::Reject {
+            id,
+            reason,
+            profile,
+        } => {
+            let proposal: Proposal = connection(profile)
+                .await?
+                .post(&format!("/v1/proposals/{id}/reject"), &Reject { reason })
+                .await?;
+            say!("rejected; the proposal is {}", proposal.status.as_str());
+            Ok(())
+        }
+        ProposalAction::Cancel { id, profile } => {
+            let proposal: Proposal = connection(profile)
+                .await?
+                .post(
+                    &format!("/v1/proposals/{id}/cancel"),
+                    &serde_json::json!({}),
+                )
+                .await?;
+            say!("the proposal is {}", proposal.status.as_str());
+            Ok(())
+        }
+    }
+}
+
+fn print_proposal(p: &Proposal) {
+    say!("proposal:   {}", p.id);
+    say!("kind:       {}", p.kind.as_str());
+    say!("status:     {}", p.status.as_str());
+    say!("proposer:   {}", p.proposer);
+    say!("deadline:   {}", p.deadline.to_rfc3339());
+    say!(
+        "approvals:  {}/{} (eligible: {})",
+        p.approvals.len(),
+        p.threshold,
+        p.eligible.join(", ")
+    );
+    for a in &p.approvals {
+        say!(
+            "  {} at {} with {}",
+            a.officer,
+            a.at.to_rfc3339(),
+            a.device.as_deref().unwrap_or("an unnamed device")
+        );
+    }
+    for r in &p.rejections {
+        say!("  rejected by {}: {}", r.officer, r.reason);
+    }
+    say!("schedule:   {}", p.schedule_id);
+    match gatehouse_protocol::hedera::decode_scheduled(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &p.scheduled_body,
+        )
+        .unwrap_or_default(),
+    ) {
+        Ok(view) => print_scheduled(&view),
+        Err(e) => say!("scheduled:  CANNOT BE SHOWN: {e}"),
+    }
+    if let Some(o) = &p.outcome {
+        say!(
+            "outcome:    {} {:?} {}",
+            o.status,
+            o.serials,
+            o.token.as_deref().unwrap_or("")
+        );
+    }
+}
+
+fn key_text(key: &Option<KeyView>) -> String {
+    fn one(k: &KeyView) -> String {
+        match k {
+            KeyView::Ed25519 { key } => format!("ed25519:{key}"),
+            KeyView::EcdsaSecp256k1 { key } => format!("secp256k1:{key}"),
+            KeyView::Threshold { threshold, keys } => format!(
+                "{threshold} of [{}]",
+                keys.iter().map(one).collect::<Vec<_>>().join(", ")
+            ),
+            KeyView::List { keys } => format!(
+                "all of [{}]",
+                keys.iter().map(one).collect::<Vec<_>>().join(", ")
+            ),
+            KeyView::Other { name } => name.clone(),
+        }
+    }
+    key.as_ref().map_or_else(|| "none".to_owned(), one)
+}
+
+fn print_scheduled(view: &gatehouse_protocol::hedera::ScheduledView) {
+    say!(
+        "scheduled transaction, decoded here (fingerprint {}):",
+        view.fingerprint
+    );
+    say!("  memo:       {}", view.memo);
+    say!(
+        "  max fee:    {} hbar",
+        gatehouse_client::ledger::hbar(i64::try_from(view.max_fee_tinybars).unwrap_or(i64::MAX))
+    );
+    match &view.action {
+        ScheduledAction::TokenMint {
+            token,
+            metadata,
+            amount,
+        } => {
+            say!(
+                "  action:     MINT {} NFT(s) of token {token}",
+                metadata.len()
+            );
+            if *amount != 0 {
+                say!("  amount:     {amount} (fungible!)");
+            }
+            for (i, m) in metadata.iter().enumerate() {
+                match &m.text {
+                    Some(text) => say!("  metadata[{i}]: {text} ({} bytes)", m.bytes),
+                    None => say!("  metadata[{i}]: (binary) {}", m.hex),
+                }
+            }
+        }
+        ScheduledAction::TokenCreate {
+            name,
+            symbol,
+            treasury,
+            token_type,
+            supply_type,
+            max_supply,
+            admin_key,
+            supply_key,
+            pause_key,
+            other_keys,
+            memo,
+        } => {
+            say!(
+                "  action:     CREATE TOKEN {name} ({symbol}), {token_type}, {supply_type} max {max_supply}"
+            );
+            say!("  treasury:   {treasury}");
+            say!("  admin key:  {}", key_text(admin_key));
+            say!("  supply key: {}", key_text(supply_key));
+            say!("  pause key:  {}", key_text(pause_key));
+            if !other_keys.is_empty() {
+                say!("  OTHER KEYS: {}", other_keys.join(", "));
+            }
+            say!("  token memo: {memo}");
+        }
+        ScheduledAction::Unsupported { name } => {
+            say!("  action:     {name} (Gatehouse does not approve this)")
+        }
+        _ => say!("  action:     unknown"),
+    }
+}
+
+fn print_review(review: &Review) {
+    print_proposal(&review.proposal);
+    say!(
+        "checked against the ledger's copy at {}: identical",
+        review.mirror
+    );
+    let b = &review.body;
+    say!("you sign, decoded here (fingerprint {}):", b.fingerprint);
+    say!("  transaction: {}", b.transaction_id);
+    say!("  payer:       {}", b.payer);
+    say!("  node:        {}", b.node);
+    say!(
+        "  valid:       {} for {} s",
+        b.valid_start.to_rfc3339(),
+        b.valid_duration_secs
+    );
+    say!(
+        "  max fee:     {} hbar",
+        gatehouse_client::ledger::hbar(i64::try_from(b.max_fee_tinybars).unwrap_or(i64::MAX))
+    );
+    say!("  memo:        {}", b.memo);
+    if let gatehouse_protocol::hedera::Action::ScheduleSign { schedule } = &b.action {
+        say!("  action:      SIGN SCHEDULE {schedule}");
+    }
+}

@@ -1,0 +1,289 @@
+//! Approving a proposal, for the CLI and the console alike (invariant 2).
+//!
+//! [`review`] fetches the proposal and an approval request, decodes both the scheduled body and
+//! the ScheduleSign body locally, checks that they agree with each other and with what the server
+//! claims, and checks the scheduled body against the ledger's own copy (read from a mirror node
+//! whose address the officer gives, not the server). Only a [`Review`] that passed all of that can
+//! be signed ([`Review::sign`]) and sent ([`submit`]).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use gatehouse_protocol::hedera::{self, Action, BodyView, ScheduledAction, ScheduledView};
+use gatehouse_protocol::proposal::{ApprovalRequest, Payload, Proposal, SignedApproval};
+
+use crate::connection::{Connection, Error as ConnectionError};
+
+/// Why a proposal cannot be signed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReviewError {
+    /// The server could not be asked.
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    /// Bytes that cannot be shown are never signed.
+    #[error("{0}")]
+    Decode(#[from] hedera::DecodeError),
+    /// What the server says, what the bytes say and what the ledger holds do not agree.
+    #[error("do not sign: {0}")]
+    Mismatch(String),
+    /// The ledger's copy could not be read.
+    #[error("the ledger's copy of the schedule cannot be read from {mirror}: {reason}")]
+    Ledger {
+        /// The mirror node asked.
+        mirror: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A proposal checked and ready to sign.
+#[derive(Debug, Clone)]
+pub struct Review {
+    /// The proposal as the server holds it.
+    pub proposal: Proposal,
+    /// Its scheduled body, decoded here.
+    pub scheduled: ScheduledView,
+    /// The approval request.
+    pub request: ApprovalRequest,
+    /// The bytes to sign, decoded here.
+    pub body: BodyView,
+    /// The bytes to sign.
+    pub body_bytes: Vec<u8>,
+    /// The mirror node the scheduled body was checked against.
+    pub mirror: String,
+}
+
+fn mismatch(what: impl Into<String>) -> ReviewError {
+    ReviewError::Mismatch(what.into())
+}
+
+/// Checks that the decoded scheduled body does what the server says the proposal does.
+pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(), ReviewError> {
+    match (payload, &scheduled.action) {
+        (
+            Payload::Mint { token, metadata },
+            ScheduledAction::TokenMint {
+                token: t,
+                metadata: m,
+                amount,
+            },
+        ) => {
+            if token != t {
+                return Err(mismatch(format!(
+                    "the server says token {token}, the bytes mint token {t}"
+                )));
+            }
+            if *amount != 0 {
+                return Err(mismatch("the bytes mint a fungible amount"));
+            }
+            let shown: Vec<Option<&str>> = m.iter().map(|v| v.text.as_deref()).collect();
+            let claimed: Vec<Option<&str>> = metadata.iter().map(|s| Some(s.as_str())).collect();
+            if shown != claimed {
+                return Err(mismatch(
+                    "the metadata in the bytes differs from what the server lists",
+                ));
+            }
+            Ok(())
+        }
+        (
+            Payload::TokenCreate {
+                name,
+                symbol,
+                treasury,
+                max_supply,
+                ..
+            },
+            ScheduledAction::TokenCreate {
+                name: n,
+                symbol: s,
+                treasury: t,
+                max_supply: m,
+                other_keys,
+                ..
+            },
+        ) => {
+            let max = i64::try_from(*max_supply).unwrap_or(i64::MAX);
+            if (name, symbol, treasury, max) != (n, s, t, *m) {
+                return Err(mismatch(
+                    "the token in the bytes differs from what the server describes",
+                ));
+            }
+            if !other_keys.is_empty() {
+                return Err(mismatch(format!(
+                    "the token would have keys nobody asked for: {}",
+                    other_keys.join(", ")
+                )));
+            }
+            Ok(())
+        }
+        (_, ScheduledAction::Unsupported { name }) => Err(mismatch(format!(
+            "the schedule holds a {name}, which Gatehouse does not approve"
+        ))),
+        _ => Err(mismatch(
+            "the schedule's transaction is not the kind the server says",
+        )),
+    }
+}
+
+/// The schedule's body as the ledger holds it, from mirror node `mirror`.
+async fn ledger_copy(mirror: &str, schedule: &str) -> Result<Vec<u8>, ReviewError> {
+    let fail = |reason: String| ReviewError::Ledger {
+        mirror: mirror.to_owned(),
+        reason,
+    };
+    let url = format!(
+        "{}/api/v1/schedules/{schedule}",
+        mirror.trim_end_matches('/')
+    );
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(fail(
+            "the mirror address must start with https:// (or http:// for a local simulator)"
+                .to_owned(),
+        ));
+    }
+    // A mirror node is a public web service: the platform's roots verify it (reqwest's
+    // platform verifier), with this process's rustls provider; installing it twice is a no-op.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    let response = http
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(fail(format!("HTTP {}", response.status())));
+    }
+    let json: serde_json::Value = response.json().await.map_err(|e| fail(e.to_string()))?;
+    let body = json["transaction_body"]
+        .as_str()
+        .ok_or_else(|| fail("no transaction_body in the answer".to_owned()))?;
+    B64.decode(body)
+        .map_err(|e| fail(format!("transaction_body: {e}")))
+}
+
+/// Fetches proposal `id` and an approval request for it, and checks everything before anything is
+/// signed: both bodies decode canonically, the scheduled body does what the server says, it is
+/// byte for byte the ledger's copy (read from `mirror`), and the body to sign is a ScheduleSign of
+/// exactly that schedule, still inside its validity window.
+pub async fn review(conn: &Connection, id: &str, mirror: &str) -> Result<Review, ReviewError> {
+    let proposal: Proposal = conn.get(&format!("/v1/proposals/{id}")).await?;
+    let scheduled_bytes = B64
+        .decode(&proposal.scheduled_body)
+        .map_err(|_| mismatch("the server's scheduled body is not base64"))?;
+    let scheduled = hedera::decode_scheduled(&scheduled_bytes)?;
+    check_payload(&proposal.payload, &scheduled)?;
+    let ledger = ledger_copy(mirror, &proposal.schedule_id).await?;
+    if ledger != scheduled_bytes {
+        return Err(mismatch(format!(
+            "the ledger's schedule {} holds other bytes ({}) than the server shows ({}): the server may have changed the proposal",
+            proposal.schedule_id,
+            hedera::fingerprint(&ledger),
+            scheduled.fingerprint
+        )));
+    }
+    let request: ApprovalRequest = conn
+        .post(
+            &format!("/v1/proposals/{id}/approval-request"),
+            &serde_json::json!({}),
+        )
+        .await?;
+    let body_bytes = B64
+        .decode(&request.body)
+        .map_err(|_| mismatch("the approval body is not base64"))?;
+    let body = hedera::decode_body(&body_bytes)?;
+    match &body.action {
+        Action::ScheduleSign { schedule } if *schedule == proposal.schedule_id => {}
+        Action::ScheduleSign { schedule } => {
+            return Err(mismatch(format!(
+                "the body signs schedule {schedule}, not this proposal's {}",
+                proposal.schedule_id
+            )));
+        }
+        Action::Other { name } => {
+            return Err(mismatch(format!(
+                "the body is a {name}, not a ScheduleSign: an approval signs nothing else"
+            )));
+        }
+        _ => return Err(mismatch("the body is not a ScheduleSign")),
+    }
+    let ends = body.valid_start + chrono::Duration::seconds(body.valid_duration_secs);
+    if ends <= chrono::Utc::now() {
+        return Err(mismatch("the body's validity window has passed"));
+    }
+    Ok(Review {
+        proposal,
+        scheduled,
+        request,
+        body,
+        body_bytes,
+        mirror: mirror.to_owned(),
+    })
+}
+
+/// Sends the device's `signature` over `review.body_bytes`.
+pub async fn submit(
+    conn: &Connection,
+    review: &Review,
+    signature: &[u8],
+    device: Option<String>,
+) -> Result<Proposal, ConnectionError> {
+    conn.post(
+        &format!("/v1/proposals/{}/approvals", review.proposal.id),
+        &SignedApproval {
+            request: review.request.request.clone(),
+            signature: B64.encode(signature),
+            device,
+        },
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_protocol::hedera::MetadataView;
+
+    fn mint(token: &str, items: &[&str]) -> ScheduledView {
+        ScheduledView {
+            fingerprint: String::new(),
+            sha256: String::new(),
+            max_fee_tinybars: 0,
+            memo: String::new(),
+            action: ScheduledAction::TokenMint {
+                token: token.to_owned(),
+                metadata: items
+                    .iter()
+                    .map(|t| MetadataView {
+                        text: Some((*t).to_owned()),
+                        hex: String::new(),
+                        bytes: 0,
+                    })
+                    .collect(),
+                amount: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn the_bytes_must_do_what_the_server_says() {
+        let claim = Payload::Mint {
+            token: "0.0.5".into(),
+            metadata: vec!["ipfs://a".into()],
+        };
+        assert!(check_payload(&claim, &mint("0.0.5", &["ipfs://a"])).is_ok());
+        for (bytes, why) in [
+            (mint("0.0.6", &["ipfs://a"]), "another token"),
+            (mint("0.0.5", &["ipfs://b"]), "other metadata"),
+            (mint("0.0.5", &["ipfs://a", "ipfs://a"]), "an extra NFT"),
+        ] {
+            assert!(
+                matches!(check_payload(&claim, &bytes), Err(ReviewError::Mismatch(_))),
+                "{why} is refused"
+            );
+        }
+    }
+}
