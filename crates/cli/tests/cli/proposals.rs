@@ -1,7 +1,8 @@
-//! A 2-of-3 mint from the command line, officers' ledger keys on SoftHSM2 tokens under the
-//! production key policy: enrol, propose the token, approve it, mint, and the refusals (own
-//! proposal, a server that changes a proposal after the first signature, a wrong PIN), each with
-//! its exit code.
+//! A 2-of-3 mint from the command line under the production key policy: alice's and bob's
+//! ledger keys on SoftHSM2 tokens (self-reported), carol's in slot 9c of the virtual PIV card
+//! (attested, PIN and touch on every signature). Enrol, propose the token, approve it, mint, and
+//! the refusals (own proposal, a server that changes a proposal after the first signature, a wrong
+//! PIN), each with its exit code.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -16,28 +17,71 @@ use prost::Message as _;
 use crate::audit::{import, profile_file};
 use crate::device::{Hsm, MODULE, key_id};
 use crate::{assert_failure, text};
+use gatehouse_keys::testing::{PIV_PIN, VirtualCard};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 const PIN: &str = "246810";
 
-/// One officer: a CLI config directory with their profile, and their token.
+/// One officer: a CLI config directory with their profile, and their device.
 struct Officer {
     config: PathBuf,
-    hsm: Hsm,
+    device: Device,
     key: String,
 }
 
+enum Device {
+    Token(Hsm),
+    Card(u32),
+}
+
 impl Officer {
-    fn run(&self, pin: &str, args: &[&str]) -> Output {
-        Command::new(BIN)
+    /// The officer's device PIN.
+    fn pin(&self) -> &'static str {
+        match self.device {
+            Device::Token(_) => PIN,
+            Device::Card(_) => PIV_PIN,
+        }
+    }
+
+    /// `gatehouse ARGS`, with the device options appended where `device` is true.
+    fn command(&self, pin: &str, args: &[&str], device: bool) -> Output {
+        let mut command = Command::new(BIN);
+        command
             .args(args)
             .env("GATEHOUSE_CONFIG_DIR", &self.config)
-            .env("SOFTHSM2_CONF", self.hsm.conf())
-            .env("GATEHOUSE_PKCS11_MODULE", MODULE)
             .env("GATEHOUSE_DEVICE_PIN", pin)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("gatehouse runs")
+            .env_remove("GATEHOUSE_PKCS11_MODULE")
+            .stdin(std::process::Stdio::null());
+        match &self.device {
+            Device::Token(hsm) => {
+                command.env("SOFTHSM2_CONF", hsm.conf());
+                if device {
+                    command.args(["--module", MODULE]);
+                }
+            }
+            Device::Card(serial) => {
+                if device {
+                    command.args(["--piv", "--serial", &serial.to_string()]);
+                }
+            }
+        }
+        command.output().expect("gatehouse runs")
+    }
+
+    /// A command that needs no device.
+    fn run(&self, pin: &str, args: &[&str]) -> Output {
+        self.command(pin, args, false)
+    }
+
+    /// Approves proposal `id` on the officer's device.
+    fn approve(&self, pin: &str, id: &str, mirror: &str) -> Output {
+        self.command(
+            pin,
+            &[
+                "proposal", "approve", id, "--key", &self.key, "--mirror", mirror,
+            ],
+            true,
+        )
     }
 }
 
@@ -79,6 +123,11 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         data_dir: "ledger".into(),
     });
     deployment.config.keys.policy = gatehouse_server::config::KeyPolicy::Production;
+    // Carol's YubiKey is the virtual card: the server trusts its test attestation root.
+    let card = VirtualCard::insert();
+    let root = deployment.dir.path().join("virtual-piv-root.der");
+    std::fs::write(&root, card.attestation_root()).expect("write the card's root");
+    deployment.config.keys.attestation_roots = vec![root];
     let people = [
         ("alice", vec![Role::Officer]),
         ("bob", vec![Role::Officer]),
@@ -99,14 +148,40 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         let config = dir.join(format!("{name}-cli"));
         let file = profile_file(&dir, name, deployment.ca_cert(), person, port);
         assert!(import(&config, &file), "{name}'s profile imports");
-        let hsm = Hsm::new(&format!("{name}-token"), PIN);
-        let keygen = hsm.run(
-            &[("GATEHOUSE_DEVICE_PIN", PIN)],
-            &["keygen", "--algorithm", "ed25519", "--label", "ledger"],
-        );
-        assert!(keygen.status.success(), "{}", text(&keygen));
-        let key = key_id(&keygen);
-        officers.push(Officer { config, hsm, key });
+        let officer = if *name == "carol" {
+            let mut officer = Officer {
+                config,
+                device: Device::Card(card.serial),
+                key: "9c".to_owned(),
+            };
+            // Ed25519 in 9c: PIN and touch on every signature, as Gatehouse makes approval keys.
+            let keygen = officer.command(
+                PIV_PIN,
+                &["device", "keygen", "--algorithm", "ed25519", "--slot", "9c"],
+                true,
+            );
+            assert!(
+                keygen.status.success() && text(&keygen).contains("touch always"),
+                "{}",
+                text(&keygen)
+            );
+            officer.key = "9c".to_owned();
+            officer
+        } else {
+            let hsm = Hsm::new(&format!("{name}-token"), PIN);
+            let keygen = hsm.run(
+                &[("GATEHOUSE_DEVICE_PIN", PIN)],
+                &["keygen", "--algorithm", "ed25519", "--label", "ledger"],
+            );
+            assert!(keygen.status.success(), "{}", text(&keygen));
+            let key = key_id(&keygen);
+            Officer {
+                config,
+                device: Device::Token(hsm),
+                key,
+            }
+        };
+        officers.push(officer);
     }
     let erin = dir.join("erin-cli");
     assert!(import(
@@ -115,14 +190,21 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     ));
     let officers = std::sync::Arc::new(officers);
 
-    // Each officer enrols the key on their token; production accepts the token's attributes.
-    for i in 0..3 {
+    // Each officer enrols their key; production accepts the tokens' attributes (self-reported)
+    // and the card's attestation (verified against its root).
+    for (i, evidence) in [(0, "self-reported"), (1, "self-reported"), (2, "attested")] {
         let o = officers.clone();
-        let out =
-            blocking(move || o[i].run(PIN, &["ledger-key", "enrol", "--key", &o[i].key])).await;
+        let out = blocking(move || {
+            o[i].command(
+                o[i].pin(),
+                &["ledger-key", "enrol", "--key", &o[i].key],
+                true,
+            )
+        })
+        .await;
         assert!(out.status.success(), "enrol: {}", text(&out));
         assert!(
-            text(&out).contains("self-reported evidence"),
+            text(&out).contains(&format!("({evidence} evidence)")),
             "{}",
             text(&out)
         );
@@ -152,15 +234,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     let token = proposal_id(&out);
     for i in 0..2 {
         let (o, token, mirror) = (officers.clone(), token.clone(), mirror.clone());
-        let out = blocking(move || {
-            o[i].run(
-                PIN,
-                &[
-                    "proposal", "approve", &token, "--key", &o[i].key, "--mirror", &mirror,
-                ],
-            )
-        })
-        .await;
+        let out = blocking(move || o[i].approve(o[i].pin(), &token, &mirror)).await;
         assert!(out.status.success(), "approve the token: {}", text(&out));
         let shown = text(&out);
         for needle in [
@@ -195,15 +269,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     assert!(out.status.success(), "{}", text(&out));
     let mint = proposal_id(&out);
     let (o, id, m) = (officers.clone(), mint.clone(), mirror.clone());
-    let own = blocking(move || {
-        o[0].run(
-            PIN,
-            &[
-                "proposal", "approve", &id, "--key", &o[0].key, "--mirror", &m,
-            ],
-        )
-    })
-    .await;
+    let own = blocking(move || o[0].approve(o[0].pin(), &id, &m)).await;
     assert_failure(
         &own,
         15,
@@ -213,15 +279,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
 
     // A wrong PIN signs nothing.
     let (o, id, m) = (officers.clone(), mint.clone(), mirror.clone());
-    let wrong = blocking(move || {
-        o[1].run(
-            "000000",
-            &[
-                "proposal", "approve", &id, "--key", &o[1].key, "--mirror", &m,
-            ],
-        )
-    })
-    .await;
+    let wrong = blocking(move || o[1].approve("000000", &id, &m)).await;
     assert_eq!(
         wrong.status.code(),
         Some(13),
@@ -229,18 +287,18 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         text(&wrong)
     );
 
-    // Bob and carol approve: the ledger mints.
+    // Bob and carol approve: the ledger mints. Carol's card signs after her touch.
     for i in [1, 2] {
         let (o, id, m) = (officers.clone(), mint.clone(), mirror.clone());
-        let out = blocking(move || {
-            o[i].run(
-                PIN,
-                &[
-                    "proposal", "approve", &id, "--key", &o[i].key, "--mirror", &m,
-                ],
-            )
-        })
-        .await;
+        let touch = (i == 2).then(|| card.touch(std::time::Duration::from_millis(200)));
+        let out = blocking(move || o[i].approve(o[i].pin(), &id, &m)).await;
+        if let Some(touch) = touch {
+            touch
+                .join()
+                .expect("the touch thread")
+                .expect("the card felt the touch");
+            assert!(text(&out).contains("touch the YubiKey"), "{}", text(&out));
+        }
         assert!(out.status.success(), "approve the mint: {}", text(&out));
         assert!(
             text(&out).contains("metadata[1]: ipfs://bafy-two"),
@@ -262,15 +320,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         blocking(move || o[0].run(PIN, &["mint", "propose", "--metadata", "ipfs://honest"])).await;
     let tampered = proposal_id(&out);
     let (o, id, m) = (officers.clone(), tampered.clone(), mirror.clone());
-    let first = blocking(move || {
-        o[1].run(
-            PIN,
-            &[
-                "proposal", "approve", &id, "--key", &o[1].key, "--mirror", &m,
-            ],
-        )
-    })
-    .await;
+    let first = blocking(move || o[1].approve(o[1].pin(), &id, &m)).await;
     assert!(first.status.success(), "{}", text(&first));
     let shown: serde_json::Value = {
         let o = officers.clone();
@@ -315,15 +365,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     )
     .await;
     let (o, id, m) = (officers.clone(), tampered.clone(), mirror.clone());
-    let caught = blocking(move || {
-        o[2].run(
-            PIN,
-            &[
-                "proposal", "approve", &id, "--key", &o[2].key, "--mirror", &m,
-            ],
-        )
-    })
-    .await;
+    let caught = blocking(move || o[2].approve(o[2].pin(), &id, &m)).await;
     assert_failure(
         &caught,
         19,
