@@ -317,3 +317,43 @@ pub struct LedgerKey {
     /// When it was enrolled.
     pub enrolled_at: DateTime<Utc>,
 }
+
+/// `GET /v1/nfts`: one NFT of the deployment's token, as the server indexed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Nft {
+    /// The token.
+    pub token: String,
+    /// Its serial number.
+    pub serial: i64,
+    /// Its on-chain metadata, as text (or base64 when it is not UTF-8).
+    pub metadata: String,
+    /// The transaction that minted it (the scheduled transaction's id).
+    pub transaction_id: String,
+    /// The proposal that minted it; none for a mint no proposal explains.
+    pub proposal: Option<String>,
+    /// The officers who approved that proposal.
+    pub approvers: Vec<String>,
+    /// When it was minted (or found).
+    pub minted_at: DateTime<Utc>,
+    /// Whether an executed proposal explains it. `false` raised an alarm.
+    pub explained: bool,
+}
+
+/// `GET /v1/alarms`: something the server noticed that people must look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Alarm {
+    /// Its id.
+    pub id: String,
+    /// `unexplained-mint` or `mint-volume`.
+    pub kind: String,
+    /// What it is about (`0.0.1002/7`, an hour).
+    pub subject: String,
+    /// What happened and what to do.
+    pub message: String,
+    /// When the server raised it.
+    pub raised_at: DateTime<Utc>,
+}

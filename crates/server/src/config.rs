@@ -104,6 +104,8 @@ pub struct Proposals {
     pub threshold: u32,
     /// How long a proposal stays open, in seconds (at most 62 days: Hedera's longest schedule).
     pub deadline_secs: u64,
+    /// More NFTs minted within one hour than this raises an alarm.
+    pub mint_alarm_per_hour: u32,
 }
 
 impl Default for Proposals {
@@ -111,6 +113,7 @@ impl Default for Proposals {
         Self {
             threshold: 2,
             deadline_secs: 24 * 3600,
+            mint_alarm_per_hour: 1000,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod deployment;
 pub mod http;
 pub mod keys;
 pub mod ledger;
+pub mod mints;
 pub mod pki;
 pub mod proposals;
 pub mod registry;
@@ -135,8 +136,17 @@ pub async fn open_audit(
 /// How often open proposals are checked against the ledger (executions and deadlines).
 const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Settles open proposals with the ledger until `stop`.
-async fn settle(engine: Arc<proposals::Engine>, mut stop: watch::Receiver<bool>) {
+/// Open proposals are reconciled with the mirror every this many settle rounds.
+const RECONCILE_EVERY: u32 = 3;
+
+/// Settles open proposals with the ledger, and reconciles the token's NFTs with the mirror, until
+/// `stop`. Settling first means a mint a proposal made is recorded before the mirror is judged.
+async fn settle(
+    engine: Arc<proposals::Engine>,
+    reconciler: Arc<mints::Reconciler>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut round: u32 = 0;
     loop {
         tokio::select! {
             _ = stop.wait_for(|stop| *stop) => return,
@@ -144,6 +154,12 @@ async fn settle(engine: Arc<proposals::Engine>, mut stop: watch::Receiver<bool>)
         }
         if let Err(error) = engine.settle_open().await {
             tracing::warn!(%error, "settling open proposals failed; trying again shortly");
+        }
+        round = round.wrapping_add(1);
+        if round.is_multiple_of(RECONCILE_EVERY)
+            && let Err(error) = reconciler.run_once().await
+        {
+            tracing::warn!(%error, "reconciling the token's NFTs with the mirror failed; trying again shortly");
         }
     }
 }
@@ -208,6 +224,14 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
             config.proposals.clone(),
         ))
     });
+    state.reconciler = ledger.as_ref().map(|ledger| {
+        Arc::new(mints::Reconciler::new(
+            db.clone(),
+            state.audit.clone(),
+            ledger.clone(),
+            config.proposals.mint_alarm_per_hour,
+        ))
+    });
     state.ledger = ledger;
     let state = Arc::new(state);
     let router = app(state.clone());
@@ -216,7 +240,8 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
     let settler = state
         .proposals
         .clone()
-        .map(|engine| tokio::spawn(settle(engine, stopped.clone())));
+        .zip(state.reconciler.clone())
+        .map(|(engine, reconciler)| tokio::spawn(settle(engine, reconciler, stopped.clone())));
     tasks.spawn(revoked.keep_fresh(
         db,
         std::time::Duration::from_secs(config.tls.revocation_refresh_secs.max(1)),

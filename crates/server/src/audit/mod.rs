@@ -109,6 +109,10 @@ pub enum Action {
     ProposalExecute,
     /// A proposal's deadline passed before it executed.
     ProposalExpire,
+    /// The ledger holds an NFT of the token that no executed proposal minted.
+    LedgerUnexplainedMint,
+    /// More NFTs were minted in an hour than the deployment expects.
+    LedgerMintVolume,
     /// Labelled demo activity; the name starts with `demo.`.
     Demo(Cow<'static, str>),
 }
@@ -134,13 +138,15 @@ impl Action {
             Action::ProposalCancel => "proposal.cancel",
             Action::ProposalExecute => "proposal.execute",
             Action::ProposalExpire => "proposal.expire",
+            Action::LedgerUnexplainedMint => "ledger.unexplained-mint",
+            Action::LedgerMintVolume => "ledger.mint-volume",
             Action::Demo(name) => name,
         }
     }
 
     /// The action named `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Self> {
-        const FIXED: [Action; 17] = [
+        const FIXED: [Action; 19] = [
             Action::IdentityRefused,
             Action::RegistryEnrol,
             Action::RegistryReplaceCertificate,
@@ -158,6 +164,8 @@ impl Action {
             Action::ProposalCancel,
             Action::ProposalExecute,
             Action::ProposalExpire,
+            Action::LedgerUnexplainedMint,
+            Action::LedgerMintVolume,
         ];
         if let Some(fixed) = FIXED.into_iter().find(|a| a.name() == name) {
             return Some(fixed);

@@ -54,6 +54,8 @@ pub struct AppState {
     pub keys: KeyRules,
     /// Proposals and approvals, when a ledger is configured.
     pub proposals: Option<Arc<crate::proposals::Engine>>,
+    /// Reconciliation of the token's NFTs against the ledger, when a ledger is configured.
+    pub reconciler: Option<Arc<crate::mints::Reconciler>>,
 }
 
 /// The ledger-key enrolment rules in effect.
@@ -89,6 +91,7 @@ impl AppState {
             refusals: auth::Refusals::new(window),
             keys: KeyRules::default(),
             proposals: None,
+            reconciler: None,
         }
     }
 }
@@ -111,6 +114,7 @@ fn routes() -> OpenApiRouter<Arc<AppState>> {
         .merge(crate::ledger::api::router())
         .merge(crate::keys::api::router())
         .merge(crate::proposals::api::router())
+        .merge(crate::mints::api::router())
 }
 
 /// This API's OpenAPI 3.1 document, generated from the handlers.

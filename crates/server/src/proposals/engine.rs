@@ -822,6 +822,25 @@ impl Engine {
         {
             store::set_token(&mut tx, token, treasury, &proposal.id).await?;
         }
+        if let (Payload::Mint { token, metadata }, ProposalStatus::Executed) =
+            (&proposal.payload, status)
+        {
+            let approvers: Vec<String> = proposal
+                .approvals
+                .iter()
+                .map(|a| a.officer.clone())
+                .collect();
+            crate::mints::store::insert_minted(
+                &mut tx,
+                token,
+                &outcome.serials,
+                metadata,
+                &proposal.scheduled_transaction_id,
+                &proposal.id,
+                &approvers,
+            )
+            .await?;
+        }
         let kind = if status == ProposalStatus::Executed {
             OutcomeKind::Success
         } else {

@@ -343,6 +343,88 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         "minted into the treasury"
     );
 
+    // Reconciliation: every NFT on the ledger is explained by a proposal, until two officers mint
+    // outside Gatehouse with their keys; then an alarm names the serial, once.
+    let ledger = server.state.ledger.clone().expect("a ledger");
+    let reconciler = gatehouse_server::mints::Reconciler::new(
+        server.state.db.clone(),
+        server.state.audit.clone(),
+        ledger.clone(),
+        1000,
+    )
+    .with_grace_secs(0);
+    assert_eq!(
+        reconciler.run_once().await.expect("reconciles"),
+        0,
+        "every NFT is explained"
+    );
+    let outside = hapi.body(
+        pb::transaction_body::Data::TokenMint(pb::TokenMintTransactionBody {
+            token: Some(token_pb),
+            amount: 0,
+            metadata: vec![b"ipfs://outside".to_vec()],
+        }),
+        "outside",
+    );
+    let bytes = prost::Message::encode_to_vec(&outside);
+    let pair = |k: &SigningKey| {
+        gatehouse_server::ledger::hapi::signature_pair(
+            &gatehouse_keys::key::PublicKey::from_bytes(
+                gatehouse_keys::key::Algorithm::Ed25519,
+                k.verifying_key().as_bytes(),
+            )
+            .expect("a key"),
+            k.sign(&bytes).to_bytes().to_vec(),
+        )
+        .expect("a pair")
+    };
+    let pairs = vec![pair(&ka), pair(&kb)];
+    hapi.execute(&outside, hapi.transaction(bytes.clone(), pairs))
+        .await
+        .expect("two officers' keys mint on the ledger directly");
+    assert_eq!(
+        reconciler.run_once().await.expect("reconciles"),
+        1,
+        "one alarm"
+    );
+    assert_eq!(
+        reconciler.run_once().await.expect("reconciles"),
+        0,
+        "raised once"
+    );
+    let alarms: Vec<gatehouse_protocol::proposal::Alarm> = dave
+        .get("/v1/alarms")
+        .await
+        .expect("anyone reads the alarms");
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    assert_eq!(
+        (alarms[0].kind.as_str(), alarms[0].subject.clone()),
+        ("unexplained-mint", format!("{token_id}/3"))
+    );
+    let nfts: Vec<gatehouse_protocol::proposal::Nft> =
+        dave.get("/v1/nfts").await.expect("the NFTs");
+    let by_serial = |n: i64| nfts.iter().find(|x| x.serial == n).expect("indexed");
+    assert!(!by_serial(3).explained && by_serial(3).proposal.is_none());
+    assert!(by_serial(1).explained && by_serial(1).approvers == ["bob", "carol"]);
+    assert_eq!(by_serial(2).metadata, metadata[1]);
+    let busy = gatehouse_server::mints::Reconciler::new(
+        server.state.db.clone(),
+        server.state.audit.clone(),
+        ledger,
+        2,
+    )
+    .with_grace_secs(0);
+    assert_eq!(
+        busy.run_once().await.expect("reconciles"),
+        1,
+        "3 NFTs in an hour is above 2"
+    );
+    assert_eq!(
+        busy.run_once().await.expect("reconciles"),
+        0,
+        "one volume alarm per hour"
+    );
+
     // Rejections: once the threshold is out of reach, the proposal is rejected.
     let doomed: Proposal = bob
         .post(
@@ -501,6 +583,8 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         ("proposal.cancel", "success"),
         ("proposal.expire", "failed"),
         ("proposal.create", "failed"),
+        ("ledger.unexplained-mint", "failed"),
+        ("ledger.mint-volume", "failed"),
     ] {
         assert!(
             entries.iter().any(|(a, o)| a == action && o == outcome),
