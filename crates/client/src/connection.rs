@@ -213,6 +213,52 @@ impl Error {
     }
 }
 
+/// Server-sent events from [`Connection::events`].
+#[derive(Debug)]
+pub struct EventStream {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+}
+
+/// Largest event frame accepted: events are a few hundred bytes.
+const MAX_EVENT_FRAME: usize = 64 * 1024;
+
+impl EventStream {
+    /// The next event; `None` once the server ended the stream. Keep-alive comments are skipped.
+    pub async fn next(&mut self) -> Option<Result<gatehouse_protocol::proposal::Event, Error>> {
+        loop {
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let text = String::from_utf8_lossy(&frame);
+                let data: Vec<&str> = text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
+                if data.is_empty() {
+                    continue;
+                }
+                return Some(
+                    serde_json::from_str(&data.join("\n"))
+                        .map_err(|e| Error::Protocol(format!("a malformed event: {e}"))),
+                );
+            }
+            if self.buffer.len() > MAX_EVENT_FRAME {
+                return Some(Err(Error::Protocol(
+                    "the event stream sent an oversized event".to_owned(),
+                )));
+            }
+            match self.response.chunk().await {
+                Ok(Some(bytes)) => self.buffer.extend_from_slice(&bytes),
+                Ok(None) => return None,
+                Err(e) => {
+                    return Some(Err(Error::Protocol(format!("the event stream broke: {e}"))));
+                }
+            }
+        }
+    }
+}
+
 /// An mTLS connection pool to one server, for one profile and identity.
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -307,6 +353,21 @@ impl Connection {
         path: &str,
         body: Option<&B>,
     ) -> Result<T, Error> {
+        self.request(method, path, body, None)
+            .await?
+            .json::<T>()
+            .await
+            .map_err(|e| Error::Protocol(format!("bad response body: {e}")))
+    }
+
+    /// Sends a request and returns the successful response; every failure classified.
+    async fn request<B: serde::Serialize + ?Sized>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, Error> {
         let url = self
             .base
             .join(path)
@@ -314,6 +375,9 @@ impl Connection {
         let mut request = self.http.request(method, url);
         if let Some(body) = body {
             request = request.json(body);
+        }
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
         }
         let response = match request.send().await {
             Ok(response) => response,
@@ -334,16 +398,31 @@ impl Connection {
         }
         check_version(&response)?;
         if status.is_success() {
-            return response
-                .json::<T>()
-                .await
-                .map_err(|e| Error::Protocol(format!("bad response body: {e}")));
+            return Ok(response);
         }
         let body: ApiError = response
             .json()
             .await
             .map_err(|e| Error::Protocol(format!("HTTP {status} without an error body: {e}")))?;
         Err(self.classify_api_error(body))
+    }
+
+    /// Opens the server's event stream (`GET /v1/events`): one [`gatehouse_protocol::proposal::Event`]
+    /// per change, for as long as the connection lasts.
+    pub async fn events(&self) -> Result<EventStream, Error> {
+        let response = self
+            // The stream stays open for a day at most; the caller opens a new one after.
+            .request::<()>(
+                reqwest::Method::GET,
+                "/v1/events",
+                None,
+                Some(Duration::from_secs(24 * 3600)),
+            )
+            .await?;
+        Ok(EventStream {
+            response,
+            buffer: Vec::new(),
+        })
     }
 
     fn classify_api_error(&self, body: ApiError) -> Error {

@@ -357,3 +357,30 @@ pub struct Alarm {
     /// When the server raised it.
     pub raised_at: DateTime<Utc>,
 }
+
+/// `GET /v1/events` (server-sent events): something changed; the client fetches what it shows.
+/// Events carry no state of their own, so a client that missed some loses nothing by refetching
+/// (the stream sends `resync` when this client fell behind).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Event {
+    /// `proposal.created`, `proposal.approved`, `proposal.rejected`, `proposal.cancelled`,
+    /// `proposal.executed`, `proposal.failed`, `proposal.expired`, `alarm` or `resync`.
+    pub kind: String,
+    /// The proposal concerned, if any.
+    pub proposal: Option<String>,
+    /// When the server sent it.
+    pub at: DateTime<Utc>,
+}
+
+impl Event {
+    /// An event of `kind` about `proposal`, now.
+    pub fn new(kind: &str, proposal: Option<&str>) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            proposal: proposal.map(str::to_owned),
+            at: Utc::now(),
+        }
+    }
+}

@@ -81,6 +81,7 @@ impl Running {
     /// still queued for the audit log, and returns.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         self.stop.send_replace(true);
+        self.state.events.close();
         let result = match self.server.take() {
             Some(server) => server
                 .await
@@ -222,6 +223,7 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
             state.audit.clone(),
             ledger.clone(),
             config.proposals.clone(),
+            state.events.clone(),
         ))
     });
     state.reconciler = ledger.as_ref().map(|ledger| {
@@ -230,6 +232,7 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
             state.audit.clone(),
             ledger.clone(),
             config.proposals.mint_alarm_per_hour,
+            state.events.clone(),
         ))
     });
     state.ledger = ledger;

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod serve;
 pub mod tls;
 
@@ -56,6 +57,8 @@ pub struct AppState {
     pub proposals: Option<Arc<crate::proposals::Engine>>,
     /// Reconciliation of the token's NFTs against the ledger, when a ledger is configured.
     pub reconciler: Option<Arc<crate::mints::Reconciler>>,
+    /// Where changes are announced to connected consoles.
+    pub events: events::Events,
 }
 
 /// The ledger-key enrolment rules in effect.
@@ -92,6 +95,7 @@ impl AppState {
             keys: KeyRules::default(),
             proposals: None,
             reconciler: None,
+            events: events::Events::default(),
         }
     }
 }
@@ -115,6 +119,7 @@ fn routes() -> OpenApiRouter<Arc<AppState>> {
         .merge(crate::keys::api::router())
         .merge(crate::proposals::api::router())
         .merge(crate::mints::api::router())
+        .merge(events::router())
 }
 
 /// This API's OpenAPI 3.1 document, generated from the handlers.

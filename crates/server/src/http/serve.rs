@@ -10,6 +10,7 @@
 //!   connections are pinged so dead peers are found;
 //! - a connection whose identity was refused is closed after the refusal is sent.
 
+use futures_util::StreamExt as _;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -109,6 +110,15 @@ impl Activity {
                 .elapsed(),
         )
     }
+}
+
+/// Whether `response` is a server-sent event stream (`text/event-stream`).
+fn is_event_stream(response: &http::Response<axum::body::Body>) -> bool {
+    response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 /// Counts a request in flight until dropped.
@@ -236,8 +246,23 @@ pub async fn serve(
                     let response = app.clone().oneshot(request.map(axum::body::Body::new));
                     async move {
                         let response = response.await;
-                        drop(in_flight);
-                        response
+                        Ok::<_, std::convert::Infallible>(match response {
+                            // An event stream is in flight for as long as its body flows, so the
+                            // idle check does not close a console's open stream.
+                            Ok(response) if is_event_stream(&response) => response.map(|body| {
+                                axum::body::Body::from_stream(body.into_data_stream().map(
+                                    move |chunk| {
+                                        let _held = &in_flight;
+                                        chunk
+                                    },
+                                ))
+                            }),
+                            Ok(response) => {
+                                drop(in_flight);
+                                response
+                            }
+                            Err(never) => match never {},
+                        })
                     }
                 })
             };

@@ -111,6 +111,7 @@ pub struct Reconciler {
     per_hour: u32,
     grace_secs: i64,
     http: reqwest::Client,
+    events: crate::http::events::Events,
 }
 
 fn server_actor() -> audit::Actor {
@@ -122,7 +123,13 @@ fn server_actor() -> audit::Actor {
 
 impl Reconciler {
     /// Over `ledger`'s mirror, alarming above `per_hour` mints an hour.
-    pub fn new(db: Db, audit: AuditLog, ledger: Arc<LedgerAdapter>, per_hour: u32) -> Self {
+    pub fn new(
+        db: Db,
+        audit: AuditLog,
+        ledger: Arc<LedgerAdapter>,
+        per_hour: u32,
+        events: crate::http::events::Events,
+    ) -> Self {
         // The mirror is a web service verified by the platform's roots, through this process's
         // rustls provider.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -138,6 +145,7 @@ impl Reconciler {
             per_hour,
             grace_secs: GRACE_SECS,
             http,
+            events,
         }
     }
 
@@ -288,6 +296,8 @@ impl Reconciler {
         tx.commit().await.map_err(crate::store::Error::from)?;
         self.audit.sequenced(recorded).await?;
         tracing::warn!(%kind, %subject, "alarm raised");
+        self.events
+            .publish(gatehouse_protocol::proposal::Event::new("alarm", None));
         Ok(true)
     }
 }

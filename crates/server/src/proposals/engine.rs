@@ -23,10 +23,12 @@ use super::{Refusal, check_mint, check_reason, check_token, may_sign, quorum_los
 use crate::audit::{self, Action, AuditLog, Personal};
 use crate::config;
 use crate::http::Error;
+use crate::http::events::Events;
 use crate::keys;
 use crate::ledger::LedgerAdapter;
 use crate::ledger::hapi::{self, Hapi};
 use crate::store::Db;
+use gatehouse_protocol::proposal::Event;
 
 /// How long the token's first expiry is from its creation (Hedera's usual 90 days).
 const TOKEN_LIFETIME_SECS: i64 = 90 * 24 * 3600;
@@ -54,6 +56,7 @@ pub struct Engine {
     audit: AuditLog,
     ledger: Arc<LedgerAdapter>,
     policy: config::Proposals,
+    events: Events,
 }
 
 fn refused(refusal: &Refusal) -> Error {
@@ -110,12 +113,14 @@ impl Engine {
         audit: AuditLog,
         ledger: Arc<LedgerAdapter>,
         policy: config::Proposals,
+        events: Events,
     ) -> Self {
         Self {
             db,
             audit,
             ledger,
             policy,
+            events,
         }
     }
 
@@ -510,6 +515,8 @@ impl Engine {
             details,
         );
         self.commit(tx, entry).await?;
+        self.events
+            .publish(Event::new("proposal.created", Some(&proposal.id)));
         Ok(proposal)
     }
 
@@ -683,6 +690,8 @@ impl Engine {
             details,
         );
         self.commit(tx, entry).await?;
+        self.events
+            .publish(Event::new("proposal.approved", Some(id)));
         let proposal = self.get(id).await?;
         self.settle(&proposal).await?;
         self.get(id).await
@@ -722,6 +731,8 @@ impl Engine {
             details,
         );
         self.commit(tx, entry).await?;
+        self.events
+            .publish(Event::new("proposal.rejected", Some(id)));
         self.get(id).await
     }
 
@@ -754,6 +765,8 @@ impl Engine {
             serde_json::json!({}),
         );
         self.commit(tx, entry).await?;
+        self.events
+            .publish(Event::new("proposal.cancelled", Some(id)));
         self.get(id).await
     }
 
@@ -854,6 +867,10 @@ impl Engine {
         });
         let entry = Self::entry(&server, action, object, kind, None, details);
         self.commit(tx, entry).await?;
+        self.events.publish(Event::new(
+            &format!("proposal.{}", status.as_str()),
+            Some(&proposal.id),
+        ));
         Ok(true)
     }
 

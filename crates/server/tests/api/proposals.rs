@@ -139,6 +139,8 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         .expect("anyone reads the keys");
     assert_eq!(keys.len(), 3);
 
+    // Consoles follow changes over server-sent events on the same connection.
+    let mut events = dave.events().await.expect("the event stream opens");
     // The token: proposed by the administrator, approved by two officers on the ledger.
     refused(
         alice
@@ -187,6 +189,26 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         .await
         .expect("bob approves");
     assert_eq!(created.status, ProposalStatus::Executed, "{created:?}");
+    let mut seen = Vec::new();
+    while !seen.contains(&"proposal.executed".to_owned()) {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), events.next())
+            .await
+            .expect("an event within 10 s")
+            .expect("the stream is open")
+            .expect("a well-formed event");
+        assert_eq!(event.proposal.as_deref(), Some(creation.id.as_str()));
+        seen.push(event.kind);
+    }
+    assert_eq!(
+        seen,
+        [
+            "proposal.created",
+            "proposal.approved",
+            "proposal.approved",
+            "proposal.executed"
+        ],
+        "each change of the token's proposal, in order"
+    );
     let token_id = created
         .outcome
         .as_ref()
@@ -351,6 +373,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         server.state.audit.clone(),
         ledger.clone(),
         1000,
+        server.state.events.clone(),
     )
     .with_grace_secs(0);
     assert_eq!(
@@ -412,6 +435,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         server.state.audit.clone(),
         ledger,
         2,
+        server.state.events.clone(),
     )
     .with_grace_secs(0);
     assert_eq!(
