@@ -57,6 +57,7 @@ pub struct Engine {
     ledger: Arc<LedgerAdapter>,
     policy: config::Proposals,
     events: Events,
+    http: reqwest::Client,
 }
 
 fn refused(refusal: &Refusal) -> Error {
@@ -121,6 +122,11 @@ impl Engine {
             ledger,
             policy,
             events,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
         }
     }
 
@@ -798,19 +804,32 @@ impl Engine {
             .receipt_now(scheduled)
             .await
             .map_err(|e| ledger_error("asking the ledger for the receipt failed", &e))?;
-        let (status, outcome, action) = match receipt {
+        // A receipt lives about 3 minutes after consensus: a schedule that executed while this
+        // server was down (or on signatures from elsewhere) is found on the mirror instead.
+        let executed = match receipt {
             Some(receipt) => {
                 let code = hapi::Code::try_from(receipt.status).unwrap_or(hapi::Code::Unknown);
-                let status = if code == hapi::Code::Success {
-                    ProposalStatus::Executed
-                } else {
-                    ProposalStatus::Failed
-                };
-                let outcome = Outcome {
+                Some(Outcome {
                     status: code.as_str_name().to_owned(),
                     at: Utc::now(),
                     serials: receipt.serial_numbers.clone(),
                     token: receipt.token_id.as_ref().map(token_text),
+                })
+            }
+            None => match self.mirror_outcome(proposal).await {
+                Ok(found) => found,
+                Err(reason) => {
+                    tracing::warn!(proposal = %proposal.id, %reason, "the mirror could not say whether the schedule executed; trying again later");
+                    return Ok(false);
+                }
+            },
+        };
+        let (status, outcome, action) = match executed {
+            Some(outcome) => {
+                let status = if outcome.status == "SUCCESS" {
+                    ProposalStatus::Executed
+                } else {
+                    ProposalStatus::Failed
                 };
                 (status, outcome, Action::ProposalExecute)
             }
@@ -872,6 +891,69 @@ impl Engine {
             Some(&proposal.id),
         ));
         Ok(true)
+    }
+
+    /// What the mirror node says the schedule's transaction did: `Ok(None)` while it has not
+    /// executed; `Err` when there is no mirror or it cannot tell.
+    pub async fn mirror_outcome(&self, proposal: &Proposal) -> Result<Option<Outcome>, String> {
+        let mirror = self
+            .ledger
+            .mirror()
+            .first()
+            .cloned()
+            .ok_or("no mirror node is configured")?;
+        let base = mirror.trim_end_matches('/');
+        let get = |url: String| async move {
+            let response = self
+                .http
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if !response.status().is_success() {
+                return Err(format!("{url}: HTTP {}", response.status()));
+            }
+            response
+                .json::<serde_json::Value>()
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let schedule = get(format!("{base}/api/v1/schedules/{}", proposal.schedule_id)).await?;
+        if schedule["executed_timestamp"].is_null() {
+            return Ok(None);
+        }
+        // `payer@seconds.nanos?scheduled` -> the mirror's `payer-seconds-nanos`.
+        let id = proposal
+            .scheduled_transaction_id
+            .trim_end_matches("?scheduled")
+            .split_once('@')
+            .and_then(|(payer, start)| {
+                let (secs, nanos) = start.split_once('.')?;
+                Some(format!("{payer}-{secs}-{nanos}"))
+            })
+            .ok_or("the stored scheduled transaction id is malformed")?;
+        let found = get(format!("{base}/api/v1/transactions/{id}?scheduled=true")).await?;
+        let tx = &found["transactions"][0];
+        let status = tx["result"].as_str().unwrap_or("UNKNOWN").to_owned();
+        let serials = tx["nft_transfers"]
+            .as_array()
+            .map(|moves| {
+                moves
+                    .iter()
+                    .filter_map(|m| m["serial_number"].as_i64())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let token = match proposal.kind {
+            ProposalKind::TokenCreate => tx["entity_id"].as_str().map(str::to_owned),
+            _ => None,
+        };
+        Ok(Some(Outcome {
+            status,
+            at: Utc::now(),
+            serials,
+            token,
+        }))
     }
 
     /// Settles every open proposal (run periodically: executions the ledger did on signatures

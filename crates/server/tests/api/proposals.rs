@@ -365,6 +365,26 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         "minted into the treasury"
     );
 
+    // Receipts last minutes: a schedule that executed while the server was not looking is found
+    // on the mirror, with the same outcome.
+    let engine = server.state.proposals.clone().expect("proposals");
+    let minted = engine.get(&id).await.expect("the mint");
+    let seen = engine
+        .mirror_outcome(&minted)
+        .await
+        .expect("the mirror answers")
+        .expect("executed");
+    assert_eq!(
+        (seen.status.as_str(), seen.serials.as_slice()),
+        ("SUCCESS", &[1, 2][..])
+    );
+    let creation_seen = engine
+        .mirror_outcome(&engine.get(&creation.id).await.expect("the creation"))
+        .await
+        .expect("the mirror answers")
+        .expect("executed");
+    assert_eq!(creation_seen.token.as_deref(), Some(token_id.as_str()));
+
     // Reconciliation: every NFT on the ledger is explained by a proposal, until two officers mint
     // outside Gatehouse with their keys; then an alarm names the serial, once.
     let ledger = server.state.ledger.clone().expect("a ledger");
