@@ -137,8 +137,11 @@ pub async fn open_audit(
 /// How often open proposals are checked against the ledger (executions and deadlines).
 const SETTLE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Open proposals are reconciled with the mirror every this many settle rounds.
+/// The token's NFTs are reconciled with the mirror every this many settle rounds (15 s).
 const RECONCILE_EVERY: u32 = 3;
+
+/// Open proposals are looked up on the mirror every this many settle rounds (a minute).
+const MIRROR_EVERY: u32 = 12;
 
 /// Settles open proposals with the ledger, and reconciles the token's NFTs with the mirror, until
 /// `stop`. Settling first means a mint a proposal made is recorded before the mirror is judged.
@@ -153,7 +156,8 @@ async fn settle(
             _ = stop.wait_for(|stop| *stop) => return,
             () = tokio::time::sleep(SETTLE_EVERY) => {}
         }
-        if let Err(error) = engine.settle_open().await {
+        // Receipts cover executions of the last minutes; the mirror, asked once a minute, the rest.
+        if let Err(error) = engine.settle_open(round.is_multiple_of(MIRROR_EVERY)).await {
             tracing::warn!(%error, "settling open proposals failed; trying again shortly");
         }
         round = round.wrapping_add(1);

@@ -699,7 +699,7 @@ impl Engine {
         self.events
             .publish(Event::new("proposal.approved", Some(id)));
         let proposal = self.get(id).await?;
-        self.settle(&proposal).await?;
+        self.settle(&proposal, false).await?;
         self.get(id).await
     }
 
@@ -778,7 +778,10 @@ impl Engine {
 
     /// Settles an open proposal with the ledger: executed (receipt of the scheduled transaction)
     /// or expired (past its deadline). Returns whether it changed.
-    pub async fn settle(&self, proposal: &Proposal) -> Result<bool, Error> {
+    ///
+    /// The mirror is asked only when `consult_mirror` (the periodic sweep does so once a minute)
+    /// or when the deadline has passed, so open proposals do not flood a public mirror node.
+    pub async fn settle(&self, proposal: &Proposal, consult_mirror: bool) -> Result<bool, Error> {
         if proposal.status != ProposalStatus::Open {
             return Ok(false);
         }
@@ -816,6 +819,7 @@ impl Engine {
                     token: receipt.token_id.as_ref().map(token_text),
                 })
             }
+            None if !consult_mirror && Utc::now() < proposal.deadline => return Ok(false),
             None => match self.mirror_outcome(proposal).await {
                 Ok(found) => found,
                 Err(reason) => {
@@ -958,11 +962,11 @@ impl Engine {
 
     /// Settles every open proposal (run periodically: executions the ledger did on signatures
     /// from elsewhere, and deadlines).
-    pub async fn settle_open(&self) -> Result<usize, Error> {
+    pub async fn settle_open(&self, consult_mirror: bool) -> Result<usize, Error> {
         let open = store::list(&self.db, Some(ProposalStatus::Open), 1000).await?;
         let mut changed = 0;
         for proposal in &open {
-            if self.settle(proposal).await? {
+            if self.settle(proposal, consult_mirror).await? {
                 changed += 1;
             }
         }

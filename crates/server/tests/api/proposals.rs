@@ -549,7 +549,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
     let why = refused(request(&bob, &late.id).await, "Conflict");
     assert!(why.contains("deadline"), "{why}");
     let engine = server.state.proposals.as_ref().expect("proposals");
-    engine.settle_open().await.expect("settles");
+    engine.settle_open(false).await.expect("settles");
     let late = engine.get(&late.id).await.expect("the proposal");
     assert_eq!(late.status, ProposalStatus::Expired);
 
