@@ -66,6 +66,10 @@ pub enum MintAction {
         /// One NFT's on-chain metadata; repeat for several (at most 10).
         #[arg(long, required = true)]
         metadata: Vec<String>,
+        /// The HIP-412 JSON file the metadata URI of the same position points at; repeat in the
+        /// same order. The server checks it against the HIP-412 schema and recomputes its CID.
+        #[arg(long)]
+        document: Vec<std::path::PathBuf>,
         /// Profile to use.
         #[arg(long, short)]
         profile: Option<String>,
@@ -248,10 +252,30 @@ pub async fn run_token(action: TokenAction) -> Result<(), Failure> {
 }
 
 pub async fn run_mint(action: MintAction) -> Result<(), Failure> {
-    let MintAction::Propose { metadata, profile } = action;
+    let MintAction::Propose {
+        metadata,
+        document,
+        profile,
+    } = action;
+    let mut documents = Vec::new();
+    for path in &document {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            failure(
+                Exit::Usage,
+                format!("cannot read the metadata document {}: {e}", path.display()),
+            )
+        })?;
+        documents.push(Some(text));
+    }
     let proposal: Proposal = connection(profile)
         .await?
-        .post("/v1/proposals/mint", &NewMint { metadata })
+        .post(
+            "/v1/proposals/mint",
+            &NewMint {
+                metadata,
+                documents,
+            },
+        )
         .await?;
     print_proposal(&proposal);
     Ok(())

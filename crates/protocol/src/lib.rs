@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod hedera;
+pub mod hip412;
 pub mod proposal;
 
 use std::fmt;

@@ -219,6 +219,11 @@ pub struct Proposal {
 pub struct NewMint {
     /// Each NFT's on-chain metadata, UTF-8, at most 100 bytes each, at most 10 per proposal.
     pub metadata: Vec<String>,
+    /// The HIP-412 JSON document each `metadata` URI points at, as the exact text of the file, in
+    /// the same order (fewer, or `null`, where not supplied). Each one given is checked against
+    /// the HIP-412 schema, and its CID recomputed against the URI.
+    #[serde(default)]
+    pub documents: Vec<Option<String>>,
 }
 
 /// `POST /v1/proposals/token-create`: the token to create.

@@ -222,6 +222,7 @@ async fn last_signature_to_execution(mints: usize) {
             .post(
                 "/v1/proposals/mint",
                 &NewMint {
+                    documents: Vec::new(),
                     metadata: (0..10).map(|j| format!("ipfs://bench-{i}-{j}")).collect(),
                 },
             )

@@ -374,6 +374,7 @@ impl Engine {
             inner,
             threshold,
             eligible,
+            serde_json::Value::Null,
         )
         .await
     }
@@ -385,6 +386,10 @@ impl Engine {
         if let Err(message) = check_mint(&new.metadata) {
             return Err(self.invalid(by, object, message).await);
         }
+        let documents = match super::check_documents(&new.metadata, &new.documents) {
+            Ok(documents) => documents,
+            Err(message) => return Err(self.invalid(by, object, message).await),
+        };
         let Some((token, _treasury, created_by)) = store::token(&self.db).await? else {
             return Err(Error::Api(
                 ErrorCode::Conflict,
@@ -434,6 +439,7 @@ impl Engine {
             inner,
             threshold,
             officers,
+            serde_json::json!(documents),
         )
         .await
     }
@@ -449,6 +455,7 @@ impl Engine {
         inner: pb::SchedulableTransactionBody,
         threshold: u32,
         eligible: Vec<String>,
+        documents: serde_json::Value,
     ) -> Result<Proposal, Error> {
         let object = format!("proposal:{id}");
         let approvers = eligible.iter().filter(|e| **e != by.name).count();
@@ -511,6 +518,7 @@ impl Engine {
             "threshold": threshold,
             "eligible": proposal.eligible,
             "deadline": deadline,
+            "documents": documents,
         });
         let entry = Self::entry(
             by,

@@ -184,6 +184,44 @@ pub fn check_mint(metadata: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Largest HIP-412 document accepted, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
+
+/// Checks the HIP-412 documents given for a mint's metadata (schema, and the CID of each against
+/// its URI). Returns, per item, what was checked (for the audit record); the error names the item.
+pub fn check_documents(
+    metadata: &[String],
+    documents: &[Option<String>],
+) -> Result<Vec<serde_json::Value>, String> {
+    use gatehouse_protocol::hip412::{self, CidCheck};
+    if documents.len() > metadata.len() {
+        return Err(format!(
+            "documents: {} documents for {} metadata items; give at most one per item, in order",
+            documents.len(),
+            metadata.len()
+        ));
+    }
+    let mut checked = Vec::new();
+    for (i, document) in documents.iter().enumerate() {
+        let Some(document) = document else { continue };
+        if document.len() > MAX_DOCUMENT_BYTES {
+            return Err(format!(
+                "documents[{i}]: {} bytes; a HIP-412 document is at most {MAX_DOCUMENT_BYTES} bytes here",
+                document.len()
+            ));
+        }
+        let result = hip412::check(&metadata[i], document.as_bytes())
+            .map_err(|e| format!("documents[{i}]: {e}"))?;
+        let cid = match &result.cid {
+            CidCheck::Matches { cid } => format!("matches {cid}"),
+            CidCheck::NotIpfs => "not an ipfs:// URI".to_owned(),
+            CidCheck::NotCheckable { reason } => format!("not checkable: {reason}"),
+        };
+        checked.push(serde_json::json!({ "item": i, "name": result.name, "cid": cid }));
+    }
+    Ok(checked)
+}
+
 /// Checks a token's name, symbol and maximum supply.
 pub fn check_token(name: &str, symbol: &str, max_supply: u64) -> Result<(), String> {
     for (field, value) in [("name", name), ("symbol", symbol)] {

@@ -171,6 +171,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         .post(
             "/v1/proposals/mint",
             &NewMint {
+                documents: Vec::new(),
                 metadata: vec!["ipfs://x".into()],
             },
         )
@@ -224,6 +225,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         .post(
             "/v1/proposals/mint",
             &NewMint {
+                documents: Vec::new(),
                 metadata: metadata.clone(),
             },
         )
@@ -474,6 +476,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         .post(
             "/v1/proposals/mint",
             &NewMint {
+                documents: Vec::new(),
                 metadata: vec!["ipfs://c".into()],
             },
         )
@@ -508,6 +511,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         .post(
             "/v1/proposals/mint",
             &NewMint {
+                documents: Vec::new(),
                 metadata: vec!["ipfs://d".into()],
             },
         )
@@ -536,6 +540,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         .post(
             "/v1/proposals/mint",
             &NewMint {
+                documents: Vec::new(),
                 metadata: vec!["ipfs://e".into()],
             },
         )
@@ -559,6 +564,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
             .post::<_, Proposal>(
                 "/v1/proposals/mint",
                 &NewMint {
+                    documents: Vec::new(),
                     metadata: vec!["x".repeat(101)],
                 },
             )
@@ -571,6 +577,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
             .post::<_, Proposal>(
                 "/v1/proposals/mint",
                 &NewMint {
+                    documents: Vec::new(),
                     metadata: vec!["ipfs://x".into(); 11],
                 },
             )
@@ -578,6 +585,60 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         "BadRequest",
     );
     assert!(why.contains("at most 10"), "{why}");
+
+    // HIP-412 documents: checked against the schema, and the CID recomputed against the URI.
+    let document = r#"{"name":"Gate #9","image":"ipfs://bafkreiimage","type":"image/png"}"#;
+    let uri = format!(
+        "ipfs://{}",
+        gatehouse_protocol::hip412::raw_cid(document.as_bytes())
+    );
+    let good: Proposal = alice
+        .post(
+            "/v1/proposals/mint",
+            &NewMint {
+                metadata: vec![uri.clone()],
+                documents: vec![Some(document.to_owned())],
+            },
+        )
+        .await
+        .expect("a document under its own CID is accepted");
+    assert_eq!(good.status, ProposalStatus::Open);
+    let other = format!(
+        "ipfs://{}",
+        gatehouse_protocol::hip412::raw_cid(b"another file")
+    );
+    let why = refused(
+        alice
+            .post::<_, Proposal>(
+                "/v1/proposals/mint",
+                &NewMint {
+                    metadata: vec![other],
+                    documents: vec![Some(document.to_owned())],
+                },
+            )
+            .await,
+        "BadRequest",
+    );
+    assert!(
+        why.contains("documents[0]") && why.contains("not this document"),
+        "{why}"
+    );
+    let why = refused(
+        alice
+            .post::<_, Proposal>(
+                "/v1/proposals/mint",
+                &NewMint {
+                    metadata: vec![uri],
+                    documents: vec![Some(r#"{"name":"no image"}"#.to_owned())],
+                },
+            )
+            .await,
+        "BadRequest",
+    );
+    assert!(
+        why.contains("documents[0]") && why.contains("HIP-412"),
+        "{why}"
+    );
 
     // Mint while paused: the responder pauses the token on the ledger; a new mint is refused.
     let pause = hapi.body(
@@ -603,6 +664,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         .post(
             "/v1/proposals/mint",
             &NewMint {
+                documents: Vec::new(),
                 metadata: vec!["ipfs://f".into()],
             },
         )
