@@ -220,6 +220,10 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
         None => None,
     };
     let mut state = AppState::new(db.clone(), audit, &config.deployment, config.limits.clone());
+    let relay = match &db {
+        store::Db::Postgres(pool) => Some((pool.clone(), state.events.relay())),
+        store::Db::Sqlite(_) => None,
+    };
     state.keys = key_rules(config)?;
     state.proposals = ledger.as_ref().map(|ledger| {
         Arc::new(proposals::Engine::new(
@@ -249,6 +253,15 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
         .clone()
         .zip(state.reconciler.clone())
         .map(|(engine, reconciler)| tokio::spawn(settle(engine, reconciler, stopped.clone())));
+    if let Some((pool, outgoing)) = relay {
+        tasks.spawn(http::events::relay_over_postgres(
+            pool,
+            state.events.clone(),
+            state.instance_id.clone(),
+            outgoing,
+            stopped.clone(),
+        ));
+    }
     tasks.spawn(revoked.keep_fresh(
         db,
         std::time::Duration::from_secs(config.tls.revocation_refresh_secs.max(1)),

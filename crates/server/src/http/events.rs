@@ -1,9 +1,10 @@
 //! `GET /v1/events`: server-sent events over the same mutual TLS connection, so consoles update
 //! when a proposal changes instead of polling. Events say only what changed; clients refetch.
 //!
-//! Events are published by this instance. With several instances behind a load balancer a client
-//! sees the changes made through its own instance at once and the others when it polls (the
-//! console keeps polling, slower, as the fallback).
+//! With several instances sharing PostgreSQL, each instance relays the events it publishes through
+//! `NOTIFY gatehouse_events` and re-publishes the other instances' to its own clients
+//! ([`relay_over_postgres`]), so a console sees a change wherever it was made. On SQLite there is
+//! one instance.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -25,11 +26,15 @@ pub const BUFFER: usize = 256;
 /// How often a comment keeps the stream (and the connection) alive.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// The PostgreSQL channel events travel on between instances.
+pub const CHANNEL: &str = "gatehouse_events";
+
 /// Where this instance publishes events.
 #[derive(Debug, Clone)]
 pub struct Events {
     sender: broadcast::Sender<Event>,
     closed: tokio::sync::watch::Sender<bool>,
+    relay: Option<tokio::sync::mpsc::UnboundedSender<Event>>,
 }
 
 impl Default for Events {
@@ -37,19 +42,104 @@ impl Default for Events {
         Self {
             sender: broadcast::channel(BUFFER).0,
             closed: tokio::sync::watch::channel(false).0,
+            relay: None,
         }
     }
 }
 
+/// An event as it travels between instances.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Relayed {
+    instance: String,
+    event: Event,
+}
+
 impl Events {
-    /// Tells every connected client. Nobody listening is fine.
+    /// Tells every connected client, here and (with a relay) on the other instances. Nobody
+    /// listening is fine.
     pub fn publish(&self, event: Event) {
+        if let Some(relay) = &self.relay {
+            let _ = relay.send(event.clone());
+        }
         let _ = self.sender.send(event);
+    }
+
+    /// Starts relaying this instance's events to the others: returns what [`relay_over_postgres`]
+    /// sends.
+    pub fn relay(&mut self) -> tokio::sync::mpsc::UnboundedReceiver<Event> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.relay = Some(tx);
+        rx
     }
 
     /// Ends every open stream (the server is shutting down: streams must not hold it up).
     pub fn close(&self) {
         self.closed.send_replace(true);
+    }
+}
+
+/// Resolves once `stop` says stop (the watch guard is not held across awaits).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// Relays events between instances over PostgreSQL until `stop`: sends this instance's
+/// (`outgoing`) with `pg_notify`, and publishes the other instances' to this instance's clients.
+pub async fn relay_over_postgres(
+    pool: sqlx::PgPool,
+    events: Events,
+    instance: String,
+    mut outgoing: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut listener = loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => break listener,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot LISTEN for other instances' events; retrying")
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, "cannot LISTEN for other instances' events; retrying")
+            }
+        }
+        tokio::select! {
+            () = stopped(&mut stop) => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    };
+    loop {
+        tokio::select! {
+            () = stopped(&mut stop) => return,
+            Some(event) = outgoing.recv() => {
+                let payload = serde_json::to_string(&Relayed { instance: instance.clone(), event })
+                    .unwrap_or_default();
+                if let Err(error) = sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(payload)
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::warn!(%error, "an event could not be relayed to the other instances");
+                }
+            }
+            received = listener.recv() => match received {
+                Ok(notification) => {
+                    if let Ok(relayed) = serde_json::from_str::<Relayed>(notification.payload())
+                        && relayed.instance != instance
+                    {
+                        let _ = events.sender.send(relayed.event);
+                    }
+                }
+                Err(error) => {
+                    // PgListener reconnects on the next recv; events missed meanwhile are covered
+                    // by the consoles' polling.
+                    tracing::warn!(%error, "the LISTEN connection failed; reconnecting");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            },
+        }
     }
 }
 

@@ -20,7 +20,10 @@ use sha2::Digest as _;
 use crate::identity::connect;
 use crate::on_both_backends;
 
-on_both_backends!(a_quorum_creates_the_token_and_mints_and_every_refusal_holds);
+on_both_backends!(
+    a_quorum_creates_the_token_and_mints_and_every_refusal_holds,
+    events_reach_consoles_on_every_instance,
+);
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
@@ -698,4 +701,47 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         );
     }
     server.shutdown().await.expect("clean shutdown");
+}
+
+/// An event published on one instance reaches a console connected to another (PostgreSQL relays
+/// it with NOTIFY); on SQLite, where there is one instance, it reaches that instance's consoles.
+async fn events_reach_consoles_on_every_instance(backend: Backend) {
+    let deployment = TestDeployment::new(backend).await;
+    let dave_files = deployment.enrol("dave", &[Role::Compliance]).await;
+    let first = deployment.start().await;
+    let second = match backend {
+        Backend::Postgres => Some(deployment.start().await),
+        Backend::Sqlite => None,
+    };
+    let listening = second.as_ref().unwrap_or(&first);
+    let dave = connect(&deployment, listening.addr, &dave_files);
+    let mut events = dave.events().await.expect("the event stream opens");
+    // The relay's LISTEN may start a moment after the server: publish until one arrives.
+    let received = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            first
+                .state
+                .events
+                .publish(gatehouse_protocol::proposal::Event::new(
+                    "proposal.created",
+                    Some("p-1"),
+                ));
+            if let Ok(Some(event)) =
+                tokio::time::timeout(std::time::Duration::from_millis(300), events.next()).await
+            {
+                break event.expect("a well-formed event");
+            }
+        }
+    })
+    .await
+    .expect("the event arrives within 10 s");
+    assert_eq!(
+        (received.kind.as_str(), received.proposal.as_deref()),
+        ("proposal.created", Some("p-1"))
+    );
+    drop(events);
+    if let Some(second) = second {
+        second.shutdown().await.expect("clean shutdown");
+    }
+    first.shutdown().await.expect("clean shutdown");
 }
