@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { groupQueue, type QueueProposal, waitsFor } from "./queue";
+import { groupQueue, progress, type QueueProposal, summary, waitsFor } from "./queue";
 
 function proposal(over: Partial<QueueProposal> & { id: string }): QueueProposal {
   return {
@@ -11,6 +11,7 @@ function proposal(over: Partial<QueueProposal> & { id: string }): QueueProposal 
     eligible: ["alice", "bob", "carol"],
     approvals: [],
     rejections: [],
+    payload: { kind: "mint", token: "0.0.1001", metadata: ["ipfs://a"] },
     ...over,
   };
 }
@@ -49,5 +50,38 @@ describe("groupQueue", () => {
 
   it("never asks anyone to sign a settled proposal", () => {
     expect(waitsFor(proposal({ id: "x", status: "cancelled" }), "bob")).toBe(false);
+  });
+});
+
+describe("row text", () => {
+  it("summarises a mint by count and token", () => {
+    expect(summary(proposal({ id: "m" }))).toBe("Mint 1 NFT of 0.0.1001");
+    const two = proposal({
+      id: "m2",
+      payload: { kind: "mint", token: "0.0.7", metadata: ["a", "b"] },
+    });
+    expect(summary(two)).toBe("Mint 2 NFTs of 0.0.7");
+  });
+
+  it("summarises a token creation by name, supply and threshold", () => {
+    const create = proposal({
+      id: "c",
+      kind: "token-create",
+      payload: {
+        kind: "token-create",
+        name: "Deeds",
+        symbol: "DEED",
+        max_supply: 100,
+        treasury: "0.0.2",
+        officers: ["alice", "bob", "carol"],
+        threshold: 2,
+        responders: [],
+      },
+    });
+    expect(summary(create)).toBe("Create Deeds (DEED), at most 100, 2 of 3 officers");
+  });
+
+  it("shows approvals against the threshold", () => {
+    expect(progress(proposal({ id: "p", approvals: [{ officer: "carol" }] }))).toBe("1/2");
   });
 });

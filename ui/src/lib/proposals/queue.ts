@@ -17,7 +17,21 @@ export interface QueueProposal {
   eligible: string[];
   approvals: { officer: string }[];
   rejections: { officer: string }[];
+  payload: QueuePayload;
 }
+
+export type QueuePayload =
+  | { kind: "mint"; token: string; metadata: string[] }
+  | {
+      kind: "token-create";
+      name: string;
+      symbol: string;
+      max_supply: number;
+      treasury: string;
+      officers: string[];
+      threshold: number;
+      responders: string[];
+    };
 
 export interface Queue<P extends QueueProposal> {
   /** Open, I may sign, I did not propose it, and I have neither signed nor rejected it. */
@@ -48,4 +62,19 @@ export function groupQueue<P extends QueueProposal>(proposals: readonly P[], me:
     others: open.filter((p) => !waitsFor(p, me)),
     history: proposals.filter((p) => p.status !== "open").sort((a, b) => byDeadline(b, a)),
   };
+}
+
+/** One line for a queue row: what the proposal does, from its payload. */
+export function summary(p: QueueProposal): string {
+  const pl = p.payload;
+  if (pl.kind === "mint") {
+    const n = pl.metadata.length;
+    return `Mint ${n} NFT${n === 1 ? "" : "s"} of ${pl.token}`;
+  }
+  return `Create ${pl.name} (${pl.symbol}), at most ${pl.max_supply}, ${pl.threshold} of ${pl.officers.length} officers`;
+}
+
+/** Approvals so far against the threshold, as a row shows them: "1/2". */
+export function progress(p: QueueProposal): string {
+  return `${p.approvals.length}/${p.threshold}`;
 }
