@@ -322,16 +322,11 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     let (o, id, m) = (officers.clone(), tampered.clone(), mirror.clone());
     let first = blocking(move || o[1].approve(o[1].pin(), &id, &m)).await;
     assert!(first.status.success(), "{}", text(&first));
-    let shown: serde_json::Value = {
-        let o = officers.clone();
-        let id = tampered.clone();
-        let out = blocking(move || o[2].run(PIN, &["proposal", "show", &id])).await;
-        assert!(out.status.success());
-        serde_json::json!(text(&out))
-    };
-    let token_line = shown
-        .as_str()
-        .unwrap_or_default()
+    let o = officers.clone();
+    let id = tampered.clone();
+    let shown = blocking(move || o[2].run(PIN, &["proposal", "show", &id])).await;
+    assert!(shown.status.success(), "{}", text(&shown));
+    let token_line = String::from_utf8_lossy(&shown.stdout)
         .lines()
         .find(|l| l.contains("NFT(s) of token"))
         .unwrap_or_default()

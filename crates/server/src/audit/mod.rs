@@ -184,6 +184,16 @@ pub struct Actor {
     pub fingerprint: Fingerprint,
 }
 
+impl Actor {
+    /// The server itself, for what it does on its own (settling, alarms, stand-in entries).
+    pub fn server() -> Self {
+        Self {
+            name: "gatehouse-server".to_owned(),
+            fingerprint: Fingerprint::from_digest([0; 32]),
+        }
+    }
+}
+
 /// Personal data to commit to: (tag, value) pairs. `Debug` shows the tags only.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Personal(pub Vec<(String, String)>);
@@ -292,10 +302,7 @@ impl Entry {
         let mut reason = error.to_string();
         cap(&mut reason);
         Entry {
-            actor: Actor {
-                name: "gatehouse-server".to_owned(),
-                fingerprint: Fingerprint::from_digest([0; 32]),
-            },
+            actor: Actor::server(),
             action: Action::AuditInvalidEntry,
             object: format!("audit-outbox:{outbox_id}"),
             outcome: OutcomeKind::Failed,

@@ -54,6 +54,14 @@ pub async fn all(db: &Db) -> Result<Vec<Enrolled>, Error> {
     rows.into_iter().map(from_row).collect()
 }
 
+/// The key of `officer`.
+pub async fn of_officer(db: &Db, officer: &str) -> Result<Option<Enrolled>, Error> {
+    let sql = format!("SELECT {COLUMNS} FROM ledger_keys WHERE officer = $1");
+    let row: Option<Row> =
+        on_pool!(db, pool => sqlx::query_as(&sql).bind(officer).fetch_optional(pool).await?);
+    row.map(from_row).transpose()
+}
+
 /// The key of `officer`, read in the transaction.
 pub async fn of(tx: &mut Tx, officer: &str) -> Result<Option<Enrolled>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM ledger_keys WHERE officer = $1");

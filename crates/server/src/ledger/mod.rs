@@ -50,6 +50,7 @@ pub enum Error {
 pub struct LedgerAdapter {
     client: Client,
     hapi: hapi::Hapi,
+    http: reqwest::Client,
     operator: AccountId,
     mode: &'static str,
     nodes: Vec<String>,
@@ -77,6 +78,17 @@ impl std::fmt::Debug for LedgerAdapter {
             .field("operator", &self.operator.to_string())
             .finish_non_exhaustive()
     }
+}
+
+/// The mirror node's HTTP client: no redirects, a bounded wait; `https` mirrors are verified by the
+/// platform's roots (reqwest's rustls platform verifier, with this process's provider, which
+/// `LedgerAdapter::start` installs).
+fn mirror_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(CHECK_TIMEOUT * 2)
+        .build()
+        .unwrap_or_default()
 }
 
 fn read_key(path: &Path) -> Result<PrivateKey, Error> {
@@ -140,6 +152,7 @@ impl LedgerAdapter {
                 Ok(Self {
                     client,
                     hapi,
+                    http: mirror_client(),
                     operator,
                     mode: "simulator",
                     nodes: vec![node],
@@ -197,6 +210,7 @@ impl LedgerAdapter {
                 Ok(Self {
                     client,
                     hapi,
+                    http: mirror_client(),
                     operator,
                     mode: "network",
                     nodes: nodes.keys().cloned().collect(),
@@ -216,6 +230,29 @@ impl LedgerAdapter {
     /// The mirror node's base URLs.
     pub fn mirror(&self) -> &[String] {
         &self.mirror
+    }
+
+    /// `GET` the mirror node's REST API at `path` (e.g. `/api/v1/schedules/0.0.5`), as JSON. `Err`
+    /// says why (no mirror configured, unreachable, an HTTP error, not JSON).
+    pub async fn mirror_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, String> {
+        let base = self.mirror.first().ok_or("no mirror node is configured")?;
+        let url = format!("{}{path}", base.trim_end_matches('/'));
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("{url}: HTTP {}", response.status()));
+        }
+        response
+            .json::<T>()
+            .await
+            .map_err(|e| format!("{url}: {e}"))
     }
 
     /// Asks the network for the operator's balance (a free query) to show it is reachable.

@@ -15,7 +15,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use gatehouse_audit::leaf::OutcomeKind;
-use gatehouse_protocol::Fingerprint;
 use serde::Deserialize;
 
 use crate::audit::{self, Action, AuditLog, Personal};
@@ -87,13 +86,8 @@ pub fn hour(at: DateTime<Utc>) -> String {
 #[non_exhaustive]
 pub enum Error {
     /// The mirror node did not answer usefully.
-    #[error("the mirror node {mirror}: {reason}")]
-    Mirror {
-        /// Which.
-        mirror: String,
-        /// Why.
-        reason: String,
-    },
+    #[error("the mirror node: {0}")]
+    Mirror(String),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] crate::store::Error),
@@ -110,15 +104,7 @@ pub struct Reconciler {
     ledger: Arc<LedgerAdapter>,
     per_hour: u32,
     grace_secs: i64,
-    http: reqwest::Client,
     events: crate::http::events::Events,
-}
-
-fn server_actor() -> audit::Actor {
-    audit::Actor {
-        name: "gatehouse-server".to_owned(),
-        fingerprint: Fingerprint::from_digest([0; 32]),
-    }
 }
 
 impl Reconciler {
@@ -130,21 +116,12 @@ impl Reconciler {
         per_hour: u32,
         events: crate::http::events::Events,
     ) -> Self {
-        // The mirror is a web service verified by the platform's roots, through this process's
-        // rustls provider.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
         Self {
             db,
             audit,
             ledger,
             per_hour,
             grace_secs: GRACE_SECS,
-            http,
             events,
         }
     }
@@ -156,29 +133,18 @@ impl Reconciler {
         self
     }
 
-    async fn page(&self, mirror: &str, token: &str, after: i64) -> Result<Vec<MirrorNft>, Error> {
+    async fn page(&self, token: &str, after: i64) -> Result<Vec<MirrorNft>, Error> {
         #[derive(Deserialize)]
         struct Page {
             nfts: Vec<MirrorNft>,
         }
-        let fail = |reason: String| Error::Mirror {
-            mirror: mirror.to_owned(),
-            reason,
-        };
-        let url = format!(
-            "{}/api/v1/tokens/{token}/nfts?order=asc&limit={PAGE}&serialnumber=gt:{after}",
-            mirror.trim_end_matches('/')
-        );
-        let response = self
-            .http
-            .get(&url)
-            .send()
+        let path =
+            format!("/api/v1/tokens/{token}/nfts?order=asc&limit={PAGE}&serialnumber=gt:{after}");
+        let page: Page = self
+            .ledger
+            .mirror_json(&path)
             .await
-            .map_err(|e| fail(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(fail(format!("HTTP {}", response.status())));
-        }
-        let page: Page = response.json().await.map_err(|e| fail(e.to_string()))?;
+            .map_err(Error::Mirror)?;
         Ok(page.nfts)
     }
 
@@ -188,13 +154,13 @@ impl Reconciler {
         let Some((token, _, _)) = crate::proposals::store::token(&self.db).await? else {
             return Ok(0);
         };
-        let Some(mirror) = self.ledger.mirror().first().cloned() else {
+        if self.ledger.mirror().is_empty() {
             return Ok(0);
-        };
+        }
         let mut raised = 0;
         let mut after = store::judged_up_to(&self.db, &token).await?;
         loop {
-            let seen = self.page(&mirror, &token, after).await?;
+            let seen = self.page(&token, after).await?;
             if seen.is_empty() {
                 break;
             }
@@ -283,7 +249,7 @@ impl Reconciler {
             return Ok(false);
         }
         let entry = audit::Entry {
-            actor: server_actor(),
+            actor: audit::Actor::server(),
             action,
             object: format!("alarm:{kind}:{subject}"),
             outcome: OutcomeKind::Failed,

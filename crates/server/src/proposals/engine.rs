@@ -57,7 +57,6 @@ pub struct Engine {
     ledger: Arc<LedgerAdapter>,
     policy: config::Proposals,
     events: Events,
-    http: reqwest::Client,
 }
 
 fn refused(refusal: &Refusal) -> Error {
@@ -122,11 +121,6 @@ impl Engine {
             ledger,
             policy,
             events,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(std::time::Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
         }
     }
 
@@ -155,10 +149,21 @@ impl Engine {
     }
 
     /// Commits `tx` with `entry` recording its change, and waits until the entry is in the log.
-    async fn commit(&self, mut tx: crate::store::Tx, entry: audit::Entry) -> Result<(), Error> {
+    /// With `changed` = (proposal, what happened), consoles are told `proposal.<what>` once the
+    /// change is committed.
+    async fn commit(
+        &self,
+        mut tx: crate::store::Tx,
+        entry: audit::Entry,
+        changed: Option<(&str, &str)>,
+    ) -> Result<(), Error> {
         let recorded = self.audit.record(&mut tx, entry).await?;
         tx.commit().await.map_err(crate::store::Error::from)?;
         self.audit.sequenced(recorded).await?;
+        if let Some((proposal, what)) = changed {
+            self.events
+                .publish(Event::new(&format!("proposal.{what}"), Some(proposal)));
+        }
         Ok(())
     }
 
@@ -258,10 +263,10 @@ impl Engine {
                 "the deployment's token exists already".to_owned(),
             ));
         }
-        if !store::list(&self.db, Some(ProposalStatus::Open), 1000)
+        if store::list(&self.db, Some(ProposalStatus::Open), 1000)
             .await?
             .iter()
-            .all(|p| p.kind != ProposalKind::TokenCreate)
+            .any(|p| p.kind == ProposalKind::TokenCreate)
         {
             return Err(Error::Api(
                 ErrorCode::Conflict,
@@ -528,9 +533,8 @@ impl Engine {
             None,
             details,
         );
-        self.commit(tx, entry).await?;
-        self.events
-            .publish(Event::new("proposal.created", Some(&proposal.id)));
+        self.commit(tx, entry, Some((&proposal.id, "created")))
+            .await?;
         Ok(proposal)
     }
 
@@ -546,9 +550,7 @@ impl Engine {
         if let Err(refusal) = may_sign(&proposal, &by.name, Utc::now()) {
             return Err(self.deny(by, action, object, refusal).await);
         }
-        let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
-        let key = keys::store::of(&mut tx, &by.name).await?;
-        drop(tx);
+        let key = keys::store::of_officer(&self.db, &by.name).await?;
         match key {
             Some(key) => Ok((proposal, key)),
             None => Err(self.deny(by, action, object, Refusal::NoLedgerKey).await),
@@ -591,7 +593,7 @@ impl Engine {
             None,
             details,
         );
-        self.commit(tx, entry).await?;
+        self.commit(tx, entry, None).await?;
         Ok(ApprovalRequest {
             request,
             proposal: id.to_owned(),
@@ -703,9 +705,7 @@ impl Engine {
             None,
             details,
         );
-        self.commit(tx, entry).await?;
-        self.events
-            .publish(Event::new("proposal.approved", Some(id)));
+        self.commit(tx, entry, Some((id, "approved"))).await?;
         let proposal = self.get(id).await?;
         self.settle(&proposal, false).await?;
         self.get(id).await
@@ -744,9 +744,7 @@ impl Engine {
             None,
             details,
         );
-        self.commit(tx, entry).await?;
-        self.events
-            .publish(Event::new("proposal.rejected", Some(id)));
+        self.commit(tx, entry, Some((id, "rejected"))).await?;
         self.get(id).await
     }
 
@@ -778,9 +776,7 @@ impl Engine {
             None,
             serde_json::json!({}),
         );
-        self.commit(tx, entry).await?;
-        self.events
-            .publish(Event::new("proposal.cancelled", Some(id)));
+        self.commit(tx, entry, Some((id, "cancelled"))).await?;
         self.get(id).await
     }
 
@@ -793,12 +789,10 @@ impl Engine {
         if proposal.status != ProposalStatus::Open {
             return Ok(false);
         }
+        let actor = audit::Actor::server();
         let server = By {
-            actor: audit::Actor {
-                name: "gatehouse-server".to_owned(),
-                fingerprint: gatehouse_protocol::Fingerprint::from_digest([0; 32]),
-            },
-            name: "gatehouse-server".to_owned(),
+            name: actor.name.clone(),
+            actor,
             roles: Vec::new(),
             request_id: format!("settle-{}", proposal.id),
         };
@@ -897,40 +891,18 @@ impl Engine {
             "approvers": proposal.approvals.iter().map(|a| a.officer.clone()).collect::<Vec<_>>(),
         });
         let entry = Self::entry(&server, action, object, kind, None, details);
-        self.commit(tx, entry).await?;
-        self.events.publish(Event::new(
-            &format!("proposal.{}", status.as_str()),
-            Some(&proposal.id),
-        ));
+        self.commit(tx, entry, Some((&proposal.id, status.as_str())))
+            .await?;
         Ok(true)
     }
 
     /// What the mirror node says the schedule's transaction did: `Ok(None)` while it has not
     /// executed; `Err` when there is no mirror or it cannot tell.
     pub async fn mirror_outcome(&self, proposal: &Proposal) -> Result<Option<Outcome>, String> {
-        let mirror = self
+        let schedule: serde_json::Value = self
             .ledger
-            .mirror()
-            .first()
-            .cloned()
-            .ok_or("no mirror node is configured")?;
-        let base = mirror.trim_end_matches('/');
-        let get = |url: String| async move {
-            let response = self
-                .http
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            if !response.status().is_success() {
-                return Err(format!("{url}: HTTP {}", response.status()));
-            }
-            response
-                .json::<serde_json::Value>()
-                .await
-                .map_err(|e| e.to_string())
-        };
-        let schedule = get(format!("{base}/api/v1/schedules/{}", proposal.schedule_id)).await?;
+            .mirror_json(&format!("/api/v1/schedules/{}", proposal.schedule_id))
+            .await?;
         if schedule["executed_timestamp"].is_null() {
             return Ok(None);
         }
@@ -944,7 +916,10 @@ impl Engine {
                 Some(format!("{payer}-{secs}-{nanos}"))
             })
             .ok_or("the stored scheduled transaction id is malformed")?;
-        let found = get(format!("{base}/api/v1/transactions/{id}?scheduled=true")).await?;
+        let found: serde_json::Value = self
+            .ledger
+            .mirror_json(&format!("/api/v1/transactions/{id}?scheduled=true"))
+            .await?;
         let tx = &found["transactions"][0];
         let status = tx["result"].as_str().unwrap_or("UNKNOWN").to_owned();
         let serials = tx["nft_transfers"]
