@@ -48,6 +48,9 @@ pub(crate) enum ProfileAction {
         /// Read the key's passphrase from standard input (first line) and keep it in the OS keyring.
         #[arg(long)]
         passphrase_stdin: bool,
+        /// The mirror node approvals are checked against (https://host[:port]).
+        #[arg(long)]
+        mirror: Option<String>,
     },
     /// Import a profile file (as written by `gatehouse-server init`).
     Import {
@@ -59,6 +62,18 @@ pub(crate) enum ProfileAction {
         /// Use this server URL instead of the file's.
         #[arg(long)]
         server: Option<String>,
+    },
+    /// Pin the mirror node this profile's approvals are checked against (the ledger's copy of
+    /// what you sign is read from it, never from an address the server gives).
+    Mirror {
+        /// Profile name.
+        name: String,
+        /// The mirror node's REST base URL, https://host[:port] (http:// only on this computer).
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        url: Option<String>,
+        /// Unpin it: approving then needs --mirror each time.
+        #[arg(long)]
+        clear: bool,
     },
     /// List profiles.
     List,
@@ -121,6 +136,7 @@ pub(crate) fn run(store: &ProfileStore, action: ProfileAction) -> Result<(), Fai
             device,
             environment,
             passphrase_stdin,
+            mirror,
         } => {
             let key_passphrase = if passphrase_stdin {
                 Some(read_passphrase("key passphrase")?)
@@ -150,6 +166,7 @@ pub(crate) fn run(store: &ProfileStore, action: ProfileAction) -> Result<(), Fai
                 ca_cert: ca,
                 client_cert: cert,
                 key,
+                mirror_url: mirror,
             };
             let added = store.add(NewProfile {
                 profile,
@@ -160,6 +177,13 @@ pub(crate) fn run(store: &ProfileStore, action: ProfileAction) -> Result<(), Fai
         ProfileAction::Import { file, name, server } => {
             let added = store.import(&file, name.as_deref(), server.as_deref())?;
             say!("imported profile {} ({})", added.name, added.server_url);
+        }
+        ProfileAction::Mirror { name, url, .. } => {
+            let updated = store.set_mirror(&name, url.as_deref())?;
+            match &updated.mirror_url {
+                Some(url) => say!("profile {name}: approvals are checked against {url}"),
+                None => say!("profile {name}: no mirror pinned"),
+            }
         }
         ProfileAction::List => {
             for p in store.list()? {
@@ -174,6 +198,10 @@ pub(crate) fn run(store: &ProfileStore, action: ProfileAction) -> Result<(), Fai
             say!("CA:          {}", p.ca_cert.display());
             say!("certificate: {}", p.client_cert.display());
             say!("key:         {}", p.key.describe());
+            say!(
+                "mirror:      {}",
+                p.mirror_url.as_deref().unwrap_or("(none pinned)")
+            );
         }
         ProfileAction::Remove { name } => {
             store.remove(&name)?;

@@ -104,9 +104,10 @@ pub enum ProposalAction {
         /// Your ledger key's id on the device (hex; a YubiKey's slot, e.g. 9c).
         #[arg(long)]
         key: String,
-        /// The mirror node to read the ledger's copy from (or GATEHOUSE_MIRROR_URL).
+        /// The mirror node to read the ledger's copy from (or GATEHOUSE_MIRROR_URL); by default
+        /// the one pinned in the profile (`gatehouse profile mirror`).
         #[arg(long, env = "GATEHOUSE_MIRROR_URL")]
-        mirror: String,
+        mirror: Option<String>,
         /// Profile to use.
         #[arg(long, short)]
         profile: Option<String>,
@@ -318,7 +319,21 @@ pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
             mirror,
             profile,
         } => {
-            let conn = connection(profile).await?;
+            let (store, profile) = profile::chosen(profile)?;
+            let Some(mirror) = mirror.or_else(|| profile.mirror_url.clone()) else {
+                return Err(Failure {
+                    code: Exit::Usage,
+                    message: format!(
+                        "profile {} pins no mirror node to check the ledger's copy against",
+                        profile.name
+                    ),
+                    hint: Some(format!(
+                        "pin one with `gatehouse profile mirror {} https://MIRROR`, or give --mirror",
+                        profile.name
+                    )),
+                });
+            };
+            let conn = connect(&store, &profile).await?;
             let review = proposals::review(&conn, &id, &mirror).await?;
             print_review(&review);
             let key_id = parse_id(&key)?;

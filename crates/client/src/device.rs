@@ -69,6 +69,7 @@ mod tests {
                 path: "alice.key".into(),
                 encrypted: false,
             },
+            mirror_url: None,
         };
         let refused = identity(&profile, &Pin::new("123456".to_owned())).expect_err("a file key");
         assert!(

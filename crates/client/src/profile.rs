@@ -117,6 +117,10 @@ pub struct Profile {
     pub client_cert: PathBuf,
     /// The client key.
     pub key: KeySource,
+    /// The mirror node whose copy of the ledger approvals are checked against: pinned here, by
+    /// the officer, so the server cannot point the console at a mirror of its choosing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_url: Option<String>,
 }
 
 impl Profile {
@@ -157,6 +161,9 @@ impl Profile {
                 }
             }
         }
+        if let Some(mirror) = &self.mirror_url {
+            validate_mirror(mirror)?;
+        }
         for (what, path) in files {
             if !path.is_file() {
                 return Err(Error::Invalid(format!(
@@ -167,6 +174,32 @@ impl Profile {
         }
         Ok(())
     }
+}
+
+/// A mirror node's REST base URL: `https://host[:port]`, or `http://` to a loopback address (a
+/// local simulator), without a query or credentials.
+pub fn validate_mirror(url: &str) -> Result<(), Error> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| Error::Invalid(format!("mirror URL {url:?} is not a URL: {e}")))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let scheme_ok = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
+    if !scheme_ok || host.is_empty() {
+        return Err(Error::Invalid(format!(
+            "mirror URL {url:?} must be https://host[:port] (http:// only for a simulator on this computer)"
+        )));
+    }
+    if parsed.query().is_some() || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(Error::Invalid(format!(
+            "mirror URL {url:?} must be a base URL, without a query or credentials"
+        )));
+    }
+    Ok(())
 }
 
 fn validate_name(name: &str) -> Result<(), Error> {
@@ -348,9 +381,27 @@ impl ProfileStore {
                     path: base.join(file.client_key),
                     encrypted: false,
                 },
+                mirror_url: None,
             },
             key_passphrase: None,
         })
+    }
+
+    /// Pins (or with `None`, unpins) the mirror node `name`'s approvals are checked against.
+    pub fn set_mirror(&self, name: &str, mirror_url: Option<&str>) -> Result<Profile, Error> {
+        if let Some(url) = mirror_url {
+            validate_mirror(url)?;
+        }
+        let mut file = self.read()?;
+        let profile = file
+            .profiles
+            .iter_mut()
+            .find(|p| p.name == name)
+            .ok_or_else(|| Error::NotFound(name.to_owned()))?;
+        profile.mirror_url = mirror_url.map(|u| u.trim_end_matches('/').to_owned());
+        let updated = profile.clone();
+        self.write(&file)?;
+        Ok(updated)
     }
 
     /// Removes a profile and its keyring secrets.
@@ -440,6 +491,7 @@ mod tests {
                 path: dir.join("me.key"),
                 encrypted: false,
             },
+            mirror_url: None,
         }
     }
 

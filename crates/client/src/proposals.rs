@@ -61,7 +61,9 @@ fn mismatch(what: impl Into<String>) -> ReviewError {
 pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(), ReviewError> {
     match (payload, &scheduled.action) {
         (
-            Payload::Mint { token, metadata },
+            Payload::Mint {
+                token, metadata, ..
+            },
             ScheduledAction::TokenMint {
                 token: t,
                 metadata: m,
@@ -273,6 +275,7 @@ mod tests {
         let claim = Payload::Mint {
             token: "0.0.5".into(),
             metadata: vec!["ipfs://a".into()],
+            documents: Vec::new(),
         };
         assert!(check_payload(&claim, &mint("0.0.5", &["ipfs://a"])).is_ok());
         for (bytes, why) in [

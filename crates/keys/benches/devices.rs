@@ -194,6 +194,7 @@ fn connections(card: Option<&testing::VirtualCard>) {
         ca_cert: deployment.ca_cert(),
         client_cert: cert,
         key,
+        mirror_url: None,
     };
     let mut identities: Vec<(&str, Profile, Arc<dyn ClientIdentity>)> = Vec::new();
 

@@ -127,6 +127,10 @@ pub enum Payload {
         token: String,
         /// Each NFT's on-chain metadata (usually an `ipfs://` URI), as UTF-8 text.
         metadata: Vec<String>,
+        /// The HIP-412 documents the proposer supplied, in `metadata`'s order (`null` where
+        /// none), exactly as given: consoles check them (schema, CID) themselves.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        documents: Vec<Option<String>>,
     },
 }
 

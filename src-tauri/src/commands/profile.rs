@@ -97,6 +97,7 @@ impl NewProfile {
                     path: chosen.path(ProfileFile::ClientKey, client_key)?,
                     encrypted: false,
                 },
+                mirror_url: None,
             },
             key_passphrase: key_passphrase.filter(|p| !p.is_empty()).map(Secret::new),
         })

@@ -73,15 +73,14 @@ impl Officer {
         self.command(pin, args, false)
     }
 
-    /// Approves proposal `id` on the officer's device.
+    /// Approves proposal `id` on the officer's device, reading the ledger's copy from `mirror`
+    /// (empty: the one pinned in the profile).
     fn approve(&self, pin: &str, id: &str, mirror: &str) -> Output {
-        self.command(
-            pin,
-            &[
-                "proposal", "approve", id, "--key", &self.key, "--mirror", mirror,
-            ],
-            true,
-        )
+        let mut args = vec!["proposal", "approve", id, "--key", &self.key];
+        if !mirror.is_empty() {
+            args.extend(["--mirror", mirror]);
+        }
+        self.command(pin, &args, true)
     }
 }
 
@@ -287,9 +286,40 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         text(&wrong)
     );
 
+    // Bob pins the mirror in his profile (plain HTTP to another host is refused), after which
+    // approving needs no --mirror; without a pinned mirror it is refused before anything is
+    // signed.
+    let unpinned = blocking({
+        let (o, id) = (officers.clone(), mint.clone());
+        move || o[1].approve(o[1].pin(), &id, "")
+    })
+    .await;
+    assert_failure(
+        &unpinned,
+        2,
+        "pins no mirror node",
+        "no mirror, no approval",
+    );
+    let plain = gatehouse(
+        &officers[1].config,
+        &["profile", "mirror", "bob", "http://mirror.example"],
+    );
+    assert!(
+        !plain.status.success() && text(&plain).contains("https://"),
+        "{}",
+        text(&plain)
+    );
+    let pinned = gatehouse(&officers[1].config, &["profile", "mirror", "bob", &mirror]);
+    assert!(pinned.status.success(), "{}", text(&pinned));
+
     // Bob and carol approve: the ledger mints. Carol's card signs after her touch.
     for i in [1, 2] {
-        let (o, id, m) = (officers.clone(), mint.clone(), mirror.clone());
+        let m = if i == 1 {
+            String::new()
+        } else {
+            mirror.clone()
+        };
+        let (o, id) = (officers.clone(), mint.clone());
         let touch = (i == 2).then(|| card.touch(std::time::Duration::from_millis(200)));
         let out = blocking(move || o[i].approve(o[i].pin(), &id, &m)).await;
         if let Some(touch) = touch {

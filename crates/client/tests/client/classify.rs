@@ -25,6 +25,7 @@ pub(crate) fn profile(ca: std::path::PathBuf, person: &PersonFiles, addr: Socket
             path: person.key.clone(),
             encrypted: false,
         },
+        mirror_url: None,
     }
 }
 

@@ -380,6 +380,7 @@ async fn serve_carol(
             device,
             key: id.to_string(),
         },
+        mirror_url: None,
     };
     (profile, fingerprint, server)
 }

@@ -25,6 +25,7 @@ pub fn connection(
             path: person.key.clone(),
             encrypted: false,
         },
+        mirror_url: None,
     };
     let identity = Arc::new(FileIdentity::load(&person.cert, &person.key, None).expect("identity"));
     Connection::new(&profile, identity).expect("connection")

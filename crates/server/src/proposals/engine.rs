@@ -435,6 +435,7 @@ impl Engine {
         let payload = Payload::Mint {
             token,
             metadata: new.metadata.clone(),
+            documents: new.documents.clone(),
         };
         self.schedule(
             by,
@@ -860,8 +861,12 @@ impl Engine {
         {
             store::set_token(&mut tx, token, treasury, &proposal.id).await?;
         }
-        if let (Payload::Mint { token, metadata }, ProposalStatus::Executed) =
-            (&proposal.payload, status)
+        if let (
+            Payload::Mint {
+                token, metadata, ..
+            },
+            ProposalStatus::Executed,
+        ) = (&proposal.payload, status)
         {
             let approvers: Vec<String> = proposal
                 .approvals

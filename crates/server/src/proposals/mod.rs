@@ -271,6 +271,7 @@ mod tests {
             payload: Payload::Mint {
                 token: "0.0.9".into(),
                 metadata: vec!["ipfs://x".into()],
+                documents: Vec::new(),
             },
             schedule_id: "0.0.10".into(),
             scheduled_transaction_id: "0.0.2@1.0?scheduled".into(),

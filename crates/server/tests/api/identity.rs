@@ -39,6 +39,7 @@ pub(crate) fn connect(
             path: person.key.clone(),
             encrypted: false,
         },
+        mirror_url: None,
     };
     let identity = FileIdentity::load(&person.cert, &person.key, None).expect("identity loads");
     Connection::new(&profile, Arc::new(identity)).expect("connection prepares")

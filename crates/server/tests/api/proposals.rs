@@ -606,6 +606,17 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         .await
         .expect("a document under its own CID is accepted");
     assert_eq!(good.status, ProposalStatus::Open);
+    // The document travels with the proposal, byte for byte, so consoles check it themselves.
+    let fetched: Proposal = alice
+        .get(&format!("/v1/proposals/{}", good.id))
+        .await
+        .expect("the proposal reads back");
+    match fetched.payload {
+        Payload::Mint { documents, .. } => {
+            assert_eq!(documents, vec![Some(document.to_owned())]);
+        }
+        other => panic!("a mint's payload: {other:?}"),
+    }
     let other = format!(
         "ipfs://{}",
         gatehouse_protocol::hip412::raw_cid(b"another file")
