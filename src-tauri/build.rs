@@ -27,6 +27,13 @@ fn main() {
         "audit_entry",
         "audit_export",
         "audit_discard",
+        "proposals_list",
+        "proposal_detail",
+        "proposal_review",
+        "proposal_approve",
+        "proposal_reject",
+        "proposal_cancel",
+        "mint_propose",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

@@ -26,6 +26,8 @@ pub struct Console {
     pub chosen: commands::files::Chosen,
     /// The devices the last scan found: device commands name them by id.
     pub devices: commands::device::Scanned,
+    /// Proposals reviewed and waiting for the officer's signature.
+    pub reviews: commands::proposals::Reviews,
 }
 
 impl Console {
@@ -52,6 +54,7 @@ impl Console {
             live: commands::connection::Live::default(),
             chosen: commands::files::Chosen::default(),
             devices: commands::device::Scanned::default(),
+            reviews: commands::proposals::Reviews::default(),
         }
     }
 }
@@ -86,6 +89,13 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::audit::audit_entry,
             commands::audit::audit_export,
             commands::audit::audit_discard,
+            commands::proposals::proposals_list,
+            commands::proposals::proposal_detail,
+            commands::proposals::proposal_review,
+            commands::proposals::proposal_approve,
+            commands::proposals::proposal_reject,
+            commands::proposals::proposal_cancel,
+            commands::proposals::mint_propose,
         ])
 }
 

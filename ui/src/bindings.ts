@@ -90,9 +90,72 @@ export const commands = {
 	auditExport: (profile: string, filter: AuditFilter, selection: string, request: ExportRequest) => typedError<ExportDone | null, IpcError>(__TAURI_INVOKE("audit_export", { profile, filter, selection, request })),
 	/**  Forgets the cache and its pinned key. `confirm` must be the profile's name. */
 	auditDiscard: (profile: string, confirm: string) => typedError<AuditStatus, IpcError>(__TAURI_INVOKE("audit_discard", { profile, confirm })),
+	/**  The proposals (newest first, at most 200), the server's alarms, and who I am. */
+	proposalsList: (profile: string) => typedError<Approvals, IpcError>(__TAURI_INVOKE("proposals_list", { profile })),
+	/**  One proposal, its scheduled body decoded here. */
+	proposalDetail: (profile: string, id: string) => typedError<ProposalDetail, IpcError>(__TAURI_INVOKE("proposal_detail", { profile, id })),
+	/**
+	 *  Prepares an approval: checks the scheduled body against the ledger's copy (from the mirror
+	 *  pinned in the profile), asks the server for the body to sign and decodes it. Nothing is
+	 *  signed; the checked review waits here for `proposal_approve`.
+	 */
+	proposalReview: (profile: string, id: string) => typedError<ReviewView, IpcError>(__TAURI_INVOKE("proposal_review", { profile, id })),
+	/**
+	 *  Signs the reviewed proposal's body on `device` (an id from the last scan) with the key there
+	 *  that is the person's enrolled ledger key, and sends the signature. The review is used once:
+	 *  signing again needs a new review.
+	 */
+	proposalApprove: (profile: string, id: string, device: string, pin: string) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("proposal_approve", { profile, id, device, pin })),
+	/**  Rejects a proposal, with a reason. */
+	proposalReject: (profile: string, id: string, reason: string) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("proposal_reject", { profile, id, reason })),
+	/**  Cancels a proposal (its proposer, or an administrator). */
+	proposalCancel: (profile: string, id: string) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("proposal_cancel", { profile, id })),
+	/**  Proposes minting one NFT per `metadata` entry (usually an `ipfs://` URI, at most 100 bytes). */
+	mintPropose: (profile: string, metadata: string[]) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("mint_propose", { profile, metadata })),
 };
 
 /* Types */
+/**  An alarm the server raised. */
+export type AlarmView = {
+	/**  Its id. */
+	id: string,
+	/**  `unexplained-mint` or `mint-volume`. */
+	kind: string,
+	/**  What it is about. */
+	subject: string,
+	/**  What happened and what to do. */
+	message: string,
+	/**  When, RFC 3339 UTC. */
+	raisedAt: string,
+};
+
+/**  One approval. */
+export type ApprovalView = {
+	/**  The officer. */
+	officer: string,
+	/**  When the server accepted it, RFC 3339 UTC. */
+	at: string,
+	/**  The device, as the officer's console reported it. */
+	device: string | null,
+	/**  The ScheduleSign transaction that carried it to the ledger. */
+	transactionId: string,
+};
+
+/**  The approvals screen: who I am, the proposals and the server's alarms. */
+export type Approvals = {
+	/**  The person's registered name. */
+	me: string,
+	/**  Proposals, newest first. */
+	proposals: ProposalSummary[],
+	/**  Alarms, newest first. */
+	alarms: AlarmView[],
+	/**
+	 *  The mirror node the profile pins for checking what is signed; none pinned: approving is
+	 *  refused until one is.
+	 */
+	mirror: string | null,
+};
+
 /**  A standing verification alarm. */
 export type AuditAlarm = {
 	/**  `server` (what the server served) or `cache` (this computer's copy). */
@@ -314,6 +377,22 @@ export type DeviceSummary = {
 	notForProduction: boolean,
 };
 
+/**  A supplied HIP-412 document, checked here. */
+export type DocumentView = {
+	/**  `name`. */
+	name: string,
+	/**  `image`. */
+	image: string,
+	/**  `type`. */
+	mimeType: string,
+	/**  `description`. */
+	description: string | null,
+	/**  The CID check in words (`matches bafk...`, `not an ipfs:// URI`, ...). */
+	cid: string,
+	/**  Whether the CID recomputed here is the one on chain. */
+	cidMatches: boolean,
+};
+
 /**  Which kind of deployment a profile talks to; the console colours its banner by it. */
 export type Environment = 
 /**  A developer's or demo deployment. */
@@ -373,6 +452,19 @@ export type ErrorCode =
 "device_touch_timeout" | 
 /**  Any other device failure. */
 "device" | 
+/**  The server refused the request (a rule, a role, a state): the message says why. */
+"refused" | 
+/**
+ *  What the officer would sign does not match what the server shows, the ledger holds, or
+ *  the documents say: nothing is signed.
+ */
+"do_not_sign" | 
+/**  The mirror node pinned in the profile could not be read: nothing is signed. */
+"mirror_unreachable" | 
+/**  The profile pins no mirror node, so what is signed cannot be checked against the ledger. */
+"mirror_not_pinned" | 
+/**  Signing needs a fresh review of the proposal. */
+"review_required" | 
 /**  Anything else. */
 "internal";
 
@@ -398,6 +490,14 @@ passphrase: string } |
 { kind: "csv" } | 
 /**  Plain JSON (the UI has shown its warning). */
 { kind: "json" };
+
+/**  One line of a decoded transaction. */
+export type FieldView = {
+	/**  What it is. */
+	label: string,
+	/**  Its value. */
+	value: string,
+};
 
 /**  Who the server says we are. */
 export type Identity = {
@@ -425,6 +525,22 @@ export type IpcError = {
 	fingerprint: string | null,
 	/**  Tries left before a device's PIN blocks, where the device counts them. */
 	triesLeft: number | null,
+};
+
+/**  One NFT of a mint as the decoded bytes write it. */
+export type ItemView = {
+	/**  Position in the mint. */
+	index: number,
+	/**  The metadata as text, when it is text. */
+	text: string | null,
+	/**  The metadata, hex. */
+	hex: string,
+	/**  Its length in bytes. */
+	bytes: number,
+	/**  The supplied document, checked here. */
+	document: DocumentView | null,
+	/**  Why the supplied document fails (schema, CID): do not sign. */
+	documentError: string | null,
 };
 
 /**  One key on a device. */
@@ -493,6 +609,43 @@ export type NewProfile = {
 	environment: Environment,
 };
 
+/**  What the ledger did. */
+export type OutcomeView = {
+	/**  The ledger's response code (`SUCCESS`, ...) or why the server gave up. */
+	status: string,
+	/**  When the server learnt it, RFC 3339 UTC. */
+	at: string,
+	/**  Serial numbers minted, as text. */
+	serials: string[],
+	/**  The token created. */
+	token: string | null,
+};
+
+/**  What the server says a proposal does (the decoded bytes are in [`ProposalDetail`]). */
+export type PayloadSummary = 
+/**  Mint NFTs. */
+{ kind: "mint"; 
+/**  The token. */
+token: string; 
+/**  Each NFT's on-chain metadata. */
+metadata: string[] } | 
+/**  Create the token. */
+{ kind: "token-create"; 
+/**  Name. */
+name: string; 
+/**  Symbol. */
+symbol: string; 
+/**  Most NFTs that can ever exist, as exact text. */
+maxSupply: string; 
+/**  The treasury account. */
+treasury: string; 
+/**  Officers whose keys make up the admin and supply keys. */
+officers: string[]; 
+/**  Signatures those keys need. */
+threshold: number; 
+/**  Responders whose keys make up the pause key. */
+responders: string[] };
+
 /**  The files of the add-profile form. */
 export type ProfileFile = 
 /**  The deployment's CA certificate. */
@@ -516,6 +669,104 @@ export type ProfileSummary = {
 	clientCert: string,
 	/**  Where the key is, for people. */
 	keySource: string,
+};
+
+/**  A proposal with its scheduled body decoded here. */
+export type ProposalDetail = {
+	/**  The proposal. */
+	proposal: ProposalSummary,
+	/**  Short fingerprint of the scheduled body's bytes. */
+	fingerprint: string | null,
+	/**  Every field of the scheduled body, decoded here. */
+	scheduled: FieldView[],
+	/**  A mint's NFTs, each with its document checked here. */
+	items: ItemView[],
+	/**
+	 *  Why the scheduled body could not be decoded, or does not do what the server says: such a
+	 *  proposal is never signed.
+	 */
+	problem: string | null,
+};
+
+/**  What a proposal does. */
+export type ProposalKind = 
+/**  Create the deployment's NFT token, its keys held by the officers' devices. */
+"token-create" | 
+/**  Mint NFTs of the deployment's token. */
+"mint";
+
+/**  Where a proposal stands. */
+export type ProposalStatus = 
+/**  Collecting approvals. */
+"open" | 
+/**  The ledger executed it. */
+"executed" | 
+/**  The ledger executed it and the inner transaction failed (see the outcome). */
+"failed" | 
+/**  The deadline passed before enough officers approved. */
+"expired" | 
+/**  The proposer or an administrator withdrew it. */
+"cancelled" | 
+/**  So many eligible officers rejected it that the threshold can no longer be reached. */
+"rejected";
+
+/**  A proposal as the queue lists it. */
+export type ProposalSummary = {
+	/**  Its id. */
+	id: string,
+	/**  What it does. */
+	kind: ProposalKind,
+	/**  Where it stands. */
+	status: ProposalStatus,
+	/**  Who proposed it. */
+	proposer: string,
+	/**  When, RFC 3339 UTC. */
+	createdAt: string,
+	/**  Approvals after this are refused, RFC 3339 UTC. */
+	deadline: string,
+	/**  Approvals needed. */
+	threshold: number,
+	/**  Officers who may approve. */
+	eligible: string[],
+	/**  What the server says it does. */
+	payload: PayloadSummary,
+	/**  The ledger schedule. */
+	scheduleId: string,
+	/**  Approvals so far. */
+	approvals: ApprovalView[],
+	/**  Rejections so far. */
+	rejections: RejectionView[],
+	/**  What the ledger did, once final. */
+	outcome: OutcomeView | null,
+	/**  Open, the person may sign, did not propose it, and has neither signed nor rejected it. */
+	waitsForMe: boolean,
+};
+
+/**  One rejection. */
+export type RejectionView = {
+	/**  The officer. */
+	officer: string,
+	/**  When, RFC 3339 UTC. */
+	at: string,
+	/**  Why, in their words. */
+	reason: string,
+};
+
+/**
+ *  A proposal checked and ready to sign: the detail, and the body the device would sign,
+ *  decoded here.
+ */
+export type ReviewView = {
+	/**  The proposal, decoded. */
+	detail: ProposalDetail,
+	/**  The mirror node the scheduled body was found identical at. */
+	mirror: string,
+	/**  Short fingerprint of the bytes the device signs. */
+	bodyFingerprint: string,
+	/**  Every field of the bytes the device signs. */
+	body: FieldView[],
+	/**  The body is refused by the ledger after this, RFC 3339 UTC: review again after it. */
+	expiresAt: string,
 };
 
 /**  What an officer registry entry allows its holder to do. */

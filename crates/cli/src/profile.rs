@@ -41,7 +41,7 @@ pub(crate) enum ProfileAction {
         #[arg(long)]
         device_key: Option<String>,
         #[command(flatten)]
-        device: device::DeviceArgs,
+        device: Box<device::DeviceArgs>,
         /// development, staging or production.
         #[arg(long, default_value = "development")]
         environment: Environment,

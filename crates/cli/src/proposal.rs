@@ -9,7 +9,6 @@
 use clap::Subcommand;
 use gatehouse_client::proposals::{self, Review};
 use gatehouse_keys::key::Algorithm;
-use gatehouse_protocol::hedera::{KeyView, ScheduledAction};
 use gatehouse_protocol::proposal::{
     LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewToken, Proposal, Reject,
 };
@@ -437,23 +436,10 @@ fn print_proposal(p: &Proposal) {
     }
 }
 
-fn key_text(key: &Option<KeyView>) -> String {
-    fn one(k: &KeyView) -> String {
-        match k {
-            KeyView::Ed25519 { key } => format!("ed25519:{key}"),
-            KeyView::EcdsaSecp256k1 { key } => format!("secp256k1:{key}"),
-            KeyView::Threshold { threshold, keys } => format!(
-                "{threshold} of [{}]",
-                keys.iter().map(one).collect::<Vec<_>>().join(", ")
-            ),
-            KeyView::List { keys } => format!(
-                "all of [{}]",
-                keys.iter().map(one).collect::<Vec<_>>().join(", ")
-            ),
-            KeyView::Other { name } => name.clone(),
-        }
+fn print_fields(fields: &[proposals::Field]) {
+    for f in fields {
+        say!("  {:<12} {}", format!("{}:", f.label), f.value);
     }
-    key.as_ref().map_or_else(|| "none".to_owned(), one)
 }
 
 fn print_scheduled(view: &gatehouse_protocol::hedera::ScheduledView) {
@@ -461,61 +447,7 @@ fn print_scheduled(view: &gatehouse_protocol::hedera::ScheduledView) {
         "scheduled transaction, decoded here (fingerprint {}):",
         view.fingerprint
     );
-    say!("  memo:       {}", view.memo);
-    say!(
-        "  max fee:    {} hbar",
-        gatehouse_client::ledger::hbar(i64::try_from(view.max_fee_tinybars).unwrap_or(i64::MAX))
-    );
-    match &view.action {
-        ScheduledAction::TokenMint {
-            token,
-            metadata,
-            amount,
-        } => {
-            say!(
-                "  action:     MINT {} NFT(s) of token {token}",
-                metadata.len()
-            );
-            if *amount != 0 {
-                say!("  amount:     {amount} (fungible!)");
-            }
-            for (i, m) in metadata.iter().enumerate() {
-                match &m.text {
-                    Some(text) => say!("  metadata[{i}]: {text} ({} bytes)", m.bytes),
-                    None => say!("  metadata[{i}]: (binary) {}", m.hex),
-                }
-            }
-        }
-        ScheduledAction::TokenCreate {
-            name,
-            symbol,
-            treasury,
-            token_type,
-            supply_type,
-            max_supply,
-            admin_key,
-            supply_key,
-            pause_key,
-            other_keys,
-            memo,
-        } => {
-            say!(
-                "  action:     CREATE TOKEN {name} ({symbol}), {token_type}, {supply_type} max {max_supply}"
-            );
-            say!("  treasury:   {treasury}");
-            say!("  admin key:  {}", key_text(admin_key));
-            say!("  supply key: {}", key_text(supply_key));
-            say!("  pause key:  {}", key_text(pause_key));
-            if !other_keys.is_empty() {
-                say!("  OTHER KEYS: {}", other_keys.join(", "));
-            }
-            say!("  token memo: {memo}");
-        }
-        ScheduledAction::Unsupported { name } => {
-            say!("  action:     {name} (Gatehouse does not approve this)")
-        }
-        _ => say!("  action:     unknown"),
-    }
+    print_fields(&proposals::scheduled_fields(view));
 }
 
 fn print_review(review: &Review) {
@@ -524,22 +456,23 @@ fn print_review(review: &Review) {
         "checked against the ledger's copy at {}: identical",
         review.mirror
     );
-    let b = &review.body;
-    say!("you sign, decoded here (fingerprint {}):", b.fingerprint);
-    say!("  transaction: {}", b.transaction_id);
-    say!("  payer:       {}", b.payer);
-    say!("  node:        {}", b.node);
-    say!(
-        "  valid:       {} for {} s",
-        b.valid_start.to_rfc3339(),
-        b.valid_duration_secs
-    );
-    say!(
-        "  max fee:     {} hbar",
-        gatehouse_client::ledger::hbar(i64::try_from(b.max_fee_tinybars).unwrap_or(i64::MAX))
-    );
-    say!("  memo:        {}", b.memo);
-    if let gatehouse_protocol::hedera::Action::ScheduleSign { schedule } = &b.action {
-        say!("  action:      SIGN SCHEDULE {schedule}");
+    for item in proposals::mint_items(&review.proposal.payload, &review.scheduled) {
+        match &item.document {
+            Some(Ok(doc)) => say!(
+                "  document[{}]: {:?}, image {} ({}); CID {}",
+                item.index,
+                doc.name,
+                doc.image,
+                doc.mime_type,
+                doc.cid
+            ),
+            Some(Err(why)) => say!("  document[{}]: DOES NOT CHECK: {why}", item.index),
+            None => {}
+        }
     }
+    say!(
+        "you sign, decoded here (fingerprint {}):",
+        review.body.fingerprint
+    );
+    print_fields(&proposals::body_fields(&review.body));
 }

@@ -8,7 +8,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use gatehouse_protocol::hedera::{self, Action, BodyView, ScheduledAction, ScheduledView};
+use gatehouse_protocol::hedera::{
+    self, Action, BodyView, KeyView, MetadataView, ScheduledAction, ScheduledView,
+};
+use gatehouse_protocol::hip412;
 use gatehouse_protocol::proposal::{ApprovalRequest, Payload, Proposal, SignedApproval};
 
 use crate::connection::{Connection, Error as ConnectionError};
@@ -127,6 +130,15 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
     }
 }
 
+/// The proposal's scheduled body as the server gives it: its bytes, and decoded here.
+pub fn scheduled(proposal: &Proposal) -> Result<(Vec<u8>, ScheduledView), ReviewError> {
+    let bytes = B64
+        .decode(&proposal.scheduled_body)
+        .map_err(|_| mismatch("the server's scheduled body is not base64"))?;
+    let view = hedera::decode_scheduled(&bytes)?;
+    Ok((bytes, view))
+}
+
 /// The schedule's body as the ledger holds it, from mirror node `mirror`.
 async fn ledger_copy(mirror: &str, schedule: &str) -> Result<Vec<u8>, ReviewError> {
     let fail = |reason: String| ReviewError::Ledger {
@@ -173,10 +185,7 @@ async fn ledger_copy(mirror: &str, schedule: &str) -> Result<Vec<u8>, ReviewErro
 /// exactly that schedule, still inside its validity window.
 pub async fn review(conn: &Connection, id: &str, mirror: &str) -> Result<Review, ReviewError> {
     let proposal: Proposal = conn.get(&format!("/v1/proposals/{id}")).await?;
-    let scheduled_bytes = B64
-        .decode(&proposal.scheduled_body)
-        .map_err(|_| mismatch("the server's scheduled body is not base64"))?;
-    let scheduled = hedera::decode_scheduled(&scheduled_bytes)?;
+    let (scheduled_bytes, scheduled) = scheduled(&proposal)?;
     check_payload(&proposal.payload, &scheduled)?;
     let ledger = ledger_copy(mirror, &proposal.schedule_id).await?;
     if ledger != scheduled_bytes {
@@ -244,10 +253,182 @@ pub async fn submit(
     .await
 }
 
+/// One line of a decoded transaction, as a person reads it: the CLI prints these, the console
+/// lists them, so both show the same fields in the same words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// What it is.
+    pub label: String,
+    /// Its value, decoded here.
+    pub value: String,
+}
+
+fn field(label: &str, value: impl Into<String>) -> Field {
+    Field {
+        label: label.to_owned(),
+        value: value.into(),
+    }
+}
+
+fn hbar(tinybars: u64) -> String {
+    crate::ledger::hbar(i64::try_from(tinybars).unwrap_or(i64::MAX))
+}
+
+/// A Hedera key in words: `ed25519:…`, `2 of [...]`.
+pub fn key_text(key: Option<&KeyView>) -> String {
+    fn one(k: &KeyView) -> String {
+        match k {
+            KeyView::Ed25519 { key } => format!("ed25519:{key}"),
+            KeyView::EcdsaSecp256k1 { key } => format!("secp256k1:{key}"),
+            KeyView::Threshold { threshold, keys } => format!(
+                "{threshold} of [{}]",
+                keys.iter().map(one).collect::<Vec<_>>().join(", ")
+            ),
+            KeyView::List { keys } => format!(
+                "all of [{}]",
+                keys.iter().map(one).collect::<Vec<_>>().join(", ")
+            ),
+            KeyView::Other { name } => name.clone(),
+        }
+    }
+    key.map_or_else(|| "none".to_owned(), one)
+}
+
+/// Every field of a scheduled transaction (what the ledger will execute), decoded here.
+pub fn scheduled_fields(view: &ScheduledView) -> Vec<Field> {
+    let mut fields = Vec::new();
+    match &view.action {
+        ScheduledAction::TokenMint {
+            token,
+            metadata,
+            amount,
+        } => {
+            fields.push(field(
+                "action",
+                format!("MINT {} NFT(s) of token {token}", metadata.len()),
+            ));
+            if *amount != 0 {
+                fields.push(field("amount", format!("{amount} (a fungible amount!)")));
+            }
+            for (i, m) in metadata.iter().enumerate() {
+                let value = match &m.text {
+                    Some(text) => format!("{text} ({} bytes)", m.bytes),
+                    None => format!("(binary) {}", m.hex),
+                };
+                fields.push(field(&format!("metadata[{i}]"), value));
+            }
+        }
+        ScheduledAction::TokenCreate {
+            name,
+            symbol,
+            treasury,
+            token_type,
+            supply_type,
+            max_supply,
+            admin_key,
+            supply_key,
+            pause_key,
+            other_keys,
+            memo,
+        } => {
+            fields.push(field(
+                "action",
+                format!(
+                    "CREATE TOKEN {name} ({symbol}), {token_type}, {supply_type} max {max_supply}"
+                ),
+            ));
+            fields.push(field("treasury", treasury.as_str()));
+            fields.push(field("admin key", key_text(admin_key.as_ref())));
+            fields.push(field("supply key", key_text(supply_key.as_ref())));
+            fields.push(field("pause key", key_text(pause_key.as_ref())));
+            if !other_keys.is_empty() {
+                fields.push(field("OTHER KEYS", other_keys.join(", ")));
+            }
+            fields.push(field("token memo", memo.as_str()));
+        }
+        ScheduledAction::Unsupported { name } => {
+            fields.push(field(
+                "action",
+                format!("{name} (Gatehouse does not approve this)"),
+            ));
+        }
+        _ => fields.push(field("action", "unknown")),
+    }
+    fields.push(field("memo", view.memo.as_str()));
+    fields.push(field(
+        "max fee",
+        format!("{} hbar", hbar(view.max_fee_tinybars)),
+    ));
+    fields.push(field("SHA-256", view.sha256.as_str()));
+    fields
+}
+
+/// Every field of the body the device signs (a ScheduleSign), decoded here.
+pub fn body_fields(view: &BodyView) -> Vec<Field> {
+    let action = match &view.action {
+        Action::ScheduleSign { schedule } => format!("SIGN SCHEDULE {schedule}"),
+        Action::Other { name } => format!("{name} (never signed as an approval)"),
+        _ => "unknown".to_owned(),
+    };
+    vec![
+        field("action", action),
+        field("transaction", view.transaction_id.as_str()),
+        field("payer", view.payer.as_str()),
+        field("node", view.node.as_str()),
+        field(
+            "valid start",
+            view.valid_start
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+        field("valid for", format!("{} s", view.valid_duration_secs)),
+        field("max fee", format!("{} hbar", hbar(view.max_fee_tinybars))),
+        field("memo", view.memo.as_str()),
+        field("SHA-256", view.sha256.as_str()),
+    ]
+}
+
+/// One NFT of a mint as the ledger will write it, with the HIP-412 document the proposer supplied
+/// for it checked here: against the schema, and its CID recomputed against the on-chain URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Its position in the mint.
+    pub index: usize,
+    /// Its on-chain metadata, from the decoded bytes.
+    pub metadata: MetadataView,
+    /// The supplied document: what it says, or why it fails. `None`: none was supplied.
+    pub document: Option<Result<hip412::Checked, String>>,
+}
+
+/// The NFTs a mint's decoded bytes write, each with its document checked here. Empty for anything
+/// but a mint.
+pub fn mint_items(payload: &Payload, scheduled: &ScheduledView) -> Vec<Item> {
+    let ScheduledAction::TokenMint { metadata, .. } = &scheduled.action else {
+        return Vec::new();
+    };
+    let documents: &[Option<String>] = match payload {
+        Payload::Mint { documents, .. } => documents,
+        _ => &[],
+    };
+    metadata
+        .iter()
+        .enumerate()
+        .map(|(index, m)| {
+            let document = documents.get(index).and_then(Option::as_ref).map(|doc| {
+                let on_chain = m.text.as_deref().unwrap_or_default();
+                hip412::check(on_chain, doc.as_bytes()).map_err(|e| e.to_string())
+            });
+            Item {
+                index,
+                metadata: m.clone(),
+                document,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gatehouse_protocol::hedera::MetadataView;
 
     fn mint(token: &str, items: &[&str]) -> ScheduledView {
         ScheduledView {
@@ -287,6 +468,50 @@ mod tests {
                 matches!(check_payload(&claim, &bytes), Err(ReviewError::Mismatch(_))),
                 "{why} is refused"
             );
+        }
+    }
+
+    #[test]
+    fn each_nft_shows_its_document_checked_here_against_the_bytes() {
+        let doc = r#"{"name":"Gate #1","image":"ipfs://bafkreiimage","type":"image/png"}"#;
+        let uri = format!("ipfs://{}", hip412::raw_cid(doc.as_bytes()));
+        let other = format!("ipfs://{}", hip412::raw_cid(b"something else"));
+        let payload = Payload::Mint {
+            token: "0.0.5".into(),
+            metadata: vec![uri.clone(), other.clone(), "ipfs://c".into()],
+            documents: vec![Some(doc.into()), Some(doc.into())],
+        };
+        let items = mint_items(&payload, &mint("0.0.5", &[&uri, &other, "ipfs://c"]));
+        assert_eq!(items.len(), 3, "one row per NFT in the bytes");
+        match &items[0].document {
+            Some(Ok(checked)) => {
+                assert_eq!(checked.name, "Gate #1");
+                assert!(matches!(checked.cid, hip412::CidCheck::Matches { .. }));
+            }
+            other => panic!("the first document matches its URI: {other:?}"),
+        }
+        match &items[1].document {
+            Some(Err(why)) => assert!(why.contains("not this document"), "{why}"),
+            other => panic!("a document under another CID is flagged: {other:?}"),
+        }
+        assert!(items[2].document.is_none(), "no document supplied");
+    }
+
+    #[test]
+    fn the_fields_name_every_part_of_both_bodies() {
+        let labels: Vec<String> = scheduled_fields(&mint("0.0.5", &["ipfs://a", "ipfs://b"]))
+            .into_iter()
+            .map(|f| f.label)
+            .collect();
+        for label in [
+            "action",
+            "metadata[0]",
+            "metadata[1]",
+            "memo",
+            "max fee",
+            "SHA-256",
+        ] {
+            assert!(labels.iter().any(|l| l == label), "{label} in {labels:?}");
         }
     }
 }

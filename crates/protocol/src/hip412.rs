@@ -36,6 +36,16 @@ pub enum CidCheck {
     },
 }
 
+impl std::fmt::Display for CidCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CidCheck::Matches { cid } => write!(f, "matches {cid}"),
+            CidCheck::NotIpfs => f.write_str("not an ipfs:// URI"),
+            CidCheck::NotCheckable { reason } => write!(f, "not checkable: {reason}"),
+        }
+    }
+}
+
 /// A document that failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

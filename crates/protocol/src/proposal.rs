@@ -216,6 +216,36 @@ pub struct Proposal {
     pub outcome: Option<Outcome>,
 }
 
+#[cfg(feature = "testing")]
+impl Proposal {
+    /// For tests: an open 2-of-3 mint of one NFT on token `0.0.9` that `alice` proposed and
+    /// `alice`, `bob` and `carol` may approve, due in an hour, with no body.
+    pub fn open_mint_for_tests() -> Self {
+        let now = chrono::Utc::now();
+        Self {
+            id: "p".into(),
+            kind: ProposalKind::Mint,
+            status: ProposalStatus::Open,
+            proposer: "alice".into(),
+            created_at: now,
+            deadline: now + chrono::Duration::hours(1),
+            threshold: 2,
+            eligible: vec!["alice".into(), "bob".into(), "carol".into()],
+            payload: Payload::Mint {
+                token: "0.0.9".into(),
+                metadata: vec!["ipfs://x".into()],
+                documents: Vec::new(),
+            },
+            schedule_id: "0.0.10".into(),
+            scheduled_transaction_id: "0.0.2@1.0?scheduled".into(),
+            scheduled_body: String::new(),
+            approvals: vec![],
+            rejections: vec![],
+            outcome: None,
+        }
+    }
+}
+
 /// `POST /v1/proposals/mint`: what to mint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

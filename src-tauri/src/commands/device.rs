@@ -204,7 +204,7 @@ impl Scanned {
     }
 
     /// Where the device `id` of the last scan is; an id the last scan did not give is refused.
-    fn locate(&self, id: &str) -> Result<DeviceLocator, IpcError> {
+    pub(crate) fn locate(&self, id: &str) -> Result<DeviceLocator, IpcError> {
         let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let locator = state
             .devices

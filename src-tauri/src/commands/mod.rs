@@ -6,6 +6,7 @@ pub mod connection;
 pub mod device;
 pub mod files;
 pub mod profile;
+pub mod proposals;
 
 use gatehouse_client::{
     OpenError, connection::Error as ConnectionError, identity, profile::Error as ProfileError,
@@ -64,6 +65,17 @@ pub enum ErrorCode {
     DeviceTouchTimeout,
     /// Any other device failure.
     Device,
+    /// The server refused the request (a rule, a role, a state): the message says why.
+    Refused,
+    /// What the officer would sign does not match what the server shows, the ledger holds, or
+    /// the documents say: nothing is signed.
+    DoNotSign,
+    /// The mirror node pinned in the profile could not be read: nothing is signed.
+    MirrorUnreachable,
+    /// The profile pins no mirror node, so what is signed cannot be checked against the ledger.
+    MirrorNotPinned,
+    /// Signing needs a fresh review of the proposal.
+    ReviewRequired,
     /// Anything else.
     Internal,
 }
@@ -163,6 +175,7 @@ impl From<ConnectionError> for IpcError {
             }
             ConnectionError::ClientKeyUnavailable { .. } => ErrorCode::DeviceGone,
             ConnectionError::ClientKeyNotTouched { .. } => ErrorCode::DeviceTouchTimeout,
+            ConnectionError::Refused { .. } => ErrorCode::Refused,
             _ => ErrorCode::Internal,
         };
         let fingerprint = match &e {

@@ -27,4 +27,11 @@ export const commands = {
   auditEntry: vi.fn(),
   auditExport: vi.fn(),
   auditDiscard: vi.fn(),
+  proposalsList: vi.fn(),
+  proposalDetail: vi.fn(),
+  proposalReview: vi.fn(),
+  proposalApprove: vi.fn(),
+  proposalReject: vi.fn(),
+  proposalCancel: vi.fn(),
+  mintPropose: vi.fn(),
 };

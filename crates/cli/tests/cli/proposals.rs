@@ -238,7 +238,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         let shown = text(&out);
         for needle in [
             "CREATE TOKEN Gate (GATE)",
-            "supply key: 2 of [ed25519:",
+            "supply key:  2 of [ed25519:",
             "SIGN SCHEDULE",
             "identical",
         ] {

@@ -193,7 +193,7 @@ pub fn check_documents(
     metadata: &[String],
     documents: &[Option<String>],
 ) -> Result<Vec<serde_json::Value>, String> {
-    use gatehouse_protocol::hip412::{self, CidCheck};
+    use gatehouse_protocol::hip412;
     if documents.len() > metadata.len() {
         return Err(format!(
             "documents: {} documents for {} metadata items; give at most one per item, in order",
@@ -212,12 +212,9 @@ pub fn check_documents(
         }
         let result = hip412::check(&metadata[i], document.as_bytes())
             .map_err(|e| format!("documents[{i}]: {e}"))?;
-        let cid = match &result.cid {
-            CidCheck::Matches { cid } => format!("matches {cid}"),
-            CidCheck::NotIpfs => "not an ipfs:// URI".to_owned(),
-            CidCheck::NotCheckable { reason } => format!("not checkable: {reason}"),
-        };
-        checked.push(serde_json::json!({ "item": i, "name": result.name, "cid": cid }));
+        checked.push(
+            serde_json::json!({ "item": i, "name": result.name, "cid": result.cid.to_string() }),
+        );
     }
     Ok(checked)
 }
@@ -255,31 +252,10 @@ pub fn check_reason(reason: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gatehouse_protocol::proposal::{Approval, Payload, ProposalKind, Rejection};
+    use gatehouse_protocol::proposal::{Approval, Rejection};
 
     fn proposal() -> Proposal {
-        let now = Utc::now();
-        Proposal {
-            id: "p".into(),
-            kind: ProposalKind::Mint,
-            status: ProposalStatus::Open,
-            proposer: "alice".into(),
-            created_at: now,
-            deadline: now + chrono::Duration::hours(1),
-            threshold: 2,
-            eligible: vec!["alice".into(), "bob".into(), "carol".into()],
-            payload: Payload::Mint {
-                token: "0.0.9".into(),
-                metadata: vec!["ipfs://x".into()],
-                documents: Vec::new(),
-            },
-            schedule_id: "0.0.10".into(),
-            scheduled_transaction_id: "0.0.2@1.0?scheduled".into(),
-            scheduled_body: String::new(),
-            approvals: vec![],
-            rejections: vec![],
-            outcome: None,
-        }
+        Proposal::open_mint_for_tests()
     }
 
     #[test]

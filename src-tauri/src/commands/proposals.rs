@@ -1,0 +1,773 @@
+//! Approval commands: the queue of proposals, one proposal decoded here, the review before
+//! signing (the approval body decoded here and the scheduled body checked against the ledger's
+//! own copy, from the mirror pinned in the profile), the signature on the officer's device, and
+//! rejecting, cancelling and proposing mints.
+//!
+//! What the officer signs never crosses to the webview and back: `proposal_review` keeps the
+//! checked [`Review`] here, and `proposal_approve` signs exactly its bytes. The webview only
+//! names the proposal, the device (by its scan id) and the PIN.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use gatehouse_client::proposals::{self, Review, ReviewError};
+use gatehouse_keys::key::Algorithm;
+use gatehouse_protocol::proposal::{
+    Alarm, LedgerKey, NewMint, Payload, Proposal, ProposalKind, ProposalStatus, Reject,
+};
+use serde::Serialize;
+use tauri::State;
+
+use super::connection::connection_for;
+use super::device::blocking;
+use super::profile::store;
+use super::{ErrorCode, IpcError};
+use crate::Console;
+
+fn time(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// What the server says a proposal does (the decoded bytes are in [`ProposalDetail`]).
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum PayloadSummary {
+    /// Mint NFTs.
+    Mint {
+        /// The token.
+        token: String,
+        /// Each NFT's on-chain metadata.
+        metadata: Vec<String>,
+    },
+    /// Create the token.
+    TokenCreate {
+        /// Name.
+        name: String,
+        /// Symbol.
+        symbol: String,
+        /// Most NFTs that can ever exist, as exact text.
+        #[serde(rename = "maxSupply")]
+        max_supply: String,
+        /// The treasury account.
+        treasury: String,
+        /// Officers whose keys make up the admin and supply keys.
+        officers: Vec<String>,
+        /// Signatures those keys need.
+        threshold: u32,
+        /// Responders whose keys make up the pause key.
+        responders: Vec<String>,
+    },
+}
+
+/// One approval.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalView {
+    /// The officer.
+    pub officer: String,
+    /// When the server accepted it, RFC 3339 UTC.
+    pub at: String,
+    /// The device, as the officer's console reported it.
+    pub device: Option<String>,
+    /// The ScheduleSign transaction that carried it to the ledger.
+    pub transaction_id: String,
+}
+
+/// One rejection.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectionView {
+    /// The officer.
+    pub officer: String,
+    /// When, RFC 3339 UTC.
+    pub at: String,
+    /// Why, in their words.
+    pub reason: String,
+}
+
+/// What the ledger did.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeView {
+    /// The ledger's response code (`SUCCESS`, ...) or why the server gave up.
+    pub status: String,
+    /// When the server learnt it, RFC 3339 UTC.
+    pub at: String,
+    /// Serial numbers minted, as text.
+    pub serials: Vec<String>,
+    /// The token created.
+    pub token: Option<String>,
+}
+
+/// A proposal as the queue lists it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ProposalSummary {
+    /// Its id.
+    pub id: String,
+    /// What it does.
+    pub kind: ProposalKind,
+    /// Where it stands.
+    pub status: ProposalStatus,
+    /// Who proposed it.
+    pub proposer: String,
+    /// When, RFC 3339 UTC.
+    pub created_at: String,
+    /// Approvals after this are refused, RFC 3339 UTC.
+    pub deadline: String,
+    /// Approvals needed.
+    pub threshold: u32,
+    /// Officers who may approve.
+    pub eligible: Vec<String>,
+    /// What the server says it does.
+    pub payload: PayloadSummary,
+    /// The ledger schedule.
+    pub schedule_id: String,
+    /// Approvals so far.
+    pub approvals: Vec<ApprovalView>,
+    /// Rejections so far.
+    pub rejections: Vec<RejectionView>,
+    /// What the ledger did, once final.
+    pub outcome: Option<OutcomeView>,
+    /// Open, the person may sign, did not propose it, and has neither signed nor rejected it.
+    pub waits_for_me: bool,
+}
+
+/// Whether `me` can still sign `p`.
+pub(crate) fn waits_for(p: &Proposal, me: &str) -> bool {
+    p.status == ProposalStatus::Open
+        && p.proposer != me
+        && p.eligible.iter().any(|e| e == me)
+        && !p.approvals.iter().any(|a| a.officer == me)
+        && !p.rejections.iter().any(|r| r.officer == me)
+}
+
+impl ProposalSummary {
+    fn new(p: &Proposal, me: &str) -> Self {
+        let payload = match &p.payload {
+            Payload::Mint {
+                token, metadata, ..
+            } => PayloadSummary::Mint {
+                token: token.clone(),
+                metadata: metadata.clone(),
+            },
+            Payload::TokenCreate {
+                name,
+                symbol,
+                max_supply,
+                treasury,
+                officers,
+                threshold,
+                responders,
+            } => PayloadSummary::TokenCreate {
+                name: name.clone(),
+                symbol: symbol.clone(),
+                max_supply: max_supply.to_string(),
+                treasury: treasury.clone(),
+                officers: officers.clone(),
+                threshold: *threshold,
+                responders: responders.clone(),
+            },
+            // A kind this console does not know is shown by what its bytes decode to.
+            _ => PayloadSummary::Mint {
+                token: String::new(),
+                metadata: Vec::new(),
+            },
+        };
+        Self {
+            id: p.id.clone(),
+            kind: p.kind,
+            status: p.status,
+            proposer: p.proposer.clone(),
+            created_at: time(&p.created_at),
+            deadline: time(&p.deadline),
+            threshold: p.threshold,
+            eligible: p.eligible.clone(),
+            payload,
+            schedule_id: p.schedule_id.clone(),
+            approvals: p
+                .approvals
+                .iter()
+                .map(|a| ApprovalView {
+                    officer: a.officer.clone(),
+                    at: time(&a.at),
+                    device: a.device.clone(),
+                    transaction_id: a.transaction_id.clone(),
+                })
+                .collect(),
+            rejections: p
+                .rejections
+                .iter()
+                .map(|r| RejectionView {
+                    officer: r.officer.clone(),
+                    at: time(&r.at),
+                    reason: r.reason.clone(),
+                })
+                .collect(),
+            outcome: p.outcome.as_ref().map(|o| OutcomeView {
+                status: o.status.clone(),
+                at: time(&o.at),
+                serials: o.serials.iter().map(i64::to_string).collect(),
+                token: o.token.clone(),
+            }),
+            waits_for_me: waits_for(p, me),
+        }
+    }
+}
+
+/// An alarm the server raised.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmView {
+    /// Its id.
+    pub id: String,
+    /// `unexplained-mint` or `mint-volume`.
+    pub kind: String,
+    /// What it is about.
+    pub subject: String,
+    /// What happened and what to do.
+    pub message: String,
+    /// When, RFC 3339 UTC.
+    pub raised_at: String,
+}
+
+impl From<Alarm> for AlarmView {
+    fn from(a: Alarm) -> Self {
+        Self {
+            raised_at: time(&a.raised_at),
+            id: a.id,
+            kind: a.kind,
+            subject: a.subject,
+            message: a.message,
+        }
+    }
+}
+
+/// The approvals screen: who I am, the proposals and the server's alarms.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Approvals {
+    /// The person's registered name.
+    pub me: String,
+    /// Proposals, newest first.
+    pub proposals: Vec<ProposalSummary>,
+    /// Alarms, newest first.
+    pub alarms: Vec<AlarmView>,
+    /// The mirror node the profile pins for checking what is signed; none pinned: approving is
+    /// refused until one is.
+    pub mirror: Option<String>,
+}
+
+/// One line of a decoded transaction.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct FieldView {
+    /// What it is.
+    pub label: String,
+    /// Its value.
+    pub value: String,
+}
+
+fn fields(fields: Vec<proposals::Field>) -> Vec<FieldView> {
+    fields
+        .into_iter()
+        .map(|f| FieldView {
+            label: f.label,
+            value: f.value,
+        })
+        .collect()
+}
+
+/// A supplied HIP-412 document, checked here.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentView {
+    /// `name`.
+    pub name: String,
+    /// `image`.
+    pub image: String,
+    /// `type`.
+    pub mime_type: String,
+    /// `description`.
+    pub description: Option<String>,
+    /// The CID check in words (`matches bafk...`, `not an ipfs:// URI`, ...).
+    pub cid: String,
+    /// Whether the CID recomputed here is the one on chain.
+    pub cid_matches: bool,
+}
+
+/// One NFT of a mint as the decoded bytes write it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemView {
+    /// Position in the mint.
+    pub index: u32,
+    /// The metadata as text, when it is text.
+    pub text: Option<String>,
+    /// The metadata, hex.
+    pub hex: String,
+    /// Its length in bytes.
+    pub bytes: u32,
+    /// The supplied document, checked here.
+    pub document: Option<DocumentView>,
+    /// Why the supplied document fails (schema, CID): do not sign.
+    pub document_error: Option<String>,
+}
+
+/// A proposal with its scheduled body decoded here.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ProposalDetail {
+    /// The proposal.
+    pub proposal: ProposalSummary,
+    /// Short fingerprint of the scheduled body's bytes.
+    pub fingerprint: Option<String>,
+    /// Every field of the scheduled body, decoded here.
+    pub scheduled: Vec<FieldView>,
+    /// A mint's NFTs, each with its document checked here.
+    pub items: Vec<ItemView>,
+    /// Why the scheduled body could not be decoded, or does not do what the server says: such a
+    /// proposal is never signed.
+    pub problem: Option<String>,
+}
+
+fn detail(p: &Proposal, me: &str) -> ProposalDetail {
+    match proposals::scheduled(p) {
+        Ok((_, view)) => {
+            let problem = proposals::check_payload(&p.payload, &view)
+                .err()
+                .map(|e| e.to_string());
+            ProposalDetail {
+                proposal: ProposalSummary::new(p, me),
+                fingerprint: Some(view.fingerprint.clone()),
+                scheduled: fields(proposals::scheduled_fields(&view)),
+                items: items(p, &view),
+                problem,
+            }
+        }
+        Err(problem) => ProposalDetail {
+            proposal: ProposalSummary::new(p, me),
+            fingerprint: None,
+            scheduled: Vec::new(),
+            items: Vec::new(),
+            problem: Some(format!("cannot be shown, so it is never signed: {problem}")),
+        },
+    }
+}
+
+fn items(p: &Proposal, view: &gatehouse_protocol::hedera::ScheduledView) -> Vec<ItemView> {
+    proposals::mint_items(&p.payload, view)
+        .into_iter()
+        .map(|item| {
+            let (document, document_error) = match item.document {
+                Some(Ok(doc)) => (
+                    Some(DocumentView {
+                        cid_matches: matches!(
+                            doc.cid,
+                            gatehouse_protocol::hip412::CidCheck::Matches { .. }
+                        ),
+                        cid: doc.cid.to_string(),
+                        name: doc.name,
+                        image: doc.image,
+                        mime_type: doc.mime_type,
+                        description: doc.description,
+                    }),
+                    None,
+                ),
+                Some(Err(why)) => (None, Some(why)),
+                None => (None, None),
+            };
+            ItemView {
+                index: u32::try_from(item.index).unwrap_or(u32::MAX),
+                text: item.metadata.text,
+                hex: item.metadata.hex,
+                bytes: item.metadata.bytes,
+                document,
+                document_error,
+            }
+        })
+        .collect()
+}
+
+/// A proposal checked and ready to sign: the detail, and the body the device would sign,
+/// decoded here.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewView {
+    /// The proposal, decoded.
+    pub detail: ProposalDetail,
+    /// The mirror node the scheduled body was found identical at.
+    pub mirror: String,
+    /// Short fingerprint of the bytes the device signs.
+    pub body_fingerprint: String,
+    /// Every field of the bytes the device signs.
+    pub body: Vec<FieldView>,
+    /// The body is refused by the ledger after this, RFC 3339 UTC: review again after it.
+    pub expires_at: String,
+}
+
+/// The reviews waiting for a signature, by profile and proposal. A new review of the same
+/// proposal replaces the old; signing uses and removes it.
+#[derive(Default)]
+pub struct Reviews(Mutex<HashMap<(String, String), (String, Review)>>);
+
+impl std::fmt::Debug for Reviews {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.0.lock().unwrap_or_else(PoisonError::into_inner).len();
+        f.debug_struct("Reviews").field("held", &held).finish()
+    }
+}
+
+impl Reviews {
+    fn put(&self, profile: &str, me: String, review: Review) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                (profile.to_owned(), review.proposal.id.clone()),
+                (me, review),
+            );
+    }
+
+    fn take(&self, profile: &str, id: &str) -> Option<(String, Review)> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(profile.to_owned(), id.to_owned()))
+    }
+}
+
+impl From<ReviewError> for IpcError {
+    fn from(e: ReviewError) -> Self {
+        match e {
+            ReviewError::Connection(e) => e.into(),
+            e @ (ReviewError::Decode(_) | ReviewError::Mismatch(_)) => IpcError::new(
+                ErrorCode::DoNotSign,
+                e.to_string(),
+                "Do not sign. Reject the proposal with this reason and tell your security team: the server may be compromised.",
+            ),
+            e @ ReviewError::Ledger { .. } => IpcError::new(
+                ErrorCode::MirrorUnreachable,
+                e.to_string(),
+                "Nothing was signed. Check the mirror node pinned in your profile answers (gatehouse profile show), then review again.",
+            ),
+            e => IpcError::new(
+                ErrorCode::Internal,
+                e.to_string(),
+                "Nothing was signed. Try again; if it keeps happening, report it.",
+            ),
+        }
+    }
+}
+
+async fn me(connection: &gatehouse_client::Connection) -> Result<String, IpcError> {
+    Ok(connection.whoami().await?.name)
+}
+
+async fn fetch(connection: &gatehouse_client::Connection, id: &str) -> Result<Proposal, IpcError> {
+    Ok(connection.get(&format!("/v1/proposals/{id}")).await?)
+}
+
+/// The proposals (newest first, at most 200), the server's alarms, and who I am.
+#[tauri::command]
+#[specta::specta]
+pub async fn proposals_list(
+    console: State<'_, Console>,
+    profile: String,
+) -> Result<Approvals, IpcError> {
+    let connection = connection_for(&console, &profile)?;
+    let me = me(&connection).await?;
+    let list: Vec<Proposal> = connection.get("/v1/proposals?limit=200").await?;
+    let alarms: Vec<Alarm> = connection.get("/v1/alarms").await?;
+    let mirror = store(&console)?.get(&profile)?.mirror_url;
+    Ok(Approvals {
+        proposals: list.iter().map(|p| ProposalSummary::new(p, &me)).collect(),
+        alarms: alarms.into_iter().map(AlarmView::from).collect(),
+        me,
+        mirror,
+    })
+}
+
+/// One proposal, its scheduled body decoded here.
+#[tauri::command]
+#[specta::specta]
+pub async fn proposal_detail(
+    console: State<'_, Console>,
+    profile: String,
+    id: String,
+) -> Result<ProposalDetail, IpcError> {
+    let connection = connection_for(&console, &profile)?;
+    let me = me(&connection).await?;
+    Ok(detail(&fetch(&connection, &id).await?, &me))
+}
+
+/// Prepares an approval: checks the scheduled body against the ledger's copy (from the mirror
+/// pinned in the profile), asks the server for the body to sign and decodes it. Nothing is
+/// signed; the checked review waits here for `proposal_approve`.
+#[tauri::command]
+#[specta::specta]
+pub async fn proposal_review(
+    console: State<'_, Console>,
+    profile: String,
+    id: String,
+) -> Result<ReviewView, IpcError> {
+    let mirror = store(&console)?.get(&profile)?.mirror_url.ok_or_else(|| {
+        IpcError::new(
+            ErrorCode::MirrorNotPinned,
+            format!("profile {profile} pins no mirror node to check what you sign against"),
+            format!(
+                "Pin the mirror node your security team gave you: gatehouse profile mirror {profile} https://MIRROR, then review again."
+            ),
+        )
+    })?;
+    let connection = connection_for(&console, &profile)?;
+    let me = me(&connection).await?;
+    let review = proposals::review(&connection, &id, &mirror).await?;
+    // Anything in the detail that does not check (a document under another CID) stops here too.
+    let detail = detail(&review.proposal, &me);
+    if let Some(problem) = &detail.problem {
+        return Err(IpcError::new(
+            ErrorCode::DoNotSign,
+            format!("do not sign: {problem}"),
+            "Reject the proposal with this reason.",
+        ));
+    }
+    if let Some(bad) = detail.items.iter().find(|i| i.document_error.is_some()) {
+        return Err(IpcError::new(
+            ErrorCode::DoNotSign,
+            format!(
+                "do not sign: NFT {}'s document does not check: {}",
+                bad.index,
+                bad.document_error.clone().unwrap_or_default()
+            ),
+            "Reject the proposal with this reason; the proposer can supply the right document.",
+        ));
+    }
+    let view = ReviewView {
+        detail,
+        mirror: review.mirror.clone(),
+        body_fingerprint: review.body.fingerprint.clone(),
+        body: fields(proposals::body_fields(&review.body)),
+        expires_at: time(&review.request.expires_at),
+    };
+    console.reviews.put(&profile, me, review);
+    Ok(view)
+}
+
+/// The device as the approval records it: model and serial, or a token's label.
+fn device_label(info: &gatehouse_keys::device::Info) -> String {
+    if info.serial.is_empty() {
+        info.label.clone()
+    } else {
+        format!("{} {}", info.model, info.serial)
+    }
+}
+
+/// Signs the reviewed proposal's body on `device` (an id from the last scan) with the key there
+/// that is the person's enrolled ledger key, and sends the signature. The review is used once:
+/// signing again needs a new review.
+#[tauri::command]
+#[specta::specta]
+pub async fn proposal_approve(
+    console: State<'_, Console>,
+    profile: String,
+    id: String,
+    device: String,
+    pin: String,
+) -> Result<ProposalSummary, IpcError> {
+    let pin = gatehouse_keys::Pin::new(pin);
+    let (me, review) = console.reviews.take(&profile, &id).ok_or_else(|| {
+        IpcError::new(
+            ErrorCode::ReviewRequired,
+            "this proposal has not been reviewed here, or its review was used",
+            "Open the proposal and review it again: nothing is signed without a review.",
+        )
+    })?;
+    if review.request.expires_at <= Utc::now() {
+        return Err(IpcError::new(
+            ErrorCode::ReviewRequired,
+            "the review expired: the ledger would refuse the signature",
+            "Review the proposal again and sign within three minutes.",
+        ));
+    }
+    let locator = console.devices.locate(&device)?;
+    let connection = connection_for(&console, &profile)?;
+    let keys: Vec<LedgerKey> = connection.get("/v1/ledger-keys").await?;
+    let enrolled = keys.into_iter().find(|k| k.officer == me).ok_or_else(|| {
+        IpcError::new(
+            ErrorCode::DeviceRefused,
+            format!("{me} has no enrolled ledger key"),
+            "Enrol the key on your device first: gatehouse ledger-key enrol.",
+        )
+    })?;
+    let bytes = review.body_bytes.clone();
+    let (signature, label) = blocking(move || {
+        let mut opened = gatehouse_keys::open(&locator, &pin)?;
+        let key = opened
+            .keys()?
+            .into_iter()
+            .find(|k| hedera_hex(&k.public_key) == enrolled.public_key)
+            .ok_or_else(|| {
+                IpcError::new(
+                    ErrorCode::DeviceRefused,
+                    format!(
+                        "{} does not hold your enrolled ledger key {}",
+                        opened.info(),
+                        enrolled.public_key
+                    ),
+                    format!(
+                        "Choose the device you enrolled it from ({}).",
+                        enrolled
+                            .device
+                            .as_deref()
+                            .unwrap_or("see gatehouse ledger-key list")
+                    ),
+                )
+            })?;
+        let signature = opened.sign(&key.id, &bytes)?;
+        Ok((signature.as_bytes().to_vec(), device_label(opened.info())))
+    })
+    .await?;
+    let proposal = proposals::submit(&connection, &review, &signature, Some(label)).await?;
+    Ok(ProposalSummary::new(&proposal, &me))
+}
+
+/// A public key as the server lists ledger keys: Ed25519 raw, secp256k1 compressed, hex.
+fn hedera_hex(key: &gatehouse_keys::key::PublicKey) -> String {
+    match key.algorithm() {
+        Algorithm::Ed25519 => hex::encode(key.as_bytes()),
+        _ => hex::encode(key.compressed().unwrap_or_default()),
+    }
+}
+
+/// Rejects a proposal, with a reason.
+#[tauri::command]
+#[specta::specta]
+pub async fn proposal_reject(
+    console: State<'_, Console>,
+    profile: String,
+    id: String,
+    reason: String,
+) -> Result<ProposalSummary, IpcError> {
+    let connection = connection_for(&console, &profile)?;
+    let me = me(&connection).await?;
+    let proposal: Proposal = connection
+        .post(&format!("/v1/proposals/{id}/reject"), &Reject { reason })
+        .await?;
+    console.reviews.take(&profile, &id);
+    Ok(ProposalSummary::new(&proposal, &me))
+}
+
+/// Cancels a proposal (its proposer, or an administrator).
+#[tauri::command]
+#[specta::specta]
+pub async fn proposal_cancel(
+    console: State<'_, Console>,
+    profile: String,
+    id: String,
+) -> Result<ProposalSummary, IpcError> {
+    let connection = connection_for(&console, &profile)?;
+    let me = me(&connection).await?;
+    let proposal: Proposal = connection
+        .post(
+            &format!("/v1/proposals/{id}/cancel"),
+            &serde_json::json!({}),
+        )
+        .await?;
+    console.reviews.take(&profile, &id);
+    Ok(ProposalSummary::new(&proposal, &me))
+}
+
+/// Proposes minting one NFT per `metadata` entry (usually an `ipfs://` URI, at most 100 bytes).
+#[tauri::command]
+#[specta::specta]
+pub async fn mint_propose(
+    console: State<'_, Console>,
+    profile: String,
+    metadata: Vec<String>,
+) -> Result<ProposalSummary, IpcError> {
+    let connection = connection_for(&console, &profile)?;
+    let me = me(&connection).await?;
+    let metadata = metadata
+        .into_iter()
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty())
+        .collect();
+    let proposal: Proposal = connection
+        .post(
+            "/v1/proposals/mint",
+            &NewMint {
+                metadata,
+                documents: Vec::new(),
+            },
+        )
+        .await?;
+    Ok(ProposalSummary::new(&proposal, &me))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_protocol::proposal::{Approval, Rejection};
+
+    fn proposal() -> Proposal {
+        Proposal {
+            scheduled_body: "not base64!".into(),
+            ..Proposal::open_mint_for_tests()
+        }
+    }
+
+    #[test]
+    fn a_proposal_waits_only_for_eligible_officers_who_have_not_acted() {
+        let mut p = proposal();
+        assert!(waits_for(&p, "bob"));
+        assert!(!waits_for(&p, "alice"), "not the proposer");
+        assert!(!waits_for(&p, "dave"), "not someone ineligible");
+        p.approvals.push(Approval {
+            officer: "bob".into(),
+            at: Utc::now(),
+            device: None,
+            transaction_id: "t".into(),
+        });
+        p.rejections.push(Rejection {
+            officer: "carol".into(),
+            at: Utc::now(),
+            reason: "no".into(),
+        });
+        assert!(!waits_for(&p, "bob"), "bob signed");
+        assert!(!waits_for(&p, "carol"), "carol rejected");
+        let mut done = proposal();
+        done.status = ProposalStatus::Executed;
+        assert!(
+            !waits_for(&done, "bob"),
+            "settled proposals wait for nobody"
+        );
+    }
+
+    #[test]
+    fn a_body_that_cannot_be_decoded_is_shown_as_a_problem_not_as_fields() {
+        let shown = detail(&proposal(), "bob");
+        assert!(shown.scheduled.is_empty());
+        assert!(shown.fingerprint.is_none());
+        assert!(
+            shown
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.contains("never signed")),
+            "{:?}",
+            shown.problem
+        );
+    }
+
+    #[test]
+    fn review_failures_say_do_not_sign_or_check_the_mirror() {
+        let mismatch = IpcError::from(ReviewError::Mismatch("other bytes".into()));
+        assert_eq!(mismatch.code, ErrorCode::DoNotSign);
+        let ledger = IpcError::from(ReviewError::Ledger {
+            mirror: "http://127.0.0.1:1".into(),
+            reason: "refused".into(),
+        });
+        assert_eq!(ledger.code, ErrorCode::MirrorUnreachable);
+        assert!(ledger.hint.contains("Nothing was signed"));
+    }
+}
