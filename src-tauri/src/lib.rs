@@ -114,6 +114,7 @@ pub fn run() {
     let builder = specta_builder();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .manage(Console::from_env())
         .invoke_handler(builder.invoke_handler())
         .run(tauri::generate_context!());

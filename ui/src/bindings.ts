@@ -154,6 +154,8 @@ export type Approvals = {
 	 *  refused until one is.
 	 */
 	mirror: string | null,
+	/**  Whether the server's events reach this console; when not, the screen polls. */
+	live: boolean,
 };
 
 /**  A standing verification alarm. */

@@ -5,12 +5,13 @@
 //! profile whose key is on a device is not asked for its PIN again, and cannot be opened without
 //! it. Connecting again, with any profile, closes it first.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{SecondsFormat, Utc};
 use gatehouse_protocol::{DatabaseBackend, Role};
 use serde::Serialize;
-use tauri::State;
+use tauri::{AppHandle, State};
 
 use gatehouse_client::profile::KeySource;
 
@@ -28,6 +29,19 @@ struct LiveConnection {
     profile: String,
     connection: Arc<gatehouse_client::Connection>,
     device: Option<Arc<gatehouse_keys::tls::DeviceIdentity>>,
+    /// The task following the server's events ([`super::watch`]); it ends with the connection.
+    _watcher: Watcher,
+    /// Set while the server's events arrive.
+    events: Arc<AtomicBool>,
+}
+
+/// Aborts the event watcher when the live connection is dropped or replaced.
+struct Watcher(tauri::async_runtime::JoinHandle<()>);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl std::fmt::Debug for Live {
@@ -62,6 +76,14 @@ impl Live {
         self.with(|live| {
             live.filter(|l| l.profile == profile)
                 .map(|l| l.connection.clone())
+        })
+    }
+
+    /// Whether the server's events reach `profile`'s live connection.
+    pub(crate) fn events_live(&self, profile: &str) -> bool {
+        self.with(|live| {
+            live.filter(|l| l.profile == profile)
+                .is_some_and(|l| l.events.load(Ordering::SeqCst))
         })
     }
 
@@ -234,6 +256,7 @@ pub fn startup_profile(console: State<'_, Console>) -> Option<String> {
 #[tauri::command]
 #[specta::specta]
 pub async fn connect(
+    app: AppHandle,
     console: State<'_, Console>,
     profile: String,
     pin: Option<String>,
@@ -249,6 +272,7 @@ pub async fn connect(
     // A key file, or a key on a device opened with the PIN; a device profile without a PIN is
     // `DevicePinRequired`, naming the device for the PIN dialog.
     let pin = pin.map(gatehouse_keys::Pin::new);
+    let announced = super::watch::Announced::path(store.dir(), &profile.name);
     let (owned, store) = (profile.clone(), store.clone());
     let opened =
         super::device::blocking(move || Ok(gatehouse_client::open(&store, &owned, pin.as_ref())?))
@@ -256,10 +280,23 @@ pub async fn connect(
     let (connection, device_identity) = (opened.connection, opened.device);
     let me = connection.whoami().await?;
     let status = connection.status().await?;
+    let connection = Arc::new(connection);
+    let events = Arc::new(AtomicBool::new(false));
+    let watcher = Watcher(tauri::async_runtime::spawn(super::watch::watch(
+        Arc::new(super::watch::AppSink::new(app)),
+        super::watch::Watched {
+            profile: profile.name.clone(),
+            connection: connection.clone(),
+            announced,
+            live: events.clone(),
+        },
+    )));
     console.live.set(Some(LiveConnection {
         profile: profile.name.clone(),
-        connection: Arc::new(connection),
+        connection,
         device: device_identity,
+        _watcher: watcher,
+        events,
     }));
     Ok(Connection {
         profile: ProfileSummary::from(&profile),

@@ -7,6 +7,7 @@ pub mod device;
 pub mod files;
 pub mod profile;
 pub mod proposals;
+pub mod watch;
 
 use gatehouse_client::{
     OpenError, connection::Error as ConnectionError, identity, profile::Error as ProfileError,

@@ -257,6 +257,8 @@ pub struct Approvals {
     /// The mirror node the profile pins for checking what is signed; none pinned: approving is
     /// refused until one is.
     pub mirror: Option<String>,
+    /// Whether the server's events reach this console; when not, the screen polls.
+    pub live: bool,
 }
 
 /// One line of a decoded transaction.
@@ -485,6 +487,7 @@ pub async fn proposals_list(
         alarms: alarms.into_iter().map(AlarmView::from).collect(),
         me,
         mirror,
+        live: console.live.events_live(&profile),
     })
 }
 
