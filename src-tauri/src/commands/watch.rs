@@ -323,7 +323,7 @@ mod tests {
     impl Sink for Record {
         fn changed(&self, _: ProposalsChanged) {}
         fn notify(&self, _: &str, body: &str) {
-            self.0.lock().unwrap().push(body.to_owned());
+            self.0.lock().expect("not poisoned").push(body.to_owned());
         }
     }
 
@@ -336,7 +336,7 @@ mod tests {
 
     #[test]
     fn each_proposal_waiting_for_me_is_announced_once_even_after_a_restart() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let path = Announced::path(dir.path(), "bob");
         let sink = Record::default();
         let (a, b) = (proposal("a"), proposal("b"));
@@ -344,26 +344,30 @@ mod tests {
         let mut announced = Announced::load(path.clone());
         announce(&sink, &mut announced, std::slice::from_ref(&a), "bob");
         announce(&sink, &mut announced, &[a.clone(), b.clone()], "bob");
-        assert_eq!(sink.0.lock().unwrap().len(), 2, "a once, then b once");
+        assert_eq!(
+            sink.0.lock().expect("not poisoned").len(),
+            2,
+            "a once, then b once"
+        );
 
         // A restarted console reads the record: nothing is announced again.
         let mut announced = Announced::load(path);
         announce(&sink, &mut announced, &[a, b], "bob");
-        assert_eq!(sink.0.lock().unwrap().len(), 2);
+        assert_eq!(sink.0.lock().expect("not poisoned").len(), 2);
     }
 
     #[test]
     fn proposals_that_do_not_wait_for_me_are_not_announced() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let sink = Record::default();
         let mut announced = Announced::load(Announced::path(dir.path(), "alice"));
         // alice proposed it; dave may not sign it.
         announce(&sink, &mut announced, &[proposal("a")], "alice");
         announce(&sink, &mut announced, &[proposal("a")], "dave");
-        assert!(sink.0.lock().unwrap().is_empty());
+        assert!(sink.0.lock().expect("not poisoned").is_empty());
         // bob may: it names the proposer, what, the quorum and the deadline.
         announce(&sink, &mut announced, &[proposal("a")], "bob");
-        let shown = sink.0.lock().unwrap().clone();
+        let shown = sink.0.lock().expect("not poisoned").clone();
         assert_eq!(shown.len(), 1);
         assert!(
             shown[0].starts_with("alice proposes to mint 1 NFT of 0.0.9. 2 of 3 approvals"),
@@ -374,17 +378,20 @@ mod tests {
 
     #[test]
     fn an_unreadable_record_starts_anew_and_a_long_one_keeps_the_newest() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let path = Announced::path(dir.path(), "bob");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, b"not json").unwrap();
+        std::fs::create_dir_all(dir.path().join("announced")).expect("a directory");
+        std::fs::write(&path, b"not json").expect("written");
         let sink = Record::default();
         let mut announced = Announced::load(path.clone());
         let many: Vec<Proposal> = (0..Announced::KEEP + 5)
             .map(|i| proposal(&i.to_string()))
             .collect();
         announce(&sink, &mut announced, &many, "bob");
-        assert_eq!(sink.0.lock().unwrap().len(), Announced::KEEP + 5);
+        assert_eq!(
+            sink.0.lock().expect("not poisoned").len(),
+            Announced::KEEP + 5
+        );
         let kept = Announced::load(path);
         assert_eq!(kept.ids.len(), Announced::KEEP);
         assert_eq!(kept.ids.back().map(String::as_str), Some("1004"));
