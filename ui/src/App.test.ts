@@ -3,12 +3,14 @@ import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.mock("./bindings", () => import("./testing/mock-bindings"));
+vi.mock("./lib/proposals/events", () => import("./testing/mock-proposal-events"));
 
 import App from "./App.svelte";
 import { commands, type Connection, type IpcError } from "./bindings";
 import type { Result } from "./lib/ipc";
 import {
   alice,
+  approvalsOf,
   auditFacets,
   auditOk,
   auditPageOf,
@@ -16,6 +18,7 @@ import {
   connectionFor,
   failed,
   ok,
+  proposalSummary,
   timelineBars,
   unreachable,
 } from "./testing/fixtures";
@@ -134,6 +137,28 @@ describe("navigation", () => {
     const alert = await screen.findByRole("alert");
     expect(alert, "a keyring failure must not look like first run").toHaveAttribute("data-error-code", "secret_store");
     expect(alert, "title per code").toHaveTextContent("Keyring unavailable");
+  });
+});
+
+describe("approvals navigation", () => {
+  it("opens the queue of the connected profile and comes back without reconnecting", async () => {
+    mocked.startupProfile.mockResolvedValue("alice");
+    mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+    mocked.proposalsList.mockResolvedValue(ok(approvalsOf([proposalSummary({ id: "p1" })])));
+    const user = userEvent.setup();
+    render(App);
+
+    expect(await screen.findByText("Key rotation and the emergency pause arrive in later releases.")).toBeVisible();
+    await user.click(screen.getByTestId("approvals-open"));
+    expect(await screen.findByRole("heading", { name: "Approvals", level: 1 })).toBeVisible();
+    expect(mocked.proposalsList, "for the connected profile").toHaveBeenCalledWith("alice");
+    expect(await screen.findByTestId("proposal-row")).toHaveAttribute("data-id", "p1");
+    expect(screen.getByRole("status", { name: "Environment: production" }), "the environment stays in view").toBeVisible();
+    expect(document.title).toBe("Gatehouse · Approvals · alice");
+
+    await user.click(screen.getByTestId("approvals-back"));
+    expect(await screen.findByRole("region", { name: "Identity" }), "back to the connection").toBeVisible();
+    expect(mocked.connect, "going back does not reconnect").toHaveBeenCalledTimes(1);
   });
 });
 

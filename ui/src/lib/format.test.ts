@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { describeDaysLeft, expiryStatus, formatLocalTime, formatUptime, formatHbar } from "./format";
+import { describeDaysLeft, expiryStatus, formatLocalTime, formatRelative, formatUptime, formatHbar } from "./format";
 
 describe("formatUptime", () => {
   it.each([
@@ -19,6 +19,24 @@ describe("formatUptime", () => {
   it("never shows a negative or fractional uptime", () => {
     expect(formatUptime(-5), "a clock glitch must not print a negative duration").toBe("0 s");
     expect(formatUptime(59.9), "seconds are whole").toBe("59 s");
+  });
+});
+
+describe("formatRelative", () => {
+  const now = new Date("2026-12-05T08:00:00Z");
+
+  it.each([
+    ["2026-12-05T11:12:05Z", "in 3 h 12 min"],
+    ["2026-12-05T08:00:30Z", "in under a minute"],
+    ["2026-12-05T07:59:30Z", "under a minute ago"],
+    ["2026-12-05T07:48:00Z", "12 min ago"],
+    ["2026-12-07T12:00:00Z", "in 2 d 4 h"],
+  ])("shows %s as %s", (at, expected) => {
+    expect(formatRelative(at, now), "a deadline says how soon, or how long ago").toBe(expected);
+  });
+
+  it("shows text that is not a time as it came", () => {
+    expect(formatRelative("soon", now)).toBe("soon");
   });
 });
 

@@ -41,6 +41,16 @@ export function formatLocalTime(rfc3339: string, timeZone?: string): string {
   }).format(date);
 }
 
+/** How far `rfc3339` is from `now`, for deadlines: "in 3 h 12 min", "12 min ago", "in under a minute". */
+export function formatRelative(rfc3339: string, now: Date): string {
+  const at = Date.parse(rfc3339);
+  if (Number.isNaN(at)) return rfc3339;
+  const seconds = Math.round((at - now.getTime()) / 1000);
+  if (seconds >= 0 && seconds < MINUTE) return "in under a minute";
+  if (seconds < 0 && seconds > -MINUTE) return "under a minute ago";
+  return seconds > 0 ? `in ${formatUptime(seconds)}` : `${formatUptime(-seconds)} ago`;
+}
+
 export type ExpiryStatus =
   | { kind: "valid"; daysLeft: number }
   | { kind: "expiring"; daysLeft: number }

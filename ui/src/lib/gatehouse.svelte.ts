@@ -27,7 +27,8 @@ export type Screen =
   | { kind: "add-profile"; firstRun: boolean }
   | UnlockScreen
   | DevicesScreen
-  | AuditScreen;
+  | AuditScreen
+  | ApprovalsScreen;
 
 /**
  * The profile's key is on a device: its PIN is asked for over the connecting screen. `device` names the
@@ -41,14 +42,20 @@ export type UnlockScreen = {
   error: IpcError | null;
 };
 
-/** The Devices screen; `back` is the screen to return to. */
-export type DevicesScreen = { kind: "devices"; back: Exclude<Screen, DevicesScreen | AuditScreen> };
+/**
+ * The Devices screen; `back` is the screen to return to. (Screens are excluded by kind: excluding them by type
+ * would make the `back` types of the screens depend on each other in a circle.)
+ */
+export type DevicesScreen = { kind: "devices"; back: Exclude<Screen, { kind: "devices" | "audit" }> };
 
 /**
  * The audit explorer for one profile: `online` when opened from a live connection (sync allowed), offline
  * when opened from the local cache alone. `back` is the screen to return to.
  */
 export type AuditScreen = { kind: "audit"; profile: string; online: boolean; back: Exclude<Screen, AuditScreen> };
+
+/** The approvals queue of a connected profile; `back` is the screen to return to (excluded by kind, as above). */
+export type ApprovalsScreen = { kind: "approvals"; profile: string; back: Exclude<Screen, { kind: "approvals" }> };
 
 export class Gatehouse {
   readonly profiles = new Profiles();
@@ -156,6 +163,18 @@ export class Gatehouse {
   /** Leaves the audit explorer for the screen it was opened from (the connection is not re-checked). */
   closeAudit(): void {
     if (this.screen.kind === "audit") this.#next(this.screen.back);
+  }
+
+  /** Opens the approvals queue of `profile`, over its live connection. */
+  openApprovals(profile: string): void {
+    const current = this.screen.kind === "devices" ? this.screen.back : this.screen;
+    const back = current.kind === "approvals" ? current.back : current;
+    this.#next({ kind: "approvals", profile, back });
+  }
+
+  /** Leaves the approvals queue for the screen it was opened from (the connection is not re-checked). */
+  closeApprovals(): void {
+    if (this.screen.kind === "approvals") this.#next(this.screen.back);
   }
 
   /** Repeats whatever failed on the error screen. */

@@ -184,6 +184,19 @@ describe("Gatehouse controller", () => {
     expect(mocked.connect).toHaveBeenCalledTimes(1);
   });
 
+  it("opens the approvals queue and returns to the same connection", async () => {
+    mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+    const gatehouse = new Gatehouse();
+    await gatehouse.connect("alice");
+    const connected = gatehouse.screen;
+    gatehouse.openApprovals("alice");
+    expect(gatehouse.screen, "the queue of the connected profile").toMatchObject({ kind: "approvals", profile: "alice" });
+    gatehouse.openApprovals("alice");
+    gatehouse.closeApprovals();
+    expect(gatehouse.screen, "opening it again does not stack a second way back").toBe(connected);
+    expect(mocked.connect).toHaveBeenCalledTimes(1);
+  });
+
   it("ignores a connection answer that arrives after the person opened the explorer", async () => {
     let answer: (result: Result<Connection, IpcError>) => void = () => {};
     mocked.connect.mockReturnValue(new Promise((resolve) => (answer = resolve)));

@@ -1,5 +1,6 @@
 // Sample IPC values for tests: what the Rust side would send.
 import type {
+  Approvals,
   AuditAlarm,
   AuditEntry,
   AuditFacets,
@@ -12,6 +13,9 @@ import type {
   IpcError,
   KeySummary,
   ProfileSummary,
+  ProposalDetail,
+  ProposalSummary,
+  ReviewView,
   TimelineBar,
 } from "../bindings";
 import type { Result } from "../lib/ipc";
@@ -205,3 +209,86 @@ export const tlsKey: KeySummary = {
   algorithm: "ECDSA P-256",
   publicKey: "04" + "ab".repeat(64),
 };
+
+// ---- approvals (the person is bob, an officer) ----
+
+export const MIRROR = "https://mirror.gatehouse.test";
+
+export const METADATA_URI = "ipfs://bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+
+/** An open mint of one NFT proposed by alice that waits for bob; `over` changes any field. */
+export function proposalSummary(over: Partial<ProposalSummary> & { id: string }): ProposalSummary {
+  return {
+    kind: "mint",
+    status: "open",
+    proposer: "alice",
+    createdAt: "2099-01-01T10:00:00Z",
+    deadline: "2099-01-02T10:00:00Z",
+    threshold: 2,
+    eligible: ["alice", "bob", "carol", "dave"],
+    payload: { kind: "mint", token: "0.0.1001", metadata: [METADATA_URI] },
+    scheduleId: "0.0.5005",
+    approvals: [],
+    rejections: [],
+    outcome: null,
+    waitsForMe: true,
+    ...over,
+  };
+}
+
+/** What proposals_list answers for bob. */
+export function approvalsOf(proposals: ProposalSummary[], over: Partial<Approvals> = {}): Approvals {
+  return { me: "bob", proposals, alarms: [], mirror: MIRROR, live: true, ...over };
+}
+
+export const SCHEDULED_FINGERPRINT = "1A2B-3C4D-5E6F-7081";
+
+/** What proposal_detail answers for `proposal`: a mint of one NFT whose document checks. */
+export function detailOf(proposal: ProposalSummary, over: Partial<ProposalDetail> = {}): ProposalDetail {
+  return {
+    proposal,
+    fingerprint: SCHEDULED_FINGERPRINT,
+    scheduled: [
+      { label: "action", value: "MINT 1 NFT(s) of token 0.0.1001" },
+      { label: "metadata[0]", value: `${METADATA_URI} (66 bytes)` },
+      { label: "max fee", value: "20 hbar" },
+    ],
+    items: [
+      {
+        index: 0,
+        text: METADATA_URI,
+        hex: "697066733a2f2f",
+        bytes: 66,
+        document: {
+          name: "Deed 17",
+          image: "ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi",
+          mimeType: "image/png",
+          description: "Title deed 17",
+          cid: "matches bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+          cidMatches: true,
+        },
+        documentError: null,
+      },
+    ],
+    problem: null,
+    ...over,
+  };
+}
+
+export const BODY_FINGERPRINT = "9F8E-7D6C-5B4A-3928";
+
+/** What proposal_review answers after the mirror held the same scheduled body. */
+export function reviewOf(detail: ProposalDetail, over: Partial<ReviewView> = {}): ReviewView {
+  return {
+    detail,
+    mirror: MIRROR,
+    bodyFingerprint: BODY_FINGERPRINT,
+    body: [
+      { label: "action", value: `SIGN SCHEDULE ${detail.proposal.scheduleId}` },
+      { label: "transaction", value: "0.0.2@4070908800.000000000" },
+      { label: "valid for", value: "180 s" },
+    ],
+    expiresAt: "2099-01-01T10:03:00Z",
+    ...over,
+  };
+}

@@ -30,6 +30,11 @@ const ALL_CODES = [
   "device_pin_required",
   "device_touch_timeout",
   "device",
+  "refused",
+  "do_not_sign",
+  "mirror_unreachable",
+  "mirror_not_pinned",
+  "review_required",
   "internal",
 ] as const satisfies readonly ErrorCode[];
 type Unlisted = Exclude<ErrorCode, (typeof ALL_CODES)[number]>;
@@ -62,6 +67,7 @@ describe("error titles", () => {
       audit_alarm: "Audit trail failed verification",
       audit_cache: "Audit cache problem",
       audit_query: "Audit request not possible",
+      do_not_sign: "Do not sign",
       internal: "Something went wrong",
     };
     for (const [code, title] of Object.entries(expected)) {

@@ -27,6 +27,11 @@ export const ERROR_TITLES: Record<ErrorCode, string> = {
   device_pin_required: "Device PIN needed",
   device_touch_timeout: "YubiKey not touched",
   device: "Device problem",
+  refused: "Refused by the server",
+  do_not_sign: "Do not sign",
+  mirror_unreachable: "Mirror node unreachable",
+  mirror_not_pinned: "No mirror node pinned",
+  review_required: "Review needed",
   internal: "Something went wrong",
 };
 

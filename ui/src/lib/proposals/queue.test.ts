@@ -1,65 +1,48 @@
 import { describe, expect, it } from "vitest";
-import { groupQueue, progress, type QueueProposal, summary, waitsFor } from "./queue";
 
-function proposal(over: Partial<QueueProposal> & { id: string }): QueueProposal {
-  return {
-    kind: "mint",
-    status: "open",
-    proposer: "alice",
-    deadline: "2026-12-05T10:00:00Z",
-    threshold: 2,
-    eligible: ["alice", "bob", "carol"],
-    approvals: [],
-    rejections: [],
-    payload: { kind: "mint", token: "0.0.1001", metadata: ["ipfs://a"] },
-    ...over,
-  };
-}
+import { proposalSummary as proposal } from "../../testing/fixtures";
+import { groupQueue, progress, summary } from "./queue";
 
 describe("groupQueue", () => {
+  // What Rust sends bob: `waitsForMe` is its answer, so these are what bob can still sign.
   const list = [
-    proposal({ id: "later", deadline: "2026-12-06T10:00:00Z" }),
+    proposal({ id: "later", deadline: "2099-01-03T10:00:00Z" }),
     proposal({ id: "sooner" }),
-    proposal({ id: "mine-proposed", proposer: "bob" }),
-    proposal({ id: "signed", approvals: [{ officer: "bob" }] }),
-    proposal({ id: "rejected-by-me", rejections: [{ officer: "bob" }] }),
-    proposal({ id: "not-eligible", eligible: ["alice", "carol"] }),
-    proposal({ id: "old", status: "executed", deadline: "2026-12-01T10:00:00Z" }),
-    proposal({ id: "newer", status: "expired", deadline: "2026-12-02T10:00:00Z" }),
+    proposal({ id: "mine-proposed", proposer: "bob", waitsForMe: false }),
+    proposal({ id: "signed", waitsForMe: false }),
+    proposal({ id: "not-eligible", eligible: ["alice", "carol"], waitsForMe: false }),
+    proposal({ id: "old", status: "executed", deadline: "2098-12-01T10:00:00Z", waitsForMe: false }),
+    proposal({ id: "newer", status: "expired", deadline: "2098-12-02T10:00:00Z", waitsForMe: false }),
   ];
 
-  it("puts what bob can still sign first, nearest deadline first", () => {
-    const q = groupQueue(list, "bob");
-    expect(q.mine.map((p) => p.id)).toEqual(["sooner", "later"]);
+  it("puts what waits for me first, nearest deadline first", () => {
+    expect(groupQueue(list).mine.map((p) => p.id)).toEqual(["sooner", "later"]);
   });
 
-  it("keeps open proposals bob cannot act on under waiting for others", () => {
-    const q = groupQueue(list, "bob");
-    expect(q.others.map((p) => p.id).sort()).toEqual(
-      ["mine-proposed", "not-eligible", "rejected-by-me", "signed"].sort(),
-    );
+  it("keeps open proposals I cannot act on under waiting for others", () => {
+    expect(groupQueue(list).others.map((p) => p.id).sort()).toEqual(["mine-proposed", "not-eligible", "signed"].sort());
   });
 
   it("lists settled proposals newest first", () => {
-    expect(groupQueue(list, "bob").history.map((p) => p.id)).toEqual(["newer", "old"]);
+    expect(groupQueue(list).history.map((p) => p.id)).toEqual(["newer", "old"]);
   });
 
-  it("never asks a proposer to approve their own proposal", () => {
-    expect(waitsFor(proposal({ id: "x" }), "alice")).toBe(false);
+  it("follows Rust's answer rather than guessing from the officer lists", () => {
+    const eligibleButDone = proposal({ id: "x", waitsForMe: false });
+    expect(groupQueue([eligibleButDone]).mine, "Rust knows bob signed it elsewhere").toEqual([]);
   });
 
-  it("never asks anyone to sign a settled proposal", () => {
-    expect(waitsFor(proposal({ id: "x", status: "cancelled" }), "bob")).toBe(false);
+  it("never lists a settled proposal as waiting, whatever the flag says", () => {
+    const q = groupQueue([proposal({ id: "x", status: "cancelled" })]);
+    expect(q.mine).toEqual([]);
+    expect(q.history.map((p) => p.id)).toEqual(["x"]);
   });
 });
 
 describe("row text", () => {
   it("summarises a mint by count and token", () => {
     expect(summary(proposal({ id: "m" }))).toBe("Mint 1 NFT of 0.0.1001");
-    const two = proposal({
-      id: "m2",
-      payload: { kind: "mint", token: "0.0.7", metadata: ["a", "b"] },
-    });
+    const two = proposal({ id: "m2", payload: { kind: "mint", token: "0.0.7", metadata: ["a", "b"] } });
     expect(summary(two)).toBe("Mint 2 NFTs of 0.0.7");
   });
 
@@ -71,7 +54,7 @@ describe("row text", () => {
         kind: "token-create",
         name: "Deeds",
         symbol: "DEED",
-        max_supply: 100,
+        maxSupply: "100",
         treasury: "0.0.2",
         officers: ["alice", "bob", "carol"],
         threshold: 2,
@@ -82,6 +65,10 @@ describe("row text", () => {
   });
 
   it("shows approvals against the threshold", () => {
-    expect(progress(proposal({ id: "p", approvals: [{ officer: "carol" }] }))).toBe("1/2");
+    const one = proposal({
+      id: "p",
+      approvals: [{ officer: "carol", at: "2099-01-01T11:00:00Z", device: null, transactionId: "0.0.2@1.0" }],
+    });
+    expect(progress(one)).toBe("1/2");
   });
 });
