@@ -231,18 +231,31 @@ pub(crate) fn allowed(locator: &DeviceLocator) -> Result<(), IpcError> {
 
 fn allowed_in(locator: &DeviceLocator, modules: &[std::path::PathBuf]) -> Result<(), IpcError> {
     match locator {
-        DeviceLocator::Pkcs11 { module, .. } if !modules.contains(module) => Err(IpcError::new(
-            ErrorCode::DeviceRefused,
-            format!(
-                "the PKCS#11 module {} is not one the console may load",
-                module.display()
-            ),
-            format!(
-                "Name the module in {MODULES_ENV} (colon-separated) or {MODULE_ENV} before starting the console, if your administrator approves it."
-            ),
-        )),
+        DeviceLocator::Pkcs11 { module, .. } if !modules.iter().any(|m| same_file(m, module)) => {
+            Err(IpcError::new(
+                ErrorCode::DeviceRefused,
+                format!(
+                    "the PKCS#11 module {} is not one the console may load",
+                    module.display()
+                ),
+                format!(
+                    "Name the module in {MODULES_ENV} (colon-separated) or {MODULE_ENV} before starting the console, if your administrator approves it."
+                ),
+            ))
+        }
         _ => Ok(()),
     }
+}
+
+/// Whether two paths name one file. The scan reports the module the device library resolved
+/// (Debian's /usr/lib/softhsm/libsofthsm2.so is a link into the multiarch directory), while the
+/// allowlist holds what the administrator wrote; both are resolved before they are compared.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 /// Looks for devices: YubiKeys through pcscd and the tokens of each configured PKCS#11 module.
@@ -512,6 +525,26 @@ mod tests {
         assert!(
             allowed_in(&DeviceLocator::Piv { serial: 7 }, &[]).is_ok(),
             "a YubiKey loads no module"
+        );
+    }
+
+    #[test]
+    fn a_module_allowed_through_a_link_is_the_module_it_names() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let real = dir.path().join("real.so");
+        std::fs::write(&real, b"").expect("written");
+        let link = dir.path().join("link.so");
+        std::os::unix::fs::symlink(&real, &link).expect("a link");
+        let found = token(real.to_str().expect("utf-8"), "1").locator;
+        assert!(
+            allowed_in(&found, &[link]).is_ok(),
+            "listed through its link"
+        );
+        let other = dir.path().join("other.so");
+        std::fs::write(&other, b"").expect("written");
+        assert!(
+            allowed_in(&found, &[other]).is_err(),
+            "another file is not it"
         );
     }
 }

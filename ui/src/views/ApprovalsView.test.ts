@@ -237,7 +237,7 @@ describe("a proposal in full", () => {
 
     await waitFor(() => expect(screen.queryByTestId("sign-dialog"), "the dialog closes").toBeNull());
     expect(await within(detail).findByTestId("signer-approved")).toHaveTextContent("bob (you) approved");
-    expect(within(detail).getByTestId("proposal-news")).toHaveTextContent("Your approval was sent: 1/2 approvals");
+    expect(within(detail).getByTestId("proposal-news")).toHaveTextContent("Your approval is recorded (1 of 2 when you signed)");
     expect(within(detail).queryByTestId("proposal-sign"), "nothing left for bob to sign").toBeNull();
     await waitFor(() =>
       expect(within(detail).getByRole("heading", { level: 2 }), "focus is not lost with the button").toHaveFocus(),

@@ -1,0 +1,219 @@
+// An officer approves a mint in the real window. The deployment runs the ledger simulator; alice, bob and
+// carol keep their ledger keys on SoftHSM2 tokens and their profiles pin the simulator's mirror. Erin's
+// token is approved from the command line; alice proposes a mint. Bob's console, connected, raises exactly
+// one desktop notification for it, lists it under "Waiting for me", shows the decoded scheduled body and its
+// fingerprint, checks it against the mirror, and signs on bob's token with its PIN: progress 1/2. Carol's
+// approval from the command line executes the mint, and bob's open proposal shows it without a reload (the
+// server's event reached the console).
+
+import assert from 'node:assert/strict';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import https from 'node:https';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import {
+  gatehouseCli,
+  importProfile,
+  initDeployment,
+  launchConsole,
+  runTool,
+  startServer,
+  stopProcess,
+  tempDir,
+  timeouts,
+  withScreenshots,
+  xdgEnv,
+} from '../harness.js';
+
+const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+const PIN = '246810';
+const OFFICERS = ['alice', 'bob', 'carol'];
+const METADATA = 'ipfs://bafkreie2egatehousee2emint0001';
+
+/** GET `route` from the server as `person` (mutual TLS); the parsed JSON. */
+function serverJson(deployment, server, person, route) {
+  const who = deployment.person(person);
+  return Promise.all([readFile(deployment.caPem), readFile(who.cert), readFile(who.key)]).then(
+    ([ca, cert, key]) =>
+      new Promise((resolve, reject) => {
+        const request = https.get(`${server.url}${route}`, { ca, cert, key }, (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk) => (body += chunk));
+          response.on('end', () => {
+            if (response.statusCode !== 200) reject(new Error(`GET ${route}: ${response.statusCode} ${body}`));
+            else resolve(JSON.parse(body));
+          });
+        });
+        request.on('error', reject);
+      }),
+  );
+}
+
+/** The proposal id `proposal:   <id>` a CLI command printed. */
+function proposalId(stdout) {
+  const match = /^proposal:\s*(\S+)/m.exec(stdout);
+  assert.ok(match, `the command printed a proposal id: ${stdout}`);
+  return match[1];
+}
+
+/** The notifications the console recorded (GATEHOUSE_E2E_NOTIFICATIONS), one JSON object a line. */
+async function notifications(file) {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+}
+
+describe('an officer approves a mint in the console', () => {
+  let temp;
+  let server;
+  let env;
+  let app;
+  let mintId;
+  let notificationFile;
+  const keys = {};
+
+  before(
+    async () => {
+      temp = await tempDir('gatehouse-e2e-approvals');
+      const deployment = await initDeployment(path.join(temp.dir, 'deployment'));
+      const tokens = path.join(temp.dir, 'softhsm-tokens');
+      await mkdir(tokens, { recursive: true });
+      const softhsmConf = path.join(temp.dir, 'softhsm2.conf');
+      await writeFile(softhsmConf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+      notificationFile = path.join(temp.dir, 'notifications.jsonl');
+      env = {
+        GATEHOUSE_CONFIG_DIR: path.join(temp.dir, 'console-config'),
+        SOFTHSM2_CONF: softhsmConf,
+        ...xdgEnv(path.join(temp.dir, 'xdg')),
+      };
+      server = await startServer(deployment);
+      const ledger = await serverJson(deployment, server, 'alice', '/v1/ledger');
+      assert.ok(ledger.mirror.length > 0, 'the development deployment runs the simulator and its mirror');
+      const mirror = ledger.mirror[0];
+      for (const name of [...OFFICERS, 'erin']) await importProfile(env, deployment, server, name);
+      const withPin = { ...env, GATEHOUSE_DEVICE_PIN: PIN };
+      for (const name of OFFICERS) {
+        const token = `${name}-ledger`;
+        await runTool('/usr/bin/softhsm2-util', ['--init-token', '--free', '--label', token, '--pin', PIN, '--so-pin', '12345678'], {
+          env,
+          name: 'softhsm2-util --init-token',
+        });
+        const generated = await gatehouseCli(
+          ['device', 'keygen', '--module', MODULE, '--token', token, '--algorithm', 'ed25519', '--label', `${name} ledger`],
+          withPin,
+        );
+        keys[name] = /key ([0-9a-f]+) on/.exec(generated.stdout)?.[1];
+        assert.ok(keys[name], `a ledger key was generated for ${name}: ${generated.stdout}`);
+        await gatehouseCli(['ledger-key', 'enrol', '--profile', name, '--module', MODULE, '--token', token, '--key', keys[name]], withPin);
+        await gatehouseCli(['profile', 'mirror', name, mirror], env);
+      }
+      const approve = (name, id) =>
+        gatehouseCli(['proposal', 'approve', id, '--profile', name, '--module', MODULE, '--token', `${name}-ledger`, '--key', keys[name]], withPin);
+      const token = await gatehouseCli(['token', 'propose', '--profile', 'erin', '--name', 'E2E Token', '--symbol', 'E2E', '--max-supply', '100'], env);
+      const tokenId = proposalId(token.stdout);
+      await approve('alice', tokenId);
+      await approve('bob', tokenId);
+      const mint = await gatehouseCli(['mint', 'propose', '--profile', 'alice', '--metadata', METADATA], env);
+      mintId = proposalId(mint.stdout);
+      app = await launchConsole('approvals', {
+        ...env,
+        GATEHOUSE_PROFILE: 'bob',
+        GATEHOUSE_PKCS11_MODULE: MODULE,
+        GATEHOUSE_E2E_NOTIFICATIONS: notificationFile,
+      });
+      app.approveAsCarol = () => approve('carol', mintId);
+    },
+    { timeout: 20 * timeouts.tool + timeouts.serverReady + timeouts.driverReady + timeouts.session },
+  );
+
+  after(async () => {
+    await app?.close();
+    await stopProcess(server?.proc);
+    await temp?.remove();
+  });
+
+  it('announces the proposal once and lists it under "Waiting for me"', { timeout: timeouts.ui * 3 }, async () => {
+    const { browser } = app;
+    await withScreenshots(browser, 'approvals-queue', async () => {
+      await browser.$('[aria-label="Identity"]').waitForDisplayed({ timeoutMsg: 'bob connects' });
+      await browser.$('[data-testid="approvals-open"]').click();
+      const row = browser.$(`[data-testid="queue-mine"] [data-testid="proposal-row"][data-id="${mintId}"]`);
+      await row.waitForDisplayed({ timeoutMsg: "alice's mint must wait for bob" });
+      assert.match(await row.getText(), /Mint 1 NFT/, 'the row says what the proposal does');
+      assert.match(await row.getText(), /0\/2/, 'and that no one has approved it yet');
+    });
+    const shown = await browser.waitUntil(async () => {
+      const list = await notifications(notificationFile);
+      return list.length > 0 ? list : false;
+    }, { timeoutMsg: 'the console must raise a desktop notification for the proposal waiting for bob' });
+    assert.equal(shown.length, 1, `exactly one notification: ${JSON.stringify(shown)}`);
+    assert.match(shown[0].body, /alice proposes to mint 1 NFT/);
+  });
+
+  it('shows the decoded body and its fingerprint, then signs on the token with its PIN', { timeout: timeouts.ui * 4 }, async () => {
+    const { browser } = app;
+    await withScreenshots(browser, 'approvals-detail', async () => {
+      await browser.$(`[data-testid="proposal-row"][data-id="${mintId}"]`).click();
+      const detail = browser.$('[data-testid="proposal-detail"]');
+      await detail.waitForDisplayed({ timeoutMsg: 'the proposal opens' });
+      const fields = browser.$('[data-testid="decoded-fields"]');
+      await fields.waitForDisplayed({ timeoutMsg: 'the scheduled body, decoded here' });
+      const decoded = await fields.getText();
+      assert.match(decoded, /MINT 1 NFT\(s\) of token 0\.0\.\d+/, 'the mint, decoded from the bytes');
+      assert.ok(decoded.includes(METADATA), 'with its metadata, byte for byte');
+      assert.match(await browser.$('[data-testid="proposal-fingerprint"]').getText(), /^[0-9A-F]{4}(-[0-9A-F]{4}){3}$/);
+      assert.equal(await browser.$('[data-testid="proposal-problem"]').isExisting(), false, 'nothing to warn about');
+    });
+    await withScreenshots(browser, 'approvals-sign-dialog', async () => {
+      await browser.$('[data-testid="proposal-sign"]').click();
+      const dialog = browser.$('[data-testid="sign-dialog"]');
+      await dialog.waitForDisplayed({ timeoutMsg: 'Review and sign opens the dialog' });
+      const checked = browser.$('[data-testid="sign-checked"]');
+      await checked.waitForDisplayed({ timeoutMsg: "the body must be checked against the mirror's copy" });
+      assert.match(await browser.$('[data-testid="sign-body"]').getText(), /SIGN SCHEDULE/, 'what the device signs, decoded');
+      const bobsToken = await browser.waitUntil(
+        async () => {
+          for (const label of await dialog.$$('label.device')) {
+            if ((await label.getText()).includes('bob-ledger')) return label;
+          }
+          return false;
+        },
+        { timeoutMsg: "the scan must list bob's token" },
+      );
+      await bobsToken.click();
+      await browser.$('[data-testid="sign-pin"]').setValue(PIN);
+    });
+    await withScreenshots(browser, 'approvals-signed', async () => {
+      await browser.$('[data-testid="sign-submit"]').click();
+      const dialog = browser.$('[data-testid="sign-dialog"]');
+      const signError = browser.$('[data-testid="sign-error"]');
+      await browser.waitUntil(async () => !(await dialog.isExisting()) || (await signError.isExisting()), {
+        timeoutMsg: 'signing must close the dialog or say why not',
+      });
+      assert.equal(await signError.isExisting(), false, `signing failed: ${await signError.getText().catch(() => '')}`);
+      const progress = browser.$('[data-testid="signer-progress"]');
+      await browser.waitUntil(async () => /bob/.test(await progress.getText()) && /1\s*(of|\/)\s*2/.test(await progress.getText()), {
+        timeoutMsg: "bob's approval must show in the progress, 1 of 2",
+      });
+      assert.equal(await browser.$('[data-testid="proposal-sign"]').isExisting(), false, 'bob cannot sign twice');
+    });
+  });
+
+  it("shows the execution when carol's approval reaches the threshold", { timeout: timeouts.ui * 3 + timeouts.tool }, async () => {
+    const { browser } = app;
+    await app.approveAsCarol();
+    await withScreenshots(browser, 'approvals-executed', async () => {
+      const status = browser.$('[data-testid="proposal-status"]');
+      await browser.waitUntil(async () => /executed/i.test(await status.getText()), {
+        timeoutMsg: "the server's event must update bob's open proposal to executed",
+      });
+      await browser.$('[data-testid="proposal-outcome"]').waitForDisplayed({ timeoutMsg: 'with the outcome' });
+      assert.match(await browser.$('[data-testid="proposal-outcome"]').getText(), /serial/i, 'naming the serial minted');
+    });
+    assert.equal((await notifications(notificationFile)).length, 1, 'still one notification: nothing new waits for bob');
+  });
+});
