@@ -780,7 +780,12 @@ export type Role =
 /**  Reads and exports the audit trail; never changes state. */
 "compliance" | 
 /**  Manages the officer registry and deployment policy. */
-"admin";
+"admin" | 
+/**
+ *  A backend (the game or the app) that requests mints through the service API; it never
+ *  approves, and its requests are rate limited.
+ */
+"service";
 
 /**  What the server says about itself. */
 export type ServerInfo = {

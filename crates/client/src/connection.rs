@@ -189,6 +189,7 @@ impl Error {
                     "Correct the field the message names and send it again."
                 }
                 ErrorCode::Timeout => "Try again; if it keeps happening, tell your administrator.",
+                ErrorCode::RateLimited => "Wait as long as the message says, then send it again.",
                 _ => "Quote the time and the request to your administrator.",
             },
             Error::Protocol(_) => {

@@ -44,15 +44,19 @@ pub enum Role {
     Compliance,
     /// Manages the officer registry and deployment policy.
     Admin,
+    /// A backend (the game or the app) that requests mints through the service API; it never
+    /// approves, and its requests are rate limited.
+    Service,
 }
 
 impl Role {
     /// Every role, in display order.
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Officer,
         Role::Responder,
         Role::Compliance,
         Role::Admin,
+        Role::Service,
     ];
 
     /// The lowercase name used on the wire and in the registry.
@@ -62,6 +66,7 @@ impl Role {
             Role::Responder => "responder",
             Role::Compliance => "compliance",
             Role::Admin => "admin",
+            Role::Service => "service",
         }
     }
 }
@@ -291,6 +296,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The request took longer than the server's limit.
     Timeout,
+    /// The caller sent more requests than its rate allows; the message says when to try again.
+    RateLimited,
     /// The server failed; details are in its log under the request id.
     Internal,
 }
@@ -308,6 +315,7 @@ impl ErrorCode {
             ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Timeout => 408,
+            ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
         }
     }

@@ -106,6 +106,8 @@ pub struct Proposals {
     pub deadline_secs: u64,
     /// More NFTs minted within one hour than this raises an alarm.
     pub mint_alarm_per_hour: u32,
+    /// Mint requests a service (registry role `service`) may send a minute, on each instance.
+    pub service_requests_per_minute: u32,
 }
 
 impl Default for Proposals {
@@ -114,6 +116,7 @@ impl Default for Proposals {
             threshold: 2,
             deadline_secs: 24 * 3600,
             mint_alarm_per_hour: 1000,
+            service_requests_per_minute: 30,
         }
     }
 }

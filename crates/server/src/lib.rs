@@ -225,6 +225,8 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
         store::Db::Sqlite(_) => None,
     };
     state.keys = key_rules(config)?;
+    state.service_rate =
+        proposals::service::ServiceRate::new(config.proposals.service_requests_per_minute);
     state.proposals = ledger.as_ref().map(|ledger| {
         Arc::new(proposals::Engine::new(
             db.clone(),

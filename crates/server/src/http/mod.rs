@@ -59,6 +59,8 @@ pub struct AppState {
     pub reconciler: Option<Arc<crate::mints::Reconciler>>,
     /// Where changes are announced to connected consoles.
     pub events: events::Events,
+    /// Each service's mint-request budget.
+    pub service_rate: crate::proposals::service::ServiceRate,
 }
 
 /// The ledger-key enrolment rules in effect.
@@ -96,6 +98,9 @@ impl AppState {
             proposals: None,
             reconciler: None,
             events: events::Events::default(),
+            service_rate: crate::proposals::service::ServiceRate::new(
+                crate::config::Proposals::default().service_requests_per_minute,
+            ),
         }
     }
 }

@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(list))
         .routes(routes!(get))
         .routes(routes!(propose_mint))
+        .routes(routes!(request_mint))
         .routes(routes!(propose_token))
         .routes(routes!(approval_request))
         .routes(routes!(approve))
@@ -34,6 +35,15 @@ pub struct Officers;
 impl Roles for Officers {
     const ALLOWED: &'static [Role] = &[Role::Officer];
     const WHAT: &'static str = "proposing and approving";
+}
+
+/// Services: the game or app backend, which requests mints.
+#[derive(Debug)]
+pub struct Services;
+
+impl Roles for Services {
+    const ALLOWED: &'static [Role] = &[Role::Service];
+    const WHAT: &'static str = "requesting mints through the service API";
 }
 
 /// Administrators: they propose the token.
@@ -141,6 +151,35 @@ async fn propose_mint(
             .propose_mint(&by(&caller, request_id), &new)
             .await?,
     ))
+}
+
+/// A service (the game or app backend) requests a mint: it becomes a mint proposal officers
+/// approve like any other. Every item needs its HIP-412 document; requests are rate limited per
+/// service (`[proposals] service_requests_per_minute`).
+#[utoipa::path(
+    post,
+    path = "/v1/mint-requests",
+    request_body = NewMint,
+    responses(
+        (status = 200, description = "The proposal, scheduled on the ledger", body = Proposal),
+        (status = 400, description = "Bad metadata or document (the message names the field)", body = ApiError),
+        (status = 403, description = "Not a service", body = ApiError),
+        (status = 409, description = "No token yet, or the ledger refused", body = ApiError),
+        (status = 429, description = "Over the service's rate; the message says when to send again", body = ApiError),
+    )
+)]
+async fn request_mint(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Services>,
+    RequestId(request_id): RequestId,
+    Json(new): Json<NewMint>,
+) -> Result<Json<Proposal>, Error> {
+    let engine = engine(&state)?;
+    let by = by(&caller, request_id);
+    if let Err(limited) = state.service_rate.check(&by.name) {
+        return Err(engine.rate_limited(&by, limited).await);
+    }
+    Ok(Json(engine.request_mint(&by, &new).await?))
 }
 
 /// Proposes creating the deployment's token, keyed by the officers' and responders' ledger keys.

@@ -386,6 +386,37 @@ impl Engine {
 
     /// Proposes minting NFTs with `new.metadata`; eligible approvers are the officers whose keys
     /// make up the token's supply key.
+    /// A service's mint request: a mint proposal like an officer's, but every item must come
+    /// with its HIP-412 document (checked against the schema and its CID), since no officer
+    /// vouches for what a backend sends.
+    pub async fn request_mint(&self, by: &By, new: &NewMint) -> Result<Proposal, Error> {
+        let missing =
+            (0..new.metadata.len()).find(|&i| new.documents.get(i).is_none_or(Option::is_none));
+        if let Some(i) = missing {
+            let message = format!(
+                "documents[{i}]: a service supplies the HIP-412 JSON document of every item (the file metadata[{i}] points at)"
+            );
+            return Err(self.invalid(by, "proposal:mint".to_owned(), message).await);
+        }
+        self.propose_mint(by, new).await
+    }
+
+    /// Audits a service's request refused for its rate (when `audit`), and returns the answer.
+    pub async fn rate_limited(&self, by: &By, limited: super::service::Limited) -> Error {
+        if limited.audit {
+            self.deny(
+                by,
+                Action::ProposalCreate,
+                "proposal:mint".to_owned(),
+                limited.refusal,
+            )
+            .await
+        } else {
+            refused(&limited.refusal)
+        }
+    }
+
+    /// Proposes a mint.
     pub async fn propose_mint(&self, by: &By, new: &NewMint) -> Result<Proposal, Error> {
         let object = "proposal:mint".to_owned();
         if let Err(message) = check_mint(&new.metadata) {

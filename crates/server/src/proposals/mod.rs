@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod engine;
+pub mod service;
 pub mod store;
 
 use chrono::{DateTime, Utc};
@@ -80,6 +81,16 @@ pub enum Refusal {
     /// The ledger refused the approval.
     #[error("the ledger refused the approval: {0}")]
     Ledger(String),
+    /// A service sent more mint requests than its rate allows.
+    #[error(
+        "more than {per_minute} mint requests a minute from this service; send it again in {retry_secs} s"
+    )]
+    RateLimited {
+        /// The budget.
+        per_minute: u32,
+        /// When the next request fits, in whole seconds.
+        retry_secs: u64,
+    },
 }
 
 impl Refusal {
@@ -99,6 +110,7 @@ impl Refusal {
             Refusal::BadSignature(_) => "bad-signature",
             Refusal::Replayed => "replayed-signature",
             Refusal::Ledger(_) => "ledger-refused",
+            Refusal::RateLimited { .. } => "rate-limited",
         }
     }
 
@@ -108,6 +120,7 @@ impl Refusal {
             Refusal::NoProposal(_) => ErrorCode::NotFound,
             Refusal::NotEligible | Refusal::OwnProposal => ErrorCode::Forbidden,
             Refusal::BadSignature(_) => ErrorCode::BadRequest,
+            Refusal::RateLimited { .. } => ErrorCode::RateLimited,
             Refusal::NotOpen(_)
             | Refusal::PastDeadline(_)
             | Refusal::AlreadyApproved

@@ -4,6 +4,7 @@ mod audit;
 mod cli;
 mod identity;
 mod ledger;
+mod mint_requests;
 mod proposals;
 mod security;
 mod service;

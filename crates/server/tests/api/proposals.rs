@@ -25,11 +25,11 @@ on_both_backends!(
     events_reach_consoles_on_every_instance,
 );
 
-fn key(seed: u8) -> SigningKey {
+pub(crate) fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
-async fn enrol(
+pub(crate) async fn enrol(
     conn: &Connection,
     key: &SigningKey,
 ) -> Result<LedgerKey, gatehouse_client::connection::Error> {
@@ -74,7 +74,7 @@ async fn submit(
 }
 
 /// Asks for the body, signs it with `key`, submits it.
-async fn approve(
+pub(crate) async fn approve(
     conn: &Connection,
     id: &str,
     key: &SigningKey,
@@ -85,7 +85,7 @@ async fn approve(
 }
 
 /// Asserts the server refused with `code`; returns its message.
-fn refused(
+pub(crate) fn refused(
     result: Result<impl std::fmt::Debug, gatehouse_client::connection::Error>,
     code: &str,
 ) -> String {

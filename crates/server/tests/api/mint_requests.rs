@@ -1,0 +1,202 @@
+//! The service API: the game or app backend (registry role `service`) requests mints over mutual
+//! TLS; each request becomes a proposal officers approve like any other. Bad input is refused
+//! naming the field and audited; a service over its rate gets 429 and the first refusal of the
+//! minute is audited.
+
+use gatehouse_protocol::Role;
+use gatehouse_protocol::proposal::{ApprovalRequest, NewMint, NewToken, Proposal, ProposalStatus};
+use gatehouse_server::config::{KeyPolicy, Ledger};
+use gatehouse_server::testing::{Backend, TestDeployment};
+
+use crate::identity::connect;
+use crate::on_both_backends;
+use crate::proposals::{approve, enrol, key, refused};
+
+on_both_backends!(services_request_mints_within_their_rate_and_bad_input_names_the_field);
+
+/// A HIP-412 document and the `ipfs://` URI of its raw CID.
+fn item(name: &str) -> (String, String) {
+    let document =
+        format!(r#"{{"name":"{name}","image":"ipfs://bafkreiimage","type":"image/png"}}"#);
+    let uri = format!(
+        "ipfs://{}",
+        gatehouse_protocol::hip412::raw_cid(document.as_bytes())
+    );
+    (uri, document)
+}
+
+fn request(items: &[(String, String)]) -> NewMint {
+    NewMint {
+        metadata: items.iter().map(|(uri, _)| uri.clone()).collect(),
+        documents: items.iter().map(|(_, d)| Some(d.clone())).collect(),
+    }
+}
+
+async fn services_request_mints_within_their_rate_and_bad_input_names_the_field(backend: Backend) {
+    let mut deployment = TestDeployment::new(backend).await;
+    deployment.config.ledger = Some(Ledger::Simulator {
+        data_dir: "ledger".into(),
+    });
+    deployment.config.keys.policy = KeyPolicy::Development;
+    deployment.config.proposals.service_requests_per_minute = 6;
+    let alice_files = deployment.enrol("alice", &[Role::Officer]).await;
+    let bob_files = deployment.enrol("bob", &[Role::Officer]).await;
+    let carol_files = deployment
+        .enrol("carol", &[Role::Officer, Role::Responder])
+        .await;
+    let erin_files = deployment.enrol("erin", &[Role::Admin]).await;
+    let shop_files = deployment.enrol("shop", &[Role::Service]).await;
+    let flood_files = deployment.enrol("flood", &[Role::Service]).await;
+    let server = deployment.start().await;
+    let alice = connect(&deployment, server.addr, &alice_files);
+    let bob = connect(&deployment, server.addr, &bob_files);
+    let carol = connect(&deployment, server.addr, &carol_files);
+    let erin = connect(&deployment, server.addr, &erin_files);
+    let shop = connect(&deployment, server.addr, &shop_files);
+    let flood = connect(&deployment, server.addr, &flood_files);
+    let (ka, kb, kc) = (key(1), key(2), key(3));
+    for (conn, k) in [(&alice, &ka), (&bob, &kb), (&carol, &kc)] {
+        enrol(conn, k).await.expect("an officer enrols");
+    }
+    let creation: Proposal = erin
+        .post(
+            "/v1/proposals/token-create",
+            &NewToken {
+                name: "Shop".into(),
+                symbol: "SHOP".into(),
+                max_supply: 100,
+            },
+        )
+        .await
+        .expect("the token is proposed");
+    approve(&alice, &creation.id, &ka).await.expect("alice");
+    let created = approve(&bob, &creation.id, &kb).await.expect("bob");
+    assert_eq!(created.status, ProposalStatus::Executed, "{created:?}");
+
+    // Each side keeps to its own door.
+    let valid = request(&[item("Sword #1")]);
+    refused(
+        alice.post::<_, Proposal>("/v1/mint-requests", &valid).await,
+        "Forbidden",
+    );
+    refused(
+        shop.post::<_, Proposal>("/v1/proposals/mint", &valid).await,
+        "Forbidden",
+    );
+
+    // A valid request becomes a proposal the officers approve; the service is not one of them.
+    let proposal: Proposal = shop
+        .post("/v1/mint-requests", &valid)
+        .await
+        .expect("a valid request is accepted");
+    assert_eq!(proposal.proposer, "shop");
+    assert_eq!(proposal.status, ProposalStatus::Open);
+    assert_eq!(proposal.eligible, ["alice", "bob", "carol"]);
+    refused(
+        shop.post::<_, ApprovalRequest>(
+            &format!("/v1/proposals/{}/approval-request", proposal.id),
+            &serde_json::json!({}),
+        )
+        .await,
+        "Forbidden",
+    );
+    approve(&carol, &proposal.id, &kc).await.expect("carol");
+    let minted = approve(&alice, &proposal.id, &ka).await.expect("alice");
+    assert_eq!(minted.status, ProposalStatus::Executed, "{minted:?}");
+    assert_eq!(minted.outcome.expect("an outcome").serials.len(), 1);
+
+    // Bad input: a 400 naming the field.
+    let (uri, _) = item("Shield");
+    let cases = [
+        (
+            NewMint {
+                metadata: vec![uri.clone()],
+                documents: Vec::new(),
+            },
+            "documents[0]",
+            "HIP-412 JSON document",
+        ),
+        (
+            NewMint {
+                metadata: vec![uri],
+                documents: vec![Some(r#"{"name":"no image"}"#.to_owned())],
+            },
+            "documents[0]",
+            "HIP-412",
+        ),
+        (
+            NewMint {
+                metadata: vec!["x".repeat(101)],
+                documents: vec![Some(item("Long").1)],
+            },
+            "metadata[0]",
+            "100 bytes",
+        ),
+        (
+            request(
+                &(0..11)
+                    .map(|i| item(&format!("Gem #{i}")))
+                    .collect::<Vec<_>>(),
+            ),
+            "metadata",
+            "at most 10",
+        ),
+    ];
+    for (bad, field, says) in cases {
+        let why = refused(
+            shop.post::<_, Proposal>("/v1/mint-requests", &bad).await,
+            "BadRequest",
+        );
+        assert!(why.contains(field) && why.contains(says), "{why}");
+    }
+
+    let empty = NewMint {
+        metadata: Vec::new(),
+        documents: Vec::new(),
+    };
+    // Over the rate: six requests a minute, then 429 saying when to send again. Another
+    // service's budget is its own (shop has sent 5 above and may still send).
+    for _ in 0..6 {
+        refused(
+            flood.post::<_, Proposal>("/v1/mint-requests", &empty).await,
+            "BadRequest",
+        );
+    }
+    for _ in 0..3 {
+        let why = refused(
+            flood.post::<_, Proposal>("/v1/mint-requests", &valid).await,
+            "RateLimited",
+        );
+        assert!(why.contains("send it again in"), "{why}");
+    }
+    refused(
+        shop.post::<_, Proposal>("/v1/mint-requests", &empty).await,
+        "BadRequest",
+    );
+
+    // In the audit log: each bad request, and the first rate refusal of the minute only.
+    let entries: Vec<(String, String, String)> = crate::audit::fetch_all(
+        &server.state.db,
+        "SELECT action, outcome, actor FROM audit_entries",
+    )
+    .await;
+    let count = |actor: &str, outcome: &str| {
+        entries
+            .iter()
+            .filter(|(a, o, who)| a == "proposal.create" && o == outcome && who == actor)
+            .count()
+    };
+    assert_eq!(count("shop", "success"), 1, "{entries:?}");
+    assert_eq!(
+        count("shop", "failed"),
+        5,
+        "four bad requests and one empty: {entries:?}"
+    );
+    assert_eq!(count("flood", "failed"), 6, "{entries:?}");
+    assert_eq!(
+        count("flood", "denied"),
+        1,
+        "one rate refusal audited: {entries:?}"
+    );
+    server.shutdown().await.expect("clean shutdown");
+}
