@@ -8,6 +8,7 @@ fn main() {
         "profile_add",
         "profile_import",
         "profile_remove",
+        "profile_pin_mirror",
         "startup_profile",
         "connect",
         "disconnect",

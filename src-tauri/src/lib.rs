@@ -70,6 +70,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::profile::profile_add,
             commands::profile::profile_import,
             commands::profile::profile_remove,
+            commands::profile::profile_pin_mirror,
             commands::connection::startup_profile,
             commands::connection::connect,
             commands::connection::disconnect,

@@ -23,6 +23,12 @@ export const commands = {
 	profileImport: () => typedError<ProfileSummary | null, IpcError>(__TAURI_INVOKE("profile_import")),
 	/**  Removes a profile and its keyring secrets; the certificate files stay. */
 	profileRemove: (name: string) => typedError<null, IpcError>(__TAURI_INVOKE("profile_remove", { name })),
+	/**
+	 *  Pins the mirror node `name`'s approvals are checked against (`https://host[:port]`, or
+	 *  `http://` to this computer), as `gatehouse profile mirror` does; `None` unpins it. The officer
+	 *  types it: it never comes from the server. Answers the URL now pinned.
+	 */
+	profilePinMirror: (name: string, url: string | null) => typedError<string | null, IpcError>(__TAURI_INVOKE("profile_pin_mirror", { name, url })),
 	/**  The profile to connect with at start-up, if one was named. */
 	startupProfile: () => __TAURI_INVOKE<string | null>("startup_profile"),
 	/**

@@ -176,6 +176,22 @@ pub async fn profile_remove(console: State<'_, Console>, name: String) -> Result
     Ok(())
 }
 
+/// Pins the mirror node `name`'s approvals are checked against (`https://host[:port]`, or
+/// `http://` to this computer), as `gatehouse profile mirror` does; `None` unpins it. The officer
+/// types it: it never comes from the server. Answers the URL now pinned.
+#[tauri::command]
+#[specta::specta]
+pub async fn profile_pin_mirror(
+    console: State<'_, Console>,
+    name: String,
+    url: Option<String>,
+) -> Result<Option<String>, IpcError> {
+    let url = url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
+    Ok(store(&console)?
+        .set_mirror(&name, url.as_deref())?
+        .mirror_url)
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;

@@ -1,7 +1,8 @@
 // An officer approves a mint in the real window. The deployment runs the ledger simulator; alice, bob and
-// carol keep their ledger keys on SoftHSM2 tokens and their profiles pin the simulator's mirror. Erin's
-// token is approved from the command line; alice proposes a mint. Bob's console, connected, raises exactly
-// one desktop notification for it, lists it under "Waiting for me", shows the decoded scheduled body and its
+// carol keep their ledger keys on SoftHSM2 tokens; alice's and carol's profiles pin the simulator's mirror.
+// Erin's token is approved from the command line; alice proposes a mint. Bob's console, connected, raises
+// exactly one desktop notification for it, lists it under "Waiting for me", asks for the mirror his profile
+// does not pin yet and pins the one he types, shows the decoded scheduled body and its
 // fingerprint, checks it against the mirror, and signs on bob's token with its PIN: progress 1/2. Carol's
 // approval from the command line executes the mint, and bob's open proposal shows it without a reload (the
 // server's event reached the console).
@@ -74,6 +75,7 @@ describe('an officer approves a mint in the console', () => {
   let app;
   let mintId;
   let notificationFile;
+  let mirror;
   const keys = {};
 
   before(
@@ -93,7 +95,7 @@ describe('an officer approves a mint in the console', () => {
       server = await startServer(deployment);
       const ledger = await serverJson(deployment, server, 'alice', '/v1/ledger');
       assert.ok(ledger.mirror.length > 0, 'the development deployment runs the simulator and its mirror');
-      const mirror = ledger.mirror[0];
+      mirror = ledger.mirror[0];
       for (const name of [...OFFICERS, 'erin']) await importProfile(env, deployment, server, name);
       const withPin = { ...env, GATEHOUSE_DEVICE_PIN: PIN };
       for (const name of OFFICERS) {
@@ -109,10 +111,14 @@ describe('an officer approves a mint in the console', () => {
         keys[name] = /key ([0-9a-f]+) on/.exec(generated.stdout)?.[1];
         assert.ok(keys[name], `a ledger key was generated for ${name}: ${generated.stdout}`);
         await gatehouseCli(['ledger-key', 'enrol', '--profile', name, '--module', MODULE, '--token', token, '--key', keys[name]], withPin);
-        await gatehouseCli(['profile', 'mirror', name, mirror], env);
+        // Bob pins his in the window (below).
+        if (name !== 'bob') await gatehouseCli(['profile', 'mirror', name, mirror], env);
       }
       const approve = (name, id) =>
-        gatehouseCli(['proposal', 'approve', id, '--profile', name, '--module', MODULE, '--token', `${name}-ledger`, '--key', keys[name]], withPin);
+        gatehouseCli(
+          ['proposal', 'approve', id, '--profile', name, '--module', MODULE, '--token', `${name}-ledger`, '--key', keys[name], '--mirror', mirror],
+          withPin,
+        );
       const token = await gatehouseCli(['token', 'propose', '--profile', 'erin', '--name', 'E2E Token', '--symbol', 'E2E', '--max-supply', '100'], env);
       const tokenId = proposalId(token.stdout);
       await approve('alice', tokenId);
@@ -145,6 +151,15 @@ describe('an officer approves a mint in the console', () => {
       await row.waitForDisplayed({ timeoutMsg: "alice's mint must wait for bob" });
       assert.match(await row.getText(), /Mint 1 NFT/, 'the row says what the proposal does');
       assert.match(await row.getText(), /0\/2/, 'and that no one has approved it yet');
+    });
+    await withScreenshots(browser, 'approvals-no-mirror', async () => {
+      await browser.$('[data-testid="approvals-no-mirror"]').waitForDisplayed({ timeoutMsg: "bob's profile pins no mirror yet: the screen must say so" });
+      await browser.$('[data-testid="mirror-url"]').setValue(mirror);
+    });
+    await withScreenshots(browser, 'approvals-pin-mirror', async () => {
+      await browser.$('[data-testid="mirror-pin"]').click();
+      await browser.$('[data-testid="approvals-no-mirror"]').waitForDisplayed({ reverse: true, timeoutMsg: 'pinning the mirror clears the warning' });
+      assert.equal(await browser.$('[data-testid="approvals-mirror"]').getText(), mirror, 'and shows the mirror now pinned');
     });
     const shown = await browser.waitUntil(async () => {
       const list = await notifications(notificationFile);

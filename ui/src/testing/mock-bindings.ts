@@ -8,6 +8,7 @@ export const commands = {
   profileAdd: vi.fn(),
   profileImport: vi.fn(),
   profileRemove: vi.fn(),
+  profilePinMirror: vi.fn(),
   startupProfile: vi.fn(),
   connect: vi.fn(),
   disconnect: vi.fn(),

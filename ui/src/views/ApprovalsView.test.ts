@@ -99,13 +99,41 @@ describe("the queue", () => {
     mocked.proposalsList.mockResolvedValue(ok(approvalsOf([waiting], { mirror: null })));
     const { user } = show();
     const warning = await screen.findByTestId("approvals-no-mirror");
-    expect(warning).toHaveTextContent(
-      "This profile pins no mirror node, so nothing can be signed: run gatehouse profile mirror alice https://…",
-    );
+    expect(warning).toHaveTextContent("This profile pins no mirror node, so nothing can be signed");
+    expect(warning).toHaveTextContent("gatehouse profile mirror alice https://…");
     mocked.proposalDetail.mockResolvedValue(ok(detailOf(waiting)));
     const detail = await openRow(user, "p-soon");
     await within(detail).findByTestId("decoded-fields");
     expect(within(detail).queryByTestId("proposal-sign"), "no signing without a mirror").toBeNull();
+  });
+
+  it("pins the mirror the officer types, says why a bad one is refused, and reads the queue again", async () => {
+    mocked.proposalsList.mockResolvedValue(ok(approvalsOf([waiting], { mirror: null })));
+    mocked.profilePinMirror.mockResolvedValueOnce(
+      failed({
+        code: "profile_invalid",
+        message: 'mirror URL "http://mirror.example" must be https://host[:port]',
+        hint: "Correct the URL.",
+        detail: null,
+        fingerprint: null,
+        triesLeft: null,
+      }),
+    );
+    const { user } = show();
+    const url = await screen.findByTestId("mirror-url");
+    await user.type(url, "http://mirror.example");
+    await user.click(screen.getByTestId("mirror-pin"));
+    expect(mocked.profilePinMirror).toHaveBeenLastCalledWith("alice", "http://mirror.example");
+    expect(await screen.findByTestId("mirror-error")).toHaveTextContent("must be https://host[:port]");
+
+    mocked.profilePinMirror.mockResolvedValueOnce(ok("https://mirror.example"));
+    mocked.proposalsList.mockResolvedValue(ok(approvalsOf([waiting], { mirror: "https://mirror.example" })));
+    await user.clear(url);
+    await user.type(url, "https://mirror.example");
+    await user.click(screen.getByTestId("mirror-pin"));
+    expect(mocked.profilePinMirror).toHaveBeenLastCalledWith("alice", "https://mirror.example");
+    await waitFor(() => expect(screen.queryByTestId("approvals-no-mirror")).toBeNull());
+    expect(screen.getByTestId("approvals-mirror")).toHaveTextContent("https://mirror.example");
   });
 
   it("shows the server's alarms above the queue", async () => {
