@@ -12,6 +12,7 @@ use gatehouse_protocol::hedera::{
     self, Action, BodyView, KeyView, MetadataView, ScheduledAction, ScheduledView,
 };
 use gatehouse_protocol::hip412;
+use gatehouse_protocol::policy::{self, CurrentPolicy, PolicyDocument};
 use gatehouse_protocol::proposal::{ApprovalRequest, Payload, Proposal, SignedApproval};
 
 use crate::connection::{Connection, Error as ConnectionError};
@@ -121,6 +122,67 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
             }
             Ok(())
         }
+        (
+            Payload::Policy {
+                token, document, ..
+            },
+            ScheduledAction::TokenUpdate {
+                token: t,
+                memo,
+                name,
+                symbol,
+                treasury,
+                admin_key,
+                supply_key,
+                pause_key,
+                other_keys,
+                metadata,
+                expiry,
+                auto_renew_account,
+                auto_renew_period_secs,
+                ..
+            },
+        ) => {
+            if token != t {
+                return Err(mismatch(format!(
+                    "the server says token {token}, the bytes update token {t}"
+                )));
+            }
+            PolicyDocument::parse(document)
+                .map_err(|e| mismatch(format!("the proposed policy is unreadable: {e}")))?;
+            let expected = policy::commitment(document);
+            if memo.as_deref() != Some(expected.as_str()) {
+                return Err(mismatch(format!(
+                    "the token memo in the bytes ({}) does not commit to the policy the server shows ({expected})",
+                    memo.as_deref().unwrap_or("unchanged")
+                )));
+            }
+            let mut also = Vec::new();
+            for (what, set) in [
+                ("name", name.is_some()),
+                ("symbol", symbol.is_some()),
+                ("treasury", treasury.is_some()),
+                ("admin key", admin_key.is_some()),
+                ("supply key", supply_key.is_some()),
+                ("pause key", pause_key.is_some()),
+                ("token metadata", metadata.is_some()),
+                ("expiry", expiry.is_some()),
+                ("auto-renew account", auto_renew_account.is_some()),
+                ("auto-renew period", auto_renew_period_secs.is_some()),
+            ] {
+                if set {
+                    also.push(what.to_owned());
+                }
+            }
+            also.extend(other_keys.iter().map(|k| format!("{k} key")));
+            if !also.is_empty() {
+                return Err(mismatch(format!(
+                    "a policy change would also change the token's {}",
+                    also.join(", ")
+                )));
+            }
+            Ok(())
+        }
         (_, ScheduledAction::Unsupported { name }) => Err(mismatch(format!(
             "the schedule holds a {name}, which Gatehouse does not approve"
         ))),
@@ -139,16 +201,13 @@ pub fn scheduled(proposal: &Proposal) -> Result<(Vec<u8>, ScheduledView), Review
     Ok((bytes, view))
 }
 
-/// The schedule's body as the ledger holds it, from mirror node `mirror`.
-async fn ledger_copy(mirror: &str, schedule: &str) -> Result<Vec<u8>, ReviewError> {
+/// `path` on mirror node `mirror`, as JSON.
+async fn mirror_json(mirror: &str, path: &str) -> Result<serde_json::Value, ReviewError> {
     let fail = |reason: String| ReviewError::Ledger {
         mirror: mirror.to_owned(),
         reason,
     };
-    let url = format!(
-        "{}/api/v1/schedules/{schedule}",
-        mirror.trim_end_matches('/')
-    );
+    let url = format!("{}{path}", mirror.trim_end_matches('/'));
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(fail(
             "the mirror address must start with https:// (or http:// for a local simulator)"
@@ -171,7 +230,16 @@ async fn ledger_copy(mirror: &str, schedule: &str) -> Result<Vec<u8>, ReviewErro
     if !response.status().is_success() {
         return Err(fail(format!("HTTP {}", response.status())));
     }
-    let json: serde_json::Value = response.json().await.map_err(|e| fail(e.to_string()))?;
+    response.json().await.map_err(|e| fail(e.to_string()))
+}
+
+/// The schedule's body as the ledger holds it, from mirror node `mirror`.
+async fn ledger_copy(mirror: &str, schedule: &str) -> Result<Vec<u8>, ReviewError> {
+    let json = mirror_json(mirror, &format!("/api/v1/schedules/{schedule}")).await?;
+    let fail = |reason: String| ReviewError::Ledger {
+        mirror: mirror.to_owned(),
+        reason,
+    };
     let body = json["transaction_body"]
         .as_str()
         .ok_or_else(|| fail("no transaction_body in the answer".to_owned()))?;
@@ -346,6 +414,68 @@ pub fn scheduled_fields(view: &ScheduledView) -> Vec<Field> {
             }
             fields.push(field("token memo", memo.as_str()));
         }
+        ScheduledAction::TokenUpdate {
+            token,
+            name,
+            symbol,
+            treasury,
+            admin_key,
+            supply_key,
+            pause_key,
+            other_keys,
+            memo,
+            metadata,
+            expiry,
+            auto_renew_account,
+            auto_renew_period_secs,
+            key_verification_mode,
+        } => {
+            fields.push(field("action", format!("UPDATE TOKEN {token}")));
+            let set = [
+                ("new name", name.clone()),
+                ("new symbol", symbol.clone()),
+                ("new treasury", treasury.clone()),
+                (
+                    "new admin key",
+                    admin_key.as_ref().map(|k| key_text(Some(k))),
+                ),
+                (
+                    "new supply key",
+                    supply_key.as_ref().map(|k| key_text(Some(k))),
+                ),
+                (
+                    "new pause key",
+                    pause_key.as_ref().map(|k| key_text(Some(k))),
+                ),
+                ("new token memo", memo.clone()),
+                (
+                    "new metadata",
+                    metadata.as_ref().map(|m| {
+                        m.text
+                            .clone()
+                            .unwrap_or_else(|| format!("(binary) {}", m.hex))
+                    }),
+                ),
+                (
+                    "new expiry",
+                    expiry.map(|e| e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                ),
+                ("auto-renew account", auto_renew_account.clone()),
+                (
+                    "auto-renew period",
+                    auto_renew_period_secs.map(|s| format!("{s} s")),
+                ),
+            ];
+            for (label, value) in set {
+                if let Some(value) = value {
+                    fields.push(field(label, value));
+                }
+            }
+            if !other_keys.is_empty() {
+                fields.push(field("OTHER KEYS", other_keys.join(", ")));
+            }
+            fields.push(field("key check", key_verification_mode.as_str()));
+        }
         ScheduledAction::Unsupported { name } => {
             fields.push(field(
                 "action",
@@ -426,6 +556,109 @@ pub fn mint_items(payload: &Payload, scheduled: &ScheduledView) -> Vec<Item> {
         .collect()
 }
 
+/// A proposed policy as a person reads it: each rule, what changes from the policy in force, and
+/// whether the bytes the ledger will execute commit to exactly this document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyChange {
+    /// The proposed document, read here; `Err` says why it cannot be.
+    pub document: Result<PolicyDocument, String>,
+    /// The token memo in the decoded bytes is the commitment of this document's exact text.
+    pub committed: bool,
+    /// The version it replaces.
+    pub replaces: u32,
+}
+
+/// The policy a proposal would put in force, checked against its decoded bytes. `None` for any
+/// other kind of proposal.
+pub fn policy_change(payload: &Payload, scheduled: &ScheduledView) -> Option<PolicyChange> {
+    let Payload::Policy {
+        document, replaces, ..
+    } = payload
+    else {
+        return None;
+    };
+    let committed = matches!(
+        &scheduled.action,
+        ScheduledAction::TokenUpdate { memo: Some(m), .. } if *m == policy::commitment(document)
+    );
+    Some(PolicyChange {
+        document: PolicyDocument::parse(document),
+        committed,
+        replaces: *replaces,
+    })
+}
+
+/// Each rule in words, `mint: 3 of alice, bob, carol`.
+pub fn rule_lines(document: &PolicyDocument) -> Vec<Field> {
+    document
+        .rules
+        .iter()
+        .map(|(kind, rule)| {
+            field(
+                kind,
+                format!("{} of {}", rule.threshold, rule.eligible.join(", ")),
+            )
+        })
+        .collect()
+}
+
+/// What `next` changes from `current`, one line per changed rule.
+pub fn rule_changes(current: &PolicyDocument, next: &PolicyDocument) -> Vec<Field> {
+    let words = |r: Option<&gatehouse_protocol::policy::Rule>| {
+        r.map_or_else(
+            || "none".to_owned(),
+            |r| format!("{} of {}", r.threshold, r.eligible.join(", ")),
+        )
+    };
+    let mut kinds: Vec<&String> = current.rules.keys().chain(next.rules.keys()).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+        .into_iter()
+        .filter(|k| current.rules.get(*k) != next.rules.get(*k))
+        .map(|k| {
+            field(
+                k,
+                format!(
+                    "{} -> {}",
+                    words(current.rules.get(k)),
+                    words(next.rules.get(k))
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Whether the ledger anchors the server's policy: the token's memo, read from `mirror`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anchor {
+    /// The token's memo is the commitment of the server's document.
+    Matches,
+    /// The memo commits to another document: the server's policy is not the one approved.
+    Differs {
+        /// The memo on the ledger.
+        memo: String,
+    },
+    /// The memo commits to no policy (a token created before policies were anchored).
+    NotAnchored {
+        /// The memo on the ledger.
+        memo: String,
+    },
+}
+
+/// Reads the token's memo from `mirror` and compares it with `current`.
+pub async fn policy_anchor(mirror: &str, current: &CurrentPolicy) -> Result<Anchor, ReviewError> {
+    let json = mirror_json(mirror, &format!("/api/v1/tokens/{}", current.token)).await?;
+    let memo = json["memo"].as_str().unwrap_or_default().to_owned();
+    Ok(match policy::committed_hash(&memo) {
+        Some(hash) if hash == current.sha256 && policy::sha256(&current.document) == hash => {
+            Anchor::Matches
+        }
+        Some(_) => Anchor::Differs { memo },
+        None => Anchor::NotAnchored { memo },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,6 +728,86 @@ mod tests {
             other => panic!("a document under another CID is flagged: {other:?}"),
         }
         assert!(items[2].document.is_none(), "no document supplied");
+    }
+
+    fn update(token: &str, memo: Option<String>) -> ScheduledView {
+        ScheduledView {
+            fingerprint: String::new(),
+            sha256: String::new(),
+            max_fee_tinybars: 0,
+            memo: String::new(),
+            action: ScheduledAction::TokenUpdate {
+                token: token.to_owned(),
+                name: None,
+                symbol: None,
+                treasury: None,
+                admin_key: None,
+                supply_key: None,
+                pause_key: None,
+                other_keys: Vec::new(),
+                memo,
+                metadata: None,
+                expiry: None,
+                auto_renew_account: None,
+                auto_renew_period_secs: None,
+                key_verification_mode: "FULL_VALIDATION".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_policy_change_is_signed_only_when_the_bytes_commit_to_the_document_shown() {
+        let officers: Vec<String> = vec!["alice".into(), "bob".into(), "carol".into()];
+        let current = PolicyDocument::initial(2, &officers);
+        let next = current.with_rule(
+            "mint",
+            gatehouse_protocol::policy::Rule::new(3, officers.clone()),
+        );
+        let document = next.to_text();
+        let claim = Payload::Policy {
+            token: "0.0.5".into(),
+            document: document.clone(),
+            replaces: 1,
+        };
+        let honest = update("0.0.5", Some(policy::commitment(&document)));
+        assert!(check_payload(&claim, &honest).is_ok());
+        let change = policy_change(&claim, &honest).expect("a policy change");
+        assert!(change.committed);
+        assert_eq!(change.document.as_ref(), Ok(&next));
+        assert_eq!(
+            rule_changes(&current, &next),
+            vec![field(
+                "mint",
+                "2 of alice, bob, carol -> 3 of alice, bob, carol"
+            )]
+        );
+        let other = current.with_rule(
+            "mint",
+            gatehouse_protocol::policy::Rule::new(2, vec!["alice".into(), "bob".into()]),
+        );
+        let swapped = update("0.0.5", Some(policy::commitment(&other.to_text())));
+        assert!(matches!(
+            check_payload(&claim, &swapped),
+            Err(ReviewError::Mismatch(m)) if m.contains("does not commit")
+        ));
+        assert!(!policy_change(&claim, &swapped).expect("shown").committed);
+        let mut sneaky = honest.clone();
+        if let ScheduledAction::TokenUpdate { supply_key, .. } = &mut sneaky.action {
+            *supply_key = Some(KeyView::Ed25519 { key: "00".into() });
+        }
+        assert!(matches!(
+            check_payload(&claim, &sneaky),
+            Err(ReviewError::Mismatch(m)) if m.contains("supply key")
+        ));
+        assert!(matches!(
+            check_payload(&claim, &update("0.0.6", Some(policy::commitment(&document)))),
+            Err(ReviewError::Mismatch(m)) if m.contains("0.0.6")
+        ));
+        let labels: Vec<String> = scheduled_fields(&honest)
+            .into_iter()
+            .map(|f| f.label)
+            .collect();
+        assert!(labels.contains(&"new token memo".to_owned()), "{labels:?}");
     }
 
     #[test]

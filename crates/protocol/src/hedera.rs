@@ -205,6 +205,37 @@ pub enum ScheduledAction {
         /// Token memo.
         memo: String,
     },
+    /// Change a token. Only the fields set change; each is shown.
+    TokenUpdate {
+        /// The token.
+        token: String,
+        /// New name.
+        name: Option<String>,
+        /// New symbol.
+        symbol: Option<String>,
+        /// New treasury account.
+        treasury: Option<String>,
+        /// New admin key.
+        admin_key: Option<KeyView>,
+        /// New supply key.
+        supply_key: Option<KeyView>,
+        /// New pause key.
+        pause_key: Option<KeyView>,
+        /// Other keys it sets, by name, so they are seen.
+        other_keys: Vec<String>,
+        /// New memo.
+        memo: Option<String>,
+        /// New token metadata.
+        metadata: Option<MetadataView>,
+        /// New expiry.
+        expiry: Option<DateTime<Utc>>,
+        /// New auto-renew account.
+        auto_renew_account: Option<String>,
+        /// New auto-renew period, seconds.
+        auto_renew_period_secs: Option<i64>,
+        /// `FULL_VALIDATION` or `NO_VALIDATION` (HIP-540: whether new keys must sign too).
+        key_verification_mode: String,
+    },
     /// Anything else: named, and never signed by Gatehouse.
     Unsupported {
         /// The protobuf name.
@@ -360,6 +391,7 @@ pub fn decode_scheduled(bytes: &[u8]) -> Result<ScheduledView, DecodeError> {
                 memo: c.memo.clone(),
             }
         }
+        Some(D::TokenUpdate(u)) => token_update(u),
         Some(other) => ScheduledAction::Unsupported {
             name: variant_name(format!("{other:?}")),
         },
@@ -371,6 +403,44 @@ pub fn decode_scheduled(bytes: &[u8]) -> Result<ScheduledView, DecodeError> {
         memo: body.memo,
         action,
     })
+}
+
+fn token_update(u: &pb::TokenUpdateTransactionBody) -> ScheduledAction {
+    let mut other_keys = Vec::new();
+    for (name, key) in [
+        ("kyc", &u.kyc_key),
+        ("freeze", &u.freeze_key),
+        ("wipe", &u.wipe_key),
+        ("fee schedule", &u.fee_schedule_key),
+        ("metadata", &u.metadata_key),
+    ] {
+        if key.is_some() {
+            other_keys.push(name.to_owned());
+        }
+    }
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    ScheduledAction::TokenUpdate {
+        token: token(u.token.as_ref()),
+        name: text(&u.name),
+        symbol: text(&u.symbol),
+        treasury: u.treasury.as_ref().map(|a| account(Some(a))),
+        admin_key: u.admin_key.as_ref().map(KeyView::of),
+        supply_key: u.supply_key.as_ref().map(KeyView::of),
+        pause_key: u.pause_key.as_ref().map(KeyView::of),
+        other_keys,
+        memo: u.memo.clone(),
+        metadata: u.metadata.as_deref().map(MetadataView::of),
+        expiry: u.expiry.and_then(|t| {
+            DateTime::<Utc>::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+        }),
+        auto_renew_account: u.auto_renew_account.as_ref().map(|a| account(Some(a))),
+        auto_renew_period_secs: u.auto_renew_period.map(|d| d.seconds),
+        key_verification_mode: pb::TokenKeyValidation::try_from(u.key_verification_mode)
+            .map_or_else(
+                |_| format!("unknown ({})", u.key_verification_mode),
+                |m| m.as_str_name().to_owned(),
+            ),
+    }
 }
 
 /// Decodes a `TransactionBody` (the bytes an officer's device signs).
@@ -538,6 +608,48 @@ mod tests {
                 schedule: "0.0.1003".into()
             }
         );
+    }
+
+    #[test]
+    fn a_token_update_shows_what_it_changes_and_only_that() {
+        let body = pb::SchedulableTransactionBody {
+            transaction_fee: 5,
+            memo: "gatehouse proposal p".into(),
+            data: Some(pb::schedulable_transaction_body::Data::TokenUpdate(
+                pb::TokenUpdateTransactionBody {
+                    token: Some(pb::TokenId {
+                        shard_num: 0,
+                        realm_num: 0,
+                        token_num: 1002,
+                    }),
+                    memo: Some("gatehouse policy sha256:00".into()),
+                    wipe_key: Some(pb::Key {
+                        key: Some(pb::key::Key::Ed25519(vec![7; 32])),
+                    }),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let view = decode_scheduled(&body).expect("decodes");
+        let ScheduledAction::TokenUpdate {
+            token,
+            memo,
+            name,
+            admin_key,
+            other_keys,
+            key_verification_mode,
+            ..
+        } = &view.action
+        else {
+            panic!("an update: {view:?}")
+        };
+        assert_eq!(token, "0.0.1002");
+        assert_eq!(memo.as_deref(), Some("gatehouse policy sha256:00"));
+        assert_eq!((name, admin_key), (&None, &None));
+        assert_eq!(other_keys, &["wipe".to_owned()]);
+        assert_eq!(key_verification_mode, "FULL_VALIDATION");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod hedera;
 pub mod hip412;
+pub mod policy;
 pub mod proposal;
 
 use std::fmt;

@@ -23,6 +23,8 @@ pub enum ProposalKind {
     TokenCreate,
     /// Mint NFTs of the deployment's token.
     Mint,
+    /// Change the approval policy (a TokenUpdate of the token's memo, which anchors it).
+    Policy,
 }
 
 impl ProposalKind {
@@ -31,14 +33,19 @@ impl ProposalKind {
         match self {
             ProposalKind::TokenCreate => "token-create",
             ProposalKind::Mint => "mint",
+            ProposalKind::Policy => "policy",
         }
     }
 
     /// The kind named `name`.
     pub fn from_name(name: &str) -> Option<Self> {
-        [ProposalKind::TokenCreate, ProposalKind::Mint]
-            .into_iter()
-            .find(|k| k.as_str() == name)
+        [
+            ProposalKind::TokenCreate,
+            ProposalKind::Mint,
+            ProposalKind::Policy,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
     }
 }
 
@@ -132,6 +139,16 @@ pub enum Payload {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         documents: Vec<Option<String>>,
     },
+    /// Put a new approval policy in force.
+    Policy {
+        /// The token whose memo anchors it.
+        token: String,
+        /// The new policy document's exact text ([`crate::policy::PolicyDocument`]): the
+        /// scheduled TokenUpdate sets the memo to its commitment, which consoles recompute.
+        document: String,
+        /// The version of the policy it replaces.
+        replaces: u32,
+    },
 }
 
 /// One officer's approval, as recorded.
@@ -145,8 +162,18 @@ pub struct Approval {
     pub at: DateTime<Utc>,
     /// The device the officer said they signed with (serial or label), as reported.
     pub device: Option<String>,
-    /// The ScheduleSign transaction that carried the signature to the ledger.
+    /// The ScheduleSign transaction that carried the signature to the ledger (or, for an
+    /// endorsement, would have).
     pub transaction_id: String,
+    /// Whether the server sent it to the ledger. When a policy asks more approvals than the
+    /// token's key, the first ones are endorsements: checked, recorded and counted by the server,
+    /// but not sent, so that the ledger executes only at the policy's count.
+    #[serde(default = "relayed_default")]
+    pub relayed: bool,
+}
+
+fn relayed_default() -> bool {
+    true
 }
 
 /// One officer's rejection.

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
     ApprovalRequest, NewMint, NewToken, Proposal, ProposalStatus, Reject, SignedApproval,
 };
@@ -22,6 +23,8 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(propose_mint))
         .routes(routes!(request_mint))
         .routes(routes!(propose_token))
+        .routes(routes!(policy))
+        .routes(routes!(propose_policy))
         .routes(routes!(approval_request))
         .routes(routes!(approve))
         .routes(routes!(reject))
@@ -202,6 +205,48 @@ async fn propose_token(
     Ok(Json(
         engine(&state)?
             .propose_token(&by(&caller, request_id), &new)
+            .await?,
+    ))
+}
+
+/// The approval policy in force: each kind's threshold and eligible officers, the document the
+/// token's memo anchors, and the token's key it is held to.
+#[utoipa::path(
+    get,
+    path = "/v1/policy",
+    responses(
+        (status = 200, description = "The policy in force", body = CurrentPolicy),
+        (status = 409, description = "No token yet", body = ApiError),
+    )
+)]
+async fn policy(
+    State(state): State<Arc<AppState>>,
+    _: Caller,
+) -> Result<Json<CurrentPolicy>, Error> {
+    Ok(Json(engine(&state)?.policy().await?))
+}
+
+/// Proposes a new rule for one kind of action: a scheduled TokenUpdate of the token's memo to the
+/// new policy's commitment, which the current quorum approves.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/policy",
+    request_body = NewRule,
+    responses(
+        (status = 200, description = "The proposal, scheduled on the ledger", body = Proposal),
+        (status = 400, description = "A rule the ledger would not carry out (the message names the field)", body = ApiError),
+        (status = 409, description = "No token yet, a policy change is open, or the ledger refused", body = ApiError),
+    )
+)]
+async fn propose_policy(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Officers>,
+    RequestId(request_id): RequestId,
+    Json(new): Json<NewRule>,
+) -> Result<Json<Proposal>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .propose_policy(&by(&caller, request_id), &new)
             .await?,
     ))
 }

@@ -97,7 +97,7 @@ fn parse_schedule(text: &str) -> Option<pb::ScheduleId> {
 }
 
 /// Parses `shard.realm.num` into a token id.
-fn parse_token(text: &str) -> Option<pb::TokenId> {
+pub(super) fn parse_token(text: &str) -> Option<pb::TokenId> {
     let (shard_num, realm_num, token_num) = hapi::parse_entity(text)?;
     Some(pb::TokenId {
         shard_num,
@@ -122,6 +122,10 @@ impl Engine {
             policy,
             events,
         }
+    }
+
+    pub(super) fn db(&self) -> &Db {
+        &self.db
     }
 
     fn hapi(&self) -> &Hapi {
@@ -168,7 +172,7 @@ impl Engine {
     }
 
     /// Audits a bad request (the message names the field) and returns it as a 400.
-    async fn invalid(&self, by: &By, object: String, message: String) -> Error {
+    pub(super) async fn invalid(&self, by: &By, object: String, message: String) -> Error {
         self.failed(
             by,
             Action::ProposalCreate,
@@ -355,7 +359,17 @@ impl Engine {
                         seconds: now.timestamp() + TOKEN_LIFETIME_SECS,
                         nanos: 0,
                     }),
-                    memo: "gatehouse".to_owned(),
+                    // Anchors the first policy: every kind needs `threshold` of these officers.
+                    memo: gatehouse_protocol::policy::commitment(
+                        &gatehouse_protocol::policy::PolicyDocument::initial(
+                            threshold,
+                            &officers
+                                .iter()
+                                .map(|k| k.officer.clone())
+                                .collect::<Vec<_>>(),
+                        )
+                        .to_text(),
+                    ),
                     ..Default::default()
                 },
             )),
@@ -384,8 +398,6 @@ impl Engine {
         .await
     }
 
-    /// Proposes minting NFTs with `new.metadata`; eligible approvers are the officers whose keys
-    /// make up the token's supply key.
     /// A service's mint request: a mint proposal like an officer's, but every item must come
     /// with its HIP-412 document (checked against the schema and its CID), since no officer
     /// vouches for what a backend sends.
@@ -416,7 +428,7 @@ impl Engine {
         }
     }
 
-    /// Proposes a mint.
+    /// Proposes minting NFTs with `new.metadata`, under the policy's mint rule.
     pub async fn propose_mint(&self, by: &By, new: &NewMint) -> Result<Proposal, Error> {
         let object = "proposal:mint".to_owned();
         if let Err(message) = check_mint(&new.metadata) {
@@ -426,24 +438,8 @@ impl Engine {
             Ok(documents) => documents,
             Err(message) => return Err(self.invalid(by, object, message).await),
         };
-        let Some((token, _treasury, created_by)) = store::token(&self.db).await? else {
-            return Err(Error::Api(
-                ErrorCode::Conflict,
-                "the deployment has no token yet: an administrator proposes it (gatehouse token propose) and officers approve".to_owned(),
-            ));
-        };
-        let creation = self.get(&created_by).await?;
-        let Payload::TokenCreate {
-            officers,
-            threshold,
-            ..
-        } = creation.payload
-        else {
-            return Err(Error::Api(
-                ErrorCode::Internal,
-                "the token's creation proposal is not a token creation".to_owned(),
-            ));
-        };
+        let token = self.token_keys().await?.token;
+        let rule = self.rule("mint").await?;
         let token_id = parse_token(&token).ok_or_else(|| {
             Error::Api(
                 ErrorCode::Internal,
@@ -474,8 +470,8 @@ impl Engine {
             ProposalKind::Mint,
             payload,
             inner,
-            threshold,
-            officers,
+            rule.threshold,
+            rule.eligible,
             serde_json::json!(documents),
         )
         .await
@@ -483,7 +479,7 @@ impl Engine {
 
     /// Creates the schedule on the ledger and records the proposal.
     #[allow(clippy::too_many_arguments)]
-    async fn schedule(
+    pub(super) async fn schedule(
         &self,
         by: &By,
         id: String,
@@ -643,7 +639,7 @@ impl Engine {
         signed: &SignedApproval,
     ) -> Result<Proposal, Error> {
         let object = format!("proposal:{id}");
-        let (_proposal, key) = self.signer(by, id, Action::ProposalApprove).await?;
+        let (proposal, key) = self.signer(by, id, Action::ProposalApprove).await?;
         // The request is single-use: taken (deleted) in the same transaction as the spend.
         let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
         let Some((body, expires_at)) =
@@ -697,18 +693,47 @@ impl Engine {
                 format!("the stored approval body does not decode: {e}"),
             )
         })?;
-        let pair = hapi::signature_pair(&key.key, raw).ok_or_else(|| {
-            Error::Api(
-                ErrorCode::Internal,
-                "this key cannot sign for Hedera".to_owned(),
-            )
-        })?;
-        let transaction = self.hapi().transaction(body, vec![pair]);
-        if let Err(e) = self.hapi().execute(&parsed, transaction).await {
-            let refusal = Refusal::Ledger(e.to_string());
-            return Err(self
-                .deny(by, Action::ProposalApprove, object, refusal)
-                .await);
+        // When the policy asks more approvals than the token's key, the first ones are
+        // endorsements: recorded here and not sent, so that the ledger reaches its own threshold
+        // only with the policy's last approval. Counting and sending happen under the proposal's
+        // lock, so two officers approving at once cannot both be counted as the same one.
+        let endorsements = proposal
+            .threshold
+            .saturating_sub(self.ledger_floor(&proposal).await?);
+        let mut held = None;
+        let mut relayed = true;
+        if endorsements > 0 {
+            let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
+            if !store::lock_open(&mut tx, id).await? {
+                drop(tx);
+                let status = self.get(id).await?.status.as_str();
+                return Err(self
+                    .deny(
+                        by,
+                        Action::ProposalApprove,
+                        object,
+                        Refusal::NotOpen(status),
+                    )
+                    .await);
+            }
+            relayed = store::count_approvals(&mut tx, id).await? >= endorsements;
+            held = Some(tx);
+        }
+        if relayed {
+            let pair = hapi::signature_pair(&key.key, raw).ok_or_else(|| {
+                Error::Api(
+                    ErrorCode::Internal,
+                    "this key cannot sign for Hedera".to_owned(),
+                )
+            })?;
+            let transaction = self.hapi().transaction(body, vec![pair]);
+            if let Err(e) = self.hapi().execute(&parsed, transaction).await {
+                drop(held);
+                let refusal = Refusal::Ledger(e.to_string());
+                return Err(self
+                    .deny(by, Action::ProposalApprove, object, refusal)
+                    .await);
+            }
         }
         let transaction_id = parsed
             .transaction_id
@@ -720,14 +745,19 @@ impl Engine {
             at: Utc::now(),
             device: signed.device.clone(),
             transaction_id: transaction_id.clone(),
+            relayed,
         };
-        let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
+        let mut tx = match held {
+            Some(tx) => tx,
+            None => self.db.begin().await.map_err(crate::store::Error::from)?,
+        };
         store::insert_approval(&mut tx, id, &approval).await?;
         let details = serde_json::json!({
             "signature_sha256": spent,
             "public_key": key.view().public_key,
             "transaction_id": transaction_id,
             "device": signed.device,
+            "relayed": relayed,
         });
         let entry = Self::entry(
             by,
@@ -891,6 +921,26 @@ impl Engine {
             (&proposal.payload, &outcome.token, status)
         {
             store::set_token(&mut tx, token, treasury, &proposal.id).await?;
+        }
+        if let (Payload::Policy { document, .. }, ProposalStatus::Executed) =
+            (&proposal.payload, status)
+        {
+            let version = gatehouse_protocol::policy::PolicyDocument::parse(document)
+                .map_err(|e| {
+                    Error::Db(crate::store::Error::Corrupt {
+                        fingerprint: format!("proposal {}", proposal.id),
+                        reason: e,
+                    })
+                })?
+                .version;
+            store::insert_policy(
+                &mut tx,
+                version,
+                document,
+                &gatehouse_protocol::policy::sha256(document),
+                &proposal.id,
+            )
+            .await?;
         }
         if let (
             Payload::Mint {

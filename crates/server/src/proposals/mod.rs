@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod engine;
+pub mod policy;
 pub mod service;
 pub mod store;
 
@@ -293,6 +294,7 @@ mod tests {
             at: Utc::now(),
             device: None,
             transaction_id: "t".into(),
+            relayed: true,
         });
         assert_eq!(
             may_sign(&p, "bob", Utc::now()),

@@ -82,19 +82,20 @@ fn from_row(row: Row) -> Result<Proposal, Error> {
 /// Adds the approvals and rejections of `proposals`.
 async fn with_votes(db: &Db, mut proposals: Vec<Proposal>) -> Result<Vec<Proposal>, Error> {
     for p in &mut proposals {
-        let approvals: Vec<(String, DateTime<Utc>, Option<String>, String)> = on_pool!(db, pool => {
-            sqlx::query_as("SELECT officer, at, device, transaction_id FROM approvals WHERE proposal = $1 ORDER BY at, officer")
+        let approvals: Vec<(String, DateTime<Utc>, Option<String>, String, bool)> = on_pool!(db, pool => {
+            sqlx::query_as("SELECT officer, at, device, transaction_id, relayed FROM approvals WHERE proposal = $1 ORDER BY at, officer")
                 .bind(&p.id)
                 .fetch_all(pool)
                 .await?
         });
         p.approvals = approvals
             .into_iter()
-            .map(|(officer, at, device, transaction_id)| Approval {
+            .map(|(officer, at, device, transaction_id, relayed)| Approval {
                 officer,
                 at,
                 device,
                 transaction_id,
+                relayed,
             })
             .collect();
         let rejections: Vec<(String, DateTime<Utc>, String)> = on_pool!(db, pool => {
@@ -272,7 +273,7 @@ pub async fn spend(
 
 /// Records an approval the ledger accepted.
 pub async fn insert_approval(tx: &mut Tx, proposal: &str, a: &Approval) -> Result<(), Error> {
-    const SQL: &str = "INSERT INTO approvals (proposal, officer, at, device, transaction_id) VALUES ($1, $2, $3, $4, $5)";
+    const SQL: &str = "INSERT INTO approvals (proposal, officer, at, device, transaction_id, relayed) VALUES ($1, $2, $3, $4, $5, $6)";
     on_tx!(tx, conn => {
         sqlx::query(SQL)
             .bind(proposal)
@@ -280,6 +281,7 @@ pub async fn insert_approval(tx: &mut Tx, proposal: &str, a: &Approval) -> Resul
             .bind(a.at)
             .bind(&a.device)
             .bind(&a.transaction_id)
+            .bind(a.relayed)
             .execute(&mut *conn)
             .await?
             .rows_affected()
@@ -326,6 +328,57 @@ pub async fn set_token(
         sqlx::query(SQL)
             .bind(token_id)
             .bind(treasury)
+            .bind(proposal)
+            .bind(Utc::now())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
+
+/// Locks the open proposal `id` until `tx` ends (a no-op write: other instances approving it wait),
+/// so approvals counted in `tx` stay counted. `Ok(false)` if it is not open.
+pub async fn lock_open(tx: &mut Tx, id: &str) -> Result<bool, Error> {
+    const SQL: &str = "UPDATE proposals SET status = status WHERE id = $1 AND status = 'open'";
+    let locked =
+        on_tx!(tx, conn => sqlx::query(SQL).bind(id).execute(&mut *conn).await?.rows_affected());
+    Ok(locked == 1)
+}
+
+/// How many approvals `proposal` has, read in the transaction.
+pub async fn count_approvals(tx: &mut Tx, proposal: &str) -> Result<u32, Error> {
+    const SQL: &str = "SELECT COUNT(*) FROM approvals WHERE proposal = $1";
+    let (n,): (i64,) =
+        on_tx!(tx, conn => sqlx::query_as(SQL).bind(proposal).fetch_one(&mut *conn).await?);
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// A recorded policy: (version, document, sha256, proposal, applied at).
+pub type PolicyRow = (i64, String, String, String, DateTime<Utc>);
+
+/// The newest policy.
+pub async fn policy(db: &Db) -> Result<Option<PolicyRow>, Error> {
+    const SQL: &str = "SELECT version, document, sha256, proposal, applied_at FROM policies ORDER BY version DESC LIMIT 1";
+    Ok(on_pool!(db, pool => sqlx::query_as(SQL).fetch_optional(pool).await?))
+}
+
+/// Records a policy put in force by `proposal`; a version recorded already (by another instance)
+/// is left as it is.
+pub async fn insert_policy(
+    tx: &mut Tx,
+    version: u32,
+    document: &str,
+    sha256: &str,
+    proposal: &str,
+) -> Result<(), Error> {
+    const SQL: &str = "INSERT INTO policies (version, document, sha256, proposal, applied_at) \
+                       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (version) DO NOTHING";
+    on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(i64::from(version))
+            .bind(document)
+            .bind(sha256)
             .bind(proposal)
             .bind(Utc::now())
             .execute(&mut *conn)
