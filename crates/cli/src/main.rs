@@ -76,6 +76,11 @@ enum Command {
         #[command(subcommand)]
         action: proposal::MintAction,
     },
+    /// The approval policy: show it (checked against the ledger), propose a change.
+    Policy {
+        #[command(subcommand)]
+        action: proposal::PolicyAction,
+    },
     /// Proposals: list, show, approve (on your device), reject, cancel.
     Proposal {
         #[command(subcommand)]
@@ -148,6 +153,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::LedgerKey { action } => proposal::run_ledger_key(action).await,
         Command::Token { action } => proposal::run_token(action).await,
         Command::Mint { action } => proposal::run_mint(action).await,
+        Command::Policy { action } => proposal::run_policy(action).await,
         Command::Proposal { action } => proposal::run_proposal(action).await,
         Command::Status { profile } => {
             let (store, profile) = profile::chosen(profile)?;

@@ -9,6 +9,7 @@
 use clap::Subcommand;
 use gatehouse_client::proposals::{self, Review};
 use gatehouse_keys::key::Algorithm;
+use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
     LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewToken, Proposal, Reject,
 };
@@ -69,6 +70,35 @@ pub enum MintAction {
         /// same order. The server checks it against the HIP-412 schema and recomputes its CID.
         #[arg(long)]
         document: Vec<std::path::PathBuf>,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Show the policy in force, and whether the token's memo on the ledger anchors it.
+    Show {
+        /// The mirror node to read the token from (or GATEHOUSE_MIRROR_URL); by default the one
+        /// pinned in the profile.
+        #[arg(long, env = "GATEHOUSE_MIRROR_URL")]
+        mirror: Option<String>,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+    /// Propose a new rule for one kind of action (mint, policy): the current quorum approves it
+    /// on the ledger with `gatehouse proposal approve`.
+    Propose {
+        /// The kind: mint or policy.
+        kind: String,
+        /// Distinct approvals needed (at least the token key's threshold).
+        #[arg(long)]
+        threshold: u32,
+        /// An officer who may approve; repeat for each (officers with keys in the token's key).
+        #[arg(long, required = true)]
+        eligible: Vec<String>,
         /// Profile to use.
         #[arg(long, short)]
         profile: Option<String>,
@@ -281,6 +311,76 @@ pub async fn run_mint(action: MintAction) -> Result<(), Failure> {
     Ok(())
 }
 
+pub async fn run_policy(action: PolicyAction) -> Result<(), Failure> {
+    match action {
+        PolicyAction::Show { mirror, profile } => {
+            let (store, profile) = profile::chosen(profile)?;
+            let mirror = mirror.or_else(|| profile.mirror_url.clone());
+            let conn = connect(&store, &profile).await?;
+            let current: CurrentPolicy = conn.get("/v1/policy").await?;
+            say!(
+                "policy:     version {} (put in force by proposal {} at {})",
+                current.policy.version,
+                current.proposal,
+                current.applied_at.to_rfc3339()
+            );
+            say!(
+                "token:      {} (its admin and supply keys: {} of {})",
+                current.token,
+                current.key_threshold,
+                current.key_holders.join(", ")
+            );
+            print_fields(&proposals::rule_lines(&current.policy));
+            say!("sha256:     {}", current.sha256);
+            let Some(mirror) = mirror else {
+                say!("ledger:     not checked (no mirror pinned; give --mirror)");
+                return Ok(());
+            };
+            match proposals::policy_anchor(&mirror, &current).await? {
+                proposals::Anchor::Matches => {
+                    say!("ledger:     the token's memo at {mirror} anchors this policy");
+                    Ok(())
+                }
+                proposals::Anchor::NotAnchored { memo } => {
+                    say!(
+                        "ledger:     the token's memo ({memo:?}) anchors no policy: the token predates anchored policies; the first policy change anchors one"
+                    );
+                    Ok(())
+                }
+                proposals::Anchor::Differs { memo } => Err(Failure {
+                    code: Exit::DoNotSign,
+                    message: format!(
+                        "the token's memo on the ledger ({memo}) commits to another policy than the server shows: the server's policy is not the one the officers approved"
+                    ),
+                    hint: Some(
+                        "do not approve anything under this policy; tell the other officers and compare with `gatehouse audit verify`".to_owned(),
+                    ),
+                }),
+            }
+        }
+        PolicyAction::Propose {
+            kind,
+            threshold,
+            eligible,
+            profile,
+        } => {
+            let proposal: Proposal = connection(profile)
+                .await?
+                .post(
+                    "/v1/proposals/policy",
+                    &NewRule {
+                        kind,
+                        threshold,
+                        eligible,
+                    },
+                )
+                .await?;
+            print_proposal(&proposal);
+            Ok(())
+        }
+    }
+}
+
 pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
     match action {
         ProposalAction::List { status, profile } => {
@@ -423,7 +523,10 @@ fn print_proposal(p: &Proposal) {
         )
         .unwrap_or_default(),
     ) {
-        Ok(view) => print_scheduled(&view),
+        Ok(view) => {
+            print_scheduled(&view);
+            print_policy_change(p, &view);
+        }
         Err(e) => say!("scheduled:  CANNOT BE SHOWN: {e}"),
     }
     if let Some(o) = &p.outcome {
@@ -433,6 +536,28 @@ fn print_proposal(p: &Proposal) {
             o.serials,
             o.token.as_deref().unwrap_or("")
         );
+    }
+}
+
+fn print_policy_change(p: &Proposal, view: &gatehouse_protocol::hedera::ScheduledView) {
+    let Some(change) = proposals::policy_change(&p.payload, view) else {
+        return;
+    };
+    match &change.document {
+        Ok(doc) => {
+            say!(
+                "policy version {} (replaces {}), every rule:",
+                doc.version,
+                change.replaces
+            );
+            print_fields(&proposals::rule_lines(doc));
+        }
+        Err(e) => say!("policy:     CANNOT BE READ: {e}"),
+    }
+    if change.committed {
+        say!("  the new token memo in the bytes is this document's SHA-256: it matches");
+    } else {
+        say!("  THE TOKEN MEMO IN THE BYTES DOES NOT COMMIT TO THIS DOCUMENT: do not sign");
     }
 }
 

@@ -412,5 +412,87 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         "the token and the mint: {}",
         text(&list)
     );
+
+    // The policy: shown with its anchor on the ledger; a change goes through the quorum, each
+    // officer seeing the decoded TokenUpdate and the document its memo commits to.
+    let o = officers.clone();
+    let m = mirror.clone();
+    let shown = blocking(move || o[0].run(PIN, &["policy", "show", "--mirror", &m])).await;
+    assert!(shown.status.success(), "{}", text(&shown));
+    for needle in [
+        "version 1",
+        "mint:",
+        "2 of alice, bob, carol",
+        "anchors this policy",
+    ] {
+        assert!(text(&shown).contains(needle), "{needle}: {}", text(&shown));
+    }
+    let o = officers.clone();
+    let low = blocking(move || {
+        o[0].run(
+            PIN,
+            &[
+                "policy",
+                "propose",
+                "mint",
+                "--threshold",
+                "1",
+                "--eligible",
+                "alice",
+                "--eligible",
+                "bob",
+            ],
+        )
+    })
+    .await;
+    assert_failure(&low, 17, "threshold:", "a rule under the key's threshold");
+    let o = officers.clone();
+    let out = blocking(move || {
+        o[0].run(
+            PIN,
+            &[
+                "policy",
+                "propose",
+                "mint",
+                "--threshold",
+                "2",
+                "--eligible",
+                "alice",
+                "--eligible",
+                "bob",
+            ],
+        )
+    })
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let change = proposal_id(&out);
+    for i in [1, 2] {
+        let (o, id, m) = (officers.clone(), change.clone(), mirror.clone());
+        let touch = (i == 2).then(|| card.touch(std::time::Duration::from_millis(200)));
+        let out = blocking(move || o[i].approve(o[i].pin(), &id, &m)).await;
+        if let Some(touch) = touch {
+            touch
+                .join()
+                .expect("the touch thread")
+                .expect("the card felt the touch");
+        }
+        assert!(out.status.success(), "approve the policy: {}", text(&out));
+        for needle in [
+            "UPDATE TOKEN",
+            "new token memo:",
+            "policy version 2 (replaces 1)",
+            "2 of alice, bob\n",
+            "it matches",
+        ] {
+            assert!(text(&out).contains(needle), "{needle}: {}", text(&out));
+        }
+    }
+    let o = officers.clone();
+    let m = mirror.clone();
+    let shown = blocking(move || o[2].run(PIN, &["policy", "show", "--mirror", &m])).await;
+    assert!(shown.status.success(), "{}", text(&shown));
+    for needle in ["version 2", "2 of alice, bob\n", "anchors this policy"] {
+        assert!(text(&shown).contains(needle), "{needle}: {}", text(&shown));
+    }
     server.shutdown().await.expect("clean shutdown");
 }
