@@ -145,6 +145,11 @@ export type ApprovalView = {
 	device: string | null,
 	/**  The ScheduleSign transaction that carried it to the ledger. */
 	transactionId: string,
+	/**
+	 *  Whether the server sent it to the ledger; `false`: an endorsement the server counted
+	 *  because the policy asks more approvals than the token's key.
+	 */
+	relayed: boolean,
 };
 
 /**  The approvals screen: who I am, the proposals and the server's alarms. */
@@ -652,7 +657,35 @@ officers: string[];
 /**  Signatures those keys need. */
 threshold: number; 
 /**  Responders whose keys make up the pause key. */
-responders: string[] };
+responders: string[] } | 
+/**
+ *  Put a new approval policy in force (its rules are in [`ProposalDetail::policy`], read
+ *  from the document the bytes commit to).
+ */
+{ kind: "policy"; 
+/**  The token whose memo anchors it. */
+token: string; 
+/**  The policy version it replaces. */
+replaces: number };
+
+/**  The policy a proposal would put in force. */
+export type PolicyChangeView = {
+	/**  Its version. */
+	version: number | null,
+	/**  The version it replaces. */
+	replaces: number,
+	/**  Every rule, `mint`: `3 of alice, bob, carol, dave`. */
+	rules: FieldView[],
+	/**
+	 *  What changes from the policy in force (`2 of ... -> 3 of ...`); empty when the policy in
+	 *  force could not be read.
+	 */
+	changes: FieldView[],
+	/**  The token memo in the decoded bytes is this document's SHA-256. */
+	committed: boolean,
+	/**  Why the document cannot be read: never signed. */
+	error: string | null,
+};
 
 /**  The files of the add-profile form. */
 export type ProfileFile = 
@@ -690,6 +723,11 @@ export type ProposalDetail = {
 	/**  A mint's NFTs, each with its document checked here. */
 	items: ItemView[],
 	/**
+	 *  A policy change: the policy it would put in force, read here from the document its
+	 *  bytes commit to.
+	 */
+	policy: PolicyChangeView | null,
+	/**
 	 *  Why the scheduled body could not be decoded, or does not do what the server says: such a
 	 *  proposal is never signed.
 	 */
@@ -701,7 +739,9 @@ export type ProposalKind =
 /**  Create the deployment's NFT token, its keys held by the officers' devices. */
 "token-create" | 
 /**  Mint NFTs of the deployment's token. */
-"mint";
+"mint" | 
+/**  Change the approval policy (a TokenUpdate of the token's memo, which anchors it). */
+"policy";
 
 /**  Where a proposal stands. */
 export type ProposalStatus = 

@@ -202,7 +202,7 @@ mod tests {
         let missing = r#"{"version":1,"rules":{"mint":{"threshold":1,"eligible":["a"]}}}"#;
         assert!(
             PolicyDocument::parse(missing)
-                .unwrap_err()
+                .expect_err("no policy rule")
                 .contains("policy")
         );
         let extra = r#"{"version":1,"rules":{},"admin":"mallory"}"#;
@@ -212,7 +212,7 @@ mod tests {
             .to_text();
         assert!(
             PolicyDocument::parse(&unknown)
-                .unwrap_err()
+                .expect_err("an unknown kind")
                 .contains("burn")
         );
     }

@@ -273,6 +273,43 @@ impl Proposal {
     }
 }
 
+#[cfg(feature = "testing")]
+impl Proposal {
+    /// For tests: an open policy change on token `0.0.9` to `document`, whose scheduled body is
+    /// a real TokenUpdate setting the token memo to `memo`.
+    pub fn open_policy_for_tests(document: &str, memo: &str) -> Self {
+        use base64::Engine as _;
+        use hiero_sdk_proto::services as pb;
+        use prost::Message as _;
+        let body = pb::SchedulableTransactionBody {
+            transaction_fee: 2_000_000_000,
+            memo: "gatehouse proposal p".into(),
+            data: Some(pb::schedulable_transaction_body::Data::TokenUpdate(
+                pb::TokenUpdateTransactionBody {
+                    token: Some(pb::TokenId {
+                        shard_num: 0,
+                        realm_num: 0,
+                        token_num: 9,
+                    }),
+                    memo: Some(memo.to_owned()),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        };
+        Self {
+            kind: ProposalKind::Policy,
+            payload: Payload::Policy {
+                token: "0.0.9".into(),
+                document: document.to_owned(),
+                replaces: 1,
+            },
+            scheduled_body: base64::engine::general_purpose::STANDARD.encode(body.encode_to_vec()),
+            ..Self::open_mint_for_tests()
+        }
+    }
+}
+
 /// `POST /v1/proposals/mint`: what to mint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -58,6 +58,14 @@ pub enum PayloadSummary {
         /// Responders whose keys make up the pause key.
         responders: Vec<String>,
     },
+    /// Put a new approval policy in force (its rules are in [`ProposalDetail::policy`], read
+    /// from the document the bytes commit to).
+    Policy {
+        /// The token whose memo anchors it.
+        token: String,
+        /// The policy version it replaces.
+        replaces: u32,
+    },
 }
 
 /// One approval.
@@ -72,6 +80,9 @@ pub struct ApprovalView {
     pub device: Option<String>,
     /// The ScheduleSign transaction that carried it to the ledger.
     pub transaction_id: String,
+    /// Whether the server sent it to the ledger; `false`: an endorsement the server counted
+    /// because the policy asks more approvals than the token's key.
+    pub relayed: bool,
 }
 
 /// One rejection.
@@ -169,6 +180,12 @@ impl ProposalSummary {
                 threshold: *threshold,
                 responders: responders.clone(),
             },
+            Payload::Policy {
+                token, replaces, ..
+            } => PayloadSummary::Policy {
+                token: token.clone(),
+                replaces: *replaces,
+            },
             // A kind this console does not know is shown by what its bytes decode to.
             _ => PayloadSummary::Mint {
                 token: String::new(),
@@ -194,6 +211,7 @@ impl ProposalSummary {
                     at: time(&a.at),
                     device: a.device.clone(),
                     transaction_id: a.transaction_id.clone(),
+                    relayed: a.relayed,
                 })
                 .collect(),
             rejections: p
@@ -328,12 +346,66 @@ pub struct ProposalDetail {
     pub scheduled: Vec<FieldView>,
     /// A mint's NFTs, each with its document checked here.
     pub items: Vec<ItemView>,
+    /// A policy change: the policy it would put in force, read here from the document its
+    /// bytes commit to.
+    pub policy: Option<PolicyChangeView>,
     /// Why the scheduled body could not be decoded, or does not do what the server says: such a
     /// proposal is never signed.
     pub problem: Option<String>,
 }
 
-fn detail(p: &Proposal, me: &str) -> ProposalDetail {
+/// The policy a proposal would put in force.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyChangeView {
+    /// Its version.
+    pub version: Option<u32>,
+    /// The version it replaces.
+    pub replaces: u32,
+    /// Every rule, `mint`: `3 of alice, bob, carol, dave`.
+    pub rules: Vec<FieldView>,
+    /// What changes from the policy in force (`2 of ... -> 3 of ...`); empty when the policy in
+    /// force could not be read.
+    pub changes: Vec<FieldView>,
+    /// The token memo in the decoded bytes is this document's SHA-256.
+    pub committed: bool,
+    /// Why the document cannot be read: never signed.
+    pub error: Option<String>,
+}
+
+fn policy_view(
+    p: &Proposal,
+    view: &gatehouse_protocol::hedera::ScheduledView,
+    current: Option<&gatehouse_protocol::policy::PolicyDocument>,
+) -> Option<PolicyChangeView> {
+    let change = proposals::policy_change(&p.payload, view)?;
+    Some(match change.document {
+        Ok(doc) => PolicyChangeView {
+            version: Some(doc.version),
+            replaces: change.replaces,
+            rules: fields(proposals::rule_lines(&doc)),
+            changes: current
+                .map(|c| fields(proposals::rule_changes(c, &doc)))
+                .unwrap_or_default(),
+            committed: change.committed,
+            error: None,
+        },
+        Err(e) => PolicyChangeView {
+            version: None,
+            replaces: change.replaces,
+            rules: Vec::new(),
+            changes: Vec::new(),
+            committed: change.committed,
+            error: Some(e),
+        },
+    })
+}
+
+fn detail(
+    p: &Proposal,
+    me: &str,
+    current: Option<&gatehouse_protocol::policy::PolicyDocument>,
+) -> ProposalDetail {
     match proposals::scheduled(p) {
         Ok((_, view)) => {
             let problem = proposals::check_payload(&p.payload, &view)
@@ -344,6 +416,7 @@ fn detail(p: &Proposal, me: &str) -> ProposalDetail {
                 fingerprint: Some(view.fingerprint.clone()),
                 scheduled: fields(proposals::scheduled_fields(&view)),
                 items: items(p, &view),
+                policy: policy_view(p, &view, current),
                 problem,
             }
         }
@@ -352,6 +425,7 @@ fn detail(p: &Proposal, me: &str) -> ProposalDetail {
             fingerprint: None,
             scheduled: Vec::new(),
             items: Vec::new(),
+            policy: None,
             problem: Some(format!("cannot be shown, so it is never signed: {problem}")),
         },
     }
@@ -501,7 +575,30 @@ pub async fn proposal_detail(
 ) -> Result<ProposalDetail, IpcError> {
     let connection = connection_for(&console, &profile)?;
     let me = me(&connection).await?;
-    Ok(detail(&fetch(&connection, &id).await?, &me))
+    let proposal = fetch(&connection, &id).await?;
+    let current = current_policy(&connection, &proposal).await;
+    Ok(detail(&proposal, &me, current.as_ref()))
+}
+
+/// The policy in force, for showing what a policy change changes; `None` for other proposals,
+/// or when it cannot be read (the change is then shown without the comparison).
+async fn current_policy(
+    connection: &gatehouse_client::Connection,
+    proposal: &Proposal,
+) -> Option<gatehouse_protocol::policy::PolicyDocument> {
+    if proposal.kind != ProposalKind::Policy {
+        return None;
+    }
+    match connection
+        .get::<gatehouse_protocol::policy::CurrentPolicy>("/v1/policy")
+        .await
+    {
+        Ok(current) => Some(current.policy),
+        Err(e) => {
+            tracing::warn!(error = %e, "the policy in force could not be read");
+            None
+        }
+    }
 }
 
 /// Prepares an approval: checks the scheduled body against the ledger's copy (from the mirror
@@ -526,8 +623,9 @@ pub async fn proposal_review(
     let connection = connection_for(&console, &profile)?;
     let me = me(&connection).await?;
     let review = proposals::review(&connection, &id, &mirror).await?;
+    let current = current_policy(&connection, &review.proposal).await;
     // Anything in the detail that does not check (a document under another CID) stops here too.
-    let detail = detail(&review.proposal, &me);
+    let detail = detail(&review.proposal, &me, current.as_ref());
     if let Some(problem) = &detail.problem {
         return Err(IpcError::new(
             ErrorCode::DoNotSign,
@@ -731,6 +829,7 @@ mod tests {
             at: Utc::now(),
             device: None,
             transaction_id: "t".into(),
+            relayed: true,
         });
         p.rejections.push(Rejection {
             officer: "carol".into(),
@@ -749,7 +848,7 @@ mod tests {
 
     #[test]
     fn a_body_that_cannot_be_decoded_is_shown_as_a_problem_not_as_fields() {
-        let shown = detail(&proposal(), "bob");
+        let shown = detail(&proposal(), "bob", None);
         assert!(shown.scheduled.is_empty());
         assert!(shown.fingerprint.is_none());
         assert!(
@@ -757,6 +856,55 @@ mod tests {
                 .problem
                 .as_deref()
                 .is_some_and(|p| p.contains("never signed")),
+            "{:?}",
+            shown.problem
+        );
+    }
+
+    #[test]
+    fn a_policy_change_shows_every_rule_what_changes_and_whether_the_bytes_commit_to_it() {
+        use gatehouse_protocol::policy::{PolicyDocument, Rule, commitment};
+        let officers: Vec<String> = vec!["alice".into(), "bob".into(), "carol".into()];
+        let current = PolicyDocument::initial(2, &officers);
+        let next = current
+            .with_rule("mint", Rule::new(3, officers.clone()))
+            .to_text();
+        let honest = Proposal::open_policy_for_tests(&next, &commitment(&next));
+        let shown = detail(&honest, "bob", Some(&current));
+        assert_eq!(shown.problem, None);
+        let policy = shown.policy.expect("a policy change");
+        assert!(policy.committed);
+        assert_eq!((policy.version, policy.replaces), (Some(2), 1));
+        assert_eq!(
+            policy
+                .rules
+                .iter()
+                .map(|f| format!("{}: {}", f.label, f.value))
+                .collect::<Vec<_>>(),
+            [
+                "mint: 3 of alice, bob, carol",
+                "policy: 2 of alice, bob, carol"
+            ]
+        );
+        assert_eq!(policy.changes.len(), 1);
+        assert_eq!(
+            policy.changes[0].value,
+            "2 of alice, bob, carol -> 3 of alice, bob, carol"
+        );
+        assert!(
+            shown
+                .scheduled
+                .iter()
+                .any(|f| f.label == "new token memo" && f.value == commitment(&next))
+        );
+        let swapped = Proposal::open_policy_for_tests(&next, &commitment("another document"));
+        let shown = detail(&swapped, "bob", Some(&current));
+        assert!(!shown.policy.expect("shown").committed);
+        assert!(
+            shown
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.contains("does not commit")),
             "{:?}",
             shown.problem
         );

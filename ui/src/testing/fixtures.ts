@@ -270,6 +270,7 @@ export function detailOf(proposal: ProposalSummary, over: Partial<ProposalDetail
         documentError: null,
       },
     ],
+    policy: null,
     problem: null,
     ...over,
   };

@@ -33,6 +33,7 @@ const carolSigned = {
   at: "2099-01-01T11:00:00Z",
   device: "YubiKey 5.7.1 31000002",
   transactionId: "0.0.2@4070912400.000000000",
+  relayed: true,
 };
 const others = proposalSummary({ id: "p-mine", proposer: "bob", waitsForMe: false, approvals: [carolSigned] });
 const settled = proposalSummary({

@@ -79,10 +79,13 @@ fn from_row(row: Row) -> Result<Proposal, Error> {
     })
 }
 
+/// An approval as stored: officer, when, device, transaction id, relayed.
+type ApprovalRow = (String, DateTime<Utc>, Option<String>, String, bool);
+
 /// Adds the approvals and rejections of `proposals`.
 async fn with_votes(db: &Db, mut proposals: Vec<Proposal>) -> Result<Vec<Proposal>, Error> {
     for p in &mut proposals {
-        let approvals: Vec<(String, DateTime<Utc>, Option<String>, String, bool)> = on_pool!(db, pool => {
+        let approvals: Vec<ApprovalRow> = on_pool!(db, pool => {
             sqlx::query_as("SELECT officer, at, device, transaction_id, relayed FROM approvals WHERE proposal = $1 ORDER BY at, officer")
                 .bind(&p.id)
                 .fetch_all(pool)

@@ -70,7 +70,7 @@ describe("review and sign", () => {
 
     const signed = proposalSummary({
       id: "p1",
-      approvals: [{ officer: "bob", at: "2099-01-01T10:01:00Z", device: "YubiKey 5.7.1 31000001", transactionId: "t" }],
+      approvals: [{ officer: "bob", at: "2099-01-01T10:01:00Z", device: "YubiKey 5.7.1 31000001", transactionId: "t", relayed: true }],
       waitsForMe: false,
     });
     let answer: (result: Result<ProposalSummary, IpcError>) => void = () => {};

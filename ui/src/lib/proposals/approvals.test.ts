@@ -55,7 +55,7 @@ describe("keeping the queue current", () => {
     await b.openProposal("p1");
     const approved = proposalSummary({
       id: "p1",
-      approvals: [{ officer: "carol", at: "2099-01-01T11:00:00Z", device: "YubiKey 5.7.1 31000002", transactionId: "t" }],
+      approvals: [{ officer: "carol", at: "2099-01-01T11:00:00Z", device: "YubiKey 5.7.1 31000002", transactionId: "t", relayed: true }],
     });
     mocked.proposalDetail.mockResolvedValue(ok(detailOf(approved)));
     emitProposalsChanged({ profile: "alice", live: true });

@@ -67,7 +67,7 @@ describe("row text", () => {
   it("shows approvals against the threshold", () => {
     const one = proposal({
       id: "p",
-      approvals: [{ officer: "carol", at: "2099-01-01T11:00:00Z", device: null, transactionId: "0.0.2@1.0" }],
+      approvals: [{ officer: "carol", at: "2099-01-01T11:00:00Z", device: null, transactionId: "0.0.2@1.0", relayed: true }],
     });
     expect(progress(one)).toBe("1/2");
   });

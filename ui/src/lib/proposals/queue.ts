@@ -30,6 +30,9 @@ export function summary(p: ProposalSummary): string {
     const n = pl.metadata.length;
     return `Mint ${n} NFT${n === 1 ? "" : "s"} of ${pl.token}`;
   }
+  if (pl.kind === "policy") {
+    return `Change the approval policy of ${pl.token} (replaces version ${pl.replaces})`;
+  }
   return `Create ${pl.name} (${pl.symbol}), at most ${pl.maxSupply}, ${pl.threshold} of ${pl.officers.length} officers`;
 }
 
@@ -41,6 +44,7 @@ export function progress(p: ProposalSummary): string {
 export const KIND_LABELS: Record<ProposalKind, string> = {
   mint: "Mint",
   "token-create": "Token creation",
+  policy: "Policy change",
 };
 
 export const STATUS_LABELS: Record<ProposalStatus, string> = {
