@@ -132,6 +132,11 @@ describe('an officer approves a mint in the console', () => {
         GATEHOUSE_E2E_NOTIFICATIONS: notificationFile,
       });
       app.approveAsCarol = () => approve('carol', mintId);
+      app.proposePolicyAsCarol = async () =>
+        proposalId(
+          (await gatehouseCli(['policy', 'propose', 'mint', '--profile', 'carol', '--threshold', '2', '--eligible', 'bob', '--eligible', 'carol'], env))
+            .stdout,
+        );
     },
     { timeout: 20 * timeouts.tool + timeouts.serverReady + timeouts.driverReady + timeouts.session },
   );
@@ -230,5 +235,29 @@ describe('an officer approves a mint in the console', () => {
       assert.match(await browser.$('[data-testid="proposal-outcome"]').getText(), /serial/i, 'naming the serial minted');
     });
     assert.equal((await notifications(notificationFile)).length, 1, 'still one notification: nothing new waits for bob');
+  });
+
+  it('shows a policy change decoded: what changes, every rule, and that the bytes commit to it', { timeout: timeouts.ui * 3 + timeouts.tool }, async () => {
+    const { browser } = app;
+    const policyId = await app.proposePolicyAsCarol();
+    await withScreenshots(browser, 'approvals-policy-change', async () => {
+      await browser.$('[data-testid="proposal-back"]').click();
+      const row = browser.$(`[data-testid="queue-mine"] [data-testid="proposal-row"][data-id="${policyId}"]`);
+      await row.waitForDisplayed({ timeoutMsg: "carol's policy change must wait for bob" });
+      assert.match(await row.getText(), /Change the approval policy/, 'the row says what the proposal does');
+      await row.click();
+      const change = browser.$('[data-testid="policy-change"]');
+      await change.waitForDisplayed({ timeoutMsg: 'the policy change, read from the document its bytes commit to' });
+      await change.scrollIntoView();
+      assert.match(await browser.$('[data-testid="decoded-fields"]').getText(), /UPDATE TOKEN 0\.0\.\d+/, 'the TokenUpdate, decoded');
+      assert.match(await browser.$('[data-testid="decoded-fields"]').getText(), /gatehouse policy sha256:[0-9a-f]{64}/, 'its new memo');
+      await browser.$('[data-testid="policy-committed"]').waitForDisplayed({ timeoutMsg: 'the memo commits to the document shown' });
+      assert.match(
+        await browser.$('[data-testid="policy-changes"]').getText(),
+        /mint\s*2 of alice, bob, carol -> 2 of bob, carol/,
+        'what changes from the policy in force',
+      );
+      assert.equal(await browser.$('[data-testid="proposal-problem"]').isExisting(), false, 'nothing to warn about');
+    });
   });
 });
