@@ -113,6 +113,8 @@ pub enum Action {
     LedgerUnexplainedMint,
     /// More NFTs were minted in an hour than the deployment expects.
     LedgerMintVolume,
+    /// The token's memo on the ledger anchors another policy than the one in force.
+    LedgerPolicyMismatch,
     /// Labelled demo activity; the name starts with `demo.`.
     Demo(Cow<'static, str>),
 }
@@ -140,13 +142,14 @@ impl Action {
             Action::ProposalExpire => "proposal.expire",
             Action::LedgerUnexplainedMint => "ledger.unexplained-mint",
             Action::LedgerMintVolume => "ledger.mint-volume",
+            Action::LedgerPolicyMismatch => "ledger.policy-mismatch",
             Action::Demo(name) => name,
         }
     }
 
     /// The action named `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Self> {
-        const FIXED: [Action; 19] = [
+        const FIXED: [Action; 20] = [
             Action::IdentityRefused,
             Action::RegistryEnrol,
             Action::RegistryReplaceCertificate,
@@ -166,6 +169,7 @@ impl Action {
             Action::ProposalExpire,
             Action::LedgerUnexplainedMint,
             Action::LedgerMintVolume,
+            Action::LedgerPolicyMismatch,
         ];
         if let Some(fixed) = FIXED.into_iter().find(|a| a.name() == name) {
             return Some(fixed);

@@ -278,6 +278,11 @@ impl Hapi {
                     .mint_token(transaction)
                     .await
             }
+            Data::TokenUpdate(_) => {
+                TokenServiceClient::new(self.channel.clone())
+                    .update_token(transaction)
+                    .await
+            }
             Data::TokenPause(_) => {
                 TokenServiceClient::new(self.channel.clone())
                     .pause_token(transaction)

@@ -184,6 +184,7 @@ impl Reconciler {
             }
             after = last;
         }
+        raised += usize::from(self.policy_anchor(&token).await?);
         let now = Utc::now();
         let minted =
             store::minted_since(&self.db, &token, now - chrono::Duration::hours(1)).await?;
@@ -205,6 +206,55 @@ impl Reconciler {
             );
         }
         Ok(raised)
+    }
+
+    /// Compares the policy the token's memo anchors on the ledger with the one in force: a
+    /// difference means a policy change executed that the server did not record (a cancelled
+    /// proposal's schedule signed on the ledger) or a server whose policy was altered. A change
+    /// still open (settling) is not taken for one.
+    async fn policy_anchor(&self, token: &str) -> Result<bool, Error> {
+        let Some((version, _, in_force, _, _)) = crate::proposals::store::policy(&self.db).await?
+        else {
+            return Ok(false);
+        };
+        let json: serde_json::Value = self
+            .ledger
+            .mirror_json(&format!("/api/v1/tokens/{token}"))
+            .await
+            .map_err(Error::Mirror)?;
+        let memo = json["memo"].as_str().unwrap_or_default();
+        let Some(anchored) = gatehouse_protocol::policy::committed_hash(memo) else {
+            return Ok(false);
+        };
+        if anchored == in_force {
+            return Ok(false);
+        }
+        let open = crate::proposals::store::list(
+            &self.db,
+            Some(gatehouse_protocol::proposal::ProposalStatus::Open),
+            1000,
+        )
+        .await?;
+        let settling = open.iter().any(|p| {
+            matches!(&p.payload, gatehouse_protocol::proposal::Payload::Policy { document, .. }
+                if gatehouse_protocol::policy::sha256(document) == anchored)
+        });
+        if settling {
+            return Ok(false);
+        }
+        let message = format!(
+            "the token {token}'s memo on the ledger anchors policy sha256:{anchored}, not the policy in force (version {version}, sha256:{in_force}): a policy change executed on the ledger that this server did not record, or the server's policy was altered; approve nothing until the officers have compared the two"
+        );
+        let details = serde_json::json!({ "token": token, "memo": memo, "in_force": in_force, "version": version });
+        self.raise(
+            Action::LedgerPolicyMismatch,
+            "policy-mismatch",
+            anchored,
+            &message,
+            details,
+            None,
+        )
+        .await
     }
 
     async fn unexplained(&self, token: &str, nft: &MirrorNft) -> Result<bool, Error> {

@@ -12,6 +12,7 @@ use gatehouse_protocol::proposal::{
 };
 use gatehouse_server::config::{KeyPolicy, Ledger};
 use gatehouse_server::testing::{Backend, TestDeployment};
+use hiero_sdk_proto::services as pb;
 
 use crate::identity::connect;
 use crate::on_both_backends;
@@ -230,4 +231,80 @@ async fn a_policy_change_needs_the_quorum_on_the_ledger_and_binds_the_next_mints
         [("bob", false), ("carol", true), ("dave", true)]
     );
     assert_eq!(minted.outcome.expect("an outcome").serials, [1]);
+
+    // Two officers change the memo on the ledger directly, around the server (as a cancelled
+    // change's schedule could still be signed): reconciliation raises an alarm, once.
+    let ledger = server.state.ledger.clone().expect("a ledger");
+    let reconciler = gatehouse_server::mints::Reconciler::new(
+        server.state.db.clone(),
+        server.state.audit.clone(),
+        ledger.clone(),
+        1000,
+        server.state.events.clone(),
+    )
+    .with_grace_secs(0);
+    assert_eq!(
+        reconciler.run_once().await.expect("reconciles"),
+        0,
+        "the anchor matches"
+    );
+    let hapi = ledger.hapi().clone();
+    let rogue = policy::commitment("a policy nobody proposed");
+    let token_pb = pb::TokenId {
+        shard_num: 0,
+        realm_num: 0,
+        token_num: token
+            .rsplit('.')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a number"),
+    };
+    let update = hapi.body(
+        pb::transaction_body::Data::TokenUpdate(pb::TokenUpdateTransactionBody {
+            token: Some(token_pb),
+            memo: Some(rogue.clone()),
+            ..Default::default()
+        }),
+        "outside",
+    );
+    let bytes = prost::Message::encode_to_vec(&update);
+    let pair = |k: &ed25519_dalek::SigningKey| {
+        gatehouse_server::ledger::hapi::signature_pair(
+            &gatehouse_keys::key::PublicKey::from_bytes(
+                gatehouse_keys::key::Algorithm::Ed25519,
+                k.verifying_key().as_bytes(),
+            )
+            .expect("a key"),
+            ed25519_dalek::Signer::sign(k, &bytes).to_bytes().to_vec(),
+        )
+        .expect("a pair")
+    };
+    hapi.execute(
+        &update,
+        hapi.transaction(bytes.clone(), vec![pair(&ka), pair(&kb)]),
+    )
+    .await
+    .expect("two officers' keys update the memo on the ledger directly");
+    assert_eq!(
+        reconciler.run_once().await.expect("reconciles"),
+        1,
+        "one alarm"
+    );
+    assert_eq!(
+        reconciler.run_once().await.expect("reconciles"),
+        0,
+        "raised once"
+    );
+    let alarms: Vec<gatehouse_protocol::proposal::Alarm> =
+        dave.get("/v1/alarms").await.expect("the alarms");
+    let alarm = alarms
+        .iter()
+        .find(|a| a.kind == "policy-mismatch")
+        .expect("a policy alarm");
+    assert_eq!(Some(alarm.subject.as_str()), policy::committed_hash(&rogue));
+    assert!(
+        alarm.message.contains("approve nothing"),
+        "{}",
+        alarm.message
+    );
 }
