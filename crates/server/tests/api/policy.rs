@@ -16,7 +16,7 @@ use hiero_sdk_proto::services as pb;
 
 use crate::identity::connect;
 use crate::on_both_backends;
-use crate::proposals::{approve, enrol, key, refused};
+use crate::proposals::{approve, around_the_server, enrol, key, reconciler, refused};
 
 on_both_backends!(a_policy_change_needs_the_quorum_on_the_ledger_and_binds_the_next_mints);
 
@@ -234,21 +234,12 @@ async fn a_policy_change_needs_the_quorum_on_the_ledger_and_binds_the_next_mints
 
     // Two officers change the memo on the ledger directly, around the server (as a cancelled
     // change's schedule could still be signed): reconciliation raises an alarm, once.
-    let ledger = server.state.ledger.clone().expect("a ledger");
-    let reconciler = gatehouse_server::mints::Reconciler::new(
-        server.state.db.clone(),
-        server.state.audit.clone(),
-        ledger.clone(),
-        1000,
-        server.state.events.clone(),
-    )
-    .with_grace_secs(0);
+    let reconciler = reconciler(&server, 1000);
     assert_eq!(
         reconciler.run_once().await.expect("reconciles"),
         0,
         "the anchor matches"
     );
-    let hapi = ledger.hapi().clone();
     let rogue = policy::commitment("a policy nobody proposed");
     let token_pb = pb::TokenId {
         shard_num: 0,
@@ -259,32 +250,14 @@ async fn a_policy_change_needs_the_quorum_on_the_ledger_and_binds_the_next_mints
             .and_then(|n| n.parse().ok())
             .expect("a number"),
     };
-    let update = hapi.body(
-        pb::transaction_body::Data::TokenUpdate(pb::TokenUpdateTransactionBody {
-            token: Some(token_pb),
-            memo: Some(rogue.clone()),
-            ..Default::default()
-        }),
-        "outside",
-    );
-    let bytes = prost::Message::encode_to_vec(&update);
-    let pair = |k: &ed25519_dalek::SigningKey| {
-        gatehouse_server::ledger::hapi::signature_pair(
-            &gatehouse_keys::key::PublicKey::from_bytes(
-                gatehouse_keys::key::Algorithm::Ed25519,
-                k.verifying_key().as_bytes(),
-            )
-            .expect("a key"),
-            ed25519_dalek::Signer::sign(k, &bytes).to_bytes().to_vec(),
-        )
-        .expect("a pair")
-    };
-    hapi.execute(
-        &update,
-        hapi.transaction(bytes.clone(), vec![pair(&ka), pair(&kb)]),
-    )
-    .await
-    .expect("two officers' keys update the memo on the ledger directly");
+    let update = pb::transaction_body::Data::TokenUpdate(pb::TokenUpdateTransactionBody {
+        token: Some(token_pb),
+        memo: Some(rogue.clone()),
+        ..Default::default()
+    });
+    around_the_server(&server, update, &[&ka, &kb])
+        .await
+        .expect("two officers' keys update the memo on the ledger directly");
     assert_eq!(
         reconciler.run_once().await.expect("reconciles"),
         1,

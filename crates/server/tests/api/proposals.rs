@@ -98,6 +98,59 @@ pub(crate) fn refused(
     }
 }
 
+/// A reconciler over `server`'s ledger that judges mints at once, alarming above `per_hour`.
+pub(crate) fn reconciler(
+    server: &gatehouse_server::Running,
+    per_hour: u32,
+) -> gatehouse_server::mints::Reconciler {
+    gatehouse_server::mints::Reconciler::new(
+        server.state.db.clone(),
+        server.state.audit.clone(),
+        server.state.ledger.clone().expect("a ledger"),
+        per_hour,
+        server.state.events.clone(),
+    )
+    .with_grace_secs(0)
+}
+
+/// `server`'s Hedera client.
+fn hapi(server: &gatehouse_server::Running) -> gatehouse_server::ledger::hapi::Hapi {
+    server
+        .state
+        .ledger
+        .as_ref()
+        .expect("a ledger")
+        .hapi()
+        .clone()
+}
+
+/// Submits `data` to `server`'s ledger signed by `keys` directly, around the server (what officers
+/// holding keys could do); the ledger's receipt.
+pub(crate) async fn around_the_server(
+    server: &gatehouse_server::Running,
+    data: pb::transaction_body::Data,
+    keys: &[&SigningKey],
+) -> Result<pb::TransactionReceipt, gatehouse_server::ledger::hapi::Error> {
+    let hapi = hapi(server);
+    let body = hapi.body(data, "outside");
+    let bytes = prost::Message::encode_to_vec(&body);
+    let pairs = keys
+        .iter()
+        .map(|k| {
+            gatehouse_server::ledger::hapi::signature_pair(
+                &gatehouse_keys::key::PublicKey::from_bytes(
+                    gatehouse_keys::key::Algorithm::Ed25519,
+                    k.verifying_key().as_bytes(),
+                )
+                .expect("a key"),
+                k.sign(&bytes).to_bytes().to_vec(),
+            )
+            .expect("a pair")
+        })
+        .collect();
+    hapi.execute(&body, hapi.transaction(bytes, pairs)).await
+}
+
 async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: Backend) {
     let mut deployment = TestDeployment::new(backend).await;
     deployment.config.ledger = Some(Ledger::Simulator {
@@ -311,13 +364,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
             token_num: num,
         }
     };
-    let hapi = server
-        .state
-        .ledger
-        .as_ref()
-        .expect("a ledger")
-        .hapi()
-        .clone();
+    let hapi = hapi(&server);
     let alone = hapi
         .run(
             pb::transaction_body::Data::TokenMint(pb::TokenMintTransactionBody {
@@ -392,44 +439,23 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
 
     // Reconciliation: every NFT on the ledger is explained by a proposal, until two officers mint
     // outside Gatehouse with their keys; then an alarm names the serial, once.
-    let ledger = server.state.ledger.clone().expect("a ledger");
-    let reconciler = gatehouse_server::mints::Reconciler::new(
-        server.state.db.clone(),
-        server.state.audit.clone(),
-        ledger.clone(),
-        1000,
-        server.state.events.clone(),
-    )
-    .with_grace_secs(0);
+    let reconciler = reconciler(&server, 1000);
     assert_eq!(
         reconciler.run_once().await.expect("reconciles"),
         0,
         "every NFT is explained"
     );
-    let outside = hapi.body(
+    around_the_server(
+        &server,
         pb::transaction_body::Data::TokenMint(pb::TokenMintTransactionBody {
             token: Some(token_pb),
             amount: 0,
             metadata: vec![b"ipfs://outside".to_vec()],
         }),
-        "outside",
-    );
-    let bytes = prost::Message::encode_to_vec(&outside);
-    let pair = |k: &SigningKey| {
-        gatehouse_server::ledger::hapi::signature_pair(
-            &gatehouse_keys::key::PublicKey::from_bytes(
-                gatehouse_keys::key::Algorithm::Ed25519,
-                k.verifying_key().as_bytes(),
-            )
-            .expect("a key"),
-            k.sign(&bytes).to_bytes().to_vec(),
-        )
-        .expect("a pair")
-    };
-    let pairs = vec![pair(&ka), pair(&kb)];
-    hapi.execute(&outside, hapi.transaction(bytes.clone(), pairs))
-        .await
-        .expect("two officers' keys mint on the ledger directly");
+        &[&ka, &kb],
+    )
+    .await
+    .expect("two officers' keys mint on the ledger directly");
     assert_eq!(
         reconciler.run_once().await.expect("reconciles"),
         1,
@@ -455,14 +481,7 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
     assert!(!by_serial(3).explained && by_serial(3).proposal.is_none());
     assert!(by_serial(1).explained && by_serial(1).approvers == ["bob", "carol"]);
     assert_eq!(by_serial(2).metadata, metadata[1]);
-    let busy = gatehouse_server::mints::Reconciler::new(
-        server.state.db.clone(),
-        server.state.audit.clone(),
-        ledger,
-        2,
-        server.state.events.clone(),
-    )
-    .with_grace_secs(0);
+    let busy = self::reconciler(&server, 2);
     assert_eq!(
         busy.run_once().await.expect("reconciles"),
         1,
@@ -655,25 +674,15 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
     );
 
     // Mint while paused: the responder pauses the token on the ledger; a new mint is refused.
-    let pause = hapi.body(
+    around_the_server(
+        &server,
         pb::transaction_body::Data::TokenPause(pb::TokenPauseTransactionBody {
             token: Some(token_pb),
         }),
-        "pause",
-    );
-    let bytes = prost::Message::encode_to_vec(&pause);
-    let pair = gatehouse_server::ledger::hapi::signature_pair(
-        &gatehouse_keys::key::PublicKey::from_bytes(
-            gatehouse_keys::key::Algorithm::Ed25519,
-            kc.verifying_key().as_bytes(),
-        )
-        .expect("a key"),
-        kc.sign(&bytes).to_bytes().to_vec(),
+        &[&kc],
     )
-    .expect("a pair");
-    hapi.execute(&pause, hapi.transaction(bytes, vec![pair]))
-        .await
-        .expect("carol's key pauses the token");
+    .await
+    .expect("carol's key pauses the token");
     let paused: Result<Proposal, _> = alice
         .post(
             "/v1/proposals/mint",
