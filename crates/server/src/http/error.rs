@@ -75,6 +75,14 @@ pub enum Error {
     /// A client-visible error with its code.
     #[error("{1}")]
     Api(ErrorCode, String),
+    /// Over a rate budget: a 429 whose `Retry-After` header says when to send again.
+    #[error("{message}")]
+    RateLimited {
+        /// What happened and when to send again, in words.
+        message: String,
+        /// Seconds until a request fits.
+        retry_secs: u64,
+    },
     /// Storage failed: logged, never shown to the client.
     #[error(transparent)]
     Db(#[from] store::Error),
@@ -91,6 +99,7 @@ impl IntoResponse for Error {
                 (e.code(), e.to_string())
             }
             Error::Api(code, message) => (*code, message.clone()),
+            Error::RateLimited { message, .. } => (ErrorCode::RateLimited, message.clone()),
             Error::Audit(audit::Error::OutOfRange(message)) => {
                 (ErrorCode::NotFound, message.clone())
             }
@@ -116,7 +125,14 @@ impl IntoResponse for Error {
         };
         let status =
             StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(ApiError { code, message })).into_response()
+        let mut response = (status, axum::Json(ApiError { code, message })).into_response();
+        if let Error::RateLimited { retry_secs, .. } = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_secs),
+            );
+        }
+        response
     }
 }
 
@@ -194,5 +210,31 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         let axum::extract::Path(value) =
             axum::extract::Path::<T>::from_request_parts(parts, state).await?;
         Ok(Path(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_refusal_is_a_429_that_says_when_to_send_again() {
+        let response = Error::RateLimited {
+            message: "more than 6 mint requests a minute; send it again in 7 s".to_owned(),
+            retry_secs: 7,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            response.headers().get(axum::http::header::RETRY_AFTER),
+            Some(&axum::http::HeaderValue::from(7_u64))
+        );
+        let other = Error::Api(ErrorCode::Conflict, "no".to_owned()).into_response();
+        assert!(
+            other
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .is_none()
+        );
     }
 }

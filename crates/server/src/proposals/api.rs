@@ -179,7 +179,7 @@ async fn request_mint(
 ) -> Result<Json<Proposal>, Error> {
     let engine = engine(&state)?;
     let by = by(&caller, request_id);
-    if let Err(limited) = state.service_rate.check(&by.name) {
+    if let Err(limited) = state.service_rate.check(&state.db, &by.name).await? {
         return Err(engine.rate_limited(&by, limited).await);
     }
     Ok(Json(engine.request_mint(&by, &new).await?))

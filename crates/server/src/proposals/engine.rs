@@ -60,7 +60,13 @@ pub struct Engine {
 }
 
 fn refused(refusal: &Refusal) -> Error {
-    Error::Api(refusal.error_code(), refusal.to_string())
+    match refusal {
+        Refusal::RateLimited { retry_secs, .. } => Error::RateLimited {
+            message: refusal.to_string(),
+            retry_secs: *retry_secs,
+        },
+        _ => Error::Api(refusal.error_code(), refusal.to_string()),
+    }
 }
 
 fn bad_request(message: String) -> Error {

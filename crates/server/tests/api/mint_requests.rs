@@ -12,7 +12,10 @@ use crate::identity::connect;
 use crate::on_both_backends;
 use crate::proposals::{approve, enrol, key, refused};
 
-on_both_backends!(services_request_mints_within_their_rate_and_bad_input_names_the_field);
+on_both_backends!(
+    services_request_mints_within_their_rate_and_bad_input_names_the_field,
+    every_instance_draws_on_one_budget_per_service,
+);
 
 /// A HIP-412 document and the `ipfs://` URI of its raw CID.
 fn item(name: &str) -> (String, String) {
@@ -197,6 +200,52 @@ async fn services_request_mints_within_their_rate_and_bad_input_names_the_field(
         count("flood", "denied"),
         1,
         "one rate refusal audited: {entries:?}"
+    );
+    server.shutdown().await.expect("clean shutdown");
+}
+
+/// The budget lives in the database: two instances (two limiters on one database), checking at
+/// the same time, let through exactly the service's budget between them, and then tell it when to
+/// send again; another service's budget is untouched.
+async fn every_instance_draws_on_one_budget_per_service(backend: Backend) {
+    use gatehouse_server::proposals::service::ServiceRate;
+    let deployment = TestDeployment::new(backend).await;
+    let server = deployment.start().await;
+    let db = server.state.db.clone();
+    let (a, b) = (ServiceRate::new(6), ServiceRate::new(6));
+    let checks = (0..10).map(|i| {
+        let (db, rate) = (db.clone(), if i % 2 == 0 { a } else { b });
+        tokio::spawn(async move { rate.check(&db, "flood").await.expect("the store answers") })
+    });
+    let mut passed = 0;
+    let mut audited = 0;
+    for check in checks {
+        match check.await.expect("the check runs") {
+            Ok(()) => passed += 1,
+            Err(limited) => {
+                audited += usize::from(limited.audit);
+                assert!(
+                    limited.refusal.to_string().contains("send it again in"),
+                    "{}",
+                    limited.refusal
+                );
+            }
+        }
+    }
+    assert_eq!(
+        passed, 6,
+        "six a minute across both instances, not six each"
+    );
+    assert_eq!(
+        audited, 1,
+        "the first refusal of the minute is audited, once"
+    );
+    assert!(
+        b.check(&db, "shop")
+            .await
+            .expect("the store answers")
+            .is_ok(),
+        "another service has its own budget"
     );
     server.shutdown().await.expect("clean shutdown");
 }
