@@ -106,7 +106,8 @@ pub struct Proposals {
     pub deadline_secs: u64,
     /// More NFTs minted within one hour than this raises an alarm.
     pub mint_alarm_per_hour: u32,
-    /// Mint requests a service (registry role `service`) may send a minute, shared by every instance (the budget lives in the database).
+    /// Mint requests a service (registry role `service`) may send a minute, shared by every
+    /// instance (the budget lives in the database).
     pub service_requests_per_minute: u32,
 }
 
