@@ -132,6 +132,10 @@ describe('an officer approves a mint in the console', () => {
         GATEHOUSE_E2E_NOTIFICATIONS: notificationFile,
       });
       app.approveAsCarol = () => approve('carol', mintId);
+      app.proposeMintAsAlice = async (metadata) =>
+        proposalId((await gatehouseCli(['mint', 'propose', '--profile', 'alice', '--metadata', metadata], env)).stdout);
+      // A compromised server: rewrite the server's own database (SQLite, beside its config).
+      app.serverSql = (sql) => runTool('/usr/bin/sqlite3', [path.join(deployment.dir, 'gatehouse.db'), sql], { env, name: 'sqlite3' });
       app.proposePolicyAsCarol = async () =>
         proposalId(
           (await gatehouseCli(['policy', 'propose', 'mint', '--profile', 'carol', '--threshold', '2', '--eligible', 'bob', '--eligible', 'carol'], env))
@@ -258,6 +262,31 @@ describe('an officer approves a mint in the console', () => {
         'what changes from the policy in force',
       );
       assert.equal(await browser.$('[data-testid="proposal-problem"]').isExisting(), false, 'nothing to warn about');
+    });
+  });
+
+  it('refuses to sign when the server shows other bytes than the ledger holds', { timeout: timeouts.ui * 3 + 2 * timeouts.tool }, async () => {
+    const { browser } = app;
+    // Alice proposes a mint; the server then shows, for it, the body and payload of the mint that executed,
+    // consistent with each other (the detail decodes cleanly) but not what the ledger's schedule holds.
+    const honest = await app.proposeMintAsAlice('ipfs://bafkreie2egatehousee2ehonest002');
+    await app.serverSql(
+      `UPDATE proposals SET scheduled_body = (SELECT scheduled_body FROM proposals WHERE id = '${mintId}'), ` +
+        `payload = (SELECT payload FROM proposals WHERE id = '${mintId}') WHERE id = '${honest}'`,
+    );
+    await withScreenshots(browser, 'approvals-tampered', async () => {
+      await browser.$('[data-testid="proposal-back"]').click();
+      const row = browser.$(`[data-testid="queue-mine"] [data-testid="proposal-row"][data-id="${honest}"]`);
+      await row.waitForDisplayed({ timeoutMsg: "alice's second mint must wait for bob" });
+      await row.click();
+      await browser.$('[data-testid="decoded-fields"]').waitForDisplayed({ timeoutMsg: 'the proposal opens, decoded' });
+      assert.ok((await browser.$('[data-testid="decoded-fields"]').getText()).includes(METADATA), 'the server shows the other mint');
+      await browser.$('[data-testid="proposal-sign"]').click();
+      const blocked = browser.$('[data-testid="sign-blocked"]');
+      await blocked.waitForDisplayed({ timeoutMsg: "the review must compare with the ledger's copy and refuse" });
+      assert.match(await blocked.getText(), /Do not sign/);
+      assert.match(await blocked.getText(), /the server may have changed the proposal/);
+      assert.equal(await browser.$('[data-testid="sign-pin"]').isExisting(), false, 'no PIN is asked for');
     });
   });
 });
