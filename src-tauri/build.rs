@@ -35,6 +35,8 @@ fn main() {
         "proposal_reject",
         "proposal_cancel",
         "mint_propose",
+        "policy_current",
+        "policy_propose",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

@@ -97,6 +97,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::proposals::proposal_reject,
             commands::proposals::proposal_cancel,
             commands::proposals::mint_propose,
+            commands::policy::policy_current,
+            commands::policy::policy_propose,
         ])
 }
 

@@ -118,6 +118,10 @@ export const commands = {
 	proposalCancel: (profile: string, id: string) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("proposal_cancel", { profile, id })),
 	/**  Proposes minting one NFT per `metadata` entry (usually an `ipfs://` URI, at most 100 bytes). */
 	mintPropose: (profile: string, metadata: string[]) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("mint_propose", { profile, metadata })),
+	/**  The policy in force, checked against the token's memo on the profile's pinned mirror. */
+	policyCurrent: (profile: string) => typedError<PolicyView, IpcError>(__TAURI_INVOKE("policy_current", { profile })),
+	/**  Proposes `kind`'s new rule; the current quorum approves it on the ledger. */
+	policyPropose: (profile: string, kind: string, threshold: number, eligible: string[]) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("policy_propose", { profile, kind, threshold, eligible })),
 };
 
 /* Types */
@@ -134,6 +138,29 @@ export type AlarmView = {
 	/**  When, RFC 3339 UTC. */
 	raisedAt: string,
 };
+
+/**  Whether the ledger anchors the policy the server shows. */
+export type AnchorView = 
+/**  The token's memo is this document's SHA-256. */
+{ state: "matches"; 
+/**  The mirror read. */
+mirror: string } | 
+/**  The memo commits to another document: the server's policy is not the one approved. */
+{ state: "differs"; 
+/**  The mirror read. */
+mirror: string; 
+/**  The memo on the ledger. */
+memo: string } | 
+/**  The memo commits to no policy (a token from before policies were anchored). */
+{ state: "not-anchored"; 
+/**  The mirror read. */
+mirror: string; 
+/**  The memo on the ledger. */
+memo: string } | 
+/**  Not checked: no mirror pinned, or it could not be read. */
+{ state: "unchecked"; 
+/**  Why, and what to do. */
+reason: string };
 
 /**  One approval. */
 export type ApprovalView = {
@@ -687,6 +714,28 @@ export type PolicyChangeView = {
 	error: string | null,
 };
 
+/**  The policy in force. */
+export type PolicyView = {
+	/**  Its version. */
+	version: number,
+	/**  The proposal that put it in force. */
+	proposal: string,
+	/**  When the server recorded it, RFC 3339 UTC. */
+	appliedAt: string,
+	/**  The token whose memo anchors it. */
+	token: string,
+	/**  Officers whose keys make up the token's threshold key: the only ones a rule may name. */
+	keyHolders: string[],
+	/**  That key's threshold: no rule may ask fewer approvals. */
+	keyThreshold: number,
+	/**  Every rule. */
+	rules: RuleView[],
+	/**  SHA-256 of the document, hex. */
+	sha256: string,
+	/**  The check against the ledger. */
+	anchor: AnchorView,
+};
+
 /**  The files of the add-profile form. */
 export type ProfileFile = 
 /**  The deployment's CA certificate. */
@@ -832,6 +881,16 @@ export type Role =
  *  approves, and its requests are rate limited.
  */
 "service";
+
+/**  One kind's rule. */
+export type RuleView = {
+	/**  The kind (`mint`, `policy`). */
+	kind: string,
+	/**  Approvals needed. */
+	threshold: number,
+	/**  Officers who may approve. */
+	eligible: string[],
+};
 
 /**  What the server says about itself. */
 export type ServerInfo = {

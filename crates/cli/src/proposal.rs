@@ -9,7 +9,7 @@
 use clap::Subcommand;
 use gatehouse_client::proposals::{self, Review};
 use gatehouse_keys::key::Algorithm;
-use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
+use gatehouse_protocol::policy::NewRule;
 use gatehouse_protocol::proposal::{
     LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewToken, Proposal, Reject,
 };
@@ -317,7 +317,7 @@ pub async fn run_policy(action: PolicyAction) -> Result<(), Failure> {
             let (store, profile) = profile::chosen(profile)?;
             let mirror = mirror.or_else(|| profile.mirror_url.clone());
             let conn = connect(&store, &profile).await?;
-            let current: CurrentPolicy = conn.get("/v1/policy").await?;
+            let current = proposals::current_policy(&conn).await?;
             say!(
                 "policy:     version {} (put in force by proposal {} at {})",
                 current.policy.version,
@@ -364,17 +364,12 @@ pub async fn run_policy(action: PolicyAction) -> Result<(), Failure> {
             eligible,
             profile,
         } => {
-            let proposal: Proposal = connection(profile)
-                .await?
-                .post(
-                    "/v1/proposals/policy",
-                    &NewRule {
-                        kind,
-                        threshold,
-                        eligible,
-                    },
-                )
-                .await?;
+            let rule = NewRule {
+                kind,
+                threshold,
+                eligible,
+            };
+            let proposal = proposals::propose_rule(&connection(profile).await?, &rule).await?;
             print_proposal(&proposal);
             Ok(())
         }

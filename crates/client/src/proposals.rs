@@ -629,6 +629,19 @@ pub fn rule_changes(current: &PolicyDocument, next: &PolicyDocument) -> Vec<Fiel
         .collect()
 }
 
+/// The policy in force, as the server states it (check it with [`policy_anchor`]).
+pub async fn current_policy(conn: &Connection) -> Result<CurrentPolicy, ConnectionError> {
+    conn.get("/v1/policy").await
+}
+
+/// Proposes `rule` as its kind's new rule; the current quorum approves it on the ledger.
+pub async fn propose_rule(
+    conn: &Connection,
+    rule: &gatehouse_protocol::policy::NewRule,
+) -> Result<Proposal, ConnectionError> {
+    conn.post("/v1/proposals/policy", rule).await
+}
+
 /// Whether the ledger anchors the server's policy: the token's memo, read from `mirror`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Anchor {

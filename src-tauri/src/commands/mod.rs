@@ -5,6 +5,7 @@ pub mod audit;
 pub mod connection;
 pub mod device;
 pub mod files;
+pub mod policy;
 pub mod profile;
 pub mod proposals;
 pub mod watch;

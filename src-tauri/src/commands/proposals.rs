@@ -155,7 +155,7 @@ pub(crate) fn waits_for(p: &Proposal, me: &str) -> bool {
 }
 
 impl ProposalSummary {
-    fn new(p: &Proposal, me: &str) -> Self {
+    pub(crate) fn new(p: &Proposal, me: &str) -> Self {
         let payload = match &p.payload {
             Payload::Mint {
                 token, metadata, ..
@@ -536,7 +536,7 @@ impl From<ReviewError> for IpcError {
     }
 }
 
-async fn me(connection: &gatehouse_client::Connection) -> Result<String, IpcError> {
+pub(crate) async fn me(connection: &gatehouse_client::Connection) -> Result<String, IpcError> {
     Ok(connection.whoami().await?.name)
 }
 
@@ -576,23 +576,20 @@ pub async fn proposal_detail(
     let connection = connection_for(&console, &profile)?;
     let me = me(&connection).await?;
     let proposal = fetch(&connection, &id).await?;
-    let current = current_policy(&connection, &proposal).await;
+    let current = policy_in_force(&connection, &proposal).await;
     Ok(detail(&proposal, &me, current.as_ref()))
 }
 
 /// The policy in force, for showing what a policy change changes; `None` for other proposals,
 /// or when it cannot be read (the change is then shown without the comparison).
-async fn current_policy(
+async fn policy_in_force(
     connection: &gatehouse_client::Connection,
     proposal: &Proposal,
 ) -> Option<gatehouse_protocol::policy::PolicyDocument> {
     if proposal.kind != ProposalKind::Policy {
         return None;
     }
-    match connection
-        .get::<gatehouse_protocol::policy::CurrentPolicy>("/v1/policy")
-        .await
-    {
+    match proposals::current_policy(connection).await {
         Ok(current) => Some(current.policy),
         Err(e) => {
             tracing::warn!(error = %e, "the policy in force could not be read");
@@ -623,7 +620,7 @@ pub async fn proposal_review(
     let connection = connection_for(&console, &profile)?;
     let me = me(&connection).await?;
     let review = proposals::review(&connection, &id, &mirror).await?;
-    let current = current_policy(&connection, &review.proposal).await;
+    let current = policy_in_force(&connection, &review.proposal).await;
     // Anything in the detail that does not check (a document under another CID) stops here too.
     let detail = detail(&review.proposal, &me, current.as_ref());
     if let Some(problem) = &detail.problem {

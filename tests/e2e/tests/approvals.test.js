@@ -289,4 +289,24 @@ describe('an officer approves a mint in the console', () => {
       assert.equal(await browser.$('[data-testid="sign-pin"]').isExisting(), false, 'no PIN is asked for');
     });
   });
+
+  it('shows the policy in force, anchored on the ledger, and refuses a second change while one is open', { timeout: timeouts.ui * 3 }, async () => {
+    const { browser } = app;
+    await withScreenshots(browser, 'approvals-policy', async () => {
+      await browser.keys('Escape');
+      await browser.$('[data-testid="proposal-back"]').click().catch(() => {});
+      await browser.$('[data-testid="policy-open"]').click();
+      const anchor = browser.$('[data-testid="policy-anchor"]');
+      await anchor.waitForDisplayed({ timeoutMsg: 'the policy, checked against the token memo on the mirror' });
+      assert.match(await anchor.getText(), /anchors this policy \(version 1\)/);
+      assert.match(await browser.$('[data-testid="policy-rules-current"]').getText(), /Mints\s*2 of alice, bob, carol/);
+      await browser.$('[data-testid="policy-threshold"]').setValue('3');
+    });
+    await withScreenshots(browser, 'approvals-policy-refused', async () => {
+      await browser.$('[data-testid="policy-submit"]').click();
+      const refusal = browser.$('[data-testid="policy-dialog"] [role="alert"]');
+      await refusal.waitForDisplayed({ timeoutMsg: "the server's refusal, in the dialog" });
+      assert.match(await refusal.getText(), /a policy change is open already/, "carol's change is still open");
+    });
+  });
 });

@@ -35,4 +35,6 @@ export const commands = {
   proposalReject: vi.fn(),
   proposalCancel: vi.fn(),
   mintPropose: vi.fn(),
+  policyCurrent: vi.fn(),
+  policyPropose: vi.fn(),
 };
