@@ -212,6 +212,19 @@ impl Hapi {
         }
     }
 
+    /// The operator's public key as a Hedera key.
+    fn operator_key(&self) -> pb::Key {
+        let public = self.key.public_key();
+        let raw = public.to_bytes_raw();
+        pb::Key {
+            key: Some(if public.is_ed25519() {
+                pb::key::Key::Ed25519(raw)
+            } else {
+                pb::key::Key::EcdsaSecp256k1(raw)
+            }),
+        }
+    }
+
     /// The operator's signature pair over `body_bytes`.
     fn operator_pair(&self, body_bytes: &[u8]) -> pb::SignaturePair {
         let public = self.key.public_key();
@@ -271,6 +284,11 @@ impl Hapi {
             Data::ScheduleSign(_) => {
                 ScheduleServiceClient::new(self.channel.clone())
                     .sign_schedule(transaction)
+                    .await
+            }
+            Data::ScheduleDelete(_) => {
+                ScheduleServiceClient::new(self.channel.clone())
+                    .delete_schedule(transaction)
                     .await
             }
             Data::TokenMint(_) => {
@@ -394,13 +412,27 @@ impl Hapi {
         let data = Data::ScheduleCreate(pb::ScheduleCreateTransactionBody {
             scheduled_transaction_body: Some(inner),
             memo: memo.to_owned(),
-            admin_key: None,
+            // The operator may delete the schedule (a cancelled proposal), nothing more: deleting
+            // cannot execute anything, and the officers' keys alone satisfy the inner transaction.
+            admin_key: Some(self.operator_key()),
             payer_account_id: Some(self.operator.clone()),
             expiration_time: Some(pb::Timestamp {
                 seconds: expiration.timestamp(),
                 nanos: 0,
             }),
             wait_for_expiry: false,
+        });
+        self.run(data, memo).await
+    }
+
+    /// Deletes `schedule` (its admin key is the operator's): nobody can sign or execute it any more.
+    pub async fn delete_schedule(
+        &self,
+        schedule: pb::ScheduleId,
+        memo: &str,
+    ) -> Result<pb::TransactionReceipt, Error> {
+        let data = Data::ScheduleDelete(pb::ScheduleDeleteTransactionBody {
+            schedule_id: Some(schedule),
         });
         self.run(data, memo).await
     }

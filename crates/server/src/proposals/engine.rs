@@ -816,8 +816,11 @@ impl Engine {
         self.get(id).await
     }
 
-    /// Withdraws an open proposal (its proposer or an administrator). The ledger schedule is left
-    /// to expire; the server hands out no more approval bodies for it.
+    /// Withdraws an open proposal (its proposer or an administrator): deletes its ledger schedule
+    /// (whose admin key is the operator's), so that nobody can sign or execute it any more, then
+    /// records it cancelled. A schedule from before schedules had an admin key cannot be deleted:
+    /// the proposal is still cancelled here, and the audit entry says the schedule stays signable
+    /// until it expires.
     pub async fn cancel(&self, by: &By, id: &str) -> Result<Proposal, Error> {
         let object = format!("proposal:{id}");
         let proposal = self.get(id).await?;
@@ -830,6 +833,32 @@ impl Engine {
                 .failed(by, Action::ProposalCancel, object, "forbidden", e)
                 .await);
         }
+        if proposal.status != ProposalStatus::Open {
+            let refusal = Refusal::NotOpen(proposal.status.as_str());
+            return Err(self.deny(by, Action::ProposalCancel, object, refusal).await);
+        }
+        let schedule = parse_schedule(&proposal.schedule_id).ok_or_else(|| {
+            Error::Api(
+                ErrorCode::Internal,
+                "the stored schedule id is malformed".to_owned(),
+            )
+        })?;
+        let memo = format!("gatehouse cancel {id}");
+        let ledger = match self.hapi().delete_schedule(schedule, &memo).await {
+            Ok(_) => "deleted",
+            Err(
+                hapi::Error::Precheck(hapi::Code::ScheduleIsImmutable)
+                | hapi::Error::Failed(hapi::Code::ScheduleIsImmutable),
+            ) => "immutable: the schedule stays signable on the ledger until it expires",
+            Err(e) => {
+                // Executed, expired, or the ledger is unreachable: nothing is cancelled.
+                self.settle(&proposal, true).await?;
+                let e = ledger_error("the ledger did not delete the proposal's schedule", &e);
+                return Err(self
+                    .failed(by, Action::ProposalCancel, object, "ledger", e)
+                    .await);
+            }
+        };
         let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
         if !store::finish(&mut tx, id, ProposalStatus::Cancelled, None).await? {
             drop(tx);
@@ -842,7 +871,7 @@ impl Engine {
             object,
             OutcomeKind::Success,
             None,
-            serde_json::json!({}),
+            serde_json::json!({ "schedule": proposal.schedule_id, "ledger": ledger }),
         );
         self.commit(tx, entry, Some((id, "cancelled"))).await?;
         self.get(id).await

@@ -556,6 +556,39 @@ async fn a_quorum_creates_the_token_and_mints_and_every_refusal_holds(backend: B
         .expect("the proposer cancels");
     assert_eq!(cancelled.status, ProposalStatus::Cancelled);
     refused(request(&alice, &cancellable.id).await, "Conflict");
+    // The ledger's schedule is deleted too: officers' keys cannot execute it around the server.
+    let schedule: serde_json::Value = reqwest::get(format!(
+        "{mirror}/api/v1/schedules/{}",
+        cancellable.schedule_id
+    ))
+    .await
+    .expect("the mirror answers")
+    .json()
+    .await
+    .expect("JSON");
+    assert_eq!(schedule["deleted"], true, "{schedule}");
+    let schedule_num = cancellable
+        .schedule_id
+        .rsplit('.')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a schedule number");
+    let signed = around_the_server(
+        &server,
+        pb::transaction_body::Data::ScheduleSign(pb::ScheduleSignTransactionBody {
+            schedule_id: Some(pb::ScheduleId {
+                shard_num: 0,
+                realm_num: 0,
+                schedule_num,
+            }),
+        }),
+        &[&ka, &kb],
+    )
+    .await;
+    assert!(
+        format!("{signed:?}").contains("ScheduleAlreadyDeleted"),
+        "a deleted schedule cannot be signed: {signed:?}"
+    );
 
     // Past its deadline: no more approvals, and the settler marks it expired.
     let late: Proposal = alice
