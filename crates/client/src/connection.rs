@@ -190,6 +190,9 @@ impl Error {
                 }
                 ErrorCode::Timeout => "Try again; if it keeps happening, tell your administrator.",
                 ErrorCode::RateLimited => "Wait as long as the message says, then send it again.",
+                ErrorCode::Paused => {
+                    "The deployment is paused: nothing changes until a quorum of officers resumes it."
+                }
                 _ => "Quote the time and the request to your administrator.",
             },
             Error::Protocol(_) => {

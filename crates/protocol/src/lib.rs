@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod hedera;
 pub mod hip412;
+pub mod pause;
 pub mod policy;
 pub mod proposal;
 
@@ -299,6 +300,9 @@ pub enum ErrorCode {
     Timeout,
     /// The caller sent more requests than its rate allows; the message says when to try again.
     RateLimited,
+    /// The deployment is paused (the emergency breaker is tripped): nothing changes until a quorum
+    /// resumes it; the message says who paused, when and why.
+    Paused,
     /// The server failed; details are in its log under the request id.
     Internal,
 }
@@ -317,6 +321,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::Timeout => 408,
             ErrorCode::RateLimited => 429,
+            ErrorCode::Paused => 423,
             ErrorCode::Internal => 500,
         }
     }

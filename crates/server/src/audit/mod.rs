@@ -115,6 +115,12 @@ pub enum Action {
     LedgerMintVolume,
     /// The token's memo on the ledger anchors another policy than the one in force.
     LedgerPolicyMismatch,
+    /// A responder asked for the TokenPause body to sign.
+    BreakerPauseRequest,
+    /// A responder's signed pause tripped the breaker (or found it tripped).
+    BreakerPause,
+    /// What the ledger answered to the TokenPause.
+    BreakerLedgerPause,
     /// Labelled demo activity; the name starts with `demo.`.
     Demo(Cow<'static, str>),
 }
@@ -143,13 +149,16 @@ impl Action {
             Action::LedgerUnexplainedMint => "ledger.unexplained-mint",
             Action::LedgerMintVolume => "ledger.mint-volume",
             Action::LedgerPolicyMismatch => "ledger.policy-mismatch",
+            Action::BreakerPauseRequest => "breaker.pause-request",
+            Action::BreakerPause => "breaker.pause",
+            Action::BreakerLedgerPause => "breaker.ledger-pause",
             Action::Demo(name) => name,
         }
     }
 
     /// The action named `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Self> {
-        const FIXED: [Action; 20] = [
+        const FIXED: [Action; 23] = [
             Action::IdentityRefused,
             Action::RegistryEnrol,
             Action::RegistryReplaceCertificate,
@@ -170,6 +179,9 @@ impl Action {
             Action::LedgerUnexplainedMint,
             Action::LedgerMintVolume,
             Action::LedgerPolicyMismatch,
+            Action::BreakerPauseRequest,
+            Action::BreakerPause,
+            Action::BreakerLedgerPause,
         ];
         if let Some(fixed) = FIXED.into_iter().find(|a| a.name() == name) {
             return Some(fixed);

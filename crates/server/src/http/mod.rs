@@ -132,12 +132,43 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().split_for_parts().1
 }
 
+/// While the emergency breaker is tripped, every state-changing request (but pausing again) is
+/// answered 423 with who paused, when and why. The breaker is read from the database on each such
+/// request, so an instance that missed a notification, or restarted, cannot stay open.
+async fn breaker_guard(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let changes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if changes && !request.uri().path().starts_with("/v1/pause") {
+        match crate::proposals::pause::breaker(&state.db).await {
+            Ok(b) if b.tripped => {
+                return Error::Api(
+                    gatehouse_protocol::ErrorCode::Paused,
+                    crate::proposals::pause::paused_message(&b),
+                )
+                .into_response();
+            }
+            Ok(_) => {}
+            // Fail closed: a breaker that cannot be read is not known to be open.
+            Err(e) => return Error::Db(e).into_response(),
+        }
+    }
+    next.run(request).await
+}
+
 /// The application router. Every route requires a registered, enabled identity.
 pub fn app(state: Arc<AppState>) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let limits = state.limits.clone();
     let (api, _) = routes().split_for_parts();
     let api = api
+        .route_layer(middleware::from_fn_with_state(state.clone(), breaker_guard))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -127,6 +127,16 @@ pub fn primitive_key(key: &gatehouse_keys::key::PublicKey) -> Option<pb::Key> {
     Some(pb::Key { key: Some(key) })
 }
 
+/// When the ledger stops accepting `body`: its valid start plus [`VALID_SECS`].
+pub fn expires_at(body: &pb::TransactionBody) -> chrono::DateTime<chrono::Utc> {
+    let start = body
+        .transaction_id
+        .as_ref()
+        .and_then(|t| t.transaction_valid_start)
+        .unwrap_or_default();
+    chrono::DateTime::from_timestamp(start.seconds + VALID_SECS, 0).unwrap_or_else(chrono::Utc::now)
+}
+
 /// `ThresholdKey(threshold, keys)`.
 pub fn threshold_key(threshold: u32, keys: Vec<pb::Key>) -> pb::Key {
     pb::Key {

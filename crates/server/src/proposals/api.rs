@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use gatehouse_protocol::pause::{Breaker, NewPause, PauseRequest, SignedPause};
 use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
     ApprovalRequest, NewMint, NewToken, Proposal, ProposalStatus, Reject, SignedApproval,
@@ -23,6 +24,9 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(propose_mint))
         .routes(routes!(request_mint))
         .routes(routes!(propose_token))
+        .routes(routes!(breaker))
+        .routes(routes!(pause_request))
+        .routes(routes!(pause))
         .routes(routes!(policy))
         .routes(routes!(propose_policy))
         .routes(routes!(approval_request))
@@ -47,6 +51,15 @@ pub struct Services;
 impl Roles for Services {
     const ALLOWED: &'static [Role] = &[Role::Service];
     const WHAT: &'static str = "requesting mints through the service API";
+}
+
+/// Responders: any one of them may pause.
+#[derive(Debug)]
+pub struct Responders;
+
+impl Roles for Responders {
+    const ALLOWED: &'static [Role] = &[Role::Responder];
+    const WHAT: &'static str = "pausing the deployment";
 }
 
 /// Administrators: they propose the token.
@@ -205,6 +218,67 @@ async fn propose_token(
     Ok(Json(
         engine(&state)?
             .propose_token(&by(&caller, request_id), &new)
+            .await?,
+    ))
+}
+
+/// The emergency breaker, and what the ledger answered to the pause.
+#[utoipa::path(
+    get,
+    path = "/v1/breaker",
+    responses((status = 200, description = "The breaker", body = Breaker))
+)]
+async fn breaker(State(state): State<Arc<AppState>>, _: Caller) -> Result<Json<Breaker>, Error> {
+    Ok(Json(engine(&state)?.breaker().await?))
+}
+
+/// The TokenPause body a responder's device signs to pause (allowed while paused: pausing twice is
+/// harmless).
+#[utoipa::path(
+    post,
+    path = "/v1/pause/request",
+    request_body = NewPause,
+    responses(
+        (status = 200, description = "The body to sign, valid for 3 minutes", body = PauseRequest),
+        (status = 403, description = "Not a responder", body = ApiError),
+        (status = 409, description = "No ledger key, or no token yet", body = ApiError),
+    )
+)]
+async fn pause_request(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Responders>,
+    RequestId(request_id): RequestId,
+    Json(new): Json<NewPause>,
+) -> Result<Json<PauseRequest>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .pause_request(&by(&caller, request_id), &new)
+            .await?,
+    ))
+}
+
+/// Pauses: the responder's signature over a pause request's body trips the breaker on every
+/// instance and pauses the token on the ledger. No quorum.
+#[utoipa::path(
+    post,
+    path = "/v1/pause",
+    request_body = SignedPause,
+    responses(
+        (status = 200, description = "The breaker, tripped, with the ledger's answer", body = Breaker),
+        (status = 400, description = "The signature does not verify", body = ApiError),
+        (status = 403, description = "Not a responder", body = ApiError),
+        (status = 409, description = "Unknown, used (replayed) or expired request", body = ApiError),
+    )
+)]
+async fn pause(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Responders>,
+    RequestId(request_id): RequestId,
+    Json(signed): Json<SignedPause>,
+) -> Result<Json<Breaker>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .pause(&by(&caller, request_id), &signed)
             .await?,
     ))
 }

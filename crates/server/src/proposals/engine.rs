@@ -9,7 +9,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use gatehouse_audit::leaf::OutcomeKind;
-use gatehouse_keys::key::Signature;
 use gatehouse_protocol::proposal::{
     Approval, ApprovalRequest, NewMint, NewToken, Outcome, Payload, Proposal, ProposalKind,
     ProposalStatus, Rejection, SignedApproval,
@@ -57,6 +56,10 @@ pub struct Engine {
     ledger: Arc<LedgerAdapter>,
     policy: config::Proposals,
     events: Events,
+    /// Approvals relaying to the ledger hold it shared; a pause takes it exclusively, so it is
+    /// acknowledged only after every approval in flight on this instance has finished. (Other
+    /// instances on PostgreSQL hold the breaker row `FOR SHARE` the same way.)
+    pub(super) breaker_gate: tokio::sync::RwLock<()>,
 }
 
 fn refused(refusal: &Refusal) -> Error {
@@ -73,7 +76,7 @@ fn bad_request(message: String) -> Error {
     Error::Api(ErrorCode::BadRequest, message)
 }
 
-fn ledger_error(what: &str, e: &hapi::Error) -> Error {
+pub(super) fn ledger_error(what: &str, e: &hapi::Error) -> Error {
     Error::Api(
         ErrorCode::Conflict,
         format!("{what}: {e}; nothing was recorded as done"),
@@ -127,6 +130,7 @@ impl Engine {
             ledger,
             policy,
             events,
+            breaker_gate: tokio::sync::RwLock::new(()),
         }
     }
 
@@ -134,11 +138,15 @@ impl Engine {
         &self.db
     }
 
-    fn hapi(&self) -> &Hapi {
+    pub(super) fn events_publish(&self, event: Event) {
+        self.events.publish(event);
+    }
+
+    pub(super) fn hapi(&self) -> &Hapi {
         self.ledger.hapi()
     }
 
-    fn entry(
+    pub(super) fn entry(
         by: &By,
         action: Action,
         object: String,
@@ -161,7 +169,7 @@ impl Engine {
     /// Commits `tx` with `entry` recording its change, and waits until the entry is in the log.
     /// With `changed` = (proposal, what happened), consoles are told `proposal.<what>` once the
     /// change is committed.
-    async fn commit(
+    pub(super) async fn commit(
         &self,
         mut tx: crate::store::Tx,
         entry: audit::Entry,
@@ -190,7 +198,13 @@ impl Engine {
     }
 
     /// Audits a refusal on its own and returns it as the API error.
-    async fn deny(&self, by: &By, action: Action, object: String, refusal: Refusal) -> Error {
+    pub(super) async fn deny(
+        &self,
+        by: &By,
+        action: Action,
+        object: String,
+        refusal: Refusal,
+    ) -> Error {
         let details = serde_json::json!({ "reason": refusal.to_string() });
         let entry = Self::entry(
             by,
@@ -207,7 +221,7 @@ impl Engine {
     }
 
     /// Audits a failed attempt (a bad request, a ledger error) and returns `error`.
-    async fn failed(
+    pub(super) async fn failed(
         &self,
         by: &By,
         action: Action,
@@ -603,13 +617,7 @@ impl Engine {
         let body = self
             .hapi()
             .schedule_sign_body(schedule, &format!("gatehouse approval {id}"));
-        let start = body
-            .transaction_id
-            .as_ref()
-            .and_then(|t| t.transaction_valid_start)
-            .unwrap_or_default();
-        let expires_at = DateTime::<Utc>::from_timestamp(start.seconds + hapi::VALID_SECS, 0)
-            .unwrap_or_else(Utc::now);
+        let expires_at = hapi::expires_at(&body);
         let bytes = B64.encode(body.encode_to_vec());
         let request = uuid::Uuid::new_v4().to_string();
         let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
@@ -657,24 +665,8 @@ impl Engine {
                 .deny(by, Action::ProposalApprove, object, refusal)
                 .await);
         };
-        let check = || -> Result<(Vec<u8>, Vec<u8>), Refusal> {
-            if Utc::now() >= expires_at {
-                return Err(Refusal::RequestExpired(expires_at));
-            }
-            let body = B64
-                .decode(&body)
-                .map_err(|_| Refusal::BadSignature("the stored body is not base64".into()))?;
-            let raw = B64
-                .decode(signed.signature.trim())
-                .map_err(|_| Refusal::BadSignature("signature: not base64".into()))?;
-            let signature = Signature::from_bytes(key.key.algorithm(), &raw)
-                .map_err(|e| Refusal::BadSignature(e.to_string()))?;
-            key.key
-                .verify(&body, &signature)
-                .map_err(|e| Refusal::BadSignature(e.to_string()))?;
-            Ok((body, raw))
-        };
-        let (body, raw) = match check() {
+        let (body, raw) = match super::check_signed(&key.key, &body, &signed.signature, expires_at)
+        {
             Ok(checked) => checked,
             Err(refusal) => {
                 // The request stays taken: a wrong signature costs the officer a new request.
@@ -706,10 +698,27 @@ impl Engine {
         let endorsements = proposal
             .threshold
             .saturating_sub(self.ledger_floor(&proposal).await?);
-        let mut held = None;
+        // The breaker, held until this approval is recorded: a pause waits for it, and once the
+        // breaker is tripped no approval reaches the ledger.
+        let _gate = self.breaker_gate.read().await;
+        let mut held = super::pause::hold_breaker(&self.db).await?;
+        let tripped = match held.as_mut() {
+            Some(tx) => super::pause::tripped_in(tx).await?,
+            None => super::pause::breaker(&self.db).await?,
+        };
+        if tripped.tripped {
+            drop(held);
+            let refusal = Refusal::Paused(super::pause::paused_message(&tripped));
+            return Err(self
+                .deny(by, Action::ProposalApprove, object, refusal)
+                .await);
+        }
         let mut relayed = true;
         if endorsements > 0 {
-            let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
+            let mut tx = match held.take() {
+                Some(tx) => tx,
+                None => self.db.begin().await.map_err(crate::store::Error::from)?,
+            };
             if !store::lock_open(&mut tx, id).await? {
                 drop(tx);
                 let status = self.get(id).await?.status.as_str();

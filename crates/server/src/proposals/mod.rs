@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod engine;
+pub mod pause;
 pub mod policy;
 pub mod service;
 pub mod store;
@@ -82,6 +83,9 @@ pub enum Refusal {
     /// The ledger refused the approval.
     #[error("the ledger refused the approval: {0}")]
     Ledger(String),
+    /// The breaker is tripped: nothing changes until a quorum resumes.
+    #[error("{0}")]
+    Paused(String),
     /// A service sent more mint requests than its rate allows.
     #[error(
         "more than {per_minute} mint requests a minute from this service; send it again in {retry_secs} s"
@@ -112,6 +116,7 @@ impl Refusal {
             Refusal::Replayed => "replayed-signature",
             Refusal::Ledger(_) => "ledger-refused",
             Refusal::RateLimited { .. } => "rate-limited",
+            Refusal::Paused(_) => "paused",
         }
     }
 
@@ -122,6 +127,7 @@ impl Refusal {
             Refusal::NotEligible | Refusal::OwnProposal => ErrorCode::Forbidden,
             Refusal::BadSignature(_) => ErrorCode::BadRequest,
             Refusal::RateLimited { .. } => ErrorCode::RateLimited,
+            Refusal::Paused(_) => ErrorCode::Paused,
             Refusal::NotOpen(_)
             | Refusal::PastDeadline(_)
             | Refusal::AlreadyApproved
@@ -133,6 +139,32 @@ impl Refusal {
             | Refusal::Ledger(_) => ErrorCode::Conflict,
         }
     }
+}
+
+/// Checks a device's `signature` (base64) by `key` over `body` (the base64 bytes the server handed
+/// out, valid until `expires_at`); returns the body's and the signature's bytes.
+pub fn check_signed(
+    key: &gatehouse_keys::key::PublicKey,
+    body: &str,
+    signature: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(Vec<u8>, Vec<u8>), Refusal> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+    if Utc::now() >= expires_at {
+        return Err(Refusal::RequestExpired(expires_at));
+    }
+    let body = B64
+        .decode(body)
+        .map_err(|_| Refusal::BadSignature("the stored body is not base64".into()))?;
+    let raw = B64
+        .decode(signature.trim())
+        .map_err(|_| Refusal::BadSignature("signature: not base64".into()))?;
+    let parsed = gatehouse_keys::key::Signature::from_bytes(key.algorithm(), &raw)
+        .map_err(|e| Refusal::BadSignature(e.to_string()))?;
+    key.verify(&body, &parsed)
+        .map_err(|e| Refusal::BadSignature(e.to_string()))?;
+    Ok((body, raw))
 }
 
 /// Whether `officer` may approve (or reject) `proposal` at `now`.

@@ -5,6 +5,7 @@ mod cli;
 mod identity;
 mod ledger;
 mod mint_requests;
+mod pause;
 mod policy;
 mod proposals;
 mod security;

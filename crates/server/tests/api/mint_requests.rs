@@ -4,13 +4,11 @@
 //! minute is audited.
 
 use gatehouse_protocol::Role;
-use gatehouse_protocol::proposal::{ApprovalRequest, NewMint, NewToken, Proposal, ProposalStatus};
-use gatehouse_server::config::{KeyPolicy, Ledger};
+use gatehouse_protocol::proposal::{ApprovalRequest, NewMint, Proposal, ProposalStatus};
 use gatehouse_server::testing::{Backend, TestDeployment};
 
-use crate::identity::connect;
 use crate::on_both_backends;
-use crate::proposals::{approve, enrol, key, refused};
+use crate::proposals::{World, approve, refused};
 
 on_both_backends!(
     services_request_mints_within_their_rate_and_bad_input_names_the_field,
@@ -36,46 +34,23 @@ fn request(items: &[(String, String)]) -> NewMint {
 }
 
 async fn services_request_mints_within_their_rate_and_bad_input_names_the_field(backend: Backend) {
-    let mut deployment = TestDeployment::new(backend).await;
-    deployment.config.ledger = Some(Ledger::Simulator {
-        data_dir: "ledger".into(),
-    });
-    deployment.config.keys.policy = KeyPolicy::Development;
-    deployment.config.proposals.service_requests_per_minute = 6;
-    let alice_files = deployment.enrol("alice", &[Role::Officer]).await;
-    let bob_files = deployment.enrol("bob", &[Role::Officer]).await;
-    let carol_files = deployment
-        .enrol("carol", &[Role::Officer, Role::Responder])
-        .await;
-    let erin_files = deployment.enrol("erin", &[Role::Admin]).await;
-    let shop_files = deployment.enrol("shop", &[Role::Service]).await;
-    let flood_files = deployment.enrol("flood", &[Role::Service]).await;
-    let server = deployment.start().await;
-    let alice = connect(&deployment, server.addr, &alice_files);
-    let bob = connect(&deployment, server.addr, &bob_files);
-    let carol = connect(&deployment, server.addr, &carol_files);
-    let erin = connect(&deployment, server.addr, &erin_files);
-    let shop = connect(&deployment, server.addr, &shop_files);
-    let flood = connect(&deployment, server.addr, &flood_files);
-    let (ka, kb, kc) = (key(1), key(2), key(3));
-    for (conn, k) in [(&alice, &ka), (&bob, &kb), (&carol, &kc)] {
-        enrol(conn, k).await.expect("an officer enrols");
-    }
-    let creation: Proposal = erin
-        .post(
-            "/v1/proposals/token-create",
-            &NewToken {
-                name: "Shop".into(),
-                symbol: "SHOP".into(),
-                max_supply: 100,
-            },
-        )
-        .await
-        .expect("the token is proposed");
-    approve(&alice, &creation.id, &ka).await.expect("alice");
-    let created = approve(&bob, &creation.id, &kb).await.expect("bob");
-    assert_eq!(created.status, ProposalStatus::Executed, "{created:?}");
-
+    let world = World::new(
+        backend,
+        &[
+            ("alice", &[Role::Officer]),
+            ("bob", &[Role::Officer]),
+            ("carol", &[Role::Officer, Role::Responder]),
+            ("erin", &[Role::Admin]),
+            ("shop", &[Role::Service]),
+            ("flood", &[Role::Service]),
+        ],
+        |config| config.proposals.service_requests_per_minute = 6,
+    )
+    .await;
+    let [alice, carol, shop, flood] =
+        ["alice", "carol", "shop", "flood"].map(|n| world.conns[n].clone());
+    let [ka, kc] = ["alice", "carol"].map(|n| world.keys[n].clone());
+    let server = world.server;
     // Each side keeps to its own door.
     let valid = request(&[item("Sword #1")]);
     refused(

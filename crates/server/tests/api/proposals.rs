@@ -98,6 +98,88 @@ pub(crate) fn refused(
     }
 }
 
+/// A deployment on the ledger simulator whose token exists: `people` registered with their roles,
+/// each officer's and responder's in-memory ledger key enrolled (seed = position + 1), the token
+/// proposed by the first administrator and approved by the first two officers.
+pub(crate) struct World {
+    pub deployment: TestDeployment,
+    pub server: gatehouse_server::Running,
+    pub token: String,
+    pub files: std::collections::BTreeMap<String, gatehouse_server::testing::PersonFiles>,
+    pub conns: std::collections::BTreeMap<String, Connection>,
+    pub keys: std::collections::BTreeMap<String, SigningKey>,
+}
+
+impl World {
+    pub(crate) async fn new(
+        backend: Backend,
+        people: &[(&str, &[Role])],
+        tweak: impl FnOnce(&mut gatehouse_server::config::Config),
+    ) -> Self {
+        let mut deployment = TestDeployment::new(backend).await;
+        deployment.config.ledger = Some(Ledger::Simulator {
+            data_dir: "ledger".into(),
+        });
+        deployment.config.keys.policy = KeyPolicy::Development;
+        tweak(&mut deployment.config);
+        let mut files = std::collections::BTreeMap::new();
+        for (name, roles) in people {
+            files.insert((*name).to_owned(), deployment.enrol(name, roles).await);
+        }
+        let server = deployment.start().await;
+        let conns: std::collections::BTreeMap<String, Connection> = files
+            .iter()
+            .map(|(name, f)| (name.clone(), connect(&deployment, server.addr, f)))
+            .collect();
+        let mut keys = std::collections::BTreeMap::new();
+        for (i, (name, roles)) in people.iter().enumerate() {
+            if roles.contains(&Role::Officer) || roles.contains(&Role::Responder) {
+                let k = key(u8::try_from(i + 1).expect("a seed"));
+                enrol(&conns[*name], &k).await.expect("a key is enrolled");
+                keys.insert((*name).to_owned(), k);
+            }
+        }
+        let role = |r: Role| {
+            people
+                .iter()
+                .filter(move |(_, roles)| roles.contains(&r))
+                .map(|(n, _)| (*n).to_owned())
+        };
+        let admin = role(Role::Admin).next().expect("an administrator");
+        let creation: Proposal = conns[&admin]
+            .post(
+                "/v1/proposals/token-create",
+                &NewToken {
+                    name: "Test".into(),
+                    symbol: "TST".into(),
+                    max_supply: 100,
+                },
+            )
+            .await
+            .expect("the token is proposed");
+        let mut created = None;
+        for officer in role(Role::Officer).take(2) {
+            created = Some(
+                approve(&conns[&officer], &creation.id, &keys[&officer])
+                    .await
+                    .expect("an officer approves the token"),
+            );
+        }
+        let token = created
+            .and_then(|p| p.outcome)
+            .and_then(|o| o.token)
+            .expect("the token exists");
+        Self {
+            deployment,
+            server,
+            token,
+            files,
+            conns,
+            keys,
+        }
+    }
+}
+
 /// A reconciler over `server`'s ledger that judges mints at once, alarming above `per_hour`.
 pub(crate) fn reconciler(
     server: &gatehouse_server::Running,

@@ -1,0 +1,67 @@
+//! The emergency pause (invariant 3): the wire types of `/v1/pause` and `/v1/breaker`.
+//!
+//! One responder, one signature: the server hands the responder a TokenPause transaction body for
+//! the deployment's token; the responder's device signs it; that signature both trips the
+//! backend's breaker (the server checks it against the responder's enrolled ledger key) and, sent
+//! to the ledger with the body, pauses the token (its pause key is any one responder's key).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Longest pause reason, in bytes (it travels in the transaction memo as well).
+pub const MAX_REASON_BYTES: usize = 60;
+
+/// `POST /v1/pause/request`: why (optional; it never blocks the pause).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NewPause {
+    /// Why, in the responder's words (longer text is cut at 60 bytes).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The TokenPause body the responder's device signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PauseRequest {
+    /// Quote it when sending the signature.
+    pub request: String,
+    /// A TokenPause `TransactionBody`, base64.
+    pub body: String,
+    /// The ledger refuses the transaction after this.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST /v1/pause`: the device's signature over a pause request's body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SignedPause {
+    /// The pause request answered.
+    pub request: String,
+    /// The signature, base64.
+    pub signature: String,
+    /// The device that signed, for the record.
+    pub device: Option<String>,
+}
+
+/// `GET /v1/breaker`: the backend's breaker, and the ledger's pause as the server last knew it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Breaker {
+    /// Whether every instance refuses changes.
+    pub tripped: bool,
+    /// Who tripped it.
+    pub by: Option<String>,
+    /// When.
+    pub at: Option<DateTime<Utc>>,
+    /// Why, in their words.
+    pub reason: Option<String>,
+    /// What the ledger answered to the TokenPause (`SUCCESS`, or the reason it failed).
+    pub ledger_status: Option<String>,
+    /// The TokenPause transaction.
+    pub ledger_transaction: Option<String>,
+}

@@ -1,0 +1,319 @@
+//! The emergency pause (invariant 3): one responder, one signature, every instance stops.
+//!
+//! The server hands a responder a TokenPause body for the deployment's token
+//! ([`Engine::pause_request`]); the responder's device signs it; [`Engine::pause`] checks the
+//! signature against the responder's enrolled ledger key, trips the breaker (one row every
+//! instance reads on every state-changing request, updated with its audit entry), and then sends
+//! the TokenPause to the ledger with that same signature (the token's pause key is any one
+//! responder's key). Pausing twice is harmless; a replayed signed pause is refused and audited.
+//!
+//! "Never after the acknowledgement": an approval holds the breaker (shared: an in-process lock,
+//! and on PostgreSQL the breaker row `FOR SHARE`) from its check until it is recorded, and the
+//! pause takes it exclusively before it trips. So every approval either reached the ledger before
+//! the pause was acknowledged or is refused.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::{DateTime, Utc};
+use gatehouse_audit::leaf::OutcomeKind;
+use gatehouse_protocol::ErrorCode;
+use gatehouse_protocol::pause::{Breaker, MAX_REASON_BYTES, NewPause, PauseRequest, SignedPause};
+use gatehouse_protocol::proposal::Event;
+use hiero_sdk_proto::services as pb;
+use prost::Message as _;
+use sha2::{Digest as _, Sha256};
+
+use super::Refusal;
+use super::engine::{By, Engine, ledger_error, parse_token};
+use crate::audit::Action;
+use crate::http::Error;
+use crate::keys;
+use crate::ledger::hapi;
+use crate::store::{Db, Error as StoreError, Tx, on_pool, on_tx};
+
+type BreakerRow = (
+    bool,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+const BREAKER_COLUMNS: &str =
+    "tripped, tripped_by, tripped_at, reason, ledger_status, ledger_transaction";
+
+fn view(row: BreakerRow) -> Breaker {
+    let (tripped, by, at, reason, ledger_status, ledger_transaction) = row;
+    Breaker {
+        tripped,
+        by,
+        at,
+        reason,
+        ledger_status,
+        ledger_transaction,
+    }
+}
+
+/// The breaker as every instance reads it.
+pub async fn breaker(db: &Db) -> Result<Breaker, StoreError> {
+    let sql = format!("SELECT {BREAKER_COLUMNS} FROM breaker WHERE id = 1");
+    let row: BreakerRow = on_pool!(db, pool => sqlx::query_as(&sql).fetch_one(pool).await?);
+    Ok(view(row))
+}
+
+/// On PostgreSQL, a transaction holding the breaker row shared (a pause on any instance waits for
+/// it); on SQLite (one instance), none: the in-process gate does it.
+pub async fn hold_breaker(db: &Db) -> Result<Option<Tx>, StoreError> {
+    match db {
+        Db::Postgres(_) => Ok(Some(db.begin().await?)),
+        Db::Sqlite(_) => Ok(None),
+    }
+}
+
+/// The breaker read in `tx`, holding its row shared on PostgreSQL.
+pub async fn tripped_in(tx: &mut Tx) -> Result<Breaker, StoreError> {
+    let row: BreakerRow = match tx {
+        Tx::Postgres(tx) => {
+            let sql = format!("SELECT {BREAKER_COLUMNS} FROM breaker WHERE id = 1 FOR SHARE");
+            sqlx::query_as(&sql).fetch_one(&mut **tx).await?
+        }
+        Tx::Sqlite(tx) => {
+            let sql = format!("SELECT {BREAKER_COLUMNS} FROM breaker WHERE id = 1");
+            sqlx::query_as(&sql).fetch_one(&mut **tx).await?
+        }
+    };
+    Ok(view(row))
+}
+
+/// What a refused request is told: who paused, when, why, and what it takes to resume.
+pub fn paused_message(b: &Breaker) -> String {
+    let reason = b
+        .reason
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .map_or_else(String::new, |r| format!(": {r:?}"));
+    format!(
+        "the deployment is paused: {} tripped the emergency breaker at {}{reason}; nothing changes until a quorum of officers resumes it",
+        b.by.as_deref().unwrap_or("a responder"),
+        b.at.map_or_else(|| "an unknown time".to_owned(), |t| t.to_rfc3339()),
+    )
+}
+
+/// The reason as it travels: trimmed, without control characters, at most
+/// [`MAX_REASON_BYTES`] bytes (cut at a character boundary).
+pub fn clean_reason(reason: &str) -> String {
+    let mut out = String::new();
+    for c in reason.trim().chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_REASON_BYTES {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Engine {
+    /// The breaker.
+    pub async fn breaker(&self) -> Result<Breaker, Error> {
+        Ok(breaker(self.db()).await?)
+    }
+
+    /// Hands `by` (a responder with a ledger key) the TokenPause body to sign. Allowed while
+    /// tripped: pausing twice is harmless.
+    pub async fn pause_request(&self, by: &By, new: &NewPause) -> Result<PauseRequest, Error> {
+        let object = "breaker".to_owned();
+        let Some(key) = keys::store::of_officer(self.db(), &by.name).await? else {
+            return Err(self
+                .deny(
+                    by,
+                    Action::BreakerPauseRequest,
+                    object,
+                    Refusal::NoLedgerKey,
+                )
+                .await);
+        };
+        let token = self.token_keys().await?.token;
+        let token_id = parse_token(&token).ok_or_else(|| {
+            Error::Api(
+                ErrorCode::Internal,
+                "the stored token id is malformed".to_owned(),
+            )
+        })?;
+        let reason = clean_reason(&new.reason);
+        let body = self.hapi().body(
+            pb::transaction_body::Data::TokenPause(pb::TokenPauseTransactionBody {
+                token: Some(token_id),
+            }),
+            &format!("gatehouse pause {reason}"),
+        );
+        let expires_at = hapi::expires_at(&body);
+        let bytes = body.encode_to_vec();
+        let request = uuid::Uuid::new_v4().to_string();
+        let mut tx = self.db().begin().await.map_err(StoreError::from)?;
+        const SQL: &str = "INSERT INTO pause_requests (id, responder, reason, body, expires_at) VALUES ($1, $2, $3, $4, $5)";
+        on_tx!(&mut tx, conn => {
+            sqlx::query(SQL)
+                .bind(&request)
+                .bind(&by.name)
+                .bind(&reason)
+                .bind(B64.encode(&bytes))
+                .bind(expires_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(StoreError::from)?
+                .rows_affected()
+        });
+        let details = serde_json::json!({
+            "request": request,
+            "body_sha256": hex::encode(Sha256::digest(&bytes)),
+            "public_key": key.view().public_key,
+            "reason": reason,
+        });
+        let entry = Self::entry(
+            by,
+            Action::BreakerPauseRequest,
+            object,
+            OutcomeKind::Success,
+            None,
+            details,
+        );
+        self.commit(tx, entry, None).await?;
+        Ok(PauseRequest {
+            request,
+            body: B64.encode(&bytes),
+            expires_at,
+        })
+    }
+
+    /// Checks `signed` against the body handed out, trips the breaker (audited in the same
+    /// transaction), then sends the TokenPause to the ledger and records its answer.
+    pub async fn pause(&self, by: &By, signed: &SignedPause) -> Result<Breaker, Error> {
+        let object = "breaker".to_owned();
+        let Some(key) = keys::store::of_officer(self.db(), &by.name).await? else {
+            return Err(self
+                .deny(by, Action::BreakerPause, object, Refusal::NoLedgerKey)
+                .await);
+        };
+        // Every approval in flight on this instance finishes first; none starts until this ends.
+        let _gate = self.breaker_gate.write().await;
+        let mut tx = self.db().begin().await.map_err(StoreError::from)?;
+        const TAKE: &str =
+            "SELECT reason, body, expires_at FROM pause_requests WHERE id = $1 AND responder = $2";
+        const DELETE: &str = "DELETE FROM pause_requests WHERE id = $1";
+        let row: Option<(String, String, DateTime<Utc>)> = on_tx!(&mut tx, conn => {
+            sqlx::query_as(TAKE).bind(&signed.request).bind(&by.name).fetch_optional(&mut *conn).await.map_err(StoreError::from)?
+        });
+        let Some((reason, body, expires_at)) = row else {
+            drop(tx);
+            // A replayed (or unknown) signed pause: harmless, since each request is answered once.
+            let refusal = Refusal::UnknownRequest(signed.request.clone());
+            return Err(self.deny(by, Action::BreakerPause, object, refusal).await);
+        };
+        on_tx!(&mut tx, conn => sqlx::query(DELETE).bind(&signed.request).execute(&mut *conn).await.map_err(StoreError::from)?.rows_affected());
+        let (body, raw) = match super::check_signed(&key.key, &body, &signed.signature, expires_at)
+        {
+            Ok(checked) => checked,
+            Err(refusal) => {
+                tx.commit().await.map_err(StoreError::from)?;
+                return Err(self.deny(by, Action::BreakerPause, object, refusal).await);
+            }
+        };
+        const TRIP: &str = "UPDATE breaker SET tripped = TRUE, tripped_by = $1, tripped_at = $2, reason = $3, \
+                            ledger_status = NULL, ledger_transaction = NULL WHERE id = 1 AND tripped = FALSE";
+        let tripped = on_tx!(&mut tx, conn => {
+            sqlx::query(TRIP).bind(&by.name).bind(Utc::now()).bind(&reason).execute(&mut *conn).await.map_err(StoreError::from)?.rows_affected()
+        }) == 1;
+        let details = serde_json::json!({
+            "tripped": tripped,
+            "already_tripped": !tripped,
+            "reason": reason,
+            "signature_sha256": hex::encode(Sha256::digest(&raw)),
+            "public_key": key.view().public_key,
+            "device": signed.device,
+        });
+        let entry = Self::entry(
+            by,
+            Action::BreakerPause,
+            object.clone(),
+            OutcomeKind::Success,
+            None,
+            details,
+        );
+        self.commit(tx, entry, None).await?;
+        self.events_publish(Event::new("breaker", None));
+
+        // The ledger: the same signature, beside the operator's (the fee payer).
+        let parsed = pb::TransactionBody::decode(body.as_slice()).map_err(|e| {
+            Error::Api(
+                ErrorCode::Internal,
+                format!("the stored pause body does not decode: {e}"),
+            )
+        })?;
+        let transaction_id = parsed
+            .transaction_id
+            .as_ref()
+            .map(hapi::transaction_id_text)
+            .unwrap_or_default();
+        let status = match hapi::signature_pair(&key.key, raw) {
+            None => "this key cannot sign for Hedera".to_owned(),
+            Some(pair) => {
+                let transaction = self.hapi().transaction(body, vec![pair]);
+                match self.hapi().execute(&parsed, transaction).await {
+                    Ok(_) => "SUCCESS".to_owned(),
+                    Err(e) => ledger_error("the ledger did not pause the token", &e).to_string(),
+                }
+            }
+        };
+        let mut tx = self.db().begin().await.map_err(StoreError::from)?;
+        const LEDGER: &str =
+            "UPDATE breaker SET ledger_status = $1, ledger_transaction = $2 WHERE id = 1";
+        on_tx!(&mut tx, conn => {
+            sqlx::query(LEDGER).bind(&status).bind(&transaction_id).execute(&mut *conn).await.map_err(StoreError::from)?.rows_affected()
+        });
+        let outcome = if status == "SUCCESS" {
+            OutcomeKind::Success
+        } else {
+            OutcomeKind::Failed
+        };
+        let entry = Self::entry(
+            by,
+            Action::BreakerLedgerPause,
+            object,
+            outcome,
+            None,
+            serde_json::json!({ "status": status, "transaction_id": transaction_id }),
+        );
+        self.commit(tx, entry, None).await?;
+        self.events_publish(Event::new("breaker", None));
+        self.breaker().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_cut_to_fit_the_memo_and_lose_control_characters() {
+        assert_eq!(clean_reason("  keys leaked\n"), "keys leaked");
+        assert_eq!(clean_reason(&"é".repeat(40)).len(), 60);
+        assert_eq!(clean_reason("a\u{7}b"), "ab");
+    }
+
+    #[test]
+    fn a_refusal_says_who_paused_when_and_why() {
+        let b = Breaker {
+            tripped: true,
+            by: Some("carol".into()),
+            at: DateTime::<Utc>::from_timestamp(1_700_000_000, 0),
+            reason: Some("keys leaked".into()),
+            ledger_status: None,
+            ledger_transaction: None,
+        };
+        let message = paused_message(&b);
+        for needle in ["carol", "2023-11-14T22:13:20", "\"keys leaked\"", "quorum"] {
+            assert!(message.contains(needle), "{needle}: {message}");
+        }
+    }
+}
