@@ -141,11 +141,7 @@ async fn breaker_guard(
     next: middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
-    let changes = !matches!(
-        *request.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
-    );
-    if changes && !request.uri().path().starts_with("/v1/pause") {
+    if held_by_breaker(request.method(), request.uri().path()) {
         match crate::proposals::pause::breaker(&state.db).await {
             Ok(b) if b.tripped => {
                 return Error::Api(
@@ -160,6 +156,14 @@ async fn breaker_guard(
         }
     }
     next.run(request).await
+}
+
+/// Whether the breaker stops this request: every change but pausing again. Reads, and the audit
+/// search (a POST that changes nothing, which compliance needs most during an incident), pass.
+fn held_by_breaker(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    !(reads || path.starts_with("/v1/pause") || path == "/v1/audit/search")
 }
 
 /// The application router. Every route requires a registered, enabled identity.
@@ -266,4 +270,22 @@ async fn method_not_allowed() -> Error {
         ErrorCode::BadRequest,
         "this endpoint does not take that method; see /v1/openapi.json".to_owned(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+
+    #[test]
+    fn the_breaker_holds_every_change_but_pausing_again_and_the_audit_search() {
+        assert!(held_by_breaker(&Method::POST, "/v1/proposals/mint"));
+        assert!(held_by_breaker(&Method::POST, "/v1/mint-requests"));
+        assert!(held_by_breaker(&Method::POST, "/v1/audit/erase"));
+        assert!(held_by_breaker(&Method::DELETE, "/v1/anything"));
+        assert!(!held_by_breaker(&Method::GET, "/v1/proposals"));
+        assert!(!held_by_breaker(&Method::POST, "/v1/pause"));
+        assert!(!held_by_breaker(&Method::POST, "/v1/pause/request"));
+        assert!(!held_by_breaker(&Method::POST, "/v1/audit/search"));
+    }
 }

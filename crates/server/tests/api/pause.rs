@@ -62,6 +62,7 @@ async fn one_responder_pauses_every_change_and_a_restart_stays_paused(backend: B
             ("alice", &[Role::Officer]),
             ("bob", &[Role::Officer]),
             ("carol", &[Role::Officer, Role::Responder]),
+            ("dave", &[Role::Compliance]),
             ("erin", &[Role::Admin]),
         ],
         |_| {},
@@ -158,6 +159,16 @@ async fn one_responder_pauses_every_change_and_a_restart_stays_paused(backend: B
         .await
         .expect("reading is not a change");
     assert_eq!(still.status, ProposalStatus::Open);
+    let _: gatehouse_protocol::audit::SearchResult = world.conns["dave"]
+        .post(
+            "/v1/audit/search",
+            &gatehouse_protocol::audit::SearchRequest {
+                tag: "client-ip".into(),
+                value: "127.0.0.1".into(),
+            },
+        )
+        .await
+        .expect("compliance searches the audit log while paused");
 
     // A replayed signed pause is refused (and audited); pausing again is harmless.
     refused(
