@@ -56,6 +56,9 @@ pub(crate) enum Exit {
     /// 19: do not sign: the bytes to sign could not be decoded, or they, the server's
     /// description and the ledger's copy disagree.
     DoNotSign = 19,
+    /// 20: the deployment is paused (the emergency breaker is tripped): nothing changes until a
+    /// quorum resumes it.
+    Paused = 20,
 }
 
 impl From<Exit> for ExitCode {
@@ -140,6 +143,7 @@ impl From<Error> for Failure {
                 gatehouse_protocol::ErrorCode::BadRequest
                 | gatehouse_protocol::ErrorCode::PayloadTooLarge => Exit::Invalid,
                 gatehouse_protocol::ErrorCode::NotFound => Exit::NotFound,
+                gatehouse_protocol::ErrorCode::Paused => Exit::Paused,
                 _ => Exit::Other,
             },
             _ => Exit::Other,

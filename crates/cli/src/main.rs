@@ -81,6 +81,21 @@ enum Command {
         #[command(subcommand)]
         action: proposal::PolicyAction,
     },
+    /// Emergency pause (responders): your device signs the TokenPause; every instance stops and
+    /// the token is paused on the ledger. One signature, no quorum.
+    Pause {
+        #[command(flatten)]
+        device: Box<device::DeviceArgs>,
+        /// Your ledger key's id on the device (hex; a YubiKey's slot, e.g. 9c).
+        #[arg(long)]
+        key: String,
+        /// Why (optional; at most 60 bytes are kept).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
     /// Proposals: list, show, approve (on your device), reject, cancel.
     Proposal {
         #[command(subcommand)]
@@ -154,6 +169,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Token { action } => proposal::run_token(action).await,
         Command::Mint { action } => proposal::run_mint(action).await,
         Command::Policy { action } => proposal::run_policy(action).await,
+        Command::Pause {
+            device,
+            key,
+            reason,
+            profile,
+        } => proposal::run_pause(*device, key, reason, profile).await,
         Command::Proposal { action } => proposal::run_proposal(action).await,
         Command::Status { profile } => {
             let (store, profile) = profile::chosen(profile)?;
@@ -170,6 +191,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             say!("uptime:      {} s", status.uptime_seconds);
             let ledger = connection.ledger().await?;
             say!("ledger:      {}", describe_ledger(&ledger));
+            if ledger.configured {
+                let b: gatehouse_protocol::pause::Breaker = connection.get("/v1/breaker").await?;
+                say!("breaker:     {}", proposal::describe_breaker(&b));
+            }
             Ok(())
         }
     }

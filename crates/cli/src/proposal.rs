@@ -376,6 +376,73 @@ pub async fn run_policy(action: PolicyAction) -> Result<(), Failure> {
     }
 }
 
+/// One line about the breaker for `gatehouse status` and `gatehouse pause`.
+pub fn describe_breaker(b: &gatehouse_protocol::pause::Breaker) -> String {
+    if !b.tripped {
+        return "open (nothing is paused)".to_owned();
+    }
+    format!(
+        "TRIPPED by {} at {}{}; ledger: {}",
+        b.by.as_deref().unwrap_or("a responder"),
+        b.at.map_or_else(|| "an unknown time".to_owned(), |t| t.to_rfc3339()),
+        b.reason
+            .as_deref()
+            .filter(|r| !r.is_empty())
+            .map_or_else(String::new, |r| format!(" ({r:?})")),
+        b.ledger_status.as_deref().unwrap_or("not answered yet"),
+    )
+}
+
+/// `gatehouse pause`: asks the server for the TokenPause body, shows it decoded here, signs it on
+/// the device (the command is the confirmation: one motion), and sends the signature.
+pub async fn run_pause(
+    device: DeviceArgs,
+    key: String,
+    reason: String,
+    profile: Option<String>,
+) -> Result<(), Failure> {
+    use gatehouse_protocol::hedera::{Action, decode_body};
+    use gatehouse_protocol::pause::{Breaker, NewPause, PauseRequest, SignedPause};
+    let conn = connection(profile).await?;
+    let request: PauseRequest = conn.post("/v1/pause/request", &NewPause { reason }).await?;
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &request.body)
+        .map_err(|_| failure(Exit::DoNotSign, "the pause body is not base64".to_owned()))?;
+    let body = decode_body(&bytes).map_err(|e| failure(Exit::DoNotSign, e.to_string()))?;
+    if !matches!(body.action, Action::TokenPause { .. }) {
+        return Err(Failure {
+            code: Exit::DoNotSign,
+            message: "the server handed out something other than a TokenPause to sign".to_owned(),
+            hint: Some("Nothing was signed. Report this to your security team.".to_owned()),
+        });
+    }
+    say!("you sign, decoded here (fingerprint {}):", body.fingerprint);
+    print_fields(&proposals::body_fields(&body));
+    let key_id = parse_id(&key)?;
+    let (signature, label) = blocking(move || {
+        let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+        let mut dev = device.open(&pin)?;
+        ask_for_touch(dev.as_mut(), &key_id)?;
+        let signature = dev.sign(&key_id, &bytes).map_err(device_failure)?;
+        Ok((signature.as_bytes().to_vec(), device_label(dev.info())))
+    })
+    .await?;
+    let breaker: Breaker = conn
+        .post(
+            "/v1/pause",
+            &SignedPause {
+                request: request.request,
+                signature: base64::Engine::encode(
+                    &base64::engine::general_purpose::STANDARD,
+                    signature,
+                ),
+                device: Some(label),
+            },
+        )
+        .await?;
+    say!("paused: {}", describe_breaker(&breaker));
+    Ok(())
+}
+
 pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
     match action {
         ProposalAction::List { status, profile } => {

@@ -497,6 +497,7 @@ pub fn scheduled_fields(view: &ScheduledView) -> Vec<Field> {
 pub fn body_fields(view: &BodyView) -> Vec<Field> {
     let action = match &view.action {
         Action::ScheduleSign { schedule } => format!("SIGN SCHEDULE {schedule}"),
+        Action::TokenPause { token } => format!("PAUSE TOKEN {token}"),
         Action::Other { name } => format!("{name} (never signed as an approval)"),
         _ => "unknown".to_owned(),
     };

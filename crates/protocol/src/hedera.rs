@@ -270,6 +270,11 @@ pub enum Action {
         /// The schedule.
         schedule: String,
     },
+    /// Pause a token: every transfer and mint of it stops until it is unpaused.
+    TokenPause {
+        /// The token.
+        token: String,
+    },
     /// Anything else: named, and never signed by Gatehouse as an approval.
     Other {
         /// The protobuf name.
@@ -462,6 +467,9 @@ pub fn decode_body(bytes: &[u8]) -> Result<BodyView, DecodeError> {
     use pb::transaction_body::Data as D;
     let action = match body.data.as_ref() {
         Some(D::ScheduleSign(s)) => ScheduleSignView::of(s),
+        Some(D::TokenPause(p)) => Action::TokenPause {
+            token: token(p.token.as_ref()),
+        },
         Some(other) => Action::Other {
             name: variant_name(format!("{other:?}")),
         },

@@ -494,5 +494,46 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     for needle in ["version 2", "2 of alice, bob\n", "anchors this policy"] {
         assert!(text(&shown).contains(needle), "{needle}: {}", text(&shown));
     }
+
+    // The emergency pause from a terminal: carol's card signs the TokenPause (PIN and touch);
+    // every change is then refused (exit 20), and `status` shows the breaker.
+    let touch = card.touch(std::time::Duration::from_millis(200));
+    let o = officers.clone();
+    let paused = blocking(move || {
+        o[2].command(
+            o[2].pin(),
+            &["pause", "--reason", "drill", "--key", &o[2].key],
+            true,
+        )
+    })
+    .await;
+    touch
+        .join()
+        .expect("the touch thread")
+        .expect("the card felt the touch");
+    assert!(paused.status.success(), "{}", text(&paused));
+    for needle in [
+        "PAUSE TOKEN 0.0.",
+        "paused: TRIPPED by carol",
+        "(\"drill\")",
+        "ledger: SUCCESS",
+    ] {
+        assert!(
+            text(&paused).contains(needle),
+            "{needle}: {}",
+            text(&paused)
+        );
+    }
+    let o = officers.clone();
+    let refused =
+        blocking(move || o[0].run(PIN, &["mint", "propose", "--metadata", "ipfs://late"])).await;
+    assert_failure(&refused, 20, "paused", "a mint while paused");
+    let o = officers.clone();
+    let status = blocking(move || o[1].run(PIN, &["status"])).await;
+    assert!(
+        text(&status).contains("breaker:     TRIPPED by carol"),
+        "{}",
+        text(&status)
+    );
     server.shutdown().await.expect("clean shutdown");
 }
