@@ -37,6 +37,7 @@ fn main() {
         "mint_propose",
         "policy_current",
         "policy_propose",
+        "breaker_status",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

@@ -99,6 +99,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::proposals::mint_propose,
             commands::policy::policy_current,
             commands::policy::policy_propose,
+            commands::breaker::breaker_status,
         ])
 }
 

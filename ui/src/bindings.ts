@@ -122,6 +122,8 @@ export const commands = {
 	policyCurrent: (profile: string) => typedError<PolicyView, IpcError>(__TAURI_INVOKE("policy_current", { profile })),
 	/**  Proposes `kind`'s new rule; the current quorum approves it on the ledger. */
 	policyPropose: (profile: string, kind: string, threshold: number, eligible: string[]) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("policy_propose", { profile, kind, threshold, eligible })),
+	/**  The breaker of the profile's server; `None` when the server runs no ledger (nothing to pause). */
+	breakerStatus: (profile: string) => typedError<BreakerView | null, IpcError>(__TAURI_INVOKE("breaker_status", { profile })),
 };
 
 /* Types */
@@ -333,6 +335,20 @@ export type AuditStatus = {
 	alarm: AuditAlarm | null,
 	/**  When the last successful sync finished. */
 	syncedAt: string | null,
+};
+
+/**  The breaker, for the banner. */
+export type BreakerView = {
+	/**  Whether every instance refuses changes. */
+	tripped: boolean,
+	/**  Who paused. */
+	by: string | null,
+	/**  When, RFC 3339 UTC. */
+	at: string | null,
+	/**  Why, in their words. */
+	reason: string | null,
+	/**  What the ledger answered to the TokenPause (`SUCCESS`, or why it failed). */
+	ledgerStatus: string | null,
 };
 
 /**  What the webview gets for a chosen file: a ticket to name it by, and its name to show. */

@@ -2,6 +2,7 @@
 //! all return across IPC.
 
 pub mod audit;
+pub mod breaker;
 pub mod connection;
 pub mod device;
 pub mod files;

@@ -136,6 +136,11 @@ describe('an officer approves a mint in the console', () => {
         proposalId((await gatehouseCli(['mint', 'propose', '--profile', 'alice', '--metadata', metadata], env)).stdout);
       // A compromised server: rewrite the server's own database (SQLite, beside its config).
       app.serverSql = (sql) => runTool('/usr/bin/sqlite3', [path.join(deployment.dir, 'gatehouse.db'), sql], { env, name: 'sqlite3' });
+      app.pauseAsCarol = (reason) =>
+        gatehouseCli(
+          ['pause', '--profile', 'carol', '--module', MODULE, '--token', 'carol-ledger', '--key', keys.carol, '--reason', reason],
+          withPin,
+        );
       app.proposePolicyAsCarol = async () =>
         proposalId(
           (await gatehouseCli(['policy', 'propose', 'mint', '--profile', 'carol', '--threshold', '2', '--eligible', 'bob', '--eligible', 'carol'], env))
@@ -307,6 +312,25 @@ describe('an officer approves a mint in the console', () => {
       const refusal = browser.$('[data-testid="policy-dialog"] [role="alert"]');
       await refusal.waitForDisplayed({ timeoutMsg: "the server's refusal, in the dialog" });
       assert.match(await refusal.getText(), /a policy change is open already/, "carol's change is still open");
+    });
+  });
+
+  it('shows the pause on every screen as soon as a responder trips the breaker', { timeout: timeouts.ui * 3 + timeouts.tool }, async () => {
+    const { browser } = app;
+    await browser.keys('Escape');
+    const paused = await app.pauseAsCarol('e2e drill');
+    assert.match(paused.stdout, /paused: TRIPPED by carol/, 'carol pauses from her terminal');
+    await withScreenshots(browser, 'approvals-paused', async () => {
+      const banner = browser.$('[data-testid="breaker-banner"]');
+      await banner.waitForDisplayed({ timeoutMsg: "the server's event must bring the pause to bob's screen" });
+      assert.match(await banner.getText(), /PAUSED/);
+      assert.match(await banner.getText(), /carol tripped the emergency breaker/);
+      assert.match(await banner.getText(), /e2e drill/);
+      assert.match(await browser.$('[data-testid="breaker-ledger"]').getText(), /token paused/);
+    });
+    await withScreenshots(browser, 'connection-paused', async () => {
+      await browser.$('[data-testid="approvals-back"]').click();
+      await browser.$('[data-testid="breaker-banner"]').waitForDisplayed({ timeoutMsg: 'the banner is on the connection screen too' });
     });
   });
 });

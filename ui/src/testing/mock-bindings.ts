@@ -37,4 +37,5 @@ export const commands = {
   mintPropose: vi.fn(),
   policyCurrent: vi.fn(),
   policyPropose: vi.fn(),
+  breakerStatus: vi.fn(),
 };
