@@ -458,8 +458,15 @@ impl Engine {
             Ok(documents) => documents,
             Err(message) => return Err(self.invalid(by, object, message).await),
         };
-        let token = self.token_keys().await?.token;
-        let rule = self.rule("mint").await?;
+        // One read: the policy in force names the token and the mint rule.
+        let current = self.policy().await?;
+        let token = current.token;
+        let rule = current.policy.rule("mint").cloned().ok_or_else(|| {
+            Error::Api(
+                ErrorCode::Internal,
+                "the policy in force has no rule for mints".to_owned(),
+            )
+        })?;
         let token_id = parse_token(&token).ok_or_else(|| {
             Error::Api(
                 ErrorCode::Internal,

@@ -33,7 +33,8 @@ pub struct TokenKeys {
 /// The message names the field and says what to do.
 pub fn check_rule(
     new: &NewRule,
-    keys: &TokenKeys,
+    key_holders: &[String],
+    key_threshold: u32,
     enabled: &[String],
     current: &PolicyDocument,
 ) -> Result<Rule, String> {
@@ -52,10 +53,10 @@ pub fn check_rule(
         return Err("eligible: name the officers who may approve".to_owned());
     }
     for officer in &rule.eligible {
-        if !keys.officers.contains(officer) {
+        if !key_holders.contains(officer) {
             return Err(format!(
                 "eligible: {officer} holds no key in the token's threshold key ({}), so the ledger would not count their approval; add them by rotating the key",
-                keys.officers.join(", ")
+                key_holders.join(", ")
             ));
         }
         if !enabled.contains(officer) {
@@ -64,10 +65,10 @@ pub fn check_rule(
             ));
         }
     }
-    if rule.threshold < keys.threshold {
+    if rule.threshold < key_threshold {
         return Err(format!(
             "threshold: the token's keys need {} signatures, so a rule of {} could never execute; lowering it means rotating the keys",
-            keys.threshold, rule.threshold
+            key_threshold, rule.threshold
         ));
     }
     if rule.threshold as usize > rule.eligible.len() {
@@ -162,16 +163,6 @@ impl Engine {
         })
     }
 
-    /// The rule a new proposal of `kind` gets.
-    pub async fn rule(&self, kind: &str) -> Result<Rule, Error> {
-        self.policy()
-            .await?
-            .policy
-            .rule(kind)
-            .cloned()
-            .ok_or_else(|| internal("the policy in force has no rule for this kind"))
-    }
-
     /// The fewest approvals the ledger itself needs to execute `proposal`: its threshold key's.
     pub async fn ledger_floor(&self, proposal: &Proposal) -> Result<u32, Error> {
         match &proposal.payload {
@@ -185,7 +176,7 @@ impl Engine {
     /// quorum of the kind it changes; one policy change is open at a time.
     pub async fn propose_policy(&self, by: &By, new: &NewRule) -> Result<Proposal, Error> {
         let object = "proposal:policy".to_owned();
-        let keys = self.token_keys().await?;
+        // The policy in force carries the token and its key: one read for both.
         let current = self.policy().await?;
         let enabled: Vec<String> = crate::registry::store::officers(self.db())
             .await?
@@ -193,7 +184,13 @@ impl Engine {
             .filter(|o| !o.disabled && o.roles.contains(&gatehouse_protocol::Role::Officer))
             .map(|o| o.name)
             .collect();
-        let rule = match check_rule(new, &keys, &enabled, &current.policy) {
+        let rule = match check_rule(
+            new,
+            &current.key_holders,
+            current.key_threshold,
+            &enabled,
+            &current.policy,
+        ) {
             Ok(rule) => rule,
             Err(message) => return Err(self.invalid(by, object, message).await),
         };
@@ -209,8 +206,8 @@ impl Engine {
         }
         let next = current.policy.with_rule(&new.kind, rule);
         let document = next.to_text();
-        let token_id =
-            parse_token(&keys.token).ok_or_else(|| internal("the stored token id is malformed"))?;
+        let token_id = parse_token(&current.token)
+            .ok_or_else(|| internal("the stored token id is malformed"))?;
         let quorum = current
             .policy
             .rule("policy")
@@ -231,7 +228,7 @@ impl Engine {
             ..Default::default()
         };
         let payload = Payload::Policy {
-            token: keys.token,
+            token: current.token.clone(),
             document: document.clone(),
             replaces: current.policy.version,
         };
@@ -274,7 +271,8 @@ mod tests {
     fn a_rule_is_held_to_the_token_key_and_the_registry() {
         let enabled: Vec<String> = vec!["alice".into(), "bob".into(), "carol".into()];
         let current = PolicyDocument::initial(2, &enabled);
-        let check = |n: &NewRule| check_rule(n, &keys(), &enabled, &current);
+        let k = keys();
+        let check = |n: &NewRule| check_rule(n, &k.officers, k.threshold, &enabled, &current);
         assert_eq!(
             check(&new("mint", 3, &["carol", "alice", "bob"])),
             Ok(Rule::new(3, enabled.clone()))
@@ -299,7 +297,8 @@ mod tests {
         let only_two: Vec<String> = vec!["alice".into(), "bob".into()];
         let message = check_rule(
             &new("mint", 2, &["alice", "carol"]),
-            &keys(),
+            &k.officers,
+            k.threshold,
             &only_two,
             &current,
         )
