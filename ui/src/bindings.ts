@@ -709,7 +709,15 @@ responders: string[] } |
 /**  The token whose memo anchors it. */
 token: string; 
 /**  The policy version it replaces. */
-replaces: number };
+replaces: number } | 
+/**  Resume after an emergency pause: once approved, a responder's device unpauses the token. */
+{ kind: "resume"; 
+/**  The paused token. */
+token: string; 
+/**  Why it is safe, in the proposer's words. */
+reason: string; 
+/**  Who paused. */
+pausedBy: string | null };
 
 /**  The policy a proposal would put in force. */
 export type PolicyChangeView = {
@@ -806,7 +814,13 @@ export type ProposalKind =
 /**  Mint NFTs of the deployment's token. */
 "mint" | 
 /**  Change the approval policy (a TokenUpdate of the token's memo, which anchors it). */
-"policy";
+"policy" | 
+/**
+ *  Resume after an emergency pause: once the quorum has approved, a responder's device signs
+ *  the TokenUnpause (the ledger cannot schedule one), and the breaker closes when the mirror
+ *  shows the token unpaused.
+ */
+"resume";
 
 /**  Where a proposal stands. */
 export type ProposalStatus = 

@@ -96,6 +96,12 @@ enum Command {
         #[arg(long, short)]
         profile: Option<String>,
     },
+    /// Resume after a pause: officers propose, the quorum approves (`proposal approve`), then a
+    /// responder's device signs the TokenUnpause.
+    Resume {
+        #[command(subcommand)]
+        action: proposal::ResumeAction,
+    },
     /// Proposals: list, show, approve (on your device), reject, cancel.
     Proposal {
         #[command(subcommand)]
@@ -175,6 +181,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             reason,
             profile,
         } => proposal::run_pause(*device, key, reason, profile).await,
+        Command::Resume { action } => proposal::run_resume(action).await,
         Command::Proposal { action } => proposal::run_proposal(action).await,
         Command::Status { profile } => {
             let (store, profile) = profile::chosen(profile)?;

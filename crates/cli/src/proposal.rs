@@ -106,6 +106,32 @@ pub enum PolicyAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ResumeAction {
+    /// Propose resuming (officers, while paused); the policy's resume quorum approves it.
+    Propose {
+        /// What was found and fixed.
+        #[arg(long)]
+        reason: String,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+    /// Carry out an approved resume (responders): your device signs the TokenUnpause.
+    Unpause {
+        /// The resume proposal's id.
+        id: String,
+        #[command(flatten)]
+        device: Box<DeviceArgs>,
+        /// Your ledger key's id on the device (hex; a YubiKey's slot, e.g. 9c).
+        #[arg(long)]
+        key: String,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ProposalAction {
     /// List proposals, newest first.
     List {
@@ -378,11 +404,16 @@ pub async fn run_policy(action: PolicyAction) -> Result<(), Failure> {
 
 /// One line about the breaker for `gatehouse status` and `gatehouse pause`.
 pub fn describe_breaker(b: &gatehouse_protocol::pause::Breaker) -> String {
+    let ledger = match b.ledger_paused {
+        Some(true) => "the mirror shows the token PAUSED",
+        Some(false) => "the mirror shows the token unpaused",
+        None => "the mirror could not be read",
+    };
     if !b.tripped {
-        return "open (nothing is paused)".to_owned();
+        return format!("open (nothing is paused); {ledger}");
     }
     format!(
-        "TRIPPED by {} at {}{}; ledger: {}",
+        "TRIPPED by {} at {}{}; the ledger answered: {}; {ledger}",
         b.by.as_deref().unwrap_or("a responder"),
         b.at.map_or_else(|| "an unknown time".to_owned(), |t| t.to_rfc3339()),
         b.reason
@@ -401,23 +432,45 @@ pub async fn run_pause(
     reason: String,
     profile: Option<String>,
 ) -> Result<(), Failure> {
-    use gatehouse_protocol::hedera::{Action, decode_body};
-    use gatehouse_protocol::pause::{Breaker, NewPause, PauseRequest, SignedPause};
+    use gatehouse_protocol::hedera::Action;
+    use gatehouse_protocol::pause::{NewPause, PauseRequest};
     let conn = connection(profile).await?;
     let request: PauseRequest = conn.post("/v1/pause/request", &NewPause { reason }).await?;
+    let breaker = sign_breaker_body(&conn, device, &key, request, "/v1/pause", |body| {
+        matches!(body.action, Action::TokenPause { .. })
+            .then_some(())
+            .ok_or("the server handed out something other than a TokenPause to sign".to_owned())
+    })
+    .await?;
+    say!("paused: {}", describe_breaker(&breaker));
+    Ok(())
+}
+
+/// Shows a TokenPause or TokenUnpause body the server handed out decoded, checks it with
+/// `expect`, signs it on the device (PIN, touch), and sends the signature to `send`.
+async fn sign_breaker_body(
+    conn: &gatehouse_client::Connection,
+    device: DeviceArgs,
+    key: &str,
+    request: gatehouse_protocol::pause::PauseRequest,
+    send: &str,
+    expect: impl FnOnce(&gatehouse_protocol::hedera::BodyView) -> Result<(), String>,
+) -> Result<gatehouse_protocol::pause::Breaker, Failure> {
+    use gatehouse_protocol::hedera::decode_body;
+    use gatehouse_protocol::pause::SignedPause;
     let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &request.body)
-        .map_err(|_| failure(Exit::DoNotSign, "the pause body is not base64".to_owned()))?;
+        .map_err(|_| failure(Exit::DoNotSign, "the body is not base64".to_owned()))?;
     let body = decode_body(&bytes).map_err(|e| failure(Exit::DoNotSign, e.to_string()))?;
-    if !matches!(body.action, Action::TokenPause { .. }) {
+    if let Err(message) = expect(&body) {
         return Err(Failure {
             code: Exit::DoNotSign,
-            message: "the server handed out something other than a TokenPause to sign".to_owned(),
+            message,
             hint: Some("Nothing was signed. Report this to your security team.".to_owned()),
         });
     }
     say!("you sign, decoded here (fingerprint {}):", body.fingerprint);
     print_fields(&proposals::body_fields(&body));
-    let key_id = parse_id(&key)?;
+    let key_id = parse_id(key)?;
     let (signature, label) = blocking(move || {
         let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
         let mut dev = device.open(&pin)?;
@@ -426,9 +479,9 @@ pub async fn run_pause(
         Ok((signature.as_bytes().to_vec(), device_label(dev.info())))
     })
     .await?;
-    let breaker: Breaker = conn
+    Ok(conn
         .post(
-            "/v1/pause",
+            send,
             &SignedPause {
                 request: request.request,
                 signature: base64::Engine::encode(
@@ -438,9 +491,105 @@ pub async fn run_pause(
                 device: Some(label),
             },
         )
-        .await?;
-    say!("paused: {}", describe_breaker(&breaker));
-    Ok(())
+        .await?)
+}
+
+/// `gatehouse resume`: officers propose resuming; once the quorum approved (`gatehouse proposal
+/// approve`), a responder's device signs the TokenUnpause.
+pub async fn run_resume(action: ResumeAction) -> Result<(), Failure> {
+    use gatehouse_protocol::hedera::Action;
+    use gatehouse_protocol::pause::{NewUnpause, PauseRequest};
+    use gatehouse_protocol::proposal::{NewResume, UNEXECUTABLE_PAYER};
+    match action {
+        ResumeAction::Propose { reason, profile } => {
+            let p: Proposal = connection(profile)
+                .await?
+                .post("/v1/proposals/resume", &NewResume { reason })
+                .await?;
+            say!("proposal:   {}", p.id);
+            say!(
+                "resume proposed: needs {} approval(s) of: {}; until {}",
+                p.threshold,
+                p.eligible.join(", "),
+                p.deadline.to_rfc3339()
+            );
+            say!(
+                "next: the officers run `gatehouse proposal approve {}`; then a responder runs `gatehouse resume unpause {}`",
+                p.id,
+                p.id
+            );
+            Ok(())
+        }
+        ResumeAction::Unpause {
+            id,
+            device,
+            key,
+            profile,
+        } => {
+            let conn = connection(profile).await?;
+            let proposal: Proposal = conn.get(&format!("/v1/proposals/{id}")).await?;
+            let gatehouse_protocol::proposal::Payload::Resume { token, reason, .. } =
+                &proposal.payload
+            else {
+                return Err(failure(
+                    Exit::DoNotSign,
+                    format!(
+                        "proposal {id} is a {}, not a resume",
+                        proposal.kind.as_str()
+                    ),
+                ));
+            };
+            say!(
+                "resume {id}: {:?}; approved by {}",
+                reason,
+                proposal
+                    .approvals
+                    .iter()
+                    .map(|a| a.officer.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let request: PauseRequest = conn
+                .post("/v1/resume/request", &NewUnpause { proposal: id })
+                .await?;
+            let token = token.clone();
+            let breaker =
+                sign_breaker_body(
+                    &conn,
+                    *device,
+                    &key,
+                    request,
+                    "/v1/resume",
+                    |body| match &body.action {
+                        Action::TokenUnpause { token: t }
+                            if *t == token && body.payer != UNEXECUTABLE_PAYER =>
+                        {
+                            Ok(())
+                        }
+                        Action::TokenUnpause { token: t } if *t != token => Err(format!(
+                            "the body unpauses token {t}, not the resume's token {token}"
+                        )),
+                        Action::TokenUnpause { .. } => {
+                            Err("the body cannot execute (its payer does not exist)".to_owned())
+                        }
+                        _ => Err(
+                            "the server handed out something other than a TokenUnpause to sign"
+                                .to_owned(),
+                        ),
+                    },
+                )
+                .await?;
+            if breaker.tripped {
+                say!(
+                    "the ledger unpaused the token; the breaker closes once the mirror shows it: {}",
+                    describe_breaker(&breaker)
+                );
+            } else {
+                say!("resumed: the token is unpaused and the breaker is closed");
+            }
+            Ok(())
+        }
+    }
 }
 
 pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {

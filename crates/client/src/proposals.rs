@@ -13,7 +13,9 @@ use gatehouse_protocol::hedera::{
 };
 use gatehouse_protocol::hip412;
 use gatehouse_protocol::policy::{self, CurrentPolicy, PolicyDocument};
-use gatehouse_protocol::proposal::{ApprovalRequest, Payload, Proposal, SignedApproval};
+use gatehouse_protocol::proposal::{
+    ApprovalRequest, Payload, Proposal, SignedApproval, UNEXECUTABLE_PAYER,
+};
 
 use crate::connection::{Connection, Error as ConnectionError};
 
@@ -183,6 +185,14 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
             }
             Ok(())
         }
+        (Payload::Resume { token, .. }, ScheduledAction::TokenUnpause { token: t }) => {
+            if token != t {
+                return Err(mismatch(format!(
+                    "the server says token {token}, the bytes unpause token {t}"
+                )));
+            }
+            Ok(())
+        }
         (_, ScheduledAction::Unsupported { name }) => Err(mismatch(format!(
             "the schedule holds a {name}, which Gatehouse does not approve"
         ))),
@@ -255,6 +265,20 @@ pub async fn review(conn: &Connection, id: &str, mirror: &str) -> Result<Review,
     let proposal: Proposal = conn.get(&format!("/v1/proposals/{id}")).await?;
     let (scheduled_bytes, scheduled) = scheduled(&proposal)?;
     check_payload(&proposal.payload, &scheduled)?;
+    if let Payload::Resume { token, .. } = &proposal.payload {
+        // Nothing is scheduled: the approval is a statement over the TokenUnpause it authorises.
+        let request = approval_request(conn, id).await?;
+        let (body, body_bytes) = decode_request(&request)?;
+        check_resume_statement(&body, token, id)?;
+        return Ok(Review {
+            proposal,
+            scheduled,
+            request,
+            body,
+            body_bytes,
+            mirror: mirror.to_owned(),
+        });
+    }
     let ledger = ledger_copy(mirror, &proposal.schedule_id).await?;
     if ledger != scheduled_bytes {
         return Err(mismatch(format!(
@@ -264,16 +288,8 @@ pub async fn review(conn: &Connection, id: &str, mirror: &str) -> Result<Review,
             scheduled.fingerprint
         )));
     }
-    let request: ApprovalRequest = conn
-        .post(
-            &format!("/v1/proposals/{id}/approval-request"),
-            &serde_json::json!({}),
-        )
-        .await?;
-    let body_bytes = B64
-        .decode(&request.body)
-        .map_err(|_| mismatch("the approval body is not base64"))?;
-    let body = hedera::decode_body(&body_bytes)?;
+    let request = approval_request(conn, id).await?;
+    let (body, body_bytes) = decode_request(&request)?;
     match &body.action {
         Action::ScheduleSign { schedule } if *schedule == proposal.schedule_id => {}
         Action::ScheduleSign { schedule } => {
@@ -289,10 +305,7 @@ pub async fn review(conn: &Connection, id: &str, mirror: &str) -> Result<Review,
         }
         _ => return Err(mismatch("the body is not a ScheduleSign")),
     }
-    let ends = body.valid_start + chrono::Duration::seconds(body.valid_duration_secs);
-    if ends <= chrono::Utc::now() {
-        return Err(mismatch("the body's validity window has passed"));
-    }
+    check_window(&body)?;
     Ok(Review {
         proposal,
         scheduled,
@@ -301,6 +314,59 @@ pub async fn review(conn: &Connection, id: &str, mirror: &str) -> Result<Review,
         body_bytes,
         mirror: mirror.to_owned(),
     })
+}
+
+async fn approval_request(conn: &Connection, id: &str) -> Result<ApprovalRequest, ReviewError> {
+    Ok(conn
+        .post(
+            &format!("/v1/proposals/{id}/approval-request"),
+            &serde_json::json!({}),
+        )
+        .await?)
+}
+
+fn decode_request(request: &ApprovalRequest) -> Result<(BodyView, Vec<u8>), ReviewError> {
+    let bytes = B64
+        .decode(&request.body)
+        .map_err(|_| mismatch("the approval body is not base64"))?;
+    Ok((hedera::decode_body(&bytes)?, bytes))
+}
+
+fn check_window(body: &BodyView) -> Result<(), ReviewError> {
+    let ends = body.valid_start + chrono::Duration::seconds(body.valid_duration_secs);
+    if ends <= chrono::Utc::now() {
+        return Err(mismatch("the body's validity window has passed"));
+    }
+    Ok(())
+}
+
+/// Checks the body an officer signs to approve resume `id`: the TokenUnpause of `token`, paid by
+/// an account that does not exist, so that it is a statement no ledger can execute (a responder
+/// who is also an officer must not hand the server a ready unpause).
+pub fn check_resume_statement(body: &BodyView, token: &str, id: &str) -> Result<(), ReviewError> {
+    match &body.action {
+        Action::TokenUnpause { token: t } if t == token => {}
+        Action::TokenUnpause { token: t } => {
+            return Err(mismatch(format!(
+                "the approval unpauses token {t}, not the paused token {token}"
+            )));
+        }
+        _ => return Err(mismatch("a resume's approval body is not a TokenUnpause")),
+    }
+    if body.payer != UNEXECUTABLE_PAYER {
+        return Err(mismatch(format!(
+            "the approval is paid by {}: the ledger could execute it, and an approval must never unpause by itself (expected payer {UNEXECUTABLE_PAYER})",
+            body.payer
+        )));
+    }
+    let memo = format!("gatehouse resume approval {id}");
+    if body.memo != memo {
+        return Err(mismatch(format!(
+            "the approval's memo is {:?}, not {memo:?}",
+            body.memo
+        )));
+    }
+    check_window(body)
 }
 
 /// Sends the device's `signature` over `review.body_bytes`.
@@ -476,6 +542,12 @@ pub fn scheduled_fields(view: &ScheduledView) -> Vec<Field> {
             }
             fields.push(field("key check", key_verification_mode.as_str()));
         }
+        ScheduledAction::TokenUnpause { token } => {
+            fields.push(field(
+                "action",
+                format!("UNPAUSE TOKEN {token} (resume: a responder sends it once approved)"),
+            ));
+        }
         ScheduledAction::Unsupported { name } => {
             fields.push(field(
                 "action",
@@ -493,11 +565,17 @@ pub fn scheduled_fields(view: &ScheduledView) -> Vec<Field> {
     fields
 }
 
-/// Every field of the body the device signs (a ScheduleSign), decoded here.
+/// Every field of the body the device signs, decoded here.
 pub fn body_fields(view: &BodyView) -> Vec<Field> {
     let action = match &view.action {
         Action::ScheduleSign { schedule } => format!("SIGN SCHEDULE {schedule}"),
         Action::TokenPause { token } => format!("PAUSE TOKEN {token}"),
+        Action::TokenUnpause { token } if view.payer == UNEXECUTABLE_PAYER => {
+            format!(
+                "APPROVE UNPAUSING TOKEN {token} (a statement: payer {UNEXECUTABLE_PAYER} does not exist, so no ledger executes it)"
+            )
+        }
+        Action::TokenUnpause { token } => format!("UNPAUSE TOKEN {token}"),
         Action::Other { name } => format!("{name} (never signed as an approval)"),
         _ => "unknown".to_owned(),
     };

@@ -236,6 +236,11 @@ pub enum ScheduledAction {
         /// `FULL_VALIDATION` or `NO_VALIDATION` (HIP-540: whether new keys must sign too).
         key_verification_mode: String,
     },
+    /// Unpause a token (the action a resume proposal authorises; never scheduled).
+    TokenUnpause {
+        /// The token.
+        token: String,
+    },
     /// Anything else: named, and never signed by Gatehouse.
     Unsupported {
         /// The protobuf name.
@@ -272,6 +277,11 @@ pub enum Action {
     },
     /// Pause a token: every transfer and mint of it stops until it is unpaused.
     TokenPause {
+        /// The token.
+        token: String,
+    },
+    /// Unpause a token: transfers and mints may go on.
+    TokenUnpause {
         /// The token.
         token: String,
     },
@@ -397,6 +407,9 @@ pub fn decode_scheduled(bytes: &[u8]) -> Result<ScheduledView, DecodeError> {
             }
         }
         Some(D::TokenUpdate(u)) => token_update(u),
+        Some(D::TokenUnpause(u)) => ScheduledAction::TokenUnpause {
+            token: token(u.token.as_ref()),
+        },
         Some(other) => ScheduledAction::Unsupported {
             name: variant_name(format!("{other:?}")),
         },
@@ -468,6 +481,9 @@ pub fn decode_body(bytes: &[u8]) -> Result<BodyView, DecodeError> {
     let action = match body.data.as_ref() {
         Some(D::ScheduleSign(s)) => ScheduleSignView::of(s),
         Some(D::TokenPause(p)) => Action::TokenPause {
+            token: token(p.token.as_ref()),
+        },
+        Some(D::TokenUnpause(p)) => Action::TokenUnpause {
             token: token(p.token.as_ref()),
         },
         Some(other) => Action::Other {

@@ -47,6 +47,15 @@ pub struct SignedPause {
     pub device: Option<String>,
 }
 
+/// `POST /v1/resume/request`: the approved resume proposal a responder carries out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NewUnpause {
+    /// The resume proposal's id.
+    pub proposal: String,
+}
+
 /// `GET /v1/breaker`: the backend's breaker, and the ledger's pause as the server last knew it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -62,6 +71,15 @@ pub struct Breaker {
     pub reason: Option<String>,
     /// What the ledger answered to the TokenPause (`SUCCESS`, or the reason it failed).
     pub ledger_status: Option<String>,
-    /// The TokenPause transaction.
+    /// The TokenPause (or, once resumed, TokenUnpause) transaction.
     pub ledger_transaction: Option<String>,
+    /// Whether the token is paused on the ledger, as the mirror node shows it now (`None` when
+    /// the mirror could not be read, or there is no token): the ledger's state, apart from the
+    /// breaker's.
+    #[serde(default)]
+    pub ledger_paused: Option<bool>,
+    /// The resume proposal whose TokenUnpause the ledger accepted; the breaker closes once the
+    /// mirror shows the token unpaused.
+    #[serde(default)]
+    pub resume: Option<String>,
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 /// The kinds of action a policy has a rule for.
-pub const KINDS: [&str; 2] = ["mint", "policy"];
+pub const KINDS: [&str; 3] = ["mint", "policy", "resume"];
 
 /// What the token memo of an anchored policy starts with; the SHA-256 of the document, hex, follows.
 pub const COMMITMENT_PREFIX: &str = "gatehouse policy sha256:";

@@ -25,6 +25,10 @@ pub enum ProposalKind {
     Mint,
     /// Change the approval policy (a TokenUpdate of the token's memo, which anchors it).
     Policy,
+    /// Resume after an emergency pause: once the quorum has approved, a responder's device signs
+    /// the TokenUnpause (the ledger cannot schedule one), and the breaker closes when the mirror
+    /// shows the token unpaused.
+    Resume,
 }
 
 impl ProposalKind {
@@ -34,6 +38,7 @@ impl ProposalKind {
             ProposalKind::TokenCreate => "token-create",
             ProposalKind::Mint => "mint",
             ProposalKind::Policy => "policy",
+            ProposalKind::Resume => "resume",
         }
     }
 
@@ -43,6 +48,7 @@ impl ProposalKind {
             ProposalKind::TokenCreate,
             ProposalKind::Mint,
             ProposalKind::Policy,
+            ProposalKind::Resume,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
@@ -149,7 +155,27 @@ pub enum Payload {
         /// The version of the policy it replaces.
         replaces: u32,
     },
+    /// Unpause the token and close the breaker. Nothing is scheduled: the officers approve by
+    /// signing the TokenUnpause for the token in a body no ledger executes (paid by
+    /// [`UNEXECUTABLE_PAYER`]), the server counts them, and then a responder's device signs the
+    /// TokenUnpause that is sent.
+    Resume {
+        /// The paused token.
+        token: String,
+        /// Why it is safe to resume, in the proposer's words.
+        reason: String,
+        /// Who tripped the breaker this resumes.
+        paused_by: Option<String>,
+        /// When.
+        paused_at: Option<DateTime<Utc>>,
+    },
 }
+
+/// The payer of an officer's approval body for a resume: account `0.0.0` does not exist, so the
+/// ledger refuses such a body whoever signs it. An approval of a resume is a statement, never a
+/// transaction: without this, the approval of an officer who is also a responder (whose key can
+/// unpause on its own) would be a ready TokenUnpause in the server's hands.
+pub const UNEXECUTABLE_PAYER: &str = "0.0.0";
 
 /// One officer's approval, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +229,9 @@ pub struct Outcome {
     pub serials: Vec<i64>,
     /// The token created.
     pub token: Option<String>,
+    /// The transaction that carried it out when it was not scheduled (a resume's TokenUnpause).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
 }
 
 /// A proposal, as the server holds it.
@@ -308,6 +337,15 @@ impl Proposal {
             ..Self::open_mint_for_tests()
         }
     }
+}
+
+/// `POST /v1/proposals/resume`: why it is safe to resume.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NewResume {
+    /// What was found and fixed (at most 256 bytes).
+    pub reason: String,
 }
 
 /// `POST /v1/proposals/mint`: what to mint.

@@ -160,6 +160,10 @@ async fn settle(
         if let Err(error) = engine.settle_open(round.is_multiple_of(MIRROR_EVERY)).await {
             tracing::warn!(%error, "settling open proposals failed; trying again shortly");
         }
+        // A resume whose TokenUnpause went through closes the breaker once the mirror shows it.
+        if let Err(error) = engine.close_when_unpaused().await {
+            tracing::warn!(%error, "checking the ledger's unpause failed; trying again shortly");
+        }
         round = round.wrapping_add(1);
         if round.is_multiple_of(RECONCILE_EVERY)
             && let Err(error) = reconciler.run_once().await

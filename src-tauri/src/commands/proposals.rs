@@ -66,6 +66,16 @@ pub enum PayloadSummary {
         /// The policy version it replaces.
         replaces: u32,
     },
+    /// Resume after an emergency pause: once approved, a responder's device unpauses the token.
+    Resume {
+        /// The paused token.
+        token: String,
+        /// Why it is safe, in the proposer's words.
+        reason: String,
+        /// Who paused.
+        #[serde(rename = "pausedBy")]
+        paused_by: Option<String>,
+    },
 }
 
 /// One approval.
@@ -185,6 +195,16 @@ impl ProposalSummary {
             } => PayloadSummary::Policy {
                 token: token.clone(),
                 replaces: *replaces,
+            },
+            Payload::Resume {
+                token,
+                reason,
+                paused_by,
+                ..
+            } => PayloadSummary::Resume {
+                token: token.clone(),
+                reason: reason.clone(),
+                paused_by: paused_by.clone(),
             },
             // A kind this console does not know is shown by what its bytes decode to.
             _ => PayloadSummary::Mint {
@@ -880,7 +900,8 @@ mod tests {
                 .collect::<Vec<_>>(),
             [
                 "mint: 3 of alice, bob, carol",
-                "policy: 2 of alice, bob, carol"
+                "policy: 2 of alice, bob, carol",
+                "resume: 2 of alice, bob, carol"
             ]
         );
         assert_eq!(policy.changes.len(), 1);

@@ -516,7 +516,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         "PAUSE TOKEN 0.0.",
         "paused: TRIPPED by carol",
         "(\"drill\")",
-        "ledger: SUCCESS",
+        "the ledger answered: SUCCESS",
     ] {
         assert!(
             text(&paused).contains(needle),
@@ -532,6 +532,76 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     let status = blocking(move || o[1].run(PIN, &["status"])).await;
     assert!(
         text(&status).contains("breaker:     TRIPPED by carol"),
+        "{}",
+        text(&status)
+    );
+    assert!(
+        text(&status).contains("the mirror shows the token PAUSED"),
+        "{}",
+        text(&status)
+    );
+
+    // Resuming: alice proposes, bob and carol approve on their devices (a statement no ledger
+    // executes), then carol's card signs the TokenUnpause and the breaker closes.
+    let o = officers.clone();
+    let out =
+        blocking(move || o[0].run(PIN, &["resume", "propose", "--reason", "drill over"])).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let resume = proposal_id(&out);
+    let (o, id) = (officers.clone(), resume.clone());
+    let early = blocking(move || {
+        o[2].command(
+            o[2].pin(),
+            &["resume", "unpause", &id, "--key", &o[2].key],
+            true,
+        )
+    })
+    .await;
+    assert_failure(&early, 16, "0 of the 2 approvals", "an unapproved resume");
+    for i in [1, 2] {
+        let (o, id, m) = (officers.clone(), resume.clone(), mirror.clone());
+        let touch = (i == 2).then(|| card.touch(std::time::Duration::from_millis(200)));
+        let out = blocking(move || o[i].approve(o[i].pin(), &id, &m)).await;
+        if let Some(touch) = touch {
+            touch
+                .join()
+                .expect("the touch thread")
+                .expect("the card felt the touch");
+        }
+        assert!(out.status.success(), "approve the resume: {}", text(&out));
+        assert!(
+            text(&out).contains("APPROVE UNPAUSING TOKEN 0.0."),
+            "{}",
+            text(&out)
+        );
+    }
+    let touch = card.touch(std::time::Duration::from_millis(200));
+    let (o, id) = (officers.clone(), resume.clone());
+    let resumed = blocking(move || {
+        o[2].command(
+            o[2].pin(),
+            &["resume", "unpause", &id, "--key", &o[2].key],
+            true,
+        )
+    })
+    .await;
+    touch
+        .join()
+        .expect("the touch thread")
+        .expect("the card felt the touch");
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    for needle in ["UNPAUSE TOKEN 0.0.", "resumed: the token is unpaused"] {
+        assert!(
+            text(&resumed).contains(needle),
+            "{needle}: {}",
+            text(&resumed)
+        );
+    }
+    let o = officers.clone();
+    let status = blocking(move || o[1].run(PIN, &["status"])).await;
+    assert!(
+        text(&status)
+            .contains("breaker:     open (nothing is paused); the mirror shows the token unpaused"),
         "{}",
         text(&status)
     );

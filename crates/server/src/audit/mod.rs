@@ -121,6 +121,14 @@ pub enum Action {
     BreakerPause,
     /// What the ledger answered to the TokenPause.
     BreakerLedgerPause,
+    /// A responder asked for the TokenUnpause body of an approved resume.
+    BreakerResumeRequest,
+    /// What the ledger answered to a resume's TokenUnpause.
+    BreakerLedgerUnpause,
+    /// The mirror showed the token unpaused after a resume: the breaker closed.
+    BreakerClose,
+    /// The mirror shows a TokenUnpause of the token that no executed resume explains.
+    LedgerUnexplainedUnpause,
     /// Labelled demo activity; the name starts with `demo.`.
     Demo(Cow<'static, str>),
 }
@@ -152,13 +160,17 @@ impl Action {
             Action::BreakerPauseRequest => "breaker.pause-request",
             Action::BreakerPause => "breaker.pause",
             Action::BreakerLedgerPause => "breaker.ledger-pause",
+            Action::BreakerResumeRequest => "breaker.resume-request",
+            Action::BreakerLedgerUnpause => "breaker.ledger-unpause",
+            Action::BreakerClose => "breaker.close",
+            Action::LedgerUnexplainedUnpause => "ledger.unexplained-unpause",
             Action::Demo(name) => name,
         }
     }
 
     /// The action named `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Self> {
-        const FIXED: [Action; 23] = [
+        const FIXED: [Action; 27] = [
             Action::IdentityRefused,
             Action::RegistryEnrol,
             Action::RegistryReplaceCertificate,
@@ -182,6 +194,10 @@ impl Action {
             Action::BreakerPauseRequest,
             Action::BreakerPause,
             Action::BreakerLedgerPause,
+            Action::BreakerResumeRequest,
+            Action::BreakerLedgerUnpause,
+            Action::BreakerClose,
+            Action::LedgerUnexplainedUnpause,
         ];
         if let Some(fixed) = FIXED.into_iter().find(|a| a.name() == name) {
             return Some(fixed);

@@ -143,7 +143,7 @@ async fn breaker_guard(
     use axum::response::IntoResponse as _;
     if held_by_breaker(request.method(), request.uri().path()) {
         match crate::proposals::pause::breaker(&state.db).await {
-            Ok(b) if b.tripped => {
+            Ok(b) if b.tripped && !resuming(&state, request.uri().path()).await => {
                 return Error::Api(
                     gatehouse_protocol::ErrorCode::Paused,
                     crate::proposals::pause::paused_message(&b),
@@ -158,12 +158,36 @@ async fn breaker_guard(
     next.run(request).await
 }
 
-/// Whether the breaker stops this request: every change but pausing again. Reads, and the audit
-/// search (a POST that changes nothing, which compliance needs most during an incident), pass.
+/// Whether the breaker stops this request: every change but pausing again and resuming. Reads, and
+/// the audit search (a POST that changes nothing, which compliance needs most during an
+/// incident), pass.
 fn held_by_breaker(method: &axum::http::Method, path: &str) -> bool {
     use axum::http::Method;
     let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-    !(reads || path.starts_with("/v1/pause") || path == "/v1/audit/search")
+    !(reads
+        || path.starts_with("/v1/pause")
+        || path.starts_with("/v1/resume")
+        || path == "/v1/proposals/resume"
+        || path == "/v1/audit/search")
+}
+
+/// The proposal a `/v1/proposals/{id}/...` request acts on.
+fn proposal_in(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/v1/proposals/")?;
+    let (id, action) = rest.split_once('/')?;
+    (!id.is_empty() && !action.is_empty()).then_some(id)
+}
+
+/// Whether a request the breaker holds acts on a resume proposal (approving, rejecting or
+/// cancelling it), which is what a tripped breaker waits for.
+async fn resuming(state: &AppState, path: &str) -> bool {
+    let Some(id) = proposal_in(path) else {
+        return false;
+    };
+    matches!(
+        crate::proposals::store::get(&state.db, id).await,
+        Ok(Some(p)) if p.kind == gatehouse_protocol::proposal::ProposalKind::Resume
+    )
 }
 
 /// The application router. Every route requires a registered, enabled identity.
@@ -287,5 +311,11 @@ mod tests {
         assert!(!held_by_breaker(&Method::POST, "/v1/pause"));
         assert!(!held_by_breaker(&Method::POST, "/v1/pause/request"));
         assert!(!held_by_breaker(&Method::POST, "/v1/audit/search"));
+        assert!(!held_by_breaker(&Method::POST, "/v1/proposals/resume"));
+        assert!(!held_by_breaker(&Method::POST, "/v1/resume/request"));
+        assert!(held_by_breaker(&Method::POST, "/v1/proposals/p1/approvals"));
+        assert_eq!(proposal_in("/v1/proposals/p1/approvals"), Some("p1"));
+        assert_eq!(proposal_in("/v1/proposals/resume"), None);
+        assert_eq!(proposal_in("/v1/proposals//x"), None);
     }
 }

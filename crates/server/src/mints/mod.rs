@@ -185,6 +185,7 @@ impl Reconciler {
             after = last;
         }
         raised += usize::from(self.policy_anchor(&token).await?);
+        raised += self.unpauses(&token).await?;
         let now = Utc::now();
         let minted =
             store::minted_since(&self.db, &token, now - chrono::Duration::hours(1)).await?;
@@ -257,6 +258,58 @@ impl Reconciler {
         .await
     }
 
+    /// Raises an alarm for each TokenUnpause of the token on the mirror that no executed resume
+    /// carried out. The pause key (any one responder's key) can unpause without the quorum: this
+    /// is how that is caught.
+    async fn unpauses(&self, token: &str) -> Result<usize, Error> {
+        let json: serde_json::Value = self
+            .ledger
+            .mirror_json("/api/v1/transactions?transactiontype=TOKENUNPAUSE&result=success&order=desc&limit=100")
+            .await
+            .map_err(Error::Mirror)?;
+        let executed: Vec<String> = crate::proposals::store::list(
+            &self.db,
+            Some(gatehouse_protocol::proposal::ProposalStatus::Executed),
+            1000,
+        )
+        .await?
+        .into_iter()
+        .filter(|p| p.kind == gatehouse_protocol::proposal::ProposalKind::Resume)
+        .filter_map(|p| p.outcome.and_then(|o| o.transaction_id))
+        .collect();
+        let mut raised = 0;
+        for tx in json["transactions"].as_array().into_iter().flatten() {
+            if tx["entity_id"].as_str() != Some(token) {
+                continue;
+            }
+            let Some(id) = tx["transaction_id"].as_str().and_then(sdk_transaction_id) else {
+                continue;
+            };
+            if executed.contains(&id) {
+                continue;
+            }
+            let message = format!(
+                "the token {token} was unpaused on the ledger by transaction {id}, which no approved resume carried out: a responder's key unpaused it around the quorum; pause again and find out who"
+            );
+            let details = serde_json::json!({ "token": token, "transaction_id": id, "consensus_timestamp": tx["consensus_timestamp"] });
+            let new = self
+                .raise(
+                    Action::LedgerUnexplainedUnpause,
+                    "unexplained-unpause",
+                    &id,
+                    &message,
+                    details,
+                    None,
+                )
+                .await?;
+            if new {
+                tracing::error!(transaction = %id, "unexplained unpause on the ledger");
+            }
+            raised += usize::from(new);
+        }
+        Ok(raised)
+    }
+
     async fn unexplained(&self, token: &str, nft: &MirrorNft) -> Result<bool, Error> {
         let subject = format!("{token}/{}", nft.serial_number);
         let message = format!(
@@ -318,9 +371,28 @@ impl Reconciler {
     }
 }
 
+/// A mirror transaction id (`0.0.2-1700000000-000000001`) as Hedera's SDKs write it
+/// (`0.0.2@1700000000.000000001`), the form the server records.
+fn sdk_transaction_id(mirror: &str) -> Option<String> {
+    let mut parts = mirror.rsplitn(3, '-');
+    let nanos = parts.next()?;
+    let seconds = parts.next()?;
+    let payer = parts.next()?;
+    Some(format!("{payer}@{seconds}.{nanos}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mirror_transaction_ids_read_as_the_sdk_writes_them() {
+        assert_eq!(
+            sdk_transaction_id("0.0.1002-1700000000-000000001").as_deref(),
+            Some("0.0.1002@1700000000.000000001")
+        );
+        assert_eq!(sdk_transaction_id("garbage"), None);
+    }
 
     fn nft(serial: i64, secs_ago: i64, now: DateTime<Utc>) -> MirrorNft {
         MirrorNft {

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use gatehouse_protocol::pause::{Breaker, NewPause, PauseRequest, SignedPause};
+use gatehouse_protocol::pause::{Breaker, NewPause, NewUnpause, PauseRequest, SignedPause};
 use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
-    ApprovalRequest, NewMint, NewToken, Proposal, ProposalStatus, Reject, SignedApproval,
+    ApprovalRequest, NewMint, NewResume, NewToken, Proposal, ProposalStatus, Reject, SignedApproval,
 };
 use gatehouse_protocol::{ApiError, ErrorCode, Role};
 use serde::Deserialize;
@@ -27,6 +27,9 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(breaker))
         .routes(routes!(pause_request))
         .routes(routes!(pause))
+        .routes(routes!(propose_resume))
+        .routes(routes!(resume_request))
+        .routes(routes!(resume))
         .routes(routes!(policy))
         .routes(routes!(propose_policy))
         .routes(routes!(approval_request))
@@ -279,6 +282,82 @@ async fn pause(
     Ok(Json(
         engine(&state)?
             .pause(&by(&caller, request_id), &signed)
+            .await?,
+    ))
+}
+
+/// Proposes resuming after a pause (officers): the quorum of the policy's `resume` rule approves
+/// it, then a responder carries it out.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/resume",
+    request_body = NewResume,
+    responses(
+        (status = 200, description = "The resume proposal", body = Proposal),
+        (status = 400, description = "No reason, or the quorum cannot be reached", body = ApiError),
+        (status = 403, description = "Not an officer", body = ApiError),
+        (status = 409, description = "Not paused, or a resume is open already", body = ApiError),
+    )
+)]
+async fn propose_resume(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Officers>,
+    RequestId(request_id): RequestId,
+    Json(new): Json<NewResume>,
+) -> Result<Json<Proposal>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .propose_resume(&by(&caller, request_id), &new)
+            .await?,
+    ))
+}
+
+/// The TokenUnpause body of an approved resume, for a responder's device to sign.
+#[utoipa::path(
+    post,
+    path = "/v1/resume/request",
+    request_body = NewUnpause,
+    responses(
+        (status = 200, description = "The body to sign, valid for 3 minutes", body = PauseRequest),
+        (status = 403, description = "Not a responder", body = ApiError),
+        (status = 409, description = "Not an approved open resume, or no ledger key", body = ApiError),
+    )
+)]
+async fn resume_request(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Responders>,
+    RequestId(request_id): RequestId,
+    Json(new): Json<NewUnpause>,
+) -> Result<Json<PauseRequest>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .resume_request(&by(&caller, request_id), &new)
+            .await?,
+    ))
+}
+
+/// Carries out an approved resume: the responder's signed TokenUnpause goes to the ledger, and the
+/// breaker closes once the mirror shows the token unpaused.
+#[utoipa::path(
+    post,
+    path = "/v1/resume",
+    request_body = SignedPause,
+    responses(
+        (status = 200, description = "The breaker (closed once the mirror confirmed)", body = Breaker),
+        (status = 400, description = "The signature does not verify", body = ApiError),
+        (status = 403, description = "Not a responder", body = ApiError),
+        (status = 409, description = "Unknown, used or expired request; the resume is no longer approved; the ledger refused", body = ApiError),
+    )
+)]
+async fn resume(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Responders>,
+    RequestId(request_id): RequestId,
+    Json(signed): Json<SignedPause>,
+) -> Result<Json<Breaker>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .resume(&by(&caller, request_id), &signed)
             .await?,
     ))
 }

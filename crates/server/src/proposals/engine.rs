@@ -146,6 +146,10 @@ impl Engine {
         self.ledger.hapi()
     }
 
+    pub(super) fn ledger(&self) -> &LedgerAdapter {
+        &self.ledger
+    }
+
     pub(super) fn entry(
         by: &By,
         action: Action,
@@ -268,7 +272,7 @@ impl Engine {
             .collect())
     }
 
-    fn deadline(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+    pub(super) fn deadline(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         let secs = self.policy.deadline_secs.clamp(60, MAX_DEADLINE_SECS);
         now + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(86_400))
     }
@@ -504,6 +508,33 @@ impl Engine {
         .await
     }
 
+    /// Refuses (audited) a proposal that the eligible officers besides its proposer could never
+    /// pass.
+    pub(super) async fn reachable(
+        &self,
+        by: &By,
+        object: &str,
+        threshold: u32,
+        eligible: &[String],
+    ) -> Result<(), Error> {
+        let approvers = eligible.iter().filter(|e| **e != by.name).count();
+        if approvers >= threshold as usize {
+            return Ok(());
+        }
+        let e = bad_request(format!(
+            "only {approvers} eligible officer(s) besides you can approve and {threshold} must: this proposal could never pass"
+        ));
+        Err(self
+            .failed(
+                by,
+                Action::ProposalCreate,
+                object.to_owned(),
+                "no-quorum",
+                e,
+            )
+            .await)
+    }
+
     /// Creates the schedule on the ledger and records the proposal.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn schedule(
@@ -518,15 +549,7 @@ impl Engine {
         documents: serde_json::Value,
     ) -> Result<Proposal, Error> {
         let object = format!("proposal:{id}");
-        let approvers = eligible.iter().filter(|e| **e != by.name).count();
-        if approvers < threshold as usize {
-            let e = bad_request(format!(
-                "only {approvers} eligible officer(s) besides you can approve and {threshold} must: this proposal could never pass"
-            ));
-            return Err(self
-                .failed(by, Action::ProposalCreate, object, "no-quorum", e)
-                .await);
-        }
+        self.reachable(by, &object, threshold, &eligible).await?;
         let now = Utc::now();
         let deadline = self.deadline(now);
         let body = inner.encode_to_vec();
@@ -568,29 +591,40 @@ impl Engine {
             rejections: Vec::new(),
             outcome: None,
         };
+        self.record(by, &proposal, &body, documents).await?;
+        Ok(proposal)
+    }
+
+    /// Records a new `proposal` (whose body's bytes are `body`) with its audit entry.
+    pub(super) async fn record(
+        &self,
+        by: &By,
+        proposal: &Proposal,
+        body: &[u8],
+        documents: serde_json::Value,
+    ) -> Result<(), Error> {
         let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
-        store::insert(&mut tx, &proposal).await?;
+        store::insert(&mut tx, proposal).await?;
         let details = serde_json::json!({
-            "kind": kind.as_str(),
+            "kind": proposal.kind.as_str(),
             "payload": proposal.payload,
             "schedule": proposal.schedule_id,
-            "scheduled_body_sha256": hex::encode(Sha256::digest(&body)),
-            "threshold": threshold,
+            "scheduled_body_sha256": hex::encode(Sha256::digest(body)),
+            "threshold": proposal.threshold,
             "eligible": proposal.eligible,
-            "deadline": deadline,
+            "deadline": proposal.deadline,
             "documents": documents,
         });
         let entry = Self::entry(
             by,
             Action::ProposalCreate,
-            object,
+            format!("proposal:{}", proposal.id),
             OutcomeKind::Success,
             None,
             details,
         );
         self.commit(tx, entry, Some((&proposal.id, "created")))
-            .await?;
-        Ok(proposal)
+            .await
     }
 
     /// Checks that `by` may sign `id` now and has a ledger key; audits a refusal as `action`.
@@ -615,15 +649,18 @@ impl Engine {
     /// Hands `by` the exact ScheduleSign body to sign to approve `id`.
     pub async fn approval_request(&self, by: &By, id: &str) -> Result<ApprovalRequest, Error> {
         let (proposal, key) = self.signer(by, id, Action::ProposalApprovalRequest).await?;
-        let schedule = parse_schedule(&proposal.schedule_id).ok_or_else(|| {
-            Error::Api(
-                ErrorCode::Internal,
-                "the stored schedule id is malformed".to_owned(),
-            )
-        })?;
-        let body = self
-            .hapi()
-            .schedule_sign_body(schedule, &format!("gatehouse approval {id}"));
+        let body = if let Payload::Resume { token, .. } = &proposal.payload {
+            self.resume_statement(token, id)?
+        } else {
+            let schedule = parse_schedule(&proposal.schedule_id).ok_or_else(|| {
+                Error::Api(
+                    ErrorCode::Internal,
+                    "the stored schedule id is malformed".to_owned(),
+                )
+            })?;
+            self.hapi()
+                .schedule_sign_body(schedule, &format!("gatehouse approval {id}"))
+        };
         let expires_at = hapi::expires_at(&body);
         let bytes = B64.encode(body.encode_to_vec());
         let request = uuid::Uuid::new_v4().to_string();
@@ -702,9 +739,15 @@ impl Engine {
         // endorsements: recorded here and not sent, so that the ledger reaches its own threshold
         // only with the policy's last approval. Counting and sending happen under the proposal's
         // lock, so two officers approving at once cannot both be counted as the same one.
-        let endorsements = proposal
-            .threshold
-            .saturating_sub(self.ledger_floor(&proposal).await?);
+        // A resume's approvals are all endorsements: a responder's TokenUnpause follows them.
+        let resume = proposal.kind == ProposalKind::Resume;
+        let endorsements = if resume {
+            proposal.threshold
+        } else {
+            proposal
+                .threshold
+                .saturating_sub(self.ledger_floor(&proposal).await?)
+        };
         // The breaker, held until this approval is recorded: a pause waits for it, and once the
         // breaker is tripped no approval reaches the ledger.
         let _gate = self.breaker_gate.read().await;
@@ -713,7 +756,8 @@ impl Engine {
             Some(tx) => super::pause::tripped_in(tx).await?,
             None => super::pause::breaker(&self.db).await?,
         };
-        if tripped.tripped {
+        // A resume is what the tripped breaker waits for.
+        if tripped.tripped && !resume {
             drop(held);
             let refusal = Refusal::Paused(super::pause::paused_message(&tripped));
             return Err(self
@@ -738,7 +782,7 @@ impl Engine {
                     )
                     .await);
             }
-            relayed = store::count_approvals(&mut tx, id).await? >= endorsements;
+            relayed = !resume && store::count_approvals(&mut tx, id).await? >= endorsements;
             held = Some(tx);
         }
         if relayed {
@@ -853,26 +897,30 @@ impl Engine {
             let refusal = Refusal::NotOpen(proposal.status.as_str());
             return Err(self.deny(by, Action::ProposalCancel, object, refusal).await);
         }
-        let schedule = parse_schedule(&proposal.schedule_id).ok_or_else(|| {
-            Error::Api(
-                ErrorCode::Internal,
-                "the stored schedule id is malformed".to_owned(),
-            )
-        })?;
-        let memo = format!("gatehouse cancel {id}");
-        let ledger = match self.hapi().delete_schedule(schedule, &memo).await {
-            Ok(_) => "deleted",
-            Err(
-                hapi::Error::Precheck(hapi::Code::ScheduleIsImmutable)
-                | hapi::Error::Failed(hapi::Code::ScheduleIsImmutable),
-            ) => "immutable: the schedule stays signable on the ledger until it expires",
-            Err(e) => {
-                // Executed, expired, or the ledger is unreachable: nothing is cancelled.
-                self.settle(&proposal, true).await?;
-                let e = ledger_error("the ledger did not delete the proposal's schedule", &e);
-                return Err(self
-                    .failed(by, Action::ProposalCancel, object, "ledger", e)
-                    .await);
+        let ledger = if proposal.kind == ProposalKind::Resume {
+            "none: a resume has no schedule"
+        } else {
+            let schedule = parse_schedule(&proposal.schedule_id).ok_or_else(|| {
+                Error::Api(
+                    ErrorCode::Internal,
+                    "the stored schedule id is malformed".to_owned(),
+                )
+            })?;
+            let memo = format!("gatehouse cancel {id}");
+            match self.hapi().delete_schedule(schedule, &memo).await {
+                Ok(_) => "deleted",
+                Err(
+                    hapi::Error::Precheck(hapi::Code::ScheduleIsImmutable)
+                    | hapi::Error::Failed(hapi::Code::ScheduleIsImmutable),
+                ) => "immutable: the schedule stays signable on the ledger until it expires",
+                Err(e) => {
+                    // Executed, expired, or the ledger is unreachable: nothing is cancelled.
+                    self.settle(&proposal, true).await?;
+                    let e = ledger_error("the ledger did not delete the proposal's schedule", &e);
+                    return Err(self
+                        .failed(by, Action::ProposalCancel, object, "ledger", e)
+                        .await);
+                }
             }
         };
         let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
@@ -902,6 +950,10 @@ impl Engine {
         if proposal.status != ProposalStatus::Open {
             return Ok(false);
         }
+        // A resume has no schedule: a responder's TokenUnpause executes it, or its deadline passes.
+        if proposal.kind == ProposalKind::Resume && Utc::now() < proposal.deadline {
+            return Ok(false);
+        }
         let actor = audit::Actor::server();
         let server = By {
             name: actor.name.clone(),
@@ -910,38 +962,44 @@ impl Engine {
             request_id: format!("settle-{}", proposal.id),
         };
         let object = format!("proposal:{}", proposal.id);
-        let scheduled =
-            parse_transaction_id(&proposal.scheduled_transaction_id).ok_or_else(|| {
-                Error::Api(
-                    ErrorCode::Internal,
-                    "the stored scheduled transaction id is malformed".to_owned(),
-                )
-            })?;
-        let receipt = self
-            .hapi()
-            .receipt_now(scheduled)
-            .await
-            .map_err(|e| ledger_error("asking the ledger for the receipt failed", &e))?;
-        // A receipt lives about 3 minutes after consensus: a schedule that executed while this
-        // server was down (or on signatures from elsewhere) is found on the mirror instead.
-        let executed = match receipt {
-            Some(receipt) => {
-                let code = hapi::Code::try_from(receipt.status).unwrap_or(hapi::Code::Unknown);
-                Some(Outcome {
-                    status: code.as_str_name().to_owned(),
-                    at: Utc::now(),
-                    serials: receipt.serial_numbers.clone(),
-                    token: receipt.token_id.as_ref().map(token_text),
-                })
-            }
-            None if !consult_mirror && Utc::now() < proposal.deadline => return Ok(false),
-            None => match self.mirror_outcome(proposal).await {
-                Ok(found) => found,
-                Err(reason) => {
-                    tracing::warn!(proposal = %proposal.id, %reason, "the mirror could not say whether the schedule executed; trying again later");
-                    return Ok(false);
+        // A resume (no schedule) that reaches here is past its deadline.
+        let executed = if proposal.kind == ProposalKind::Resume {
+            None
+        } else {
+            let scheduled =
+                parse_transaction_id(&proposal.scheduled_transaction_id).ok_or_else(|| {
+                    Error::Api(
+                        ErrorCode::Internal,
+                        "the stored scheduled transaction id is malformed".to_owned(),
+                    )
+                })?;
+            let receipt = self
+                .hapi()
+                .receipt_now(scheduled)
+                .await
+                .map_err(|e| ledger_error("asking the ledger for the receipt failed", &e))?;
+            // A receipt lives about 3 minutes after consensus: a schedule that executed while this
+            // server was down (or on signatures from elsewhere) is found on the mirror instead.
+            match receipt {
+                Some(receipt) => {
+                    let code = hapi::Code::try_from(receipt.status).unwrap_or(hapi::Code::Unknown);
+                    Some(Outcome {
+                        status: code.as_str_name().to_owned(),
+                        at: Utc::now(),
+                        serials: receipt.serial_numbers.clone(),
+                        token: receipt.token_id.as_ref().map(token_text),
+                        transaction_id: None,
+                    })
                 }
-            },
+                None if !consult_mirror && Utc::now() < proposal.deadline => return Ok(false),
+                None => match self.mirror_outcome(proposal).await {
+                    Ok(found) => found,
+                    Err(reason) => {
+                        tracing::warn!(proposal = %proposal.id, %reason, "the mirror could not say whether the schedule executed; trying again later");
+                        return Ok(false);
+                    }
+                },
+            }
         };
         let (status, outcome, action) = match executed {
             Some(outcome) => {
@@ -959,6 +1017,7 @@ impl Engine {
                     at: Utc::now(),
                     serials: Vec::new(),
                     token: None,
+                    transaction_id: None,
                 },
                 Action::ProposalExpire,
             ),
@@ -1077,6 +1136,7 @@ impl Engine {
             at: Utc::now(),
             serials,
             token,
+            transaction_id: None,
         }))
     }
 

@@ -19,6 +19,7 @@ pub mod api;
 pub mod engine;
 pub mod pause;
 pub mod policy;
+pub mod resume;
 pub mod service;
 pub mod store;
 

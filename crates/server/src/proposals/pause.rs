@@ -24,7 +24,8 @@ use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 
 use super::Refusal;
-use super::engine::{By, Engine, ledger_error, parse_token};
+use super::engine::{By, Engine, parse_token};
+use super::store;
 use crate::audit::Action;
 use crate::http::Error;
 use crate::keys;
@@ -38,13 +39,14 @@ type BreakerRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 const BREAKER_COLUMNS: &str =
-    "tripped, tripped_by, tripped_at, reason, ledger_status, ledger_transaction";
+    "tripped, tripped_by, tripped_at, reason, ledger_status, ledger_transaction, resume_proposal";
 
 fn view(row: BreakerRow) -> Breaker {
-    let (tripped, by, at, reason, ledger_status, ledger_transaction) = row;
+    let (tripped, by, at, reason, ledger_status, ledger_transaction, resume) = row;
     Breaker {
         tripped,
         by,
@@ -52,6 +54,8 @@ fn view(row: BreakerRow) -> Breaker {
         reason,
         ledger_status,
         ledger_transaction,
+        ledger_paused: None,
+        resume,
     }
 }
 
@@ -114,25 +118,148 @@ pub fn clean_reason(reason: &str) -> String {
 }
 
 impl Engine {
-    /// The breaker.
+    /// The breaker, with the ledger's pause status as the mirror shows it now.
     pub async fn breaker(&self) -> Result<Breaker, Error> {
-        Ok(breaker(self.db()).await?)
+        let mut b = breaker(self.db()).await?;
+        b.ledger_paused = match store::token(self.db()).await? {
+            Some((token, _, _)) => self.mirror_paused(&token).await.ok(),
+            None => None,
+        };
+        Ok(b)
+    }
+
+    /// Whether the mirror shows `token` paused.
+    pub async fn mirror_paused(&self, token: &str) -> Result<bool, String> {
+        let json: serde_json::Value = self
+            .ledger()
+            .mirror_json(&format!("/api/v1/tokens/{token}"))
+            .await?;
+        match json["pause_status"].as_str() {
+            Some("PAUSED") => Ok(true),
+            Some("UNPAUSED" | "NOT_APPLICABLE") => Ok(false),
+            other => Err(format!("the mirror shows pause_status {other:?}")),
+        }
+    }
+
+    /// `by`'s enrolled ledger key; a refusal (audited as `action`) when they have none.
+    pub(super) async fn responder_key(
+        &self,
+        by: &By,
+        action: Action,
+    ) -> Result<keys::Enrolled, Error> {
+        match keys::store::of_officer(self.db(), &by.name).await? {
+            Some(key) => Ok(key),
+            None => Err(self
+                .deny(by, action, "breaker".to_owned(), Refusal::NoLedgerKey)
+                .await),
+        }
+    }
+
+    /// Hands `by` a body paid by the operator that does `data` on the ledger, to sign with their
+    /// key: a TokenPause, or (for `proposal`, an approved resume) a TokenUnpause.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn hand_out(
+        &self,
+        by: &By,
+        action: Action,
+        key: &keys::Enrolled,
+        data: pb::transaction_body::Data,
+        memo: &str,
+        reason: &str,
+        proposal: Option<&str>,
+    ) -> Result<PauseRequest, Error> {
+        let body = self.hapi().body(data, memo);
+        let expires_at = hapi::expires_at(&body);
+        let bytes = body.encode_to_vec();
+        let request = uuid::Uuid::new_v4().to_string();
+        let row = store::PauseRequest {
+            responder: by.name.clone(),
+            reason: reason.to_owned(),
+            body: B64.encode(&bytes),
+            expires_at,
+            proposal: proposal.map(str::to_owned),
+        };
+        let mut tx = self.db().begin().await.map_err(StoreError::from)?;
+        store::insert_pause_request(&mut tx, &request, &row).await?;
+        let details = serde_json::json!({
+            "request": request,
+            "body_sha256": hex::encode(Sha256::digest(&bytes)),
+            "public_key": key.view().public_key,
+            "reason": reason,
+            "proposal": proposal,
+        });
+        let entry = Self::entry(
+            by,
+            action,
+            "breaker".to_owned(),
+            OutcomeKind::Success,
+            None,
+            details,
+        );
+        self.commit(tx, entry, None).await?;
+        Ok(PauseRequest {
+            request,
+            body: row.body,
+            expires_at,
+        })
+    }
+
+    /// Takes `by`'s request that `signed` answers (in `tx`) and checks the signature by `key`
+    /// over its body: the request, the body's and the signature's bytes.
+    pub(super) async fn take_signed(
+        tx: &mut Tx,
+        by: &By,
+        key: &keys::Enrolled,
+        signed: &SignedPause,
+    ) -> Result<Result<(store::PauseRequest, Vec<u8>, Vec<u8>), Refusal>, Error> {
+        let Some(request) = store::take_pause_request(tx, &signed.request, &by.name).await? else {
+            return Ok(Err(Refusal::UnknownRequest(signed.request.clone())));
+        };
+        Ok(super::check_signed(
+            &key.key,
+            &request.body,
+            &signed.signature,
+            request.expires_at,
+        )
+        .map(|(body, raw)| (request, body, raw)))
+    }
+
+    /// Sends `body` signed by `key` (`raw`) and the operator to the ledger: what it answered
+    /// (`SUCCESS`, or why not) and the transaction id.
+    pub(super) async fn send_signed(
+        &self,
+        key: &keys::Enrolled,
+        body: Vec<u8>,
+        raw: Vec<u8>,
+    ) -> Result<(String, String), Error> {
+        let parsed = pb::TransactionBody::decode(body.as_slice()).map_err(|e| {
+            Error::Api(
+                ErrorCode::Internal,
+                format!("the stored body does not decode: {e}"),
+            )
+        })?;
+        let transaction_id = parsed
+            .transaction_id
+            .as_ref()
+            .map(hapi::transaction_id_text)
+            .unwrap_or_default();
+        let status = match hapi::signature_pair(&key.key, raw) {
+            None => "this key cannot sign for Hedera".to_owned(),
+            Some(pair) => {
+                let transaction = self.hapi().transaction(body, vec![pair]);
+                match self.hapi().execute(&parsed, transaction).await {
+                    Ok(_) => "SUCCESS".to_owned(),
+                    Err(e) => e.to_string(),
+                }
+            }
+        };
+        Ok((status, transaction_id))
     }
 
     /// Hands `by` (a responder with a ledger key) the TokenPause body to sign. Allowed while
     /// tripped: pausing twice is harmless.
     pub async fn pause_request(&self, by: &By, new: &NewPause) -> Result<PauseRequest, Error> {
-        let object = "breaker".to_owned();
-        let Some(key) = keys::store::of_officer(self.db(), &by.name).await? else {
-            return Err(self
-                .deny(
-                    by,
-                    Action::BreakerPauseRequest,
-                    object,
-                    Refusal::NoLedgerKey,
-                )
-                .await);
-        };
+        let key = self.responder_key(by, Action::BreakerPauseRequest).await?;
         let token = self.token_keys().await?.token;
         let token_id = parse_token(&token).ok_or_else(|| {
             Error::Api(
@@ -141,93 +268,53 @@ impl Engine {
             )
         })?;
         let reason = clean_reason(&new.reason);
-        let body = self.hapi().body(
-            pb::transaction_body::Data::TokenPause(pb::TokenPauseTransactionBody {
-                token: Some(token_id),
-            }),
-            &format!("gatehouse pause {reason}"),
-        );
-        let expires_at = hapi::expires_at(&body);
-        let bytes = body.encode_to_vec();
-        let request = uuid::Uuid::new_v4().to_string();
-        let mut tx = self.db().begin().await.map_err(StoreError::from)?;
-        const SQL: &str = "INSERT INTO pause_requests (id, responder, reason, body, expires_at) VALUES ($1, $2, $3, $4, $5)";
-        on_tx!(&mut tx, conn => {
-            sqlx::query(SQL)
-                .bind(&request)
-                .bind(&by.name)
-                .bind(&reason)
-                .bind(B64.encode(&bytes))
-                .bind(expires_at)
-                .execute(&mut *conn)
-                .await
-                .map_err(StoreError::from)?
-                .rows_affected()
+        let data = pb::transaction_body::Data::TokenPause(pb::TokenPauseTransactionBody {
+            token: Some(token_id),
         });
-        let details = serde_json::json!({
-            "request": request,
-            "body_sha256": hex::encode(Sha256::digest(&bytes)),
-            "public_key": key.view().public_key,
-            "reason": reason,
-        });
-        let entry = Self::entry(
+        let memo = format!("gatehouse pause {reason}");
+        self.hand_out(
             by,
             Action::BreakerPauseRequest,
-            object,
-            OutcomeKind::Success,
+            &key,
+            data,
+            &memo,
+            &reason,
             None,
-            details,
-        );
-        self.commit(tx, entry, None).await?;
-        Ok(PauseRequest {
-            request,
-            body: B64.encode(&bytes),
-            expires_at,
-        })
+        )
+        .await
     }
 
     /// Checks `signed` against the body handed out, trips the breaker (audited in the same
     /// transaction), then sends the TokenPause to the ledger and records its answer.
     pub async fn pause(&self, by: &By, signed: &SignedPause) -> Result<Breaker, Error> {
         let object = "breaker".to_owned();
-        let Some(key) = keys::store::of_officer(self.db(), &by.name).await? else {
-            return Err(self
-                .deny(by, Action::BreakerPause, object, Refusal::NoLedgerKey)
-                .await);
-        };
+        let key = self.responder_key(by, Action::BreakerPause).await?;
         // Every approval in flight on this instance finishes first; none starts until this ends.
         let _gate = self.breaker_gate.write().await;
         let mut tx = self.db().begin().await.map_err(StoreError::from)?;
-        const TAKE: &str =
-            "SELECT reason, body, expires_at FROM pause_requests WHERE id = $1 AND responder = $2";
-        const DELETE: &str = "DELETE FROM pause_requests WHERE id = $1";
-        let row: Option<(String, String, DateTime<Utc>)> = on_tx!(&mut tx, conn => {
-            sqlx::query_as(TAKE).bind(&signed.request).bind(&by.name).fetch_optional(&mut *conn).await.map_err(StoreError::from)?
-        });
-        let Some((reason, body, expires_at)) = row else {
-            drop(tx);
-            // A replayed (or unknown) signed pause: harmless, since each request is answered once.
-            let refusal = Refusal::UnknownRequest(signed.request.clone());
-            return Err(self.deny(by, Action::BreakerPause, object, refusal).await);
-        };
-        on_tx!(&mut tx, conn => sqlx::query(DELETE).bind(&signed.request).execute(&mut *conn).await.map_err(StoreError::from)?.rows_affected());
-        let (body, raw) = match super::check_signed(&key.key, &body, &signed.signature, expires_at)
-        {
-            Ok(checked) => checked,
+        // A replayed (or unknown) signed pause is refused: each request is answered once.
+        let (request, body, raw) = match Self::take_signed(&mut tx, by, &key, signed).await? {
+            Ok(taken) if taken.0.proposal.is_none() => taken,
+            Ok(_) => {
+                drop(tx);
+                let refusal = Refusal::UnknownRequest(signed.request.clone());
+                return Err(self.deny(by, Action::BreakerPause, object, refusal).await);
+            }
             Err(refusal) => {
                 tx.commit().await.map_err(StoreError::from)?;
                 return Err(self.deny(by, Action::BreakerPause, object, refusal).await);
             }
         };
         const TRIP: &str = "UPDATE breaker SET tripped = TRUE, tripped_by = $1, tripped_at = $2, reason = $3, \
-                            ledger_status = NULL, ledger_transaction = NULL WHERE id = 1 AND tripped = FALSE";
+                            ledger_status = NULL, ledger_transaction = NULL, resume_proposal = NULL \
+                            WHERE id = 1 AND tripped = FALSE";
         let tripped = on_tx!(&mut tx, conn => {
-            sqlx::query(TRIP).bind(&by.name).bind(Utc::now()).bind(&reason).execute(&mut *conn).await.map_err(StoreError::from)?.rows_affected()
+            sqlx::query(TRIP).bind(&by.name).bind(Utc::now()).bind(&request.reason).execute(&mut *conn).await.map_err(StoreError::from)?.rows_affected()
         }) == 1;
         let details = serde_json::json!({
             "tripped": tripped,
             "already_tripped": !tripped,
-            "reason": reason,
+            "reason": request.reason,
             "signature_sha256": hex::encode(Sha256::digest(&raw)),
             "public_key": key.view().public_key,
             "device": signed.device,
@@ -244,26 +331,11 @@ impl Engine {
         self.events_publish(Event::new("breaker", None));
 
         // The ledger: the same signature, beside the operator's (the fee payer).
-        let parsed = pb::TransactionBody::decode(body.as_slice()).map_err(|e| {
-            Error::Api(
-                ErrorCode::Internal,
-                format!("the stored pause body does not decode: {e}"),
-            )
-        })?;
-        let transaction_id = parsed
-            .transaction_id
-            .as_ref()
-            .map(hapi::transaction_id_text)
-            .unwrap_or_default();
-        let status = match hapi::signature_pair(&key.key, raw) {
-            None => "this key cannot sign for Hedera".to_owned(),
-            Some(pair) => {
-                let transaction = self.hapi().transaction(body, vec![pair]);
-                match self.hapi().execute(&parsed, transaction).await {
-                    Ok(_) => "SUCCESS".to_owned(),
-                    Err(e) => ledger_error("the ledger did not pause the token", &e).to_string(),
-                }
-            }
+        let (status, transaction_id) = self.send_signed(&key, body, raw).await?;
+        let status = if status == "SUCCESS" {
+            status
+        } else {
+            format!("the ledger did not pause the token: {status}")
         };
         let mut tx = self.db().begin().await.map_err(StoreError::from)?;
         const LEDGER: &str =
@@ -310,6 +382,8 @@ mod tests {
             reason: Some("keys leaked".into()),
             ledger_status: None,
             ledger_transaction: None,
+            ledger_paused: None,
+            resume: None,
         };
         let message = paused_message(&b);
         for needle in ["carol", "2023-11-14T22:13:20", "\"keys leaked\"", "quorum"] {

@@ -390,3 +390,63 @@ pub async fn insert_policy(
     });
     Ok(())
 }
+
+/// A TokenPause or TokenUnpause body handed to a responder to sign.
+#[derive(Debug, Clone)]
+pub struct PauseRequest {
+    /// The responder.
+    pub responder: String,
+    /// Their reason (a pause's) or the resume's.
+    pub reason: String,
+    /// The body, base64.
+    pub body: String,
+    /// When the ledger stops taking it.
+    pub expires_at: DateTime<Utc>,
+    /// The resume proposal an unpause carries out; `None` for a pause.
+    pub proposal: Option<String>,
+}
+
+/// Records pause request `id`.
+pub async fn insert_pause_request(tx: &mut Tx, id: &str, r: &PauseRequest) -> Result<(), Error> {
+    const SQL: &str = "INSERT INTO pause_requests (id, responder, reason, body, expires_at, proposal) \
+                       VALUES ($1, $2, $3, $4, $5, $6)";
+    on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(id)
+            .bind(&r.responder)
+            .bind(&r.reason)
+            .bind(&r.body)
+            .bind(r.expires_at)
+            .bind(r.proposal.as_deref())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+    });
+    Ok(())
+}
+
+/// Takes (deletes and returns) `responder`'s pause request `id`: a request is answered once.
+pub async fn take_pause_request(
+    tx: &mut Tx,
+    id: &str,
+    responder: &str,
+) -> Result<Option<PauseRequest>, Error> {
+    const SELECT: &str = "SELECT responder, reason, body, expires_at, proposal FROM pause_requests WHERE id = $1 AND responder = $2";
+    const DELETE: &str = "DELETE FROM pause_requests WHERE id = $1";
+    type Row = (String, String, String, DateTime<Utc>, Option<String>);
+    let row: Option<Row> = on_tx!(tx, conn => {
+        sqlx::query_as(SELECT).bind(id).bind(responder).fetch_optional(&mut *conn).await?
+    });
+    if row.is_some() {
+        on_tx!(tx, conn => sqlx::query(DELETE).bind(id).execute(&mut *conn).await?.rows_affected());
+    }
+    Ok(row.map(
+        |(responder, reason, body, expires_at, proposal)| PauseRequest {
+            responder,
+            reason,
+            body,
+            expires_at,
+            proposal,
+        },
+    ))
+}

@@ -8,6 +8,7 @@ mod mint_requests;
 mod pause;
 mod policy;
 mod proposals;
+mod resume;
 mod security;
 mod service;
 

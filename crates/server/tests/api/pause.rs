@@ -23,7 +23,7 @@ on_both_backends!(
 );
 
 /// Carol (a responder) signs the TokenPause body the server hands her, with `reason`.
-async fn pause_as(
+pub(crate) async fn pause_as(
     conn: &gatehouse_client::Connection,
     key: &ed25519_dalek::SigningKey,
     reason: &str,
@@ -48,7 +48,7 @@ async fn pause_as(
     .await
 }
 
-fn mint(uri: &str) -> NewMint {
+pub(crate) fn mint(uri: &str) -> NewMint {
     NewMint {
         metadata: vec![uri.to_owned()],
         documents: Vec::new(),

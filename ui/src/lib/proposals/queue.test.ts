@@ -62,6 +62,12 @@ describe("row text", () => {
       },
     });
     expect(summary(create)).toBe("Create Deeds (DEED), at most 100, 2 of 3 officers");
+    const resume = proposal({
+      id: "r",
+      kind: "resume",
+      payload: { kind: "resume", token: "0.0.9", reason: "keys rotated", pausedBy: "carol" },
+    });
+    expect(summary(resume)).toBe("Resume 0.0.9 after carol's pause: keys rotated");
   });
 
   it("shows approvals against the threshold", () => {

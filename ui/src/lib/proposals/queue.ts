@@ -33,6 +33,9 @@ export function summary(p: ProposalSummary): string {
   if (pl.kind === "policy") {
     return `Change the approval policy of ${pl.token} (replaces version ${pl.replaces})`;
   }
+  if (pl.kind === "resume") {
+    return `Resume ${pl.token} after ${pl.pausedBy ?? "a responder"}'s pause: ${pl.reason}`;
+  }
   return `Create ${pl.name} (${pl.symbol}), at most ${pl.maxSupply}, ${pl.threshold} of ${pl.officers.length} officers`;
 }
 
@@ -45,6 +48,7 @@ export const KIND_LABELS: Record<ProposalKind, string> = {
   mint: "Mint",
   "token-create": "Token creation",
   policy: "Policy change",
+  resume: "Resume",
 };
 
 export const STATUS_LABELS: Record<ProposalStatus, string> = {
