@@ -48,6 +48,19 @@ pub struct By {
     pub request_id: String,
 }
 
+impl By {
+    /// The server itself, acting on its own (settling, closing the breaker), for request `id`.
+    pub fn server(request_id: String) -> Self {
+        let actor = audit::Actor::server();
+        Self {
+            name: actor.name.clone(),
+            actor,
+            roles: Vec::new(),
+            request_id,
+        }
+    }
+}
+
 /// Proposals over one ledger.
 #[derive(Debug)]
 pub struct Engine {
@@ -954,13 +967,7 @@ impl Engine {
         if proposal.kind == ProposalKind::Resume && Utc::now() < proposal.deadline {
             return Ok(false);
         }
-        let actor = audit::Actor::server();
-        let server = By {
-            name: actor.name.clone(),
-            actor,
-            roles: Vec::new(),
-            request_id: format!("settle-{}", proposal.id),
-        };
+        let server = By::server(format!("settle-{}", proposal.id));
         let object = format!("proposal:{}", proposal.id);
         // A resume (no schedule) that reaches here is past its deadline.
         let executed = if proposal.kind == ProposalKind::Resume {

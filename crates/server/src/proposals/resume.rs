@@ -34,7 +34,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::engine::{By, Engine, parse_token};
 use super::{Refusal, check_reason, store};
-use crate::audit::{self, Action};
+use crate::audit::Action;
 use crate::http::Error;
 use crate::ledger::hapi;
 use crate::store::{Error as StoreError, on_tx};
@@ -314,13 +314,7 @@ impl Engine {
         if !closed {
             return Ok(false);
         }
-        let actor = audit::Actor::server();
-        let server = By {
-            name: actor.name.clone(),
-            actor,
-            roles: Vec::new(),
-            request_id: format!("close-{resume}"),
-        };
+        let server = By::server(format!("close-{resume}"));
         let details = serde_json::json!({
             "resume": resume,
             "paused_by": breaker.by,

@@ -22,23 +22,19 @@ on_both_backends!(
     no_mint_executes_after_the_pause_is_acknowledged,
 );
 
-/// Carol (a responder) signs the TokenPause body the server hands her, with `reason`.
-pub(crate) async fn pause_as(
+/// Asks `ask` (with `what`) for a TokenPause or TokenUnpause body, signs it with `key`, sends the
+/// signature to `send`: the breaker after it.
+pub(crate) async fn sign_breaker_body(
     conn: &gatehouse_client::Connection,
     key: &ed25519_dalek::SigningKey,
-    reason: &str,
+    ask: &str,
+    what: &impl serde::Serialize,
+    send: &str,
 ) -> Result<Breaker, gatehouse_client::connection::Error> {
-    let request: PauseRequest = conn
-        .post(
-            "/v1/pause/request",
-            &NewPause {
-                reason: reason.to_owned(),
-            },
-        )
-        .await?;
+    let request: PauseRequest = conn.post(ask, what).await?;
     let body = B64.decode(&request.body).expect("base64");
     conn.post(
-        "/v1/pause",
+        send,
         &SignedPause {
             request: request.request,
             signature: B64.encode(key.sign(&body).to_bytes()),
@@ -46,6 +42,18 @@ pub(crate) async fn pause_as(
         },
     )
     .await
+}
+
+/// A responder pauses with `key`, for `reason`.
+pub(crate) async fn pause_as(
+    conn: &gatehouse_client::Connection,
+    key: &ed25519_dalek::SigningKey,
+    reason: &str,
+) -> Result<Breaker, gatehouse_client::connection::Error> {
+    let reason = NewPause {
+        reason: reason.to_owned(),
+    };
+    sign_breaker_body(conn, key, "/v1/pause/request", &reason, "/v1/pause").await
 }
 
 pub(crate) fn mint(uri: &str) -> NewMint {

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signer as _, SigningKey};
 use gatehouse_client::Connection;
 use gatehouse_protocol::Role;
-use gatehouse_protocol::pause::{Breaker, NewUnpause, PauseRequest, SignedPause};
+use gatehouse_protocol::pause::{Breaker, NewUnpause};
 use gatehouse_protocol::proposal::{
     ApprovalRequest, NewResume, Payload, Proposal, ProposalKind, ProposalStatus,
 };
@@ -17,35 +17,21 @@ use hiero_sdk_proto::services as pb;
 use prost::Message as _;
 
 use crate::on_both_backends;
-use crate::pause::{mint, pause_as};
+use crate::pause::{mint, pause_as, sign_breaker_body};
 use crate::proposals::{World, approve, around_the_server, reconciler, refused};
 
 on_both_backends!(a_quorum_resumes_and_an_unpause_around_it_raises_an_alarm);
 
-/// Asks for the TokenUnpause of `proposal`, signs it with `key`, sends it.
+/// A responder carries out resume `proposal` with `key`.
 async fn unpause(
     conn: &Connection,
     key: &SigningKey,
     proposal: &str,
 ) -> Result<Breaker, gatehouse_client::connection::Error> {
-    let request: PauseRequest = conn
-        .post(
-            "/v1/resume/request",
-            &NewUnpause {
-                proposal: proposal.to_owned(),
-            },
-        )
-        .await?;
-    let body = B64.decode(&request.body).expect("base64");
-    conn.post(
-        "/v1/resume",
-        &SignedPause {
-            request: request.request,
-            signature: B64.encode(key.sign(&body).to_bytes()),
-            device: Some("test key".into()),
-        },
-    )
-    .await
+    let what = NewUnpause {
+        proposal: proposal.to_owned(),
+    };
+    sign_breaker_body(conn, key, "/v1/resume/request", &what, "/v1/resume").await
 }
 
 fn resume(reason: &str) -> NewResume {
