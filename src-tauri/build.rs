@@ -38,6 +38,10 @@ fn main() {
         "policy_current",
         "policy_propose",
         "breaker_status",
+        "breaker_prepare_pause",
+        "breaker_prepare_unpause",
+        "breaker_sign",
+        "resume_propose",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

@@ -28,6 +28,8 @@ pub struct Console {
     pub devices: commands::device::Scanned,
     /// Proposals reviewed and waiting for the officer's signature.
     pub reviews: commands::proposals::Reviews,
+    /// Pause and unpause bodies prepared and waiting for the responder's device.
+    pub bodies: commands::breaker::Bodies,
 }
 
 impl Console {
@@ -55,6 +57,7 @@ impl Console {
             chosen: commands::files::Chosen::default(),
             devices: commands::device::Scanned::default(),
             reviews: commands::proposals::Reviews::default(),
+            bodies: commands::breaker::Bodies::default(),
         }
     }
 }
@@ -100,6 +103,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::policy::policy_current,
             commands::policy::policy_propose,
             commands::breaker::breaker_status,
+            commands::breaker::breaker_prepare_pause,
+            commands::breaker::breaker_prepare_unpause,
+            commands::breaker::breaker_sign,
+            commands::breaker::resume_propose,
         ])
 }
 

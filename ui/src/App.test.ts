@@ -148,7 +148,7 @@ describe("approvals navigation", () => {
     const user = userEvent.setup();
     render(App);
 
-    expect(await screen.findByText("Key rotation and the emergency pause arrive in later releases.")).toBeVisible();
+    expect(await screen.findByText("Key rotation arrives in a later release.")).toBeVisible();
     await user.click(screen.getByTestId("approvals-open"));
     expect(await screen.findByRole("heading", { name: "Approvals", level: 1 })).toBeVisible();
     expect(mocked.proposalsList, "for the connected profile").toHaveBeenCalledWith("alice");

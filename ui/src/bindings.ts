@@ -124,6 +124,26 @@ export const commands = {
 	policyPropose: (profile: string, kind: string, threshold: number, eligible: string[]) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("policy_propose", { profile, kind, threshold, eligible })),
 	/**  The breaker of the profile's server; `None` when the server runs no ledger (nothing to pause). */
 	breakerStatus: (profile: string) => typedError<BreakerView | null, IpcError>(__TAURI_INVOKE("breaker_status", { profile })),
+	/**
+	 *  Asks the server for the TokenPause body (with an optional reason, which never blocks the
+	 *  pause), checks it is one and shows it decoded. Nothing is signed.
+	 */
+	breakerPreparePause: (profile: string, reason: string) => typedError<BreakerBody, IpcError>(__TAURI_INVOKE("breaker_prepare_pause", { profile, reason })),
+	/**
+	 *  Asks the server for the TokenUnpause body that carries out the approved resume `proposal`,
+	 *  checks it unpauses that resume's token and can execute, and shows it decoded.
+	 */
+	breakerPrepareUnpause: (profile: string, proposal: string) => typedError<BreakerBody, IpcError>(__TAURI_INVOKE("breaker_prepare_unpause", { profile, proposal })),
+	/**
+	 *  Signs the prepared body on `device` (an id from the last scan) with my enrolled ledger key
+	 *  and sends it: the breaker after it.
+	 */
+	breakerSign: (profile: string, device: string, pin: string) => typedError<BreakerView, IpcError>(__TAURI_INVOKE("breaker_sign", { profile, device, pin })),
+	/**
+	 *  Proposes resuming (officers, while the breaker is tripped): the quorum approves it in the
+	 *  queue, then a responder unpauses the token.
+	 */
+	resumePropose: (profile: string, reason: string) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("resume_propose", { profile, reason })),
 };
 
 /* Types */
@@ -337,7 +357,21 @@ export type AuditStatus = {
 	syncedAt: string | null,
 };
 
-/**  The breaker, for the banner. */
+/**  A TokenPause or TokenUnpause body, decoded here, waiting for the device. */
+export type BreakerBody = {
+	/**  Whether it pauses (else unpauses) the token. */
+	pauses: boolean,
+	/**  Short fingerprint of the bytes the device signs. */
+	fingerprint: string,
+	/**  What the device signs, decoded. */
+	fields: FieldView[],
+	/**  The ledger refuses the signature after this. */
+	expiresAt: string,
+	/**  For an unpause, the resume proposal it carries out. */
+	resume: string | null,
+};
+
+/**  The breaker, for the banner and the pause control. */
 export type BreakerView = {
 	/**  Whether every instance refuses changes. */
 	tripped: boolean,
@@ -349,6 +383,19 @@ export type BreakerView = {
 	reason: string | null,
 	/**  What the ledger answered to the TokenPause (`SUCCESS`, or why it failed). */
 	ledgerStatus: string | null,
+	/**  Whether the mirror shows the token paused now; `None` when it could not be read. */
+	ledgerPaused: boolean | null,
+	/**
+	 *  The resume whose TokenUnpause the ledger accepted: the breaker closes once the mirror shows
+	 *  the token unpaused.
+	 */
+	unpausedByResume: string | null,
+	/**  The open resume proposal, if any. */
+	resume: ResumeProgress | null,
+	/**  Whether I am a responder (I can pause, and unpause an approved resume). */
+	responder: boolean,
+	/**  Whether I am an officer (I can propose a resume). */
+	officer: boolean,
 };
 
 /**  What the webview gets for a chosen file: a ticket to name it by, and its name to show. */
@@ -877,6 +924,20 @@ export type RejectionView = {
 	at: string,
 	/**  Why, in their words. */
 	reason: string,
+};
+
+/**  The open resume proposal, as far as it got. */
+export type ResumeProgress = {
+	/**  The proposal. */
+	id: string,
+	/**  Why the officer proposed it. */
+	reason: string,
+	/**  Approvals so far. */
+	approvals: number,
+	/**  Approvals it needs. */
+	threshold: number,
+	/**  Whether a responder can now unpause the token. */
+	ready: boolean,
 };
 
 /**

@@ -432,45 +432,28 @@ pub async fn run_pause(
     reason: String,
     profile: Option<String>,
 ) -> Result<(), Failure> {
-    use gatehouse_protocol::hedera::Action;
-    use gatehouse_protocol::pause::{NewPause, PauseRequest};
     let conn = connection(profile).await?;
-    let request: PauseRequest = conn.post("/v1/pause/request", &NewPause { reason }).await?;
-    let breaker = sign_breaker_body(&conn, device, &key, request, "/v1/pause", |body| {
-        matches!(body.action, Action::TokenPause { .. })
-            .then_some(())
-            .ok_or("the server handed out something other than a TokenPause to sign".to_owned())
-    })
-    .await?;
+    let prepared = gatehouse_client::breaker::prepare_pause(&conn, &reason).await?;
+    let breaker = sign_breaker_body(&conn, device, &key, prepared).await?;
     say!("paused: {}", describe_breaker(&breaker));
     Ok(())
 }
 
-/// Shows a TokenPause or TokenUnpause body the server handed out decoded, checks it with
-/// `expect`, signs it on the device (PIN, touch), and sends the signature to `send`.
+/// Shows a checked TokenPause or TokenUnpause body decoded, signs it on the device (PIN, touch),
+/// and sends the signature.
 async fn sign_breaker_body(
     conn: &gatehouse_client::Connection,
     device: DeviceArgs,
     key: &str,
-    request: gatehouse_protocol::pause::PauseRequest,
-    send: &str,
-    expect: impl FnOnce(&gatehouse_protocol::hedera::BodyView) -> Result<(), String>,
+    prepared: gatehouse_client::breaker::Prepared,
 ) -> Result<gatehouse_protocol::pause::Breaker, Failure> {
-    use gatehouse_protocol::hedera::decode_body;
-    use gatehouse_protocol::pause::SignedPause;
-    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &request.body)
-        .map_err(|_| failure(Exit::DoNotSign, "the body is not base64".to_owned()))?;
-    let body = decode_body(&bytes).map_err(|e| failure(Exit::DoNotSign, e.to_string()))?;
-    if let Err(message) = expect(&body) {
-        return Err(Failure {
-            code: Exit::DoNotSign,
-            message,
-            hint: Some("Nothing was signed. Report this to your security team.".to_owned()),
-        });
-    }
-    say!("you sign, decoded here (fingerprint {}):", body.fingerprint);
-    print_fields(&proposals::body_fields(&body));
+    say!(
+        "you sign, decoded here (fingerprint {}):",
+        prepared.body.fingerprint
+    );
+    print_fields(&proposals::body_fields(&prepared.body));
     let key_id = parse_id(key)?;
+    let bytes = prepared.bytes.clone();
     let (signature, label) = blocking(move || {
         let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
         let mut dev = device.open(&pin)?;
@@ -479,27 +462,13 @@ async fn sign_breaker_body(
         Ok((signature.as_bytes().to_vec(), device_label(dev.info())))
     })
     .await?;
-    Ok(conn
-        .post(
-            send,
-            &SignedPause {
-                request: request.request,
-                signature: base64::Engine::encode(
-                    &base64::engine::general_purpose::STANDARD,
-                    signature,
-                ),
-                device: Some(label),
-            },
-        )
-        .await?)
+    Ok(gatehouse_client::breaker::send(conn, prepared, &signature, Some(label)).await?)
 }
 
 /// `gatehouse resume`: officers propose resuming; once the quorum approved (`gatehouse proposal
 /// approve`), a responder's device signs the TokenUnpause.
 pub async fn run_resume(action: ResumeAction) -> Result<(), Failure> {
-    use gatehouse_protocol::hedera::Action;
-    use gatehouse_protocol::pause::{NewUnpause, PauseRequest};
-    use gatehouse_protocol::proposal::{NewResume, UNEXECUTABLE_PAYER};
+    use gatehouse_protocol::proposal::{NewResume, Payload};
     match action {
         ResumeAction::Propose { reason, profile } => {
             let p: Proposal = connection(profile)
@@ -527,58 +496,23 @@ pub async fn run_resume(action: ResumeAction) -> Result<(), Failure> {
             profile,
         } => {
             let conn = connection(profile).await?;
-            let proposal: Proposal = conn.get(&format!("/v1/proposals/{id}")).await?;
-            let gatehouse_protocol::proposal::Payload::Resume { token, reason, .. } =
-                &proposal.payload
-            else {
-                return Err(failure(
-                    Exit::DoNotSign,
-                    format!(
-                        "proposal {id} is a {}, not a resume",
-                        proposal.kind.as_str()
-                    ),
-                ));
-            };
-            say!(
-                "resume {id}: {:?}; approved by {}",
-                reason,
-                proposal
-                    .approvals
-                    .iter()
-                    .map(|a| a.officer.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let request: PauseRequest = conn
-                .post("/v1/resume/request", &NewUnpause { proposal: id })
-                .await?;
-            let token = token.clone();
-            let breaker =
-                sign_breaker_body(
-                    &conn,
-                    *device,
-                    &key,
-                    request,
-                    "/v1/resume",
-                    |body| match &body.action {
-                        Action::TokenUnpause { token: t }
-                            if *t == token && body.payer != UNEXECUTABLE_PAYER =>
-                        {
-                            Ok(())
-                        }
-                        Action::TokenUnpause { token: t } if *t != token => Err(format!(
-                            "the body unpauses token {t}, not the resume's token {token}"
-                        )),
-                        Action::TokenUnpause { .. } => {
-                            Err("the body cannot execute (its payer does not exist)".to_owned())
-                        }
-                        _ => Err(
-                            "the server handed out something other than a TokenUnpause to sign"
-                                .to_owned(),
-                        ),
-                    },
-                )
-                .await?;
+            let prepared = gatehouse_client::breaker::prepare_unpause(&conn, &id).await?;
+            if let Some(Payload::Resume { reason, .. }) =
+                prepared.resume.as_ref().map(|p| &p.payload)
+            {
+                say!(
+                    "resume {id}: {:?}; approved by {}",
+                    reason,
+                    prepared
+                        .resume
+                        .iter()
+                        .flat_map(|p| &p.approvals)
+                        .map(|a| a.officer.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            let breaker = sign_breaker_body(&conn, *device, &key, prepared).await?;
             if breaker.tripped {
                 say!(
                     "the ledger unpaused the token; the breaker closes once the mirror shows it: {}",

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod breaker;
 pub mod connection;
 pub mod device;
 pub mod identity;

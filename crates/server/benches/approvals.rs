@@ -14,27 +14,15 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::Signer as _;
 use gatehouse_keys::key::{Algorithm, PublicKey, Signature};
-use gatehouse_protocol::Role;
-use gatehouse_protocol::proposal::{
-    ApprovalRequest, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewToken, Proposal,
-    ProposalStatus, SignedApproval,
-};
-use gatehouse_server::config::{KeyPolicy, Ledger};
+use gatehouse_protocol::proposal::{NewMint, Proposal, ProposalStatus};
 use gatehouse_server::testing::{Backend, TestDeployment};
 
 fn row(scenario: &str, n: usize, result: String, extra: String) {
     println!("{scenario:<46} {n:>8} {result:>14} {extra:>20}");
-}
-
-fn percentile(samples: &mut [Duration], q: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() as f64 - 1.0) * q).round() as usize]
 }
 
 /// A ScheduleSign body of the size the server hands out.
@@ -133,88 +121,16 @@ async fn spent_set() {
     server.shutdown().await.unwrap();
 }
 
-async fn approve(
-    conn: &gatehouse_client::Connection,
-    id: &str,
-    key: &ed25519_dalek::SigningKey,
-) -> (Proposal, Duration) {
-    let request: ApprovalRequest = conn
-        .post(
-            &format!("/v1/proposals/{id}/approval-request"),
-            &serde_json::json!({}),
-        )
-        .await
-        .unwrap();
-    let signature = key.sign(&B64.decode(&request.body).unwrap()).to_bytes();
-    let start = Instant::now();
-    let proposal: Proposal = conn
-        .post(
-            &format!("/v1/proposals/{id}/approvals"),
-            &SignedApproval {
-                request: request.request,
-                signature: B64.encode(signature),
-                device: None,
-            },
-        )
-        .await
-        .unwrap();
-    (proposal, start.elapsed())
-}
-
 async fn last_signature_to_execution(mints: usize) {
-    let mut deployment = TestDeployment::new(Backend::Sqlite).await;
-    deployment.config.ledger = Some(Ledger::Simulator {
-        data_dir: "ledger".into(),
-    });
-    deployment.config.keys.policy = KeyPolicy::Development;
-    let names = ["alice", "bob", "carol"];
-    let mut files = Vec::new();
-    for name in names {
-        files.push(
-            deployment
-                .enrol(name, &[Role::Officer, Role::Responder])
-                .await,
-        );
-    }
-    let erin = deployment.enrol("erin", &[Role::Admin]).await;
-    let server = deployment.start().await;
-    let conns: Vec<_> = files
-        .iter()
-        .map(|f| common::connection(&deployment, f, server.addr))
-        .collect();
-    let keys: Vec<_> = (1..=3u8)
-        .map(|s| ed25519_dalek::SigningKey::from_bytes(&[s; 32]))
-        .collect();
-    for (conn, key) in conns.iter().zip(&keys) {
-        let _: serde_json::Value = conn
-            .post(
-                "/v1/ledger-keys",
-                &LedgerKeyEnrolment {
-                    algorithm: LedgerKeyAlgorithm::Ed25519,
-                    public_key: hex::encode(key.verifying_key().as_bytes()),
-                    evidence: serde_json::json!({ "kind": "software" }),
-                    device: None,
-                },
-            )
-            .await
-            .unwrap();
-    }
-    let admin = common::connection(&deployment, &erin, server.addr);
-    let token: Proposal = admin
-        .post(
-            "/v1/proposals/token-create",
-            &NewToken {
-                name: "Bench".into(),
-                symbol: "B".into(),
-                max_supply: 1_000_000,
-            },
-        )
-        .await
-        .unwrap();
-    approve(&conns[0], &token.id, &keys[0]).await;
-    let (created, _) = approve(&conns[1], &token.id, &keys[1]).await;
-    assert_eq!(created.status, ProposalStatus::Executed);
-
+    let common::TokenWorld {
+        server,
+        conns,
+        keys,
+        // Held to the end: its directory holds the database and the ledger.
+        deployment: _deployment,
+        files: _,
+    } = common::TokenWorld::new(Backend::Sqlite).await;
+    let approve = common::approve;
     let mut first = Vec::new();
     let mut last = Vec::new();
     for i in 0..mints {
@@ -238,8 +154,8 @@ async fn last_signature_to_execution(mints: usize) {
         ("first signature -> accepted (1 of 2)", &mut first),
         ("last signature -> mint executed (10 NFTs)", &mut last),
     ] {
-        let p50 = percentile(samples, 0.50);
-        let p99 = percentile(samples, 0.99);
+        let p50 = common::percentile(samples, 0.50);
+        let p99 = common::percentile(samples, 0.99);
         row(
             name,
             samples.len(),

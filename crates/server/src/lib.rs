@@ -112,6 +112,23 @@ impl Running {
         result
     }
 
+    /// Kills the instance as a crash would (tests): every task is aborted where it stands; nothing
+    /// is drained or flushed.
+    #[cfg(feature = "test-support")]
+    pub fn abort(mut self) {
+        self.stop.send_replace(true);
+        self.state.events.close();
+        let handles = [
+            self.server.take().map(|t| t.abort_handle()),
+            self.settler.take().map(|t| t.abort_handle()),
+            self.refusals.take().map(|t| t.abort_handle()),
+        ];
+        for handle in handles.into_iter().flatten() {
+            handle.abort();
+        }
+        self.tasks.abort_all();
+    }
+
     /// Waits until `signal` completes, then shuts down gracefully.
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
         signal.await;
@@ -263,6 +280,7 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
         tasks.spawn(http::events::relay_over_postgres(
             pool,
             state.events.clone(),
+            state.audit.clone(),
             state.instance_id.clone(),
             outgoing,
             stopped.clone(),

@@ -25,7 +25,7 @@ use super::profile::store;
 use super::{ErrorCode, IpcError};
 use crate::Console;
 
-fn time(at: &DateTime<Utc>) -> String {
+pub(crate) fn time(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -308,7 +308,7 @@ pub struct FieldView {
     pub value: String,
 }
 
-fn fields(fields: Vec<proposals::Field>) -> Vec<FieldView> {
+pub(crate) fn fields(fields: Vec<proposals::Field>) -> Vec<FieldView> {
     fields
         .into_iter()
         .map(|f| FieldView {
@@ -701,53 +701,90 @@ pub async fn proposal_approve(
             "Open the proposal and review it again: nothing is signed without a review.",
         )
     })?;
-    if review.request.expires_at <= Utc::now() {
-        return Err(IpcError::new(
-            ErrorCode::ReviewRequired,
-            "the review expired: the ledger would refuse the signature",
-            "Review the proposal again and sign within three minutes.",
-        ));
-    }
-    let locator = console.devices.locate(&device)?;
     let connection = connection_for(&console, &profile)?;
-    let keys: Vec<LedgerKey> = connection.get("/v1/ledger-keys").await?;
-    let enrolled = keys.into_iter().find(|k| k.officer == me).ok_or_else(|| {
-        IpcError::new(
-            ErrorCode::DeviceRefused,
-            format!("{me} has no enrolled ledger key"),
-            "Enrol the key on your device first: gatehouse ledger-key enrol.",
+    let signer = Signer {
+        console: &console,
+        connection: &connection,
+        me: &me,
+        device: &device,
+    };
+    let (signature, label) = signer
+        .sign(
+            pin,
+            review.body_bytes.clone(),
+            review.request.expires_at,
+            "Review the proposal again and sign within three minutes.",
         )
-    })?;
-    let bytes = review.body_bytes.clone();
-    let (signature, label) = blocking(move || {
-        let mut opened = gatehouse_keys::open(&locator, &pin)?;
-        let key = opened
-            .keys()?
-            .into_iter()
-            .find(|k| hedera_hex(&k.public_key) == enrolled.public_key)
-            .ok_or_else(|| {
-                IpcError::new(
-                    ErrorCode::DeviceRefused,
-                    format!(
-                        "{} does not hold your enrolled ledger key {}",
-                        opened.info(),
-                        enrolled.public_key
-                    ),
-                    format!(
-                        "Choose the device you enrolled it from ({}).",
-                        enrolled
-                            .device
-                            .as_deref()
-                            .unwrap_or("see gatehouse ledger-key list")
-                    ),
-                )
-            })?;
-        let signature = opened.sign(&key.id, &bytes)?;
-        Ok((signature.as_bytes().to_vec(), device_label(opened.info())))
-    })
-    .await?;
+        .await?;
     let proposal = proposals::submit(&connection, &review, &signature, Some(label)).await?;
     Ok(ProposalSummary::new(&proposal, &me))
+}
+
+/// Who signs, where: `me`'s enrolled ledger key on `device` (an id from the last scan).
+pub(crate) struct Signer<'a> {
+    pub console: &'a Console,
+    pub connection: &'a gatehouse_client::Connection,
+    pub me: &'a str,
+    pub device: &'a str,
+}
+
+impl Signer<'_> {
+    /// Signs `bytes` (which the ledger accepts until `expires_at`; `again` says how to start over
+    /// once it does not) with the key on the device that is the enrolled ledger key: the
+    /// signature, and the device as the record names it.
+    pub(crate) async fn sign(
+        &self,
+        pin: gatehouse_keys::Pin,
+        bytes: Vec<u8>,
+        expires_at: DateTime<Utc>,
+        again: &str,
+    ) -> Result<(Vec<u8>, String), IpcError> {
+        if expires_at <= Utc::now() {
+            return Err(IpcError::new(
+                ErrorCode::ReviewRequired,
+                "what you were about to sign expired: the ledger would refuse the signature",
+                again,
+            ));
+        }
+        let (console, connection, me, device) =
+            (self.console, self.connection, self.me, self.device);
+        let locator = console.devices.locate(device)?;
+        let keys: Vec<LedgerKey> = connection.get("/v1/ledger-keys").await?;
+        let enrolled = keys.into_iter().find(|k| k.officer == me).ok_or_else(|| {
+            IpcError::new(
+                ErrorCode::DeviceRefused,
+                format!("{me} has no enrolled ledger key"),
+                "Enrol the key on your device first: gatehouse ledger-key enrol.",
+            )
+        })?;
+        blocking(move || {
+            let mut opened = gatehouse_keys::open(&locator, &pin)?;
+            let key = opened
+                .keys()?
+                .into_iter()
+                .find(|k| hedera_hex(&k.public_key) == enrolled.public_key)
+                .ok_or_else(|| {
+                    IpcError::new(
+                        ErrorCode::DeviceRefused,
+                        format!(
+                            "{} does not hold your enrolled ledger key {}",
+                            opened.info(),
+                            enrolled.public_key
+                        ),
+                        format!(
+                            "Choose the device you enrolled it from ({}).",
+                            enrolled
+                                .device
+                                .as_deref()
+                                .unwrap_or("see gatehouse ledger-key list")
+                        ),
+                    )
+                })?;
+            let signature = opened.sign(&key.id, &bytes)?;
+            Ok((signature.as_bytes().to_vec(), device_label(opened.info())))
+        })
+        .await
+    }
 }
 
 /// A public key as the server lists ledger keys: Ed25519 raw, secp256k1 compressed, hex.

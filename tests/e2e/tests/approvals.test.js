@@ -68,6 +68,30 @@ async function notifications(file) {
     .map((line) => JSON.parse(line));
 }
 
+/** Chooses the device whose label names `token` in the signing dialog. */
+async function chooseDevice(browser, dialog, token) {
+  const label = await browser.waitUntil(
+    async () => {
+      for (const candidate of await dialog.$$('label.device')) {
+        if ((await candidate.getText()).includes(token)) return candidate;
+      }
+      return false;
+    },
+    { timeoutMsg: `the scan must list ${token}` },
+  );
+  await label.click();
+}
+
+/** Waits until the breaker signing dialog closes, or fails with what it says. */
+async function signedOrFailed(browser) {
+  const dialog = browser.$('[data-testid="breaker-sign-dialog"]');
+  const error = browser.$('[data-testid="breaker-sign-error"]');
+  await browser.waitUntil(async () => !(await dialog.isExisting()) || (await error.isExisting()), {
+    timeoutMsg: 'signing must close the dialog or say why not',
+  });
+  if (await error.isExisting()) assert.fail(`signing failed: ${await error.getText()}`);
+}
+
 describe('an officer approves a mint in the console', () => {
   let temp;
   let server;
@@ -76,6 +100,7 @@ describe('an officer approves a mint in the console', () => {
   let mintId;
   let notificationFile;
   let mirror;
+  let resumeId;
   const keys = {};
 
   before(
@@ -132,6 +157,11 @@ describe('an officer approves a mint in the console', () => {
         GATEHOUSE_E2E_NOTIFICATIONS: notificationFile,
       });
       app.approveAsCarol = () => approve('carol', mintId);
+      app.approve = approve;
+      app.openProposals = () => serverJson(deployment, server, 'alice', '/v1/proposals?status=open&limit=200');
+      app.breaker = () => serverJson(deployment, server, 'alice', '/v1/breaker');
+      app.launchAs = (name) =>
+        launchConsole(`approvals-${name}`, { ...env, GATEHOUSE_PROFILE: name, GATEHOUSE_PKCS11_MODULE: MODULE });
       app.proposeMintAsAlice = async (metadata) =>
         proposalId((await gatehouseCli(['mint', 'propose', '--profile', 'alice', '--metadata', metadata], env)).stdout);
       // A compromised server: rewrite the server's own database (SQLite, beside its config).
@@ -204,16 +234,7 @@ describe('an officer approves a mint in the console', () => {
       const checked = browser.$('[data-testid="sign-checked"]');
       await checked.waitForDisplayed({ timeoutMsg: "the body must be checked against the mirror's copy" });
       assert.match(await browser.$('[data-testid="sign-body"]').getText(), /SIGN SCHEDULE/, 'what the device signs, decoded');
-      const bobsToken = await browser.waitUntil(
-        async () => {
-          for (const label of await dialog.$$('label.device')) {
-            if ((await label.getText()).includes('bob-ledger')) return label;
-          }
-          return false;
-        },
-        { timeoutMsg: "the scan must list bob's token" },
-      );
-      await bobsToken.click();
+      await chooseDevice(browser, dialog, 'bob-ledger');
       await browser.$('[data-testid="sign-pin"]').setValue(PIN);
     });
     await withScreenshots(browser, 'approvals-signed', async () => {
@@ -326,11 +347,125 @@ describe('an officer approves a mint in the console', () => {
       assert.match(await banner.getText(), /PAUSED/);
       assert.match(await banner.getText(), /carol tripped the emergency breaker/);
       assert.match(await banner.getText(), /e2e drill/);
-      assert.match(await browser.$('[data-testid="breaker-ledger"]').getText(), /token paused/);
+      assert.match(await browser.$('[data-testid="breaker-ledger"]').getText(), /the mirror shows the token PAUSED/);
     });
     await withScreenshots(browser, 'connection-paused', async () => {
       await browser.$('[data-testid="approvals-back"]').click();
       await browser.$('[data-testid="breaker-banner"]').waitForDisplayed({ timeoutMsg: 'the banner is on the connection screen too' });
+    });
+  });
+
+  it('lets bob propose resuming from the banner; the queue takes the approvals', { timeout: timeouts.ui * 2 + 3 * timeouts.tool }, async () => {
+    const { browser } = app;
+    await withScreenshots(browser, 'breaker-propose-resume', async () => {
+      await browser.$('[data-testid="breaker-propose-resume"]').click();
+      await browser.$('[data-testid="resume-reason"]').setValue('e2e drill over');
+    });
+    await browser.$('[data-testid="resume-submit"]').click();
+    const resume = browser.$('[data-testid="breaker-resume"]');
+    await resume.waitForDisplayed({ timeoutMsg: 'the banner shows the resume proposal' });
+    assert.match(await resume.getText(), /0 of 2 approvals/);
+    const open = await app.openProposals();
+    const proposal = open.find((p) => p.kind === 'resume');
+    assert.ok(proposal, `the resume proposal is open: ${JSON.stringify(open.map((p) => p.kind))}`);
+    resumeId = proposal.id;
+    await app.approve('alice', resumeId);
+    await app.approve('carol', resumeId);
+    await withScreenshots(browser, 'breaker-resume-approved', async () => {
+      await browser.waitUntil(async () => /2 of 2 approvals/.test(await resume.getText()), {
+        timeoutMsg: 'the approvals reach the banner',
+      });
+      assert.match(await browser.$('[data-testid="breaker-next"]').getText(), /a responder now unpauses the token/, 'bob is no responder');
+      assert.equal(await browser.$('[data-testid="breaker-unpause"]').isExisting(), false);
+    });
+  });
+
+  describe('carol, a responder, in her own window', () => {
+    let carol;
+
+    before(async () => {
+      await app.close();
+      carol = await app.launchAs('carol');
+    }, { timeout: timeouts.driverReady + timeouts.session + timeouts.stop });
+
+    after(async () => {
+      await carol?.close();
+    });
+
+    it('unpauses the approved resume on her device, and the breaker closes', { timeout: timeouts.ui * 3 }, async () => {
+      const { browser } = carol;
+      await withScreenshots(browser, 'breaker-unpause-dialog', async () => {
+        await browser.$('[data-testid="breaker-unpause"]').click();
+        const dialog = browser.$('[data-testid="breaker-sign-dialog"]');
+        await dialog.waitForDisplayed({ timeoutMsg: 'the unpause dialog opens' });
+        await browser.$('[data-testid="breaker-body"]').waitForDisplayed({ timeoutMsg: 'the TokenUnpause, decoded here' });
+        assert.match(await browser.$('[data-testid="breaker-body"]').getText(), /UNPAUSE TOKEN 0\.0\.\d+/i);
+        await chooseDevice(browser, dialog, 'carol-ledger');
+        await browser.$('[data-testid="breaker-sign-pin"]').setValue(PIN);
+      });
+      await withScreenshots(browser, 'breaker-closed', async () => {
+        await browser.$('[data-testid="breaker-sign-submit"]').click();
+        await signedOrFailed(browser);
+        await browser.$('[data-testid="breaker-banner"]').waitForDisplayed({ reverse: true, timeoutMsg: 'the breaker closes once the mirror shows the token unpaused' });
+        await browser.$('[data-testid="pause-bar"]').waitForDisplayed({ timeoutMsg: 'open again: the pause control is back for carol' });
+      });
+      const breaker = await app.breaker();
+      assert.equal(breaker.tripped, false);
+      assert.equal(breaker.ledger_paused, false, 'the mirror shows the token unpaused');
+    });
+
+    it('does nothing when the pause control is let go before 1.5 s', { timeout: timeouts.ui * 2 }, async () => {
+      const { browser } = carol;
+      await withScreenshots(browser, 'pause-released-early', async () => {
+        const hold = browser.$('[data-testid="pause-hold"]');
+        await hold.waitForDisplayed();
+        await browser.action('pointer').move({ origin: hold }).down().pause(900).up().perform();
+        const how = browser.$('[data-testid="pause-hold-how"]');
+        await browser.waitUntil(async () => /Let go too early/.test(await how.getText()), { timeoutMsg: 'the control says nothing happened' });
+        await browser.pause(1000);
+        assert.equal(await browser.$('[data-testid="breaker-sign-dialog"]').isExisting(), false, 'no signing dialog');
+        assert.equal(await browser.$('[data-testid="breaker-banner"]').isExisting(), false, 'not paused');
+      });
+      assert.equal((await app.breaker()).tripped, false, 'the server was not asked');
+    });
+
+    it('pauses after a 1.5 s hold and a signature on her device; the banner is on every screen', { timeout: timeouts.ui * 4 }, async () => {
+      const { browser } = carol;
+      await withScreenshots(browser, 'pause-hold-dialog', async () => {
+        await browser.$('[data-testid="pause-reason"]').setValue('e2e hold drill');
+        const hold = browser.$('[data-testid="pause-hold"]');
+        await browser.action('pointer').move({ origin: hold }).down().pause(1800).up().perform();
+        const dialog = browser.$('[data-testid="breaker-sign-dialog"]');
+        await dialog.waitForDisplayed({ timeoutMsg: 'holding for 1.5 s opens the signing dialog' });
+        await browser.$('[data-testid="breaker-body"]').waitForDisplayed({ timeoutMsg: 'the TokenPause, decoded here' });
+        assert.match(await browser.$('[data-testid="breaker-body"]').getText(), /PAUSE TOKEN 0\.0\.\d+/i);
+        await chooseDevice(browser, dialog, 'carol-ledger');
+        await browser.$('[data-testid="breaker-sign-pin"]').setValue(PIN);
+      });
+      await withScreenshots(browser, 'pause-hold-paused', async () => {
+        await browser.$('[data-testid="breaker-sign-submit"]').click();
+        await signedOrFailed(browser);
+        const banner = browser.$('[data-testid="breaker-banner"]');
+        await banner.waitForDisplayed({ timeoutMsg: 'the banner shows the pause' });
+        assert.match(await banner.getText(), /carol tripped the emergency breaker/);
+        assert.match(await banner.getText(), /e2e hold drill/);
+        await browser.waitUntil(async () => /the mirror shows the token PAUSED/.test(await browser.$('[data-testid="breaker-ledger"]').getText()), {
+          timeoutMsg: 'the mirror shows the ledger paused',
+        });
+      });
+      for (const [open, back, name] of [
+        ['approvals-open', 'approvals-back', 'pause-banner-approvals'],
+        ['audit-open', 'audit-back', 'pause-banner-audit'],
+      ]) {
+        await withScreenshots(browser, name, async () => {
+          await browser.$(`[data-testid="${open}"]`).click();
+          await browser.$('[data-testid="breaker-banner"]').waitForDisplayed({ timeoutMsg: `the banner is on ${name}` });
+          await browser.$(`[data-testid="${back}"]`).click();
+        });
+      }
+      const breaker = await app.breaker();
+      assert.equal(breaker.tripped, true);
+      assert.equal(breaker.by, 'carol');
     });
   });
 });

@@ -38,4 +38,8 @@ export const commands = {
   policyCurrent: vi.fn(),
   policyPropose: vi.fn(),
   breakerStatus: vi.fn(),
+  breakerPreparePause: vi.fn(),
+  breakerPrepareUnpause: vi.fn(),
+  breakerSign: vi.fn(),
+  resumePropose: vi.fn(),
 };

@@ -31,6 +31,9 @@ const SEQUENCE_WAIT: Duration = Duration::from_secs(15);
 /// sequencer looks for rows nobody woke it for (queued before a crash, or by another instance
 /// that stopped).
 const POLL: Duration = Duration::from_millis(250);
+/// The PostgreSQL channel a sequencer notifies after each batch, so the other instances' waiters
+/// look for their rows at once instead of at the next poll.
+pub const SEQUENCED_CHANNEL: &str = "gatehouse_audit_sequenced";
 
 /// The audit log of this deployment.
 #[derive(Debug, Clone)]
@@ -51,6 +54,8 @@ struct Shared {
     waiters: SyncMutex<HashMap<i64, oneshot::Sender<u64>>>,
     /// Bumped after every sequencer attempt, so waiters look again.
     attempts: watch::Sender<u64>,
+    /// Another instance's sequencer committed a batch: waiters look in the database.
+    elsewhere: Notify,
     /// Set when the log was found inconsistent: nothing more is recorded until an
     /// administrator investigates and restarts the server.
     broken: SyncMutex<Option<Error>>,
@@ -110,6 +115,7 @@ impl AuditLog {
             wake: Notify::new(),
             waiters: SyncMutex::new(HashMap::new()),
             attempts: watch::Sender::new(0),
+            elsewhere: Notify::new(),
             broken: SyncMutex::new(None),
             closed: watch::Sender::new(false),
         });
@@ -165,6 +171,7 @@ impl AuditLog {
                     continue;
                 }
                 _ = poll.tick() => {}
+                () = self.shared.elsewhere.notified() => {}
                 () = tokio::time::sleep_until(deadline) => {
                     return Err(Error::Storage(format!(
                         "entry {} is queued but not in the log yet; it will be logged when the log can take it",
@@ -172,12 +179,18 @@ impl AuditLog {
                     )));
                 }
             }
-            // Only on the poll: a row another instance's sequencer took.
+            // Only on the poll or a notice: a row another instance's sequencer took.
             if let Some(index) = store::sequenced_index(&self.shared.db, recorded.outbox_id).await?
             {
                 return Ok(index);
             }
         }
+    }
+
+    /// Another instance's sequencer committed a batch (its PostgreSQL notice): waiting recorders
+    /// look whether it took their rows.
+    pub fn sequenced_elsewhere(&self) {
+        self.shared.elsewhere.notify_waiters();
     }
 
     /// Appends an entry on its own (a refusal, a read) and waits until it is in the log.
@@ -396,6 +409,13 @@ async fn drain(shared: &Shared) -> Result<usize, Error> {
         .note()
         .to_owned();
     store::write(&mut tx, &batch, &note).await?;
+    if let Tx::Postgres(pg) = &mut tx {
+        // Delivered on commit: the other instances' waiters stop waiting for their poll.
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(SEQUENCED_CHANNEL)
+            .execute(&mut **pg)
+            .await?;
+    }
     tx.commit().await?;
     for hash in &batch.hashes {
         tree.push(*hash);

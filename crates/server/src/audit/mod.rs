@@ -30,7 +30,7 @@ use gatehouse_protocol::Fingerprint;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-pub use self::log::{AuditLog, Recorded};
+pub use self::log::{AuditLog, Recorded, SEQUENCED_CHANNEL};
 
 /// Most entries committed in one batch.
 pub const MAX_BATCH: usize = 256;

@@ -85,16 +85,21 @@ async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
 
 /// Relays events between instances over PostgreSQL until `stop`: sends this instance's
 /// (`outgoing`) with `pg_notify`, and publishes the other instances' to this instance's clients.
+/// It also tells `audit` when a sequencer (maybe another instance's) committed a batch.
 pub async fn relay_over_postgres(
     pool: sqlx::PgPool,
     events: Events,
+    audit: crate::audit::AuditLog,
     instance: String,
     mut outgoing: tokio::sync::mpsc::UnboundedReceiver<Event>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut listener = loop {
         match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(mut listener) => match listener.listen(CHANNEL).await {
+            Ok(mut listener) => match listener
+                .listen_all([CHANNEL, crate::audit::SEQUENCED_CHANNEL])
+                .await
+            {
                 Ok(()) => break listener,
                 Err(error) => {
                     tracing::warn!(%error, "cannot LISTEN for other instances' events; retrying")
@@ -125,6 +130,9 @@ pub async fn relay_over_postgres(
                 }
             }
             received = listener.recv() => match received {
+                Ok(notification) if notification.channel() == crate::audit::SEQUENCED_CHANNEL => {
+                    audit.sequenced_elsewhere();
+                }
                 Ok(notification) => {
                     if let Ok(relayed) = serde_json::from_str::<Relayed>(notification.payload())
                         && relayed.instance != instance

@@ -222,6 +222,23 @@ impl LedgerAdapter {
         }
     }
 
+    /// The in-process simulator as another instance reaches it (tests of several instances on one
+    /// ledger): its node, mirror and operator as `[ledger] mode = "network"`.
+    #[cfg(feature = "test-support")]
+    pub fn sibling(&self) -> Option<Ledger> {
+        let simulator = self.simulator.lock().ok()?;
+        Some(Ledger::Network {
+            nodes: self
+                .nodes
+                .iter()
+                .map(|node| (node.clone(), "0.0.3".to_owned()))
+                .collect(),
+            mirror: self.mirror.clone(),
+            operator_account: self.operator.to_string(),
+            operator_key: simulator.as_ref()?.operator_key_file.clone()?,
+        })
+    }
+
     /// Raw HAPI access for what officers sign (see [`hapi`]).
     pub fn hapi(&self) -> &hapi::Hapi {
         &self.hapi

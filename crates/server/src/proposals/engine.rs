@@ -151,10 +151,6 @@ impl Engine {
         &self.db
     }
 
-    pub(super) fn events_publish(&self, event: Event) {
-        self.events.publish(event);
-    }
-
     pub(super) fn hapi(&self) -> &Hapi {
         self.ledger.hapi()
     }
@@ -188,17 +184,42 @@ impl Engine {
     /// change is committed.
     pub(super) async fn commit(
         &self,
-        mut tx: crate::store::Tx,
+        tx: crate::store::Tx,
         entry: audit::Entry,
         changed: Option<(&str, &str)>,
     ) -> Result<(), Error> {
+        self.commit_telling(tx, entry, changed, false).await
+    }
+
+    /// [`Self::commit`] of a change to the breaker: every console hears `breaker` (and `changed`)
+    /// as soon as the change is committed, before its audit entry is sequenced.
+    pub(super) async fn commit_breaker(
+        &self,
+        tx: crate::store::Tx,
+        entry: audit::Entry,
+        changed: Option<(&str, &str)>,
+    ) -> Result<(), Error> {
+        self.commit_telling(tx, entry, changed, true).await
+    }
+
+    async fn commit_telling(
+        &self,
+        mut tx: crate::store::Tx,
+        entry: audit::Entry,
+        changed: Option<(&str, &str)>,
+        breaker: bool,
+    ) -> Result<(), Error> {
         let recorded = self.audit.record(&mut tx, entry).await?;
         tx.commit().await.map_err(crate::store::Error::from)?;
-        self.audit.sequenced(recorded).await?;
+        // Committed: the change is what every instance reads now; consoles refetch at once.
         if let Some((proposal, what)) = changed {
             self.events
                 .publish(Event::new(&format!("proposal.{what}"), Some(proposal)));
         }
+        if breaker {
+            self.events.publish(Event::new("breaker", None));
+        }
+        self.audit.sequenced(recorded).await?;
         Ok(())
     }
 

@@ -18,7 +18,6 @@ use chrono::{DateTime, Utc};
 use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::ErrorCode;
 use gatehouse_protocol::pause::{Breaker, MAX_REASON_BYTES, NewPause, PauseRequest, SignedPause};
-use gatehouse_protocol::proposal::Event;
 use hiero_sdk_proto::services as pb;
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};
@@ -327,8 +326,7 @@ impl Engine {
             None,
             details,
         );
-        self.commit(tx, entry, None).await?;
-        self.events_publish(Event::new("breaker", None));
+        self.commit_breaker(tx, entry, None).await?;
 
         // The ledger: the same signature, beside the operator's (the fee payer).
         let (status, transaction_id) = self.send_signed(&key, body, raw).await?;
@@ -356,8 +354,7 @@ impl Engine {
             None,
             serde_json::json!({ "status": status, "transaction_id": transaction_id }),
         );
-        self.commit(tx, entry, None).await?;
-        self.events_publish(Event::new("breaker", None));
+        self.commit_breaker(tx, entry, None).await?;
         self.breaker().await
     }
 }

@@ -26,7 +26,7 @@ use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::ErrorCode;
 use gatehouse_protocol::pause::{Breaker, NewUnpause, PauseRequest, SignedPause};
 use gatehouse_protocol::proposal::{
-    Event, NewResume, Outcome, Payload, Proposal, ProposalKind, ProposalStatus, UNEXECUTABLE_PAYER,
+    NewResume, Outcome, Payload, Proposal, ProposalKind, ProposalStatus, UNEXECUTABLE_PAYER,
 };
 use hiero_sdk_proto::services as pb;
 use prost::Message as _;
@@ -276,8 +276,8 @@ impl Engine {
             sqlx::query(UNPAUSED).bind(&transaction_id).bind(&id).execute(&mut *conn).await.map_err(StoreError::from)?.rows_affected()
         });
         let entry = Self::entry(by, action, object, OutcomeKind::Success, None, details);
-        self.commit(tx, entry, Some((&id, "executed"))).await?;
-        self.events_publish(Event::new("breaker", None));
+        self.commit_breaker(tx, entry, Some((&id, "executed")))
+            .await?;
         let deadline = tokio::time::Instant::now() + MIRROR_WAIT;
         while !self.close_when_unpaused().await? && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
@@ -329,8 +329,7 @@ impl Engine {
             None,
             details,
         );
-        self.commit(tx, entry, None).await?;
-        self.events_publish(Event::new("breaker", None));
+        self.commit_breaker(tx, entry, None).await?;
         Ok(true)
     }
 }

@@ -22,6 +22,111 @@ on_both_backends!(
     no_mint_executes_after_the_pause_is_acknowledged,
 );
 
+/// Three instances on one PostgreSQL: a pause through A reaches B's and C's consoles (the event
+/// relayed by LISTEN/NOTIFY) and B and C refuse mints at once (they read the breaker on every
+/// change); C killed while paused comes back paused. The propagation is printed; its target is
+/// the `pause` benchmark's business, not this test's.
+#[tokio::test]
+async fn three_instances_on_one_postgres() {
+    let world = World::new(
+        Backend::Postgres,
+        &[
+            ("alice", &[Role::Officer]),
+            ("bob", &[Role::Officer]),
+            ("carol", &[Role::Officer, Role::Responder]),
+            ("erin", &[Role::Admin]),
+        ],
+        |_| {},
+    )
+    .await;
+    // B and C share the database and A's ledger (the simulator inside A).
+    let mut config = world.deployment.config.clone();
+    config.ledger = world.server.state.ledger.as_ref().and_then(|l| l.sibling());
+    assert!(config.ledger.is_some(), "A runs the simulator");
+    let b = gatehouse_server::start(&config).await.expect("instance B");
+    let c = gatehouse_server::start(&config).await.expect("instance C");
+    let on = |addr, name: &str| connect(&world.deployment, addr, &world.files[name]);
+    let (alice_b, alice_c) = (on(b.addr, "alice"), on(c.addr, "alice"));
+    let mut events_b = alice_b.events().await.expect("B's event stream");
+    let mut events_c = alice_c.events().await.expect("C's event stream");
+    // The relays LISTEN a moment after the instances start: wait until B and C hear A.
+    for events in [&mut events_b, &mut events_c] {
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                world
+                    .server
+                    .state
+                    .events
+                    .publish(gatehouse_protocol::proposal::Event::new("resync", None));
+                let heard =
+                    tokio::time::timeout(std::time::Duration::from_millis(300), events.next());
+                if let Ok(Some(_)) = heard.await {
+                    break;
+                }
+            }
+        })
+        .await
+        .expect("the relay listens within 10 s");
+    }
+    let open = |conn: &gatehouse_client::Connection, uri: &'static str| {
+        let conn = conn.clone();
+        async move {
+            conn.post::<_, Proposal>("/v1/proposals/mint", &mint(uri))
+                .await
+        }
+    };
+    let before: Proposal = open(&alice_b, "ipfs://before")
+        .await
+        .expect("B takes mints before");
+
+    let started = std::time::Instant::now();
+    let tripped = pause_as(&world.conns["carol"], &world.keys["carol"], "drill")
+        .await
+        .expect("carol pauses through A");
+    assert!(tripped.tripped);
+    for (name, conn) in [("B", &alice_b), ("C", &alice_c)] {
+        let why = refused(open(conn, "ipfs://after").await, "Paused");
+        assert!(
+            why.contains("carol") && why.contains("drill"),
+            "{name}: {why}"
+        );
+    }
+    eprintln!(
+        "pause through A -> B and C refuse mints: {:?} (acknowledgement included)",
+        started.elapsed()
+    );
+    for (name, events) in [("B", &mut events_b), ("C", &mut events_c)] {
+        let heard = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            loop {
+                match events.next().await {
+                    Some(Ok(e)) if e.kind == "breaker" => break e,
+                    Some(_) => {}
+                    None => panic!("{name}'s stream ended"),
+                }
+            }
+        })
+        .await;
+        assert!(
+            heard.is_ok(),
+            "{name}'s consoles hear the breaker within 5 s"
+        );
+    }
+    refused(
+        approve(&alice_b, &before.id, &world.keys["alice"]).await,
+        "Paused",
+    );
+
+    // C dies while paused (no clean shutdown) and comes back paused.
+    drop(events_c);
+    c.abort();
+    let c = gatehouse_server::start(&config).await.expect("C restarts");
+    let why = refused(open(&on(c.addr, "bob"), "ipfs://restarted").await, "Paused");
+    assert!(why.contains("carol"), "{why}");
+    for instance in [b, c, world.server] {
+        instance.shutdown().await.expect("clean shutdown");
+    }
+}
+
 /// Asks `ask` (with `what`) for a TokenPause or TokenUnpause body, signs it with `key`, sends the
 /// signature to `send`: the breaker after it.
 pub(crate) async fn sign_breaker_body(
@@ -223,23 +328,7 @@ async fn one_responder_pauses_every_change_and_a_restart_stays_paused(backend: B
     );
     assert_eq!(count("breaker.ledger-pause", "success"), 2, "{entries:?}");
 
-    // Another instance on the same database refuses too (it reads the breaker on every change),
-    // and one that restarts comes back paused.
-    if backend == Backend::Postgres {
-        let mut other = deployment.config.clone();
-        other.ledger = None;
-        let second = gatehouse_server::start(&other)
-            .await
-            .expect("a second instance");
-        let bob = connect(&deployment, second.addr, &world.files["bob"]);
-        let why = refused(
-            bob.post::<_, Proposal>("/v1/proposals/mint", &mint("ipfs://elsewhere"))
-                .await,
-            "Paused",
-        );
-        assert!(why.contains("carol"), "{why}");
-        second.shutdown().await.expect("clean shutdown");
-    }
+    // Other instances on the same database: `three_instances_on_one_postgres`.
     server.shutdown().await.expect("clean shutdown");
     let restarted = deployment.start().await;
     let alice = connect(&deployment, restarted.addr, &world.files["alice"]);
