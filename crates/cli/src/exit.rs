@@ -194,6 +194,28 @@ impl From<gatehouse_client::proposals::ReviewError> for Failure {
     }
 }
 
+impl From<gatehouse_client::breakglass::Error> for Failure {
+    fn from(e: gatehouse_client::breakglass::Error) -> Self {
+        use gatehouse_client::breakglass::Error;
+        let (code, hint) = match &e {
+            Error::NotSetUp { .. } => (
+                Exit::Profile,
+                "Ask your security team for the break-glass addresses (a node, a mirror, your funded account, the token), then run gatehouse profile break-glass.",
+            ),
+            Error::Ledger(_) => (
+                Exit::Conflict,
+                "Nothing was paused. Check your account's balance and the node address, or reach another responder.",
+            ),
+            _ => (Exit::Other, "Check the file's permissions and free space."),
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+            hint: Some(hint.to_owned()),
+        }
+    }
+}
+
 pub(crate) fn failure(code: Exit, message: String) -> Failure {
     Failure {
         code,

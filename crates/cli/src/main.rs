@@ -92,6 +92,11 @@ enum Command {
         /// Why (optional; at most 60 bytes are kept).
         #[arg(long, default_value = "")]
         reason: String,
+        /// Break-glass, when the server cannot be reached: pause the token on the ledger directly,
+        /// paid by your own account (`gatehouse profile break-glass`); the signed record is
+        /// delivered to the server's audit log when it is back.
+        #[arg(long)]
+        ledger_only: bool,
         /// Profile to use.
         #[arg(long, short)]
         profile: Option<String>,
@@ -179,6 +184,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             device,
             key,
             reason,
+            ledger_only: true,
+            profile,
+        } => proposal::run_break_glass(*device, key, reason, profile).await,
+        Command::Pause {
+            device,
+            key,
+            reason,
+            ledger_only: false,
             profile,
         } => proposal::run_pause(*device, key, reason, profile).await,
         Command::Resume { action } => proposal::run_resume(action).await,
@@ -187,6 +200,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let (store, profile) = profile::chosen(profile)?;
             let connection = connect(&store, &profile).await?;
             let status = connection.status().await?;
+            proposal::deliver_break_glass(&store, &profile, &connection).await;
             say!("deployment:  {}", status.deployment);
             say!(
                 "version:     {} (API {})",

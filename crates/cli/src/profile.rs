@@ -82,6 +82,27 @@ pub(crate) enum ProfileAction {
         /// Profile name.
         name: String,
     },
+    /// Break-glass for a responder: where `gatehouse pause --ledger-only` sends the pause when the
+    /// server cannot be reached. Your account's key must be your ledger key on your device.
+    BreakGlass {
+        /// Profile name.
+        name: String,
+        /// A consensus node, host:port.
+        #[arg(long)]
+        node: String,
+        /// That node's account.
+        #[arg(long, default_value = "0.0.3")]
+        node_account: String,
+        /// A mirror node's REST base URL, to confirm the pause.
+        #[arg(long)]
+        mirror: String,
+        /// Your own funded account, which pays for the pause.
+        #[arg(long)]
+        payer: String,
+        /// The token to pause.
+        #[arg(long)]
+        token: String,
+    },
     /// Remove a profile and its keyring secrets (the certificate files stay).
     Remove {
         /// Profile name.
@@ -201,6 +222,31 @@ pub(crate) fn run(store: &ProfileStore, action: ProfileAction) -> Result<(), Fai
             say!(
                 "mirror:      {}",
                 p.mirror_url.as_deref().unwrap_or("(none pinned)")
+            );
+        }
+        ProfileAction::BreakGlass {
+            name,
+            node,
+            node_account,
+            mirror,
+            payer,
+            token,
+        } => {
+            let profile = store.get(&name)?;
+            let ledger = gatehouse_client::breakglass::Ledger {
+                node,
+                node_account,
+                mirror,
+                payer,
+                token,
+            };
+            gatehouse_client::breakglass::BreakGlass::of(store.dir(), &profile.name)
+                .set_ledger(&ledger)?;
+            say!(
+                "profile {name}: break-glass pauses token {} on node {} paid by {}",
+                ledger.token,
+                ledger.node,
+                ledger.payer
             );
         }
         ProfileAction::Remove { name } => {

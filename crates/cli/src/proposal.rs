@@ -439,6 +439,100 @@ pub async fn run_pause(
     Ok(())
 }
 
+/// Delivers the break-glass records waiting for `profile`'s server, saying what happened; a
+/// failure leaves them queued for the next command.
+pub async fn deliver_break_glass(
+    store: &gatehouse_client::profile::ProfileStore,
+    profile: &gatehouse_client::profile::Profile,
+    conn: &gatehouse_client::Connection,
+) {
+    let files = gatehouse_client::breakglass::BreakGlass::of(store.dir(), &profile.name);
+    match files.pending() {
+        Ok(waiting) if waiting.is_empty() => {}
+        Ok(waiting) => match files.deliver(conn).await {
+            Ok(_) => say!(
+                "delivered {} break-glass record(s) to the server's audit log",
+                waiting.len()
+            ),
+            Err(e) => say!(
+                "{} break-glass record(s) still wait for the server: {e}",
+                waiting.len()
+            ),
+        },
+        Err(e) => say!("the break-glass queue cannot be read: {e}"),
+    }
+}
+
+/// `gatehouse pause --ledger-only`: break-glass. The TokenPause is built here, paid by the
+/// responder's own account, shown decoded, signed on the device, sent straight to the node named
+/// in the profile's break-glass file and confirmed on its mirror; the signed record is queued and
+/// delivered to the server's audit log now if it answers, else by the next command that reaches
+/// it (`gatehouse status`, `gatehouse pause`).
+pub async fn run_break_glass(
+    device: DeviceArgs,
+    key: String,
+    reason: String,
+    profile: Option<String>,
+) -> Result<(), Failure> {
+    use gatehouse_client::breakglass::{self, BreakGlass};
+    let (store, profile) = profile::chosen(profile)?;
+    let files = BreakGlass::of(store.dir(), &profile.name);
+    let ledger = files.ledger()?;
+    let (bytes, view) = breakglass::pause_body(&ledger, &reason)?;
+    say!(
+        "break-glass: you sign, decoded here (fingerprint {}), and it goes straight to node {} ({}):",
+        view.fingerprint,
+        ledger.node,
+        ledger.node_account
+    );
+    print_fields(&proposals::body_fields(&view));
+    let key_id = parse_id(&key)?;
+    let signed_bytes = bytes.clone();
+    let (public_key, signature, label) = blocking(move || {
+        let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+        let mut dev = device.open(&pin)?;
+        let public_key = dev
+            .keys()
+            .map_err(device_failure)?
+            .into_iter()
+            .find(|k| k.id == key_id)
+            .map(|k| k.public_key)
+            .ok_or_else(|| failure(Exit::Device, format!("no key {key_id} on the device")))?;
+        ask_for_touch(dev.as_mut(), &key_id)?;
+        let signature = dev.sign(&key_id, &signed_bytes).map_err(device_failure)?;
+        Ok((
+            public_key,
+            signature.as_bytes().to_vec(),
+            device_label(dev.info()),
+        ))
+    })
+    .await?;
+    let (record, paused) =
+        breakglass::submit(&ledger, bytes, &public_key, signature, Some(label)).await?;
+    say!(
+        "the ledger paused token {} (transaction {})",
+        ledger.token,
+        record.transaction_id
+    );
+    if paused {
+        say!("the mirror {} shows the token PAUSED", ledger.mirror);
+    } else {
+        say!(
+            "the mirror {} does not show the pause yet: check it again in a moment",
+            ledger.mirror
+        );
+    }
+    let queued = files.enqueue(&record)?;
+    match connect(&store, &profile).await {
+        Ok(conn) => deliver_break_glass(&store, &profile, &conn).await,
+        Err(_) => say!(
+            "the server cannot be reached: the signed record waits in {} and is delivered by the next `gatehouse status` once it answers",
+            queued.display()
+        ),
+    }
+    Ok(())
+}
+
 /// Shows a checked TokenPause or TokenUnpause body decoded, signs it on the device (PIN, touch),
 /// and sends the signature.
 async fn sign_breaker_body(

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod breaker;
+pub mod breakglass;
 pub mod connection;
 pub mod device;
 pub mod identity;

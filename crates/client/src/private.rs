@@ -39,6 +39,18 @@ pub fn create_new_file(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
+/// Writes `bytes` to `path` (owner only) through a new sibling file, synced, then renamed over
+/// it: a crash leaves the old file or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    let tmp = sibling(path, ".tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = create_new_file(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
 /// Makes the SQLite database at `path` and its `-wal` and `-shm` files readable by their owner
 /// only, creating the (empty) database file if it is missing. SQLite gives the WAL and
 /// shared-memory files it creates later the database file's mode.

@@ -7,6 +7,8 @@
 pub mod audit;
 pub mod hedera;
 pub mod hip412;
+#[cfg(feature = "node")]
+pub mod node;
 pub mod pause;
 pub mod policy;
 pub mod proposal;

@@ -83,3 +83,26 @@ pub struct Breaker {
     #[serde(default)]
     pub resume: Option<String>,
 }
+
+/// `POST /v1/pause/break-glass`: a pause a responder sent straight to the ledger while the server
+/// could not be reached (a TokenPause paid by their own account and signed by their device),
+/// delivered afterwards so the audit log has it and the backend stops too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct BreakGlassRecord {
+    /// The ledger transaction, `payer@seconds.nanos`.
+    pub transaction_id: String,
+    /// The TokenPause `TransactionBody` sent, base64.
+    pub body: String,
+    /// The responder's device signature over it, base64.
+    pub signature: String,
+    /// The device that signed, for the record.
+    pub device: Option<String>,
+    /// What the ledger answered.
+    pub ledger_status: String,
+    /// Whether the mirror showed the token paused afterwards.
+    pub mirror_paused: bool,
+    /// When it was sent to the ledger.
+    pub submitted_at: DateTime<Utc>,
+}

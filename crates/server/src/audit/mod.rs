@@ -121,6 +121,9 @@ pub enum Action {
     BreakerPause,
     /// What the ledger answered to the TokenPause.
     BreakerLedgerPause,
+    /// A responder's break-glass pause (sent straight to the ledger while the server was down)
+    /// was delivered for the record, and tripped the breaker.
+    BreakerBreakGlass,
     /// A responder asked for the TokenUnpause body of an approved resume.
     BreakerResumeRequest,
     /// What the ledger answered to a resume's TokenUnpause.
@@ -160,6 +163,7 @@ impl Action {
             Action::BreakerPauseRequest => "breaker.pause-request",
             Action::BreakerPause => "breaker.pause",
             Action::BreakerLedgerPause => "breaker.ledger-pause",
+            Action::BreakerBreakGlass => "breaker.break-glass",
             Action::BreakerResumeRequest => "breaker.resume-request",
             Action::BreakerLedgerUnpause => "breaker.ledger-unpause",
             Action::BreakerClose => "breaker.close",
@@ -170,7 +174,7 @@ impl Action {
 
     /// The action named `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Self> {
-        const FIXED: [Action; 27] = [
+        const FIXED: [Action; 28] = [
             Action::IdentityRefused,
             Action::RegistryEnrol,
             Action::RegistryReplaceCertificate,
@@ -194,6 +198,7 @@ impl Action {
             Action::BreakerPauseRequest,
             Action::BreakerPause,
             Action::BreakerLedgerPause,
+            Action::BreakerBreakGlass,
             Action::BreakerResumeRequest,
             Action::BreakerLedgerUnpause,
             Action::BreakerClose,

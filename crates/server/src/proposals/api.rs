@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use gatehouse_protocol::pause::{Breaker, NewPause, NewUnpause, PauseRequest, SignedPause};
+use gatehouse_protocol::pause::{
+    BreakGlassRecord, Breaker, NewPause, NewUnpause, PauseRequest, SignedPause,
+};
 use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
     ApprovalRequest, NewMint, NewResume, NewToken, Proposal, ProposalStatus, Reject, SignedApproval,
@@ -27,6 +29,7 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(breaker))
         .routes(routes!(pause_request))
         .routes(routes!(pause))
+        .routes(routes!(break_glass))
         .routes(routes!(propose_resume))
         .routes(routes!(resume_request))
         .routes(routes!(resume))
@@ -282,6 +285,32 @@ async fn pause(
     Ok(Json(
         engine(&state)?
             .pause(&by(&caller, request_id), &signed)
+            .await?,
+    ))
+}
+
+/// Records a break-glass pause: a TokenPause the responder sent straight to the ledger, paid by
+/// their own account and signed by their device, while the server could not be reached. It trips
+/// the breaker too. Delivering a record twice changes nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/pause/break-glass",
+    request_body = BreakGlassRecord,
+    responses(
+        (status = 200, description = "The breaker, tripped", body = Breaker),
+        (status = 400, description = "The signature does not verify, or it pauses another token", body = ApiError),
+        (status = 403, description = "Not a responder", body = ApiError),
+    )
+)]
+async fn break_glass(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Responders>,
+    RequestId(request_id): RequestId,
+    Json(record): Json<BreakGlassRecord>,
+) -> Result<Json<Breaker>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .break_glass(&by(&caller, request_id), &record)
             .await?,
     ))
 }

@@ -150,11 +150,21 @@ pub fn check_signed(
     signature: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<(Vec<u8>, Vec<u8>), Refusal> {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD as B64;
     if Utc::now() >= expires_at {
         return Err(Refusal::RequestExpired(expires_at));
     }
+    verify_signed(key, body, signature)
+}
+
+/// Checks `signature` (base64) by `key` over `body` (base64), whenever it was made: the body's
+/// and the signature's bytes.
+pub fn verify_signed(
+    key: &gatehouse_keys::key::PublicKey,
+    body: &str,
+    signature: &str,
+) -> Result<(Vec<u8>, Vec<u8>), Refusal> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
     let body = B64
         .decode(body)
         .map_err(|_| Refusal::BadSignature("the stored body is not base64".into()))?;

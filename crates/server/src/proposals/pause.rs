@@ -17,7 +17,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::ErrorCode;
-use gatehouse_protocol::pause::{Breaker, MAX_REASON_BYTES, NewPause, PauseRequest, SignedPause};
+use gatehouse_protocol::pause::{
+    BreakGlassRecord, Breaker, MAX_REASON_BYTES, NewPause, PauseRequest, SignedPause,
+};
 use hiero_sdk_proto::services as pb;
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};
@@ -87,6 +89,17 @@ pub async fn tripped_in(tx: &mut Tx) -> Result<Breaker, StoreError> {
         }
     };
     Ok(view(row))
+}
+
+/// Trips the breaker in `tx` for `by`, for `reason`: `false` when it was tripped already (the
+/// first pause is the one recorded).
+async fn trip(tx: &mut Tx, by: &str, reason: &str) -> Result<bool, StoreError> {
+    const TRIP: &str = "UPDATE breaker SET tripped = TRUE, tripped_by = $1, tripped_at = $2, reason = $3, \
+                        ledger_status = NULL, ledger_transaction = NULL, resume_proposal = NULL \
+                        WHERE id = 1 AND tripped = FALSE";
+    Ok(on_tx!(tx, conn => {
+        sqlx::query(TRIP).bind(by).bind(Utc::now()).bind(reason).execute(&mut *conn).await?.rows_affected()
+    }) == 1)
 }
 
 /// What a refused request is told: who paused, when, why, and what it takes to resume.
@@ -304,12 +317,7 @@ impl Engine {
                 return Err(self.deny(by, Action::BreakerPause, object, refusal).await);
             }
         };
-        const TRIP: &str = "UPDATE breaker SET tripped = TRUE, tripped_by = $1, tripped_at = $2, reason = $3, \
-                            ledger_status = NULL, ledger_transaction = NULL, resume_proposal = NULL \
-                            WHERE id = 1 AND tripped = FALSE";
-        let tripped = on_tx!(&mut tx, conn => {
-            sqlx::query(TRIP).bind(&by.name).bind(Utc::now()).bind(&request.reason).execute(&mut *conn).await.map_err(StoreError::from)?.rows_affected()
-        }) == 1;
+        let tripped = trip(&mut tx, &by.name, &request.reason).await?;
         let details = serde_json::json!({
             "tripped": tripped,
             "already_tripped": !tripped,
@@ -353,6 +361,90 @@ impl Engine {
             outcome,
             None,
             serde_json::json!({ "status": status, "transaction_id": transaction_id }),
+        );
+        self.commit_breaker(tx, entry, None).await?;
+        self.breaker().await
+    }
+}
+
+impl Engine {
+    /// Takes a break-glass record (a TokenPause `by` sent straight to the ledger, signed by their
+    /// enrolled key, while the server could not be reached): checks the signature and that it
+    /// pauses the deployment's token, trips the breaker with it (the ledger is paused already:
+    /// the backend stops too), and audits it with what the mirror shows now. Delivering the same
+    /// record again changes nothing and is audited.
+    pub async fn break_glass(&self, by: &By, record: &BreakGlassRecord) -> Result<Breaker, Error> {
+        let object = "breaker".to_owned();
+        let key = self.responder_key(by, Action::BreakerBreakGlass).await?;
+        let (body, raw) = match super::verify_signed(&key.key, &record.body, &record.signature) {
+            Ok(checked) => checked,
+            Err(refusal) => {
+                return Err(self
+                    .deny(by, Action::BreakerBreakGlass, object, refusal)
+                    .await);
+            }
+        };
+        let token = self.token_keys().await?.token;
+        let pauses = pb::TransactionBody::decode(body.as_slice())
+            .ok()
+            .and_then(|b| match b.data {
+                Some(pb::transaction_body::Data::TokenPause(p)) => p.token,
+                _ => None,
+            })
+            .map(|t| format!("{}.{}.{}", t.shard_num, t.realm_num, t.token_num));
+        if pauses.as_deref() != Some(token.as_str()) {
+            let refusal = Refusal::BadSignature(format!(
+                "the record is not a TokenPause of the deployment's token {token}"
+            ));
+            return Err(self
+                .deny(by, Action::BreakerBreakGlass, object, refusal)
+                .await);
+        }
+        let memo = pb::TransactionBody::decode(body.as_slice())
+            .map(|b| b.memo)
+            .unwrap_or_default();
+        let reason = clean_reason(
+            memo.strip_prefix("gatehouse break-glass pause")
+                .unwrap_or(&memo),
+        );
+        let body_sha256 = hex::encode(Sha256::digest(&body));
+        let mirror_paused_now = self.mirror_paused(&token).await.ok();
+        let _gate = self.breaker_gate.write().await;
+        let mut tx = self.db().begin().await.map_err(StoreError::from)?;
+        let first = store::spend(&mut tx, &body_sha256, "break-glass", &by.name).await?;
+        let tripped = first && trip(&mut tx, &by.name, &reason).await?;
+        if tripped {
+            const LEDGER: &str =
+                "UPDATE breaker SET ledger_status = $1, ledger_transaction = $2 WHERE id = 1";
+            let status = format!(
+                "{} (break-glass, sent by {} directly)",
+                record.ledger_status, by.name
+            );
+            on_tx!(&mut tx, conn => {
+                sqlx::query(LEDGER).bind(&status).bind(&record.transaction_id).execute(&mut *conn).await.map_err(StoreError::from)?.rows_affected()
+            });
+        }
+        let details = serde_json::json!({
+            "transaction_id": record.transaction_id,
+            "body_sha256": body_sha256,
+            "signature_sha256": hex::encode(Sha256::digest(&raw)),
+            "public_key": key.view().public_key,
+            "device": record.device,
+            "reason": reason,
+            "ledger_status": record.ledger_status,
+            "submitted_at": record.submitted_at,
+            "mirror_paused_then": record.mirror_paused,
+            "mirror_paused_now": mirror_paused_now,
+            "tripped": tripped,
+            "already_recorded": !first,
+        });
+        let entry = Self::entry(
+            by,
+            Action::BreakerBreakGlass,
+            object,
+            OutcomeKind::Success,
+            None,
+            details,
         );
         self.commit_breaker(tx, entry, None).await?;
         self.breaker().await

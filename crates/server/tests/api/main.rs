@@ -1,6 +1,7 @@
 //! gatehouse-server over real sockets and real mutual TLS, on SQLite and PostgreSQL.
 
 mod audit;
+mod breakglass;
 mod cli;
 mod identity;
 mod ledger;

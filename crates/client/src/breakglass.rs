@@ -1,0 +1,325 @@
+//! Break-glass (invariant 3, the server down): a responder pauses the token on the ledger
+//! without the server. Their profile's break-glass file names a funded account of their own (whose
+//! key is their device's ledger key, so one signature pays and pauses), the token, a consensus node
+//! and a mirror. The device signs a TokenPause paid by that account; it goes straight to the node;
+//! the mirror confirms. A signed record of it waits in a queue beside the profile and is delivered
+//! to the server's audit log (`POST /v1/pause/break-glass`) once the server answers again.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::{DateTime, Utc};
+use gatehouse_keys::key::{Algorithm, PublicKey};
+use gatehouse_protocol::hedera::{BodyView, decode_body};
+use gatehouse_protocol::node::{self, Node, parse_account, transaction_id_text};
+use gatehouse_protocol::pause::{BreakGlassRecord, Breaker, MAX_REASON_BYTES};
+use hiero_sdk_proto::services as pb;
+use prost::Message as _;
+use serde::{Deserialize, Serialize};
+
+use crate::connection::{Connection, Error as ConnectionError};
+
+/// Longest a break-glass pause is valid after its start, seconds (Hedera's maximum).
+const VALID_SECS: i64 = 180;
+/// Most the responder's account pays for the pause (tinybars: 20 hbar).
+const MAX_FEE: u64 = 2_000_000_000;
+
+/// Something break-glass could not do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The profile has no break-glass file, or it is unusable.
+    #[error("break-glass is not set up for profile {profile}: {reason}")]
+    NotSetUp {
+        /// The profile.
+        profile: String,
+        /// Why.
+        reason: String,
+    },
+    /// A local file could not be read or written.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The ledger did not take the pause.
+    #[error("the ledger did not pause the token: {0}")]
+    Ledger(String),
+}
+
+/// Where a responder's break-glass pause goes: written by `gatehouse profile break-glass`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ledger {
+    /// A consensus node, `host:port`.
+    pub node: String,
+    /// That node's account, e.g. `0.0.3`.
+    pub node_account: String,
+    /// A mirror node's REST base URL, to confirm the pause.
+    pub mirror: String,
+    /// The responder's own funded account; its key is their device's ledger key.
+    pub payer: String,
+    /// The token to pause.
+    pub token: String,
+}
+
+/// A profile's break-glass files: the ledger addresses and the queue of records to deliver.
+#[derive(Debug, Clone)]
+pub struct BreakGlass {
+    dir: PathBuf,
+    profile: String,
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+impl BreakGlass {
+    /// The break-glass files of `profile` in the profile store's directory `config`.
+    pub fn of(config: &Path, profile: &str) -> Self {
+        Self {
+            dir: config.join("break-glass").join(profile),
+            profile: profile.to_owned(),
+        }
+    }
+
+    fn ledger_file(&self) -> PathBuf {
+        self.dir.join("ledger.json")
+    }
+
+    fn queue(&self) -> PathBuf {
+        self.dir.join("queue")
+    }
+
+    /// Writes the ledger addresses (checked first).
+    pub fn set_ledger(&self, ledger: &Ledger) -> Result<(), Error> {
+        for (what, id) in [
+            ("node account", &ledger.node_account),
+            ("payer", &ledger.payer),
+            ("token", &ledger.token),
+        ] {
+            if parse_account(id).is_none() {
+                return Err(self.not_set_up(format!("{what} {id:?} is not shard.realm.num")));
+            }
+        }
+        if !ledger.mirror.starts_with("http://") && !ledger.mirror.starts_with("https://") {
+            return Err(self.not_set_up(format!("mirror {:?} is not a URL", ledger.mirror)));
+        }
+        crate::private::create_dir(&self.dir).map_err(|e| io(&self.dir, e))?;
+        let json = serde_json::to_vec_pretty(ledger).map_err(|e| io(&self.ledger_file(), e))?;
+        crate::private::write_atomic(&self.ledger_file(), &json)
+            .map_err(|e| io(&self.ledger_file(), e))
+    }
+
+    fn not_set_up(&self, reason: String) -> Error {
+        Error::NotSetUp {
+            profile: self.profile.clone(),
+            reason,
+        }
+    }
+
+    /// The ledger addresses.
+    pub fn ledger(&self) -> Result<Ledger, Error> {
+        let file = self.ledger_file();
+        let bytes = std::fs::read(&file).map_err(|e| {
+            self.not_set_up(format!(
+                "{}: {e}; run gatehouse profile break-glass {} --node HOST:PORT --node-account 0.0.N --mirror URL --payer 0.0.N --token 0.0.N",
+                file.display(),
+                self.profile
+            ))
+        })?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| self.not_set_up(format!("{}: {e}", file.display())))
+    }
+
+    /// Keeps `record` until the server has it.
+    pub fn enqueue(&self, record: &BreakGlassRecord) -> Result<PathBuf, Error> {
+        let queue = self.queue();
+        crate::private::create_dir(&queue).map_err(|e| io(&queue, e))?;
+        let name = format!("{}.json", record.transaction_id.replace(['@', '.'], "-"));
+        let file = queue.join(name);
+        let json = serde_json::to_vec_pretty(record).map_err(|e| io(&file, e))?;
+        crate::private::write_atomic(&file, &json).map_err(|e| io(&file, e))?;
+        Ok(file)
+    }
+
+    /// The records waiting for the server, oldest first.
+    pub fn pending(&self) -> Result<Vec<(PathBuf, BreakGlassRecord)>, Error> {
+        let queue = self.queue();
+        let entries = match std::fs::read_dir(&queue) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&queue, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| io(&queue, e))?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+                let record: BreakGlassRecord =
+                    serde_json::from_slice(&bytes).map_err(|e| io(&path, e))?;
+                out.push((path, record));
+            }
+        }
+        out.sort_by_key(|(_, r)| r.submitted_at);
+        Ok(out)
+    }
+
+    /// Delivers every waiting record to the server; each one it accepted leaves the queue. The
+    /// breaker after the last one, or `None` when nothing was waiting. A server that cannot be
+    /// reached leaves the queue as it was.
+    pub async fn deliver(&self, conn: &Connection) -> Result<Option<Breaker>, DeliverError> {
+        let mut last = None;
+        for (path, record) in self.pending()? {
+            let breaker: Breaker = conn.post("/v1/pause/break-glass", &record).await?;
+            std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            last = Some(breaker);
+        }
+        Ok(last)
+    }
+}
+
+/// Why queued records were not delivered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliverError {
+    /// The queue could not be read.
+    #[error(transparent)]
+    Local(#[from] Error),
+    /// The server could not be reached, or refused a record.
+    #[error(transparent)]
+    Server(#[from] ConnectionError),
+}
+
+/// A TokenPause of `ledger.token`, paid by the responder's own account, valid from a few seconds
+/// ago: the bytes the device signs, and them decoded.
+pub fn pause_body(ledger: &Ledger, reason: &str) -> Result<(Vec<u8>, BodyView), Error> {
+    let field = |what: &str, id: &str| {
+        parse_account(id).ok_or_else(|| Error::NotSetUp {
+            profile: String::new(),
+            reason: format!("{what} {id:?} is not shard.realm.num"),
+        })
+    };
+    let payer = field("payer", &ledger.payer)?;
+    let node_account = field("node account", &ledger.node_account)?;
+    let token = field("token", &ledger.token)?;
+    let now = Utc::now();
+    let reason: String = reason
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .scan(0, |len, c| {
+            *len += c.len_utf8();
+            (*len <= MAX_REASON_BYTES).then_some(c)
+        })
+        .collect();
+    let body = pb::TransactionBody {
+        transaction_id: Some(pb::TransactionId {
+            transaction_valid_start: Some(pb::Timestamp {
+                seconds: now.timestamp() - 5,
+                nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
+            }),
+            account_id: Some(payer),
+            scheduled: false,
+            nonce: 0,
+        }),
+        node_account_id: Some(node_account),
+        transaction_fee: MAX_FEE,
+        transaction_valid_duration: Some(pb::Duration {
+            seconds: VALID_SECS,
+        }),
+        memo: format!("gatehouse break-glass pause {reason}"),
+        data: Some(pb::transaction_body::Data::TokenPause(
+            pb::TokenPauseTransactionBody {
+                token: Some(pb::TokenId {
+                    shard_num: token.shard_num,
+                    realm_num: token.realm_num,
+                    token_num: match token.account {
+                        Some(pb::account_id::Account::AccountNum(n)) => n,
+                        _ => 0,
+                    },
+                }),
+            },
+        )),
+        ..Default::default()
+    };
+    let bytes = body.encode_to_vec();
+    let view = decode_body(&bytes).map_err(|e| Error::Ledger(e.to_string()))?;
+    Ok((bytes, view))
+}
+
+/// Sends the signed pause to the node and waits for its receipt; then waits (up to 20 s) for the
+/// mirror to show the token paused. The record to queue, and whether the mirror showed it.
+pub async fn submit(
+    ledger: &Ledger,
+    bytes: Vec<u8>,
+    key: &PublicKey,
+    signature: Vec<u8>,
+    device: Option<String>,
+) -> Result<(BreakGlassRecord, bool), Error> {
+    let body =
+        pb::TransactionBody::decode(bytes.as_slice()).map_err(|e| Error::Ledger(e.to_string()))?;
+    let (prefix, sig) = match key.algorithm() {
+        Algorithm::Ed25519 => (
+            key.as_bytes().to_vec(),
+            pb::signature_pair::Signature::Ed25519(signature.clone()),
+        ),
+        Algorithm::EcdsaSecp256k1 => (
+            key.compressed().unwrap_or_default(),
+            pb::signature_pair::Signature::EcdsaSecp256k1(signature.clone()),
+        ),
+        other => {
+            return Err(Error::Ledger(format!(
+                "a {other:?} key cannot sign for Hedera"
+            )));
+        }
+    };
+    let pair = pb::SignaturePair {
+        pub_key_prefix: prefix,
+        signature: Some(sig),
+    };
+    let transaction = node::transaction(bytes.clone(), vec![pair]);
+    let connection = Node::new(&ledger.node).map_err(|e| Error::Ledger(e.to_string()))?;
+    connection
+        .submit(&body, transaction)
+        .await
+        .map_err(|e| Error::Ledger(e.to_string()))?;
+    let paused = mirror_shows_paused(&ledger.mirror, &ledger.token).await;
+    let record = BreakGlassRecord {
+        transaction_id: body
+            .transaction_id
+            .as_ref()
+            .map(transaction_id_text)
+            .unwrap_or_default(),
+        body: B64.encode(&bytes),
+        signature: B64.encode(&signature),
+        device,
+        ledger_status: "SUCCESS".to_owned(),
+        mirror_paused: paused,
+        submitted_at: Utc::now(),
+    };
+    Ok((record, paused))
+}
+
+/// Whether the mirror at `mirror` shows `token` paused within 20 s.
+async fn mirror_shows_paused(mirror: &str, token: &str) -> bool {
+    let url = format!("{}/api/v1/tokens/{token}", mirror.trim_end_matches('/'));
+    let client = reqwest::Client::new();
+    let deadline: DateTime<Utc> = Utc::now() + chrono::Duration::seconds(20);
+    while Utc::now() < deadline {
+        if let Ok(response) = client.get(&url).send().await
+            && let Ok(json) = response.json::<serde_json::Value>().await
+            && json["pause_status"] == "PAUSED"
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    false
+}
