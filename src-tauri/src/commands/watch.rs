@@ -6,7 +6,9 @@
 //! and raises one desktop notification for each proposal that now waits for this officer and was
 //! never announced before. Announced proposals are remembered on disk per profile
 //! ([`Announced`]), written before the notification is shown, so neither a new event nor a
-//! restart of the console announces a proposal twice.
+//! restart of the console announces a proposal twice. An emergency pause is announced the same
+//! way, once per pause, to everyone connected: on every `breaker` event (and when the stream
+//! opens) the breaker is read, and a tripped one never announced before raises a notification.
 //!
 //! When the stream drops, the task retries with backoff (1 s doubling to 30 s) and says so in the
 //! event (`live: false`): the approvals screen then polls on its own.
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use gatehouse_protocol::pause::Breaker;
 use gatehouse_protocol::proposal::{Payload, Proposal};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Runtime};
@@ -147,6 +150,27 @@ impl Announced {
         Self { path, ids }
     }
 
+    /// Whether the pause tripped at `at` was never announced; it is recorded as announced (on
+    /// disk first).
+    pub fn first_pause(&mut self, at: &str) -> bool {
+        let key = format!("breaker:{at}");
+        if self.ids.contains(&key) {
+            return false;
+        }
+        self.remember([key]);
+        true
+    }
+
+    fn remember(&mut self, keys: impl IntoIterator<Item = String>) {
+        self.ids.extend(keys);
+        while self.ids.len() > Self::KEEP {
+            self.ids.pop_front();
+        }
+        if let Err(error) = self.save() {
+            tracing::warn!(%error, path = %self.path.display(), "could not record announced proposals");
+        }
+    }
+
     /// The proposals among `waiting` never announced before, now recorded as announced (on disk
     /// first, so a crash after cannot announce them again).
     pub fn fresh<'a>(
@@ -160,13 +184,7 @@ impl Announced {
         if fresh.is_empty() {
             return fresh;
         }
-        self.ids.extend(fresh.iter().map(|p| p.id.clone()));
-        while self.ids.len() > Self::KEEP {
-            self.ids.pop_front();
-        }
-        if let Err(error) = self.save() {
-            tracing::warn!(%error, path = %self.path.display(), "could not record announced proposals");
-        }
+        self.remember(fresh.iter().map(|p| p.id.clone()));
         fresh
     }
 
@@ -213,6 +231,29 @@ pub fn announce(sink: &dyn Sink, announced: &mut Announced, proposals: &[Proposa
     }
 }
 
+/// Announces a tripped breaker to everyone, once per pause.
+pub fn announce_breaker(sink: &dyn Sink, announced: &mut Announced, breaker: &Breaker) {
+    let Some(at) = breaker.at.filter(|_| breaker.tripped) else {
+        return;
+    };
+    if !announced.first_pause(&at.to_rfc3339()) {
+        return;
+    }
+    let reason = breaker
+        .reason
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .map_or_else(String::new, |r| format!(": \"{r}\""));
+    sink.notify(
+        "Gatehouse: EMERGENCY PAUSE",
+        &format!(
+            "{} paused everything at {}{reason}. Nothing changes until a quorum of officers resumes it.",
+            breaker.by.as_deref().unwrap_or("A responder"),
+            at.format("%Y-%m-%d %H:%M:%S UTC"),
+        ),
+    );
+}
+
 /// Retry delays: 1 s doubling to 30 s, back to 1 s once the stream is up.
 #[derive(Debug, Default)]
 struct Backoff(u32);
@@ -246,6 +287,14 @@ struct Refresh<'a> {
 }
 
 impl Refresh<'_> {
+    /// Reads the breaker and announces a new pause.
+    async fn breaker(&self, announced: &mut Announced) {
+        match self.connection.get::<Breaker>("/v1/breaker").await {
+            Ok(breaker) => announce_breaker(self.sink, announced, &breaker),
+            Err(error) => tracing::warn!(%error, "could not read the breaker"),
+        }
+    }
+
     async fn run(&self, announced: &mut Announced, live: bool) {
         match self
             .connection
@@ -293,10 +342,16 @@ pub(crate) async fn watch(sink: Arc<dyn Sink>, watched: Watched) {
                 live.store(true, Ordering::SeqCst);
                 backoff = Backoff::default();
                 // Anything that happened while the stream was down is read now.
+                refresh.breaker(&mut announced).await;
                 refresh.run(&mut announced, true).await;
                 while let Some(event) = stream.next().await {
                     match event {
-                        Ok(_) => refresh.run(&mut announced, true).await,
+                        Ok(event) => {
+                            if event.kind == "breaker" {
+                                refresh.breaker(&mut announced).await;
+                            }
+                            refresh.run(&mut announced, true).await;
+                        }
                         Err(error) => {
                             tracing::warn!(%error, "the server's event stream broke");
                             break;
@@ -396,6 +451,53 @@ mod tests {
         assert_eq!(kept.ids.len(), Announced::KEEP);
         assert_eq!(kept.ids.back().map(String::as_str), Some("1004"));
         assert_eq!(kept.ids.front().map(String::as_str), Some("5"));
+    }
+
+    #[test]
+    fn a_pause_is_announced_to_everyone_once() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = Announced::path(dir.path(), "dave");
+        let sink = Record::default();
+        let open = Breaker {
+            tripped: false,
+            by: None,
+            at: None,
+            reason: None,
+            ledger_status: None,
+            ledger_transaction: None,
+            ledger_paused: Some(false),
+            resume: None,
+        };
+        let tripped = Breaker {
+            tripped: true,
+            by: Some("carol".into()),
+            at: chrono::DateTime::from_timestamp(1_700_000_000, 0),
+            reason: Some("keys leaked".into()),
+            ..open.clone()
+        };
+        let mut announced = Announced::load(path.clone());
+        announce_breaker(&sink, &mut announced, &open);
+        assert!(
+            sink.0.lock().expect("not poisoned").is_empty(),
+            "nothing while open"
+        );
+        announce_breaker(&sink, &mut announced, &tripped);
+        announce_breaker(&sink, &mut announced, &tripped);
+        let mut restarted = Announced::load(path);
+        announce_breaker(&sink, &mut restarted, &tripped);
+        let shown = sink.0.lock().expect("not poisoned").clone();
+        assert_eq!(shown.len(), 1, "once, even after a restart: {shown:?}");
+        assert_eq!(
+            shown[0],
+            "carol paused everything at 2023-11-14 22:13:20 UTC: \"keys leaked\". Nothing changes until a quorum of officers resumes it."
+        );
+        // A later pause is news again.
+        let again = Breaker {
+            at: chrono::DateTime::from_timestamp(1_700_000_600, 0),
+            ..tripped
+        };
+        announce_breaker(&sink, &mut restarted, &again);
+        assert_eq!(sink.0.lock().expect("not poisoned").len(), 2);
     }
 
     #[test]

@@ -349,6 +349,10 @@ describe('an officer approves a mint in the console', () => {
       assert.match(await banner.getText(), /e2e drill/);
       assert.match(await browser.$('[data-testid="breaker-ledger"]').getText(), /the mirror shows the token PAUSED/);
     });
+    await browser.waitUntil(
+      async () => (await notifications(notificationFile)).some((n) => /carol paused everything at .*e2e drill/.test(n.body)),
+      { timeoutMsg: 'the console raises a desktop notification for the pause' },
+    );
     await withScreenshots(browser, 'connection-paused', async () => {
       await browser.$('[data-testid="approvals-back"]').click();
       await browser.$('[data-testid="breaker-banner"]').waitForDisplayed({ timeoutMsg: 'the banner is on the connection screen too' });
