@@ -93,6 +93,9 @@ pub struct Config {
     /// The Hedera network the ledger adapter talks to. Absent: the server has no ledger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger: Option<Ledger>,
+    /// Receivers told of every emergency pause (`[[webhooks]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<crate::webhooks::Webhook>,
 }
 
 /// The approval policy (invariant 1).
@@ -415,6 +418,7 @@ impl Config {
             ledger: Some(Ledger::Simulator {
                 data_dir: default_ledger_dir(),
             }),
+            webhooks: Vec::new(),
         }
     }
 

@@ -19,6 +19,7 @@ pub mod registry;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -248,14 +249,21 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
     state.keys = key_rules(config)?;
     state.service_rate =
         proposals::service::ServiceRate::new(config.proposals.service_requests_per_minute);
+    let hooks = webhooks::Sender::new(db.clone(), state.audit.clone(), &config.webhooks, |p| {
+        config.resolve(p)
+    })
+    .map_err(|e| StartError::Config(e.to_string()))?;
     state.proposals = ledger.as_ref().map(|ledger| {
-        Arc::new(proposals::Engine::new(
-            db.clone(),
-            state.audit.clone(),
-            ledger.clone(),
-            config.proposals.clone(),
-            state.events.clone(),
-        ))
+        Arc::new(
+            proposals::Engine::new(
+                db.clone(),
+                state.audit.clone(),
+                ledger.clone(),
+                config.proposals.clone(),
+                state.events.clone(),
+            )
+            .with_webhooks(hooks.names()),
+        )
     });
     state.reconciler = ledger.as_ref().map(|ledger| {
         Arc::new(mints::Reconciler::new(
@@ -286,6 +294,7 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
             stopped.clone(),
         ));
     }
+    tasks.spawn(hooks.run(stopped.clone()));
     tasks.spawn(revoked.keep_fresh(
         db,
         std::time::Duration::from_secs(config.tls.revocation_refresh_secs.max(1)),

@@ -124,6 +124,12 @@ pub enum Action {
     /// A responder's break-glass pause (sent straight to the ledger while the server was down)
     /// was delivered for the record, and tripped the breaker.
     BreakerBreakGlass,
+    /// A webhook receiver took a delivery.
+    WebhookDelivered,
+    /// A webhook delivery failed; it is tried again later.
+    WebhookFailed,
+    /// A webhook delivery failed its last try.
+    WebhookAbandoned,
     /// A responder asked for the TokenUnpause body of an approved resume.
     BreakerResumeRequest,
     /// What the ledger answered to a resume's TokenUnpause.
@@ -164,6 +170,9 @@ impl Action {
             Action::BreakerPause => "breaker.pause",
             Action::BreakerLedgerPause => "breaker.ledger-pause",
             Action::BreakerBreakGlass => "breaker.break-glass",
+            Action::WebhookDelivered => "webhook.delivered",
+            Action::WebhookFailed => "webhook.failed",
+            Action::WebhookAbandoned => "webhook.abandoned",
             Action::BreakerResumeRequest => "breaker.resume-request",
             Action::BreakerLedgerUnpause => "breaker.ledger-unpause",
             Action::BreakerClose => "breaker.close",
@@ -174,7 +183,7 @@ impl Action {
 
     /// The action named `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Self> {
-        const FIXED: [Action; 28] = [
+        const FIXED: [Action; 31] = [
             Action::IdentityRefused,
             Action::RegistryEnrol,
             Action::RegistryReplaceCertificate,
@@ -199,6 +208,9 @@ impl Action {
             Action::BreakerPause,
             Action::BreakerLedgerPause,
             Action::BreakerBreakGlass,
+            Action::WebhookDelivered,
+            Action::WebhookFailed,
+            Action::WebhookAbandoned,
             Action::BreakerResumeRequest,
             Action::BreakerLedgerUnpause,
             Action::BreakerClose,

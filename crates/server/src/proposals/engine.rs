@@ -73,6 +73,8 @@ pub struct Engine {
     /// acknowledged only after every approval in flight on this instance has finished. (Other
     /// instances on PostgreSQL hold the breaker row `FOR SHARE` the same way.)
     pub(super) breaker_gate: tokio::sync::RwLock<()>,
+    /// The webhooks told of every pause.
+    webhooks: Vec<String>,
 }
 
 fn refused(refusal: &Refusal) -> Error {
@@ -144,7 +146,18 @@ impl Engine {
             policy,
             events,
             breaker_gate: tokio::sync::RwLock::new(()),
+            webhooks: Vec::new(),
         }
+    }
+
+    /// Tells the webhooks named `names` of every emergency pause.
+    pub fn with_webhooks(mut self, names: Vec<String>) -> Self {
+        self.webhooks = names;
+        self
+    }
+
+    pub(super) fn webhooks(&self) -> &[String] {
+        &self.webhooks
     }
 
     pub(super) fn db(&self) -> &Db {

@@ -318,6 +318,10 @@ impl Engine {
             }
         };
         let tripped = trip(&mut tx, &by.name, &request.reason).await?;
+        if tripped {
+            self.tell_webhooks(&mut tx, by, &request.reason, "responder")
+                .await?;
+        }
         let details = serde_json::json!({
             "tripped": tripped,
             "already_tripped": !tripped,
@@ -368,6 +372,25 @@ impl Engine {
 }
 
 impl Engine {
+    /// Queues (in `tx`, the pause's own transaction) the webhooks' news that `by` tripped the
+    /// breaker, `how`.
+    async fn tell_webhooks(
+        &self,
+        tx: &mut Tx,
+        by: &By,
+        reason: &str,
+        how: &str,
+    ) -> Result<(), StoreError> {
+        let payload = serde_json::json!({
+            "tripped": true,
+            "by": by.name,
+            "at": Utc::now(),
+            "reason": reason,
+            "how": how,
+        });
+        crate::webhooks::enqueue(tx, self.webhooks(), "breaker.tripped", &payload).await
+    }
+
     /// Takes a break-glass record (a TokenPause `by` sent straight to the ledger, signed by their
     /// enrolled key, while the server could not be reached): checks the signature and that it
     /// pauses the deployment's token, trips the breaker with it (the ledger is paused already:
@@ -414,6 +437,8 @@ impl Engine {
         let first = store::spend(&mut tx, &body_sha256, "break-glass", &by.name).await?;
         let tripped = first && trip(&mut tx, &by.name, &reason).await?;
         if tripped {
+            self.tell_webhooks(&mut tx, by, &reason, "break-glass")
+                .await?;
             const LEDGER: &str =
                 "UPDATE breaker SET ledger_status = $1, ledger_transaction = $2 WHERE id = 1";
             let status = format!(

@@ -321,6 +321,7 @@ impl Engine {
             "paused_at": breaker.at,
             "ledger_transaction": breaker.ledger_transaction,
         });
+        crate::webhooks::enqueue(&mut tx, self.webhooks(), "breaker.closed", &details).await?;
         let entry = Self::entry(
             &server,
             Action::BreakerClose,

@@ -12,6 +12,7 @@ mod proposals;
 mod resume;
 mod security;
 mod service;
+mod webhooks;
 
 /// Runs an async test body once per database backend.
 macro_rules! on_both_backends {
