@@ -36,8 +36,14 @@ const POLL: Duration = Duration::from_millis(2);
 /// Sends mints to `conn` until one is refused because the deployment is paused: when.
 async fn first_refusal(conn: Connection) -> Instant {
     // Not a mint body: the breaker refuses every mint before the body is read; while open, the
-    // server refuses this one as malformed, without writing (or waiting for) anything.
-    let malformed = serde_json::json!({ "bench": "not a mint" });
+    // server refuses this one as malformed, without writing (or waiting for) anything. With
+    // PAUSE_BENCH_AUDITED_POLLS=1, a mint without metadata instead: refused for its content and
+    // audited, so each poll waits for its audit entry (another instance's sequencer may log it).
+    let malformed = if std::env::var_os("PAUSE_BENCH_AUDITED_POLLS").is_some() {
+        serde_json::json!({ "metadata": [], "documents": [] })
+    } else {
+        serde_json::json!({ "bench": "not a mint" })
+    };
     loop {
         match conn
             .post::<_, Proposal>("/v1/proposals/mint", &malformed)

@@ -273,6 +273,7 @@ pub async fn connect(
     // `DevicePinRequired`, naming the device for the PIN dialog.
     let pin = pin.map(gatehouse_keys::Pin::new);
     let announced = super::watch::Announced::path(store.dir(), &profile.name);
+    let break_glass = gatehouse_client::breakglass::BreakGlass::of(store.dir(), &profile.name);
     let (owned, store) = (profile.clone(), store.clone());
     let opened =
         super::device::blocking(move || Ok(gatehouse_client::open(&store, &owned, pin.as_ref())?))
@@ -289,6 +290,7 @@ pub async fn connect(
             connection: connection.clone(),
             announced,
             live: events.clone(),
+            break_glass,
         },
     )));
     console.live.set(Some(LiveConnection {

@@ -6,7 +6,8 @@
 //! and raises one desktop notification for each proposal that now waits for this officer and was
 //! never announced before. Announced proposals are remembered on disk per profile
 //! ([`Announced`]), written before the notification is shown, so neither a new event nor a
-//! restart of the console announces a proposal twice. An emergency pause is announced the same
+//! restart of the console announces a proposal twice. Break-glass records the CLI queued while the
+//! server was down are delivered each time the stream opens. An emergency pause is announced the same
 //! way, once per pause, to everyone connected: on every `breaker` event (and when the stream
 //! opens) the breaker is read, and a tripped one never announced before raises a notification.
 //!
@@ -276,6 +277,8 @@ pub(crate) struct Watched {
     pub announced: PathBuf,
     /// Set while the event stream is open.
     pub live: Arc<AtomicBool>,
+    /// Break-glass records the CLI queued while the server was down, delivered when it answers.
+    pub break_glass: gatehouse_client::breakglass::BreakGlass,
 }
 
 /// Reads the proposals, announces what newly waits for me, and tells the window.
@@ -318,6 +321,7 @@ pub(crate) async fn watch(sink: Arc<dyn Sink>, watched: Watched) {
         connection,
         announced,
         live,
+        break_glass,
     } = watched;
     let mut announced = Announced::load(announced);
     let mut backoff = Backoff::default();
@@ -341,7 +345,15 @@ pub(crate) async fn watch(sink: Arc<dyn Sink>, watched: Watched) {
             Ok(mut stream) => {
                 live.store(true, Ordering::SeqCst);
                 backoff = Backoff::default();
-                // Anything that happened while the stream was down is read now.
+                // Anything that happened while the stream was down is read now, and break-glass
+                // records queued meanwhile go to the audit log.
+                match break_glass.deliver(&connection).await {
+                    Ok(Some(_)) => tracing::info!("queued break-glass records delivered"),
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "queued break-glass records could not be delivered yet")
+                    }
+                }
                 refresh.breaker(&mut announced).await;
                 refresh.run(&mut announced, true).await;
                 while let Some(event) = stream.next().await {
