@@ -310,6 +310,8 @@ pub async fn submit(
 /// Whether the mirror at `mirror` shows `token` paused within 20 s.
 async fn mirror_shows_paused(mirror: &str, token: &str) -> bool {
     let url = format!("{}/api/v1/tokens/{token}", mirror.trim_end_matches('/'));
+    // reqwest is built without a crypto provider of its own: the process's (aws-lc-rs).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let client = reqwest::Client::new();
     let deadline: DateTime<Utc> = Utc::now() + chrono::Duration::seconds(20);
     while Utc::now() < deadline {

@@ -167,6 +167,8 @@ impl Sender {
                 secret: trimmed,
             });
         }
+        // reqwest is built without a crypto provider of its own: the process's (aws-lc-rs).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .build()
