@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use gatehouse_keys::key::{Algorithm, PublicKey};
 use gatehouse_protocol::hedera::{BodyView, decode_body};
 use gatehouse_protocol::node::{self, Node, parse_account, transaction_id_text};
-use gatehouse_protocol::pause::{BreakGlassRecord, Breaker, MAX_REASON_BYTES};
+use gatehouse_protocol::pause::{BreakGlassRecord, Breaker, clean_reason};
 use hiero_sdk_proto::services as pb;
 use prost::Message as _;
 use serde::{Deserialize, Serialize};
@@ -210,15 +210,7 @@ pub fn pause_body(ledger: &Ledger, reason: &str) -> Result<(Vec<u8>, BodyView), 
     let node_account = field("node account", &ledger.node_account)?;
     let token = field("token", &ledger.token)?;
     let now = Utc::now();
-    let reason: String = reason
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .scan(0, |len, c| {
-            *len += c.len_utf8();
-            (*len <= MAX_REASON_BYTES).then_some(c)
-        })
-        .collect();
+    let reason = clean_reason(reason);
     let body = pb::TransactionBody {
         transaction_id: Some(pb::TransactionId {
             transaction_valid_start: Some(pb::Timestamp {

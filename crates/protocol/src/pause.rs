@@ -11,6 +11,19 @@ use serde::{Deserialize, Serialize};
 /// Longest pause reason, in bytes (it travels in the transaction memo as well).
 pub const MAX_REASON_BYTES: usize = 60;
 
+/// The reason as it travels: trimmed, without control characters, at most
+/// [`MAX_REASON_BYTES`] bytes (cut at a character boundary).
+pub fn clean_reason(reason: &str) -> String {
+    let mut out = String::new();
+    for c in reason.trim().chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_REASON_BYTES {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// `POST /v1/pause/request`: why (optional; it never blocks the pause).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -105,4 +118,16 @@ pub struct BreakGlassRecord {
     pub mirror_paused: bool,
     /// When it was sent to the ledger.
     pub submitted_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_cut_to_fit_the_memo_and_lose_control_characters() {
+        assert_eq!(clean_reason("  keys leaked\n"), "keys leaked");
+        assert_eq!(clean_reason(&"é".repeat(40)).len(), 60);
+        assert_eq!(clean_reason("a\u{7}b"), "ab");
+    }
 }

@@ -294,7 +294,10 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
             stopped.clone(),
         ));
     }
-    tasks.spawn(hooks.run(stopped.clone()));
+    // No receivers, no polling.
+    if !hooks.names().is_empty() {
+        tasks.spawn(hooks.run(stopped.clone()));
+    }
     tasks.spawn(revoked.keep_fresh(
         db,
         std::time::Duration::from_secs(config.tls.revocation_refresh_secs.max(1)),

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::ErrorCode;
 use gatehouse_protocol::pause::{
-    BreakGlassRecord, Breaker, MAX_REASON_BYTES, NewPause, PauseRequest, SignedPause,
+    BreakGlassRecord, Breaker, NewPause, PauseRequest, SignedPause, clean_reason,
 };
 use hiero_sdk_proto::services as pb;
 use prost::Message as _;
@@ -114,19 +114,6 @@ pub fn paused_message(b: &Breaker) -> String {
         b.by.as_deref().unwrap_or("a responder"),
         b.at.map_or_else(|| "an unknown time".to_owned(), |t| t.to_rfc3339()),
     )
-}
-
-/// The reason as it travels: trimmed, without control characters, at most
-/// [`MAX_REASON_BYTES`] bytes (cut at a character boundary).
-pub fn clean_reason(reason: &str) -> String {
-    let mut out = String::new();
-    for c in reason.trim().chars().filter(|c| !c.is_control()) {
-        if out.len() + c.len_utf8() > MAX_REASON_BYTES {
-            break;
-        }
-        out.push(c);
-    }
-    out
 }
 
 impl Engine {
@@ -408,9 +395,10 @@ impl Engine {
             }
         };
         let token = self.token_keys().await?.token;
-        let pauses = pb::TransactionBody::decode(body.as_slice())
-            .ok()
-            .and_then(|b| match b.data {
+        let decoded = pb::TransactionBody::decode(body.as_slice()).ok();
+        let pauses = decoded
+            .as_ref()
+            .and_then(|b| match &b.data {
                 Some(pb::transaction_body::Data::TokenPause(p)) => p.token,
                 _ => None,
             })
@@ -423,9 +411,7 @@ impl Engine {
                 .deny(by, Action::BreakerBreakGlass, object, refusal)
                 .await);
         }
-        let memo = pb::TransactionBody::decode(body.as_slice())
-            .map(|b| b.memo)
-            .unwrap_or_default();
+        let memo = decoded.map(|b| b.memo).unwrap_or_default();
         let reason = clean_reason(
             memo.strip_prefix("gatehouse break-glass pause")
                 .unwrap_or(&memo),
@@ -479,13 +465,6 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reasons_are_cut_to_fit_the_memo_and_lose_control_characters() {
-        assert_eq!(clean_reason("  keys leaked\n"), "keys leaked");
-        assert_eq!(clean_reason(&"é".repeat(40)).len(), 60);
-        assert_eq!(clean_reason("a\u{7}b"), "ab");
-    }
 
     #[test]
     fn a_refusal_says_who_paused_when_and_why() {
