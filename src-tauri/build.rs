@@ -42,6 +42,9 @@ fn main() {
         "breaker_prepare_unpause",
         "breaker_sign",
         "resume_propose",
+        "break_glass_status",
+        "break_glass_prepare",
+        "break_glass_sign",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

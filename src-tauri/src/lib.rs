@@ -30,6 +30,8 @@ pub struct Console {
     pub reviews: commands::proposals::Reviews,
     /// Pause and unpause bodies prepared and waiting for the responder's device.
     pub bodies: commands::breaker::Bodies,
+    /// Break-glass pauses built and waiting for the responder's device.
+    pub break_glass: commands::breakglass::Bodies,
 }
 
 impl Console {
@@ -58,6 +60,7 @@ impl Console {
             devices: commands::device::Scanned::default(),
             reviews: commands::proposals::Reviews::default(),
             bodies: commands::breaker::Bodies::default(),
+            break_glass: commands::breakglass::Bodies::default(),
         }
     }
 }
@@ -107,6 +110,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::breaker::breaker_prepare_unpause,
             commands::breaker::breaker_sign,
             commands::breaker::resume_propose,
+            commands::breakglass::break_glass_status,
+            commands::breakglass::break_glass_prepare,
+            commands::breakglass::break_glass_sign,
         ])
 }
 

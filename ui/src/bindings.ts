@@ -144,6 +144,19 @@ export const commands = {
 	 *  queue, then a responder unpauses the token.
 	 */
 	resumePropose: (profile: string, reason: string) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("resume_propose", { profile, reason })),
+	/**  Whether `profile` has break-glass set up, and how many signed records wait for the server. */
+	breakGlassStatus: (profile: string) => typedError<BreakGlassView, IpcError>(__TAURI_INVOKE("break_glass_status", { profile })),
+	/**
+	 *  Builds the TokenPause paid by the responder's own account (with an optional reason) and shows
+	 *  it decoded. Nothing is signed or sent.
+	 */
+	breakGlassPrepare: (profile: string, reason: string) => typedError<BreakerBody, IpcError>(__TAURI_INVOKE("break_glass_prepare", { profile, reason })),
+	/**
+	 *  Signs the prepared break-glass pause on `device` (an id from the last scan) with the key the
+	 *  paying account is keyed by, sends it straight to the node, waits for the mirror, and queues
+	 *  the signed record for the server's audit log.
+	 */
+	breakGlassSign: (profile: string, device: string, pin: string) => typedError<BreakGlassOutcome, IpcError>(__TAURI_INVOKE("break_glass_sign", { profile, device, pin })),
 };
 
 /* Types */
@@ -355,6 +368,48 @@ export type AuditStatus = {
 	alarm: AuditAlarm | null,
 	/**  When the last successful sync finished. */
 	syncedAt: string | null,
+};
+
+/**  What happened to a break-glass pause. */
+export type BreakGlassOutcome = {
+	/**  The token. */
+	token: string,
+	/**  The ledger transaction. */
+	transactionId: string,
+	/**  What the node answered: `SUCCESS`, or why the outcome is not known yet. */
+	ledgerStatus: string,
+	/**  Whether the mirror showed the token paused within 20 s. */
+	mirrorPaused: boolean,
+	/**  The mirror asked. */
+	mirror: string,
+	/**  Where the signed record waits for the server. */
+	queued: string,
+};
+
+/**  Where a profile's break-glass pause goes. */
+export type BreakGlassSetup = {
+	/**  The token it pauses. */
+	token: string,
+	/**  The consensus node it goes to, `host:port`, and that node's account. */
+	node: string,
+	/**  The node's account. */
+	nodeAccount: string,
+	/**  The mirror that confirms it. */
+	mirror: string,
+	/**  The responder's own account, which pays. */
+	payer: string,
+	/**  That account's key (the device key that signs), as the mirror showed it at set-up. */
+	payerKey: string | null,
+};
+
+/**  Whether this profile can break the glass, and what waits for the server. */
+export type BreakGlassView = {
+	/**  The addresses, when set up. */
+	setup: BreakGlassSetup | null,
+	/**  Why it cannot be used, and what to do; `None` when it can. */
+	problem: string | null,
+	/**  Signed records waiting to reach the server's audit log. */
+	waiting: number,
 };
 
 /**  A TokenPause or TokenUnpause body, decoded here, waiting for the device. */

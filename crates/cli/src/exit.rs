@@ -206,6 +206,10 @@ impl From<gatehouse_client::breakglass::Error> for Failure {
                 Exit::Conflict,
                 "Nothing was paused. Check your account's balance and the node address, or reach another responder.",
             ),
+            Error::WrongKey { .. } => (
+                Exit::Device,
+                "Nothing was signed. Choose the key your break-glass account is keyed by (gatehouse device keys lists them), or set break-glass up again for this device.",
+            ),
             _ => (Exit::Other, "Check the file's permissions and free space."),
         };
         Failure {

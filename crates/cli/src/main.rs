@@ -101,6 +101,20 @@ enum Command {
         #[arg(long, short)]
         profile: Option<String>,
     },
+    /// Create a responder's break-glass account on the ledger (administrators): keyed by their
+    /// enrolled ledger key, funded from the operator. Prints the `gatehouse profile break-glass`
+    /// command the responder runs.
+    BreakGlassAccount {
+        /// The responder.
+        #[arg(long = "for")]
+        person: String,
+        /// Hbar to fund it with (1 to 100).
+        #[arg(long, default_value_t = 10)]
+        hbar: u32,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
     /// Resume after a pause: officers propose, the quorum approves (`proposal approve`), then a
     /// responder's device signs the TokenUnpause.
     Resume {
@@ -150,7 +164,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Profile { action } => {
             let store = ProfileStore::open_default(SecretStore::native())?;
-            profile::run(&store, action)
+            profile::run(&store, action).await
         }
         Command::Whoami { profile } => {
             let (store, profile) = profile::chosen(profile)?;
@@ -196,6 +210,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         } => proposal::run_pause(*device, key, reason, profile).await,
         Command::Resume { action } => proposal::run_resume(action).await,
         Command::Proposal { action } => proposal::run_proposal(action).await,
+        Command::BreakGlassAccount {
+            person,
+            hbar,
+            profile,
+        } => proposal::run_break_glass_account(person, hbar, profile).await,
         Command::Status { profile } => {
             let (store, profile) = profile::chosen(profile)?;
             let connection = connect(&store, &profile).await?;

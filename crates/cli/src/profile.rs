@@ -145,7 +145,7 @@ pub(crate) fn chosen(name: Option<String>) -> Result<(ProfileStore, Profile), Fa
 }
 
 /// Runs a profile subcommand.
-pub(crate) fn run(store: &ProfileStore, action: ProfileAction) -> Result<(), Failure> {
+pub(crate) async fn run(store: &ProfileStore, action: ProfileAction) -> Result<(), Failure> {
     match action {
         ProfileAction::Add {
             name,
@@ -239,15 +239,20 @@ pub(crate) fn run(store: &ProfileStore, action: ProfileAction) -> Result<(), Fai
                 mirror,
                 payer,
                 token,
+                payer_key: None,
             };
-            gatehouse_client::breakglass::BreakGlass::of(store.dir(), &profile.name)
-                .set_ledger(&ledger)?;
+            let ledger = gatehouse_client::breakglass::BreakGlass::of(store.dir(), &profile.name)
+                .set_up(ledger)
+                .await?;
             say!(
                 "profile {name}: break-glass pauses token {} on node {} paid by {}",
                 ledger.token,
                 ledger.node,
                 ledger.payer
             );
+            if let Some(key) = &ledger.payer_key {
+                say!("signed by:   the device key {key} (the account's key on the mirror)");
+            }
         }
         ProfileAction::Remove { name } => {
             store.remove(&name)?;

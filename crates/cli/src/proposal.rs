@@ -463,6 +463,43 @@ pub async fn deliver_break_glass(
     }
 }
 
+/// `gatehouse break-glass-account --for NAME`: an administrator has the server create a
+/// responder's own funded account, keyed by their enrolled ledger key.
+pub async fn run_break_glass_account(
+    person: String,
+    hbar: u32,
+    profile: Option<String>,
+) -> Result<(), Failure> {
+    use gatehouse_protocol::pause::{BreakGlassAccount, NewBreakGlassAccount};
+    let conn = connection(profile).await?;
+    let made: BreakGlassAccount = conn
+        .post(
+            "/v1/pause/break-glass/accounts",
+            &NewBreakGlassAccount { person, hbar },
+        )
+        .await?;
+    say!(
+        "account:     {} for {} ({} hbar, paid by the operator)",
+        made.account,
+        made.person,
+        made.hbar
+    );
+    say!(
+        "key:         {} (their enrolled ledger key)",
+        made.public_key
+    );
+    say!("{} sets up break-glass with:", made.person);
+    say!(
+        "  gatehouse profile break-glass PROFILE --node {} --node-account {} --mirror {} --payer {} --token {}",
+        made.node,
+        made.node_account,
+        made.mirror,
+        made.account,
+        made.token
+    );
+    Ok(())
+}
+
 /// `gatehouse pause --ledger-only`: break-glass. The TokenPause is built here, paid by the
 /// responder's own account, shown decoded, signed on the device, sent straight to the node named
 /// in the profile's break-glass file and confirmed on its mirror; the signed record is queued and
@@ -488,6 +525,7 @@ pub async fn run_break_glass(
     print_fields(&proposals::body_fields(&view));
     let key_id = parse_id(&key)?;
     let signed_bytes = bytes.clone();
+    let addresses = ledger.clone();
     let (public_key, signature, label) = blocking(move || {
         let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
         let mut dev = device.open(&pin)?;
@@ -498,6 +536,7 @@ pub async fn run_break_glass(
             .find(|k| k.id == key_id)
             .map(|k| k.public_key)
             .ok_or_else(|| failure(Exit::Device, format!("no key {key_id} on the device")))?;
+        addresses.check_signer(&public_key)?;
         ask_for_touch(dev.as_mut(), &key_id)?;
         let signature = dev.sign(&key_id, &signed_bytes).map_err(device_failure)?;
         Ok((
@@ -509,11 +548,20 @@ pub async fn run_break_glass(
     .await?;
     let (record, paused) =
         breakglass::submit(&ledger, bytes, &public_key, signature, Some(label)).await?;
-    say!(
-        "the ledger paused token {} (transaction {})",
-        ledger.token,
-        record.transaction_id
-    );
+    if record.ledger_status == "SUCCESS" {
+        say!(
+            "the ledger paused token {} (transaction {})",
+            ledger.token,
+            record.transaction_id
+        );
+    } else {
+        say!(
+            "the node took the pause of token {} (transaction {}): {}",
+            ledger.token,
+            record.transaction_id,
+            record.ledger_status
+        );
+    }
     if paused {
         say!("the mirror {} shows the token PAUSED", ledger.mirror);
     } else {

@@ -48,6 +48,33 @@ pub enum Error {
     /// The ledger did not take the pause.
     #[error("the ledger did not pause the token: {0}")]
     Ledger(String),
+    /// The key chosen to sign is not the key of the account that pays.
+    #[error(
+        "{key} is not the key of account {payer} ({expected}): the ledger would refuse the signature"
+    )]
+    WrongKey {
+        /// The key offered.
+        key: String,
+        /// The paying account.
+        payer: String,
+        /// Its key, as the mirror showed it at set-up.
+        expected: String,
+    },
+}
+
+impl Ledger {
+    /// Whether `key` may sign this profile's break-glass pause: it must be the payer account's
+    /// key (when it was recorded at set-up).
+    pub fn check_signer(&self, key: &PublicKey) -> Result<(), Error> {
+        match &self.payer_key {
+            Some(expected) if !expected.is(key) => Err(Error::WrongKey {
+                key: key.to_string(),
+                payer: self.payer.clone(),
+                expected: expected.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Where a responder's break-glass pause goes: written by `gatehouse profile break-glass`.
@@ -64,6 +91,46 @@ pub struct Ledger {
     pub payer: String,
     /// The token to pause.
     pub token: String,
+    /// The payer account's key as the mirror showed it when break-glass was set up: the device key
+    /// that signs (files written before it was recorded have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer_key: Option<AccountKey>,
+}
+
+/// An account's key as a mirror node shows it: one primitive key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountKey {
+    /// `ED25519` or `ECDSA_SECP256K1`.
+    #[serde(rename = "_type")]
+    pub kind: String,
+    /// Ed25519: the raw 32 bytes; secp256k1: the 33-byte compressed point; hex.
+    pub key: String,
+}
+
+impl AccountKey {
+    /// Whether `key` (a device's public key) is this key.
+    pub fn is(&self, key: &PublicKey) -> bool {
+        match key.algorithm() {
+            Algorithm::Ed25519 => {
+                self.kind == "ED25519"
+                    && self.key.eq_ignore_ascii_case(&hex::encode(key.as_bytes()))
+            }
+            Algorithm::EcdsaSecp256k1 => {
+                self.kind == "ECDSA_SECP256K1"
+                    && key
+                        .compressed()
+                        .is_some_and(|c| self.key.eq_ignore_ascii_case(&hex::encode(c)))
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for AccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.key)
+    }
 }
 
 /// A profile's break-glass files: the ledger addresses and the queue of records to deliver.
@@ -97,8 +164,57 @@ impl BreakGlass {
         self.dir.join("queue")
     }
 
-    /// Writes the ledger addresses (checked first).
-    pub fn set_ledger(&self, ledger: &Ledger) -> Result<(), Error> {
+    /// Checks the addresses, reads the payer account's key from the mirror (it must exist, hold
+    /// hbar and have one key: the device key that signs) and writes them. The addresses as written.
+    pub async fn set_up(&self, mut ledger: Ledger) -> Result<Ledger, Error> {
+        self.check(&ledger)?;
+        ledger.payer_key = Some(self.payer_key(&ledger).await?);
+        self.set_ledger(&ledger)?;
+        Ok(ledger)
+    }
+
+    async fn payer_key(&self, ledger: &Ledger) -> Result<AccountKey, Error> {
+        let url = format!(
+            "{}/api/v1/accounts/{}",
+            ledger.mirror.trim_end_matches('/'),
+            ledger.payer
+        );
+        let account: serde_json::Value = async {
+            let response = http_client()
+                .get(&url)
+                .timeout(std::time::Duration::from_secs(10))
+                .send()
+                .await?;
+            response.error_for_status()?.json().await
+        }
+        .await
+        .map_err(|e| {
+            self.not_set_up(format!(
+                "the mirror cannot show account {} ({url}: {e}); check the mirror URL and the account",
+                ledger.payer
+            ))
+        })?;
+        if account["deleted"] == true {
+            return Err(self.not_set_up(format!("account {} is deleted", ledger.payer)));
+        }
+        if account["balance"]["balance"].as_u64().unwrap_or(0) == 0 {
+            return Err(self.not_set_up(format!(
+                "account {} holds no hbar: it cannot pay for the pause; fund it first",
+                ledger.payer
+            )));
+        }
+        serde_json::from_value::<AccountKey>(account["key"].clone())
+            .ok()
+            .filter(|k| k.kind == "ED25519" || k.kind == "ECDSA_SECP256K1")
+            .ok_or_else(|| {
+                self.not_set_up(format!(
+                    "account {} is not keyed by one Ed25519 or secp256k1 key (the mirror shows {}): break-glass needs an account whose key is your device's ledger key",
+                    ledger.payer, account["key"]
+                ))
+            })
+    }
+
+    fn check(&self, ledger: &Ledger) -> Result<(), Error> {
         for (what, id) in [
             ("node account", &ledger.node_account),
             ("payer", &ledger.payer),
@@ -111,6 +227,13 @@ impl BreakGlass {
         if !ledger.mirror.starts_with("http://") && !ledger.mirror.starts_with("https://") {
             return Err(self.not_set_up(format!("mirror {:?} is not a URL", ledger.mirror)));
         }
+        Ok(())
+    }
+
+    /// Writes the ledger addresses as given (checked first); [`BreakGlass::set_up`] also records
+    /// the payer's key.
+    pub fn set_ledger(&self, ledger: &Ledger) -> Result<(), Error> {
+        self.check(ledger)?;
         crate::private::create_dir(&self.dir).map_err(|e| io(&self.dir, e))?;
         let json = serde_json::to_vec_pretty(ledger).map_err(|e| io(&self.ledger_file(), e))?;
         crate::private::write_atomic(&self.ledger_file(), &json)
@@ -247,7 +370,8 @@ pub fn pause_body(ledger: &Ledger, reason: &str) -> Result<(Vec<u8>, BodyView), 
 }
 
 /// Sends the signed pause to the node and waits for its receipt; then waits (up to 20 s) for the
-/// mirror to show the token paused. The record to queue, and whether the mirror showed it.
+/// mirror to show the token paused. The record to queue (its `ledger_status` is `SUCCESS`, or
+/// says why the outcome is not known), and whether the mirror showed it.
 pub async fn submit(
     ledger: &Ledger,
     bytes: Vec<u8>,
@@ -255,6 +379,7 @@ pub async fn submit(
     signature: Vec<u8>,
     device: Option<String>,
 ) -> Result<(BreakGlassRecord, bool), Error> {
+    ledger.check_signer(key)?;
     let body =
         pb::TransactionBody::decode(bytes.as_slice()).map_err(|e| Error::Ledger(e.to_string()))?;
     let (prefix, sig) = match key.algorithm() {
@@ -278,11 +403,20 @@ pub async fn submit(
     };
     let transaction = node::transaction(bytes.clone(), vec![pair]);
     let connection = Node::new(&ledger.node).map_err(|e| Error::Ledger(e.to_string()))?;
-    connection
-        .submit(&body, transaction)
-        .await
-        .map_err(|e| Error::Ledger(e.to_string()))?;
+    // The node took it but gave no receipt in time: the pause may still execute, so it is
+    // recorded (and queued) with what is known, and the mirror decides what the responder is told.
+    let mut ledger_status = match connection.submit(&body, transaction).await {
+        Ok(_) => "SUCCESS".to_owned(),
+        Err(node::Error::NoReceipt(wait)) => format!(
+            "UNKNOWN: no receipt within {}s; the transaction may still execute",
+            wait.as_secs()
+        ),
+        Err(e) => return Err(Error::Ledger(e.to_string())),
+    };
     let paused = mirror_shows_paused(&ledger.mirror, &ledger.token).await;
+    if paused && ledger_status != "SUCCESS" {
+        ledger_status = "no receipt, but the mirror shows the token PAUSED".to_owned();
+    }
     let record = BreakGlassRecord {
         transaction_id: body
             .transaction_id
@@ -292,7 +426,7 @@ pub async fn submit(
         body: B64.encode(&bytes),
         signature: B64.encode(&signature),
         device,
-        ledger_status: "SUCCESS".to_owned(),
+        ledger_status,
         mirror_paused: paused,
         submitted_at: Utc::now(),
     };
@@ -302,9 +436,7 @@ pub async fn submit(
 /// Whether the mirror at `mirror` shows `token` paused within 20 s.
 async fn mirror_shows_paused(mirror: &str, token: &str) -> bool {
     let url = format!("{}/api/v1/tokens/{token}", mirror.trim_end_matches('/'));
-    // reqwest is built without a crypto provider of its own: the process's (aws-lc-rs).
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let client = reqwest::Client::new();
+    let client = http_client();
     let deadline: DateTime<Utc> = Utc::now() + chrono::Duration::seconds(20);
     while Utc::now() < deadline {
         if let Ok(response) = client.get(&url).send().await
@@ -316,4 +448,11 @@ async fn mirror_shows_paused(mirror: &str, token: &str) -> bool {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     false
+}
+
+/// A client for the mirror. reqwest is built without a crypto provider of its own: the process's
+/// (aws-lc-rs) is installed first.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -120,6 +120,45 @@ pub struct BreakGlassRecord {
     pub submitted_at: DateTime<Utc>,
 }
 
+/// Most hbar a break-glass account is funded with from the operator.
+pub const MAX_BREAK_GLASS_HBAR: u32 = 100;
+
+/// `POST /v1/pause/break-glass/accounts` (administrators): a responder's own account for
+/// break-glass, keyed by their enrolled ledger key and funded from the operator, so they can pause
+/// the token while the server is down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NewBreakGlassAccount {
+    /// The responder.
+    pub person: String,
+    /// Hbar to fund it with, 1 to [`MAX_BREAK_GLASS_HBAR`].
+    pub hbar: u32,
+}
+
+/// A responder's break-glass account, created on the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct BreakGlassAccount {
+    /// The responder.
+    pub person: String,
+    /// The new account, `shard.realm.num`.
+    pub account: String,
+    /// Its key: the responder's enrolled ledger key (hex, as the registry lists it).
+    pub public_key: String,
+    /// The hbar it holds.
+    pub hbar: u32,
+    /// The token break-glass pauses.
+    pub token: String,
+    /// A consensus node, `host:port`, and its account.
+    pub node: String,
+    /// That node's account.
+    pub node_account: String,
+    /// A mirror node's REST base URL.
+    pub mirror: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,9 +7,6 @@
 //! decodes and checks it here and shows it; `breaker_sign` signs exactly those bytes on the
 //! person's device with their enrolled ledger key. A prepared body is used once.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-
 use chrono::SecondsFormat;
 use gatehouse_client::breaker::{self, Prepared};
 use gatehouse_protocol::Role;
@@ -113,38 +110,19 @@ pub struct BreakerBody {
 }
 
 /// Bodies prepared and waiting for the device, one per profile.
-#[derive(Default)]
-pub struct Bodies(Mutex<HashMap<String, (String, Prepared)>>);
+pub type Bodies = super::Waiting<String, (String, Prepared)>;
 
-impl std::fmt::Debug for Bodies {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let held = self.0.lock().unwrap_or_else(PoisonError::into_inner).len();
-        f.debug_struct("Bodies").field("held", &held).finish()
-    }
-}
-
-impl Bodies {
-    fn put(&self, profile: &str, me: String, prepared: Prepared) -> BreakerBody {
-        let body = BreakerBody {
-            pauses: prepared.pauses(),
-            fingerprint: prepared.body.fingerprint.clone(),
-            fields: fields(gatehouse_client::proposals::body_fields(&prepared.body)),
-            expires_at: time(&prepared.request.expires_at),
-            resume: prepared.resume.as_ref().map(|p| p.id.clone()),
-        };
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(profile.to_owned(), (me, prepared));
-        body
-    }
-
-    fn take(&self, profile: &str) -> Option<(String, Prepared)> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(profile)
-    }
+/// Holds `prepared` for `profile` until it is signed, and shows it.
+fn hold(console: &Console, profile: &str, me: String, prepared: Prepared) -> BreakerBody {
+    let body = BreakerBody {
+        pauses: prepared.pauses(),
+        fingerprint: prepared.body.fingerprint.clone(),
+        fields: fields(gatehouse_client::proposals::body_fields(&prepared.body)),
+        expires_at: time(&prepared.request.expires_at),
+        resume: prepared.resume.as_ref().map(|p| p.id.clone()),
+    };
+    console.bodies.put(profile.to_owned(), (me, prepared));
+    body
 }
 
 /// The breaker of the profile's server; `None` when the server runs no ledger (nothing to pause).
@@ -187,7 +165,7 @@ pub async fn breaker_prepare_pause(
     let connection = connection_for(&console, &profile)?;
     let me = me(&connection).await?;
     let prepared = breaker::prepare_pause(&connection, &reason).await?;
-    Ok(console.bodies.put(&profile, me, prepared))
+    Ok(hold(&console, &profile, me, prepared))
 }
 
 /// Asks the server for the TokenUnpause body that carries out the approved resume `proposal`,
@@ -202,7 +180,7 @@ pub async fn breaker_prepare_unpause(
     let connection = connection_for(&console, &profile)?;
     let me = me(&connection).await?;
     let prepared = breaker::prepare_unpause(&connection, &proposal).await?;
-    Ok(console.bodies.put(&profile, me, prepared))
+    Ok(hold(&console, &profile, me, prepared))
 }
 
 /// Signs the prepared body on `device` (an id from the last scan) with my enrolled ledger key

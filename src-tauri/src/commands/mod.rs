@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod breaker;
+pub mod breakglass;
 pub mod connection;
 pub mod device;
 pub mod files;
@@ -15,6 +16,42 @@ use gatehouse_client::{
     OpenError, connection::Error as ConnectionError, identity, profile::Error as ProfileError,
 };
 use serde::Serialize;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Mutex, PoisonError};
+
+/// What was shown to a person and waits for their device, by key: signing takes it out, so it
+/// is used once, and a newer one replaces it. `Debug` tells only how many are held.
+pub struct Waiting<K, V>(Mutex<HashMap<K, V>>);
+
+impl<K, V> Default for Waiting<K, V> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K, V> std::fmt::Debug for Waiting<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.0.lock().unwrap_or_else(PoisonError::into_inner).len();
+        f.debug_struct("Waiting").field("held", &held).finish()
+    }
+}
+
+impl<K: Eq + Hash, V> Waiting<K, V> {
+    pub(crate) fn put(&self, key: K, value: V) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, value);
+    }
+
+    pub(crate) fn take(&self, key: &K) -> Option<V> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key)
+    }
+}
 
 /// What the UI branches on. Add a code only when the UI needs to tell it apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, specta::Type)]

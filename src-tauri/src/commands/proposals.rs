@@ -7,9 +7,6 @@
 //! checked [`Review`] here, and `proposal_approve` signs exactly its bytes. The webview only
 //! names the proposal, the device (by its scan id) and the PIN.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use gatehouse_client::proposals::{self, Review, ReviewError};
 use gatehouse_keys::key::Algorithm;
@@ -504,34 +501,7 @@ pub struct ReviewView {
 
 /// The reviews waiting for a signature, by profile and proposal. A new review of the same
 /// proposal replaces the old; signing uses and removes it.
-#[derive(Default)]
-pub struct Reviews(Mutex<HashMap<(String, String), (String, Review)>>);
-
-impl std::fmt::Debug for Reviews {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let held = self.0.lock().unwrap_or_else(PoisonError::into_inner).len();
-        f.debug_struct("Reviews").field("held", &held).finish()
-    }
-}
-
-impl Reviews {
-    fn put(&self, profile: &str, me: String, review: Review) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                (profile.to_owned(), review.proposal.id.clone()),
-                (me, review),
-            );
-    }
-
-    fn take(&self, profile: &str, id: &str) -> Option<(String, Review)> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&(profile.to_owned(), id.to_owned()))
-    }
-}
+pub type Reviews = super::Waiting<(String, String), (String, Review)>;
 
 impl From<ReviewError> for IpcError {
     fn from(e: ReviewError) -> Self {
@@ -668,12 +638,14 @@ pub async fn proposal_review(
         body: fields(proposals::body_fields(&review.body)),
         expires_at: time(&review.request.expires_at),
     };
-    console.reviews.put(&profile, me, review);
+    console
+        .reviews
+        .put((profile.clone(), review.proposal.id.clone()), (me, review));
     Ok(view)
 }
 
 /// The device as the approval records it: model and serial, or a token's label.
-fn device_label(info: &gatehouse_keys::device::Info) -> String {
+pub(crate) fn device_label(info: &gatehouse_keys::device::Info) -> String {
     if info.serial.is_empty() {
         info.label.clone()
     } else {
@@ -694,13 +666,16 @@ pub async fn proposal_approve(
     pin: String,
 ) -> Result<ProposalSummary, IpcError> {
     let pin = gatehouse_keys::Pin::new(pin);
-    let (me, review) = console.reviews.take(&profile, &id).ok_or_else(|| {
-        IpcError::new(
-            ErrorCode::ReviewRequired,
-            "this proposal has not been reviewed here, or its review was used",
-            "Open the proposal and review it again: nothing is signed without a review.",
-        )
-    })?;
+    let (me, review) = console
+        .reviews
+        .take(&(profile.clone(), id.clone()))
+        .ok_or_else(|| {
+            IpcError::new(
+                ErrorCode::ReviewRequired,
+                "this proposal has not been reviewed here, or its review was used",
+                "Open the proposal and review it again: nothing is signed without a review.",
+            )
+        })?;
     let connection = connection_for(&console, &profile)?;
     let signer = Signer {
         console: &console,
@@ -739,13 +714,7 @@ impl Signer<'_> {
         expires_at: DateTime<Utc>,
         again: &str,
     ) -> Result<(Vec<u8>, String), IpcError> {
-        if expires_at <= Utc::now() {
-            return Err(IpcError::new(
-                ErrorCode::ReviewRequired,
-                "what you were about to sign expired: the ledger would refuse the signature",
-                again,
-            ));
-        }
+        still_valid(expires_at, again)?;
         let (console, connection, me, device) =
             (self.console, self.connection, self.me, self.device);
         let locator = console.devices.locate(device)?;
@@ -787,6 +756,19 @@ impl Signer<'_> {
     }
 }
 
+/// Refuses to sign what the ledger accepts only until `expires_at` once that has passed; `again`
+/// says how to start over.
+pub(crate) fn still_valid(expires_at: DateTime<Utc>, again: &str) -> Result<(), IpcError> {
+    if expires_at <= Utc::now() {
+        return Err(IpcError::new(
+            ErrorCode::ReviewRequired,
+            "what you were about to sign expired: the ledger would refuse the signature",
+            again,
+        ));
+    }
+    Ok(())
+}
+
 /// A public key as the server lists ledger keys: Ed25519 raw, secp256k1 compressed, hex.
 fn hedera_hex(key: &gatehouse_keys::key::PublicKey) -> String {
     match key.algorithm() {
@@ -809,7 +791,7 @@ pub async fn proposal_reject(
     let proposal: Proposal = connection
         .post(&format!("/v1/proposals/{id}/reject"), &Reject { reason })
         .await?;
-    console.reviews.take(&profile, &id);
+    console.reviews.take(&(profile.clone(), id.clone()));
     Ok(ProposalSummary::new(&proposal, &me))
 }
 
@@ -829,7 +811,7 @@ pub async fn proposal_cancel(
             &serde_json::json!({}),
         )
         .await?;
-    console.reviews.take(&profile, &id);
+    console.reviews.take(&(profile.clone(), id.clone()));
     Ok(ProposalSummary::new(&proposal, &me))
 }
 

@@ -41,5 +41,8 @@ export const commands = {
   breakerPreparePause: vi.fn(),
   breakerPrepareUnpause: vi.fn(),
   breakerSign: vi.fn(),
+  breakGlassStatus: vi.fn(),
+  breakGlassPrepare: vi.fn(),
+  breakGlassSign: vi.fn(),
   resumePropose: vi.fn(),
 };

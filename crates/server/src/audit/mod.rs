@@ -124,6 +124,8 @@ pub enum Action {
     /// A responder's break-glass pause (sent straight to the ledger while the server was down)
     /// was delivered for the record, and tripped the breaker.
     BreakerBreakGlass,
+    /// An administrator created a responder's break-glass account on the ledger.
+    BreakerBreakGlassAccount,
     /// A webhook receiver took a delivery.
     WebhookDelivered,
     /// A webhook delivery failed; it is tried again later.
@@ -170,6 +172,7 @@ impl Action {
             Action::BreakerPause => "breaker.pause",
             Action::BreakerLedgerPause => "breaker.ledger-pause",
             Action::BreakerBreakGlass => "breaker.break-glass",
+            Action::BreakerBreakGlassAccount => "breaker.break-glass-account",
             Action::WebhookDelivered => "webhook.delivered",
             Action::WebhookFailed => "webhook.failed",
             Action::WebhookAbandoned => "webhook.abandoned",
@@ -183,7 +186,7 @@ impl Action {
 
     /// The action named `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Self> {
-        const FIXED: [Action; 31] = [
+        const FIXED: [Action; 32] = [
             Action::IdentityRefused,
             Action::RegistryEnrol,
             Action::RegistryReplaceCertificate,
@@ -208,6 +211,7 @@ impl Action {
             Action::BreakerPause,
             Action::BreakerLedgerPause,
             Action::BreakerBreakGlass,
+            Action::BreakerBreakGlassAccount,
             Action::WebhookDelivered,
             Action::WebhookFailed,
             Action::WebhookAbandoned,

@@ -30,6 +30,7 @@ const MAX_FEE: u64 = 2_000_000_000;
 #[derive(Clone)]
 pub struct Hapi {
     connection: Node,
+    address: String,
     node: pb::AccountId,
     operator: pb::AccountId,
     key: PrivateKey,
@@ -110,10 +111,16 @@ impl Hapi {
     ) -> Result<Self, Error> {
         Ok(Self {
             connection: Node::new(address)?,
+            address: address.to_owned(),
             node,
             operator,
             key,
         })
+    }
+
+    /// The node transactions go to: its address (`host:port`) and account.
+    pub fn node(&self) -> (&str, &pb::AccountId) {
+        (&self.address, &self.node)
     }
 
     /// The operator (fee payer) account.

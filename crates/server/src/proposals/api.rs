@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use gatehouse_protocol::pause::{
-    BreakGlassRecord, Breaker, NewPause, NewUnpause, PauseRequest, SignedPause,
+    BreakGlassAccount, BreakGlassRecord, Breaker, NewBreakGlassAccount, NewPause, NewUnpause,
+    PauseRequest, SignedPause,
 };
 use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
@@ -30,6 +31,7 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(pause_request))
         .routes(routes!(pause))
         .routes(routes!(break_glass))
+        .routes(routes!(break_glass_account))
         .routes(routes!(propose_resume))
         .routes(routes!(resume_request))
         .routes(routes!(resume))
@@ -68,13 +70,14 @@ impl Roles for Responders {
     const WHAT: &'static str = "pausing the deployment";
 }
 
-/// Administrators: they propose the token.
+/// Administrators: they propose the token and create responders' break-glass accounts.
 #[derive(Debug)]
 pub struct Admins;
 
 impl Roles for Admins {
     const ALLOWED: &'static [Role] = &[Role::Admin];
-    const WHAT: &'static str = "proposing the deployment's token";
+    const WHAT: &'static str =
+        "administering the deployment (proposing its token, creating break-glass accounts)";
 }
 
 fn engine(state: &AppState) -> Result<&Engine, Error> {
@@ -311,6 +314,33 @@ async fn break_glass(
     Ok(Json(
         engine(&state)?
             .break_glass(&by(&caller, request_id), &record)
+            .await?,
+    ))
+}
+
+/// Creates a responder's break-glass account (administrators): keyed by their enrolled ledger key
+/// and funded from the operator, so they can pause the token on the ledger while the server is
+/// down. The answer carries everything `gatehouse profile break-glass` needs.
+#[utoipa::path(
+    post,
+    path = "/v1/pause/break-glass/accounts",
+    request_body = NewBreakGlassAccount,
+    responses(
+        (status = 200, description = "The account, on the ledger", body = BreakGlassAccount),
+        (status = 400, description = "Not a responder, or an amount out of range", body = ApiError),
+        (status = 403, description = "Not an administrator", body = ApiError),
+        (status = 409, description = "No enrolled ledger key, or the ledger refused", body = ApiError),
+    )
+)]
+async fn break_glass_account(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Admins>,
+    RequestId(request_id): RequestId,
+    Json(request): Json<NewBreakGlassAccount>,
+) -> Result<Json<BreakGlassAccount>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .break_glass_account(&by(&caller, request_id), &request)
             .await?,
     ))
 }

@@ -16,10 +16,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use gatehouse_audit::leaf::OutcomeKind;
-use gatehouse_protocol::ErrorCode;
 use gatehouse_protocol::pause::{
-    BreakGlassRecord, Breaker, NewPause, PauseRequest, SignedPause, clean_reason,
+    BreakGlassAccount, BreakGlassRecord, Breaker, MAX_BREAK_GLASS_HBAR, NewBreakGlassAccount,
+    NewPause, PauseRequest, SignedPause, clean_reason,
 };
+use gatehouse_protocol::{ErrorCode, Role};
 use hiero_sdk_proto::services as pb;
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};
@@ -459,6 +460,94 @@ impl Engine {
         );
         self.commit_breaker(tx, entry, None).await?;
         self.breaker().await
+    }
+}
+
+impl Engine {
+    /// Creates `request.person`'s break-glass account (administrators): keyed by their enrolled
+    /// ledger key, funded with `request.hbar` from the operator, so the responder can pause the
+    /// token with nothing from the server. The person must be a responder with an enrolled key.
+    /// Audited with the account and key.
+    pub async fn break_glass_account(
+        &self,
+        by: &By,
+        request: &NewBreakGlassAccount,
+    ) -> Result<BreakGlassAccount, Error> {
+        let action = Action::BreakerBreakGlassAccount;
+        let object = format!("officer:{}", request.person);
+        if !(1..=MAX_BREAK_GLASS_HBAR).contains(&request.hbar) {
+            return Err(Error::Api(
+                ErrorCode::BadRequest,
+                format!(
+                    "fund a break-glass account with 1 to {MAX_BREAK_GLASS_HBAR} hbar, not {}",
+                    request.hbar
+                ),
+            ));
+        }
+        let person = {
+            let mut tx = self.db().begin().await.map_err(StoreError::from)?;
+            crate::registry::store::by_name(&mut tx, &request.person)
+                .await
+                .map_err(StoreError::from)?
+        };
+        let Some(person) = person.filter(|p| p.roles.contains(&Role::Responder)) else {
+            return Err(Error::Api(
+                ErrorCode::BadRequest,
+                format!(
+                    "{} is not a registered responder: only responders break the glass",
+                    request.person
+                ),
+            ));
+        };
+        let Some(key) = keys::store::of_officer(self.db(), &person.name).await? else {
+            return Err(self.deny(by, action, object, Refusal::NoLedgerKey).await);
+        };
+        let token = self.token_keys().await?.token;
+        let created = self
+            .hapi()
+            .run(
+                pb::transaction_body::Data::CryptoCreateAccount(pb::CryptoCreateTransactionBody {
+                    key: hapi::primitive_key(&key.key),
+                    initial_balance: u64::from(request.hbar) * 100_000_000,
+                    auto_renew_period: Some(pb::Duration { seconds: 7_776_000 }),
+                    memo: format!("gatehouse break-glass {}", person.name),
+                    ..Default::default()
+                }),
+                "gatehouse break-glass account",
+            )
+            .await;
+        let account = match created.map(|r| r.account_id) {
+            Ok(Some(account)) => hapi::account_text(&account),
+            Ok(None) => {
+                let refusal = Refusal::Ledger("the receipt names no account".to_owned());
+                return Err(self.deny(by, action, object, refusal).await);
+            }
+            Err(e) => {
+                let refusal = Refusal::Ledger(e.to_string());
+                return Err(self.deny(by, action, object, refusal).await);
+            }
+        };
+        let (node, node_account) = self.hapi().node();
+        let made = BreakGlassAccount {
+            person: person.name.clone(),
+            account,
+            public_key: key.view().public_key,
+            hbar: request.hbar,
+            token,
+            node: node.to_owned(),
+            node_account: hapi::account_text(node_account),
+            mirror: self.ledger().mirror().first().cloned().unwrap_or_default(),
+        };
+        let details = serde_json::json!({
+            "account": made.account,
+            "public_key": made.public_key,
+            "hbar": made.hbar,
+            "paid_by": hapi::account_text(self.hapi().operator()),
+        });
+        let tx = self.db().begin().await.map_err(StoreError::from)?;
+        let entry = Self::entry(by, action, object, OutcomeKind::Success, None, details);
+        self.commit(tx, entry, None).await?;
+        Ok(made)
     }
 }
 

@@ -12,14 +12,14 @@ use gatehouse_client::breakglass::{self, BreakGlass, DeliverError};
 use gatehouse_keys::key::{Algorithm, PublicKey};
 use gatehouse_protocol::Role;
 use gatehouse_protocol::hedera::Action as BodyAction;
-use gatehouse_protocol::pause::Breaker;
+use gatehouse_protocol::pause::{BreakGlassAccount, Breaker, NewBreakGlassAccount};
 use gatehouse_server::config::Ledger;
-use gatehouse_server::ledger::hapi;
 use gatehouse_server::testing::Backend;
-use hiero_sdk_proto::services as pb;
 
 use crate::identity::connect;
 use crate::proposals::{World, refused};
+
+const BREAK_GLASS_ACCOUNTS: &str = "/v1/pause/break-glass/accounts";
 
 #[tokio::test]
 async fn break_glass_pauses_the_ledger_with_the_server_down_and_reaches_the_audit_log_later() {
@@ -52,35 +52,77 @@ async fn break_glass_pauses_the_ledger_with_the_server_down_and_reaches_the_audi
             .expect("a public key");
 
     // Carol's own account, keyed by her ledger key and funded: break-glass needs nothing else.
-    let created = world
-        .server
-        .state
-        .ledger
-        .as_ref()
-        .expect("a ledger")
-        .hapi()
-        .run(
-            pb::transaction_body::Data::CryptoCreateAccount(pb::CryptoCreateTransactionBody {
-                key: hapi::primitive_key(&carol_public),
-                initial_balance: 10_000_000_000,
-                auto_renew_period: Some(pb::Duration { seconds: 7_776_000 }),
-                ..Default::default()
-            }),
-            "carol's break-glass account",
-        )
+    // The administrator has the server create it; nobody else may, and only for a responder.
+    let erin = &world.conns["erin"];
+    let ask = |person: &str, hbar: u32| NewBreakGlassAccount {
+        person: person.to_owned(),
+        hbar,
+    };
+    for (who, person, hbar, code, needle) in [
+        ("carol", "carol", 10, "Forbidden", "needs the admin role"),
+        (
+            "erin",
+            "bob",
+            10,
+            "BadRequest",
+            "bob is not a registered responder",
+        ),
+        ("erin", "carol", 1000, "BadRequest", "1 to 100 hbar"),
+    ] {
+        let why = refused(
+            world.conns[who]
+                .post::<_, BreakGlassAccount>(BREAK_GLASS_ACCOUNTS, &ask(person, hbar))
+                .await,
+            code,
+        );
+        assert!(why.contains(needle), "{who} for {person}: {why}");
+    }
+    let made: BreakGlassAccount = erin
+        .post(BREAK_GLASS_ACCOUNTS, &ask("carol", 10))
         .await
         .expect("the account is created");
-    let payer = hapi::account_text(&created.account_id.expect("an account id"));
+    assert_eq!(made.token, world.token);
+    assert_eq!(made.node, sim.grpc_addr.to_string());
+    assert_eq!(made.node_account, "0.0.3");
+    assert_eq!(made.mirror, sim.mirror_url());
+    assert_eq!(made.public_key, hex::encode(carol_public.as_bytes()));
+    let payer = made.account.clone();
     let config_dir = tempfile::tempdir().expect("carol's config directory");
     let files = BreakGlass::of(config_dir.path(), "carol");
     let addresses = breakglass::Ledger {
-        node: sim.grpc_addr.to_string(),
-        node_account: "0.0.3".into(),
-        mirror: sim.mirror_url(),
+        node: made.node.clone(),
+        node_account: made.node_account.clone(),
+        mirror: made.mirror.clone(),
         payer: payer.clone(),
-        token: world.token.clone(),
+        token: made.token.clone(),
+        payer_key: None,
     };
-    files.set_ledger(&addresses).expect("break-glass is set up");
+    // Set-up reads the account's key from the mirror: the key that must sign.
+    let set = files
+        .set_up(addresses.clone())
+        .await
+        .expect("break-glass is set up");
+    let recorded = set.payer_key.clone().expect("the payer's key is recorded");
+    assert!(recorded.is(&carol_public), "{recorded}");
+    assert_eq!(files.ledger().expect("the file"), set);
+    let unfunded = files
+        .set_up(breakglass::Ledger {
+            payer: "0.0.999999".into(),
+            ..addresses.clone()
+        })
+        .await
+        .expect_err("an account the mirror does not know");
+    assert!(
+        unfunded
+            .to_string()
+            .contains("the mirror cannot show account 0.0.999999"),
+        "{unfunded}"
+    );
+    assert_eq!(
+        files.ledger().expect("the file"),
+        set,
+        "a refused set-up changes nothing"
+    );
 
     // The server goes down.
     let World {
@@ -100,6 +142,24 @@ async fn break_glass_pauses_the_ledger_with_the_server_down_and_reaches_the_audi
         "{view:?}"
     );
     assert_eq!(view.payer, payer, "paid by carol's own account");
+    // Another key than the account's: refused before anything reaches the node.
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let stranger_public =
+        PublicKey::from_bytes(Algorithm::Ed25519, stranger.verifying_key().as_bytes())
+            .expect("a public key");
+    let wrong = breakglass::submit(
+        &ledger,
+        bytes.clone(),
+        &stranger_public,
+        stranger.sign(&bytes).to_bytes().to_vec(),
+        None,
+    )
+    .await
+    .expect_err("a key that is not the payer's");
+    assert!(
+        matches!(wrong, breakglass::Error::WrongKey { .. }),
+        "{wrong}"
+    );
     let signature = carol_key.sign(&bytes).to_bytes().to_vec();
     let (record, mirror_paused) = breakglass::submit(
         &ledger,
@@ -111,6 +171,7 @@ async fn break_glass_pauses_the_ledger_with_the_server_down_and_reaches_the_audi
     .await
     .expect("the ledger pauses the token");
     assert!(mirror_paused, "the mirror shows the token PAUSED");
+    assert_eq!(record.ledger_status, "SUCCESS");
     let on_mirror: serde_json::Value =
         reqwest::get(format!("{}/api/v1/tokens/{token}", sim.mirror_url()))
             .await

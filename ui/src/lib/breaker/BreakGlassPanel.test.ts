@@ -1,0 +1,134 @@
+import { render, screen, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+
+vi.mock("../../bindings", () => import("../../testing/mock-bindings"));
+
+import { commands, type BreakerBody, type BreakGlassOutcome, type BreakGlassView } from "../../bindings";
+import { failed, ok, yubikey } from "../../testing/fixtures";
+import BreakGlassPanel from "./BreakGlassPanel.svelte";
+
+const mocked = vi.mocked(commands);
+
+const setUp: BreakGlassView = {
+  setup: {
+    token: "0.0.1001",
+    node: "127.0.0.1:50211",
+    nodeAccount: "0.0.3",
+    mirror: "http://127.0.0.1:5551",
+    payer: "0.0.1042",
+    payerKey: "ED25519 aa11",
+  },
+  problem: null,
+  waiting: 0,
+};
+const body: BreakerBody = {
+  pauses: true,
+  fingerprint: "aaaa-bbbb-cccc-dddd",
+  fields: [
+    { label: "Action", value: "PAUSE TOKEN 0.0.1001" },
+    { label: "Payer", value: "0.0.1042" },
+  ],
+  expiresAt: "2099-01-01T10:03:00Z",
+  resume: null,
+};
+const outcome: BreakGlassOutcome = {
+  token: "0.0.1001",
+  transactionId: "0.0.1042@1700000000.000000001",
+  ledgerStatus: "SUCCESS",
+  mirrorPaused: true,
+  mirror: "http://127.0.0.1:5551",
+  queued: "/home/carol/.config/gatehouse/break-glass/carol/queue/x.json",
+};
+
+beforeEach(() => {
+  mocked.breakGlassStatus.mockReset();
+  mocked.breakGlassPrepare.mockReset();
+  mocked.breakGlassSign.mockReset();
+  mocked.deviceScan.mockResolvedValue(ok({ devices: [yubikey], problems: [] }));
+});
+
+describe("the break-glass panel", () => {
+  it("offers nothing for a profile without break-glass and nothing waiting", async () => {
+    mocked.breakGlassStatus.mockResolvedValue(ok({ setup: null, problem: "not set up", waiting: 0 }));
+    render(BreakGlassPanel, { profile: "bob" });
+    await vi.waitFor(() => expect(mocked.breakGlassStatus).toHaveBeenCalledWith("bob"));
+    expect(screen.queryByTestId("break-glass")).toBeNull();
+  });
+
+  it("says what to do when the set-up cannot choose the key, and offers no control", async () => {
+    mocked.breakGlassStatus.mockResolvedValue(
+      ok({ ...setUp, problem: "run gatehouse profile break-glass carol again", waiting: 2 }),
+    );
+    render(BreakGlassPanel, { profile: "carol" });
+    expect(await screen.findByTestId("break-glass-problem")).toHaveTextContent("run gatehouse profile break-glass");
+    expect(screen.queryByTestId("break-glass-hold")).toBeNull();
+    expect(screen.getByTestId("break-glass-waiting")).toHaveTextContent("2 signed break-glass records wait");
+  });
+
+  it("pauses on the ledger after the typed confirmation and the device, and says where the record waits", async () => {
+    const user = userEvent.setup();
+    mocked.breakGlassStatus.mockResolvedValue(ok(setUp));
+    mocked.breakGlassPrepare.mockResolvedValue(ok(body));
+    mocked.breakGlassSign.mockResolvedValue(
+      failed({
+        code: "device_refused",
+        message: "YubiKey 5 does not hold the key of account 0.0.1042",
+        hint: "Choose the device that holds your break-glass account's key.",
+        detail: null,
+        fingerprint: null,
+        triesLeft: null,
+      }),
+    );
+    render(BreakGlassPanel, { profile: "carol" });
+    const panel = await screen.findByTestId("break-glass");
+    expect(panel).toHaveTextContent("paid by your own account 0.0.1042");
+    await user.type(within(panel).getByTestId("break-glass-reason"), "server down");
+    within(panel).getByTestId("break-glass-hold").focus();
+    await user.keyboard("{Enter}");
+    const confirm = await screen.findByRole("dialog", { name: "Emergency pause" });
+    expect(mocked.breakGlassPrepare, "nothing is built before the confirmation").not.toHaveBeenCalled();
+    await user.type(within(confirm).getByRole("textbox"), "PAUSE{Enter}");
+    const dialog = await screen.findByTestId("breaker-sign-dialog");
+    expect(dialog).toHaveTextContent("Break-glass pause: sign");
+    expect(mocked.breakGlassPrepare).toHaveBeenCalledExactlyOnceWith("carol", "server down");
+    expect(await within(dialog).findByTestId("breaker-body")).toHaveTextContent("PAUSE TOKEN 0.0.1001");
+    await within(dialog).findByRole("radio", { checked: true });
+
+    // The wrong device: said, nothing paused, a fresh body to sign.
+    await user.type(within(dialog).getByTestId("breaker-sign-pin"), "123456{Enter}");
+    expect(await within(dialog).findByTestId("breaker-sign-error")).toHaveTextContent("does not hold the key");
+    await vi.waitFor(() => expect(mocked.breakGlassPrepare).toHaveBeenCalledTimes(2));
+    expect(screen.queryByTestId("break-glass-outcome")).toBeNull();
+
+    mocked.breakGlassSign.mockResolvedValue(ok(outcome));
+    mocked.breakGlassStatus.mockResolvedValue(ok({ ...setUp, waiting: 1 }));
+    await user.type(within(dialog).getByTestId("breaker-sign-pin"), "123456{Enter}");
+    expect(mocked.breakGlassSign).toHaveBeenLastCalledWith("carol", yubikey.id, "123456");
+    const done = await screen.findByTestId("break-glass-outcome");
+    expect(done).toHaveTextContent("The ledger paused token 0.0.1001");
+    expect(done).toHaveTextContent("The mirror shows it PAUSED.");
+    expect(done).toHaveTextContent("queue/x.json");
+    expect(screen.queryByTestId("breaker-sign-dialog")).toBeNull();
+    expect(await screen.findByTestId("break-glass-waiting")).toHaveTextContent("1 signed break-glass record waits");
+  });
+
+  it("says so when the node gave no receipt and the mirror does not show the pause", async () => {
+    const user = userEvent.setup();
+    mocked.breakGlassStatus.mockResolvedValue(ok(setUp));
+    mocked.breakGlassPrepare.mockResolvedValue(ok(body));
+    mocked.breakGlassSign.mockResolvedValue(
+      ok({ ...outcome, ledgerStatus: "UNKNOWN: no receipt within 30s", mirrorPaused: false }),
+    );
+    render(BreakGlassPanel, { profile: "carol" });
+    (await screen.findByTestId("break-glass-hold")).focus();
+    await user.keyboard("{Enter}");
+    await user.type(within(await screen.findByRole("dialog", { name: "Emergency pause" })).getByRole("textbox"), "PAUSE{Enter}");
+    const dialog = await screen.findByTestId("breaker-sign-dialog");
+    await within(dialog).findByRole("radio", { checked: true });
+    await user.type(within(dialog).getByTestId("breaker-sign-pin"), "123456{Enter}");
+    const done = await screen.findByTestId("break-glass-outcome");
+    expect(done).toHaveTextContent("The node took the pause of token 0.0.1001: UNKNOWN: no receipt within 30s");
+    expect(done).toHaveTextContent("does not show it paused yet");
+  });
+});
