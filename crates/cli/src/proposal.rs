@@ -571,10 +571,14 @@ pub async fn run_break_glass(
         );
     }
     let queued = files.enqueue(&record)?;
-    match connect(&store, &profile).await {
-        Ok(conn) => deliver_break_glass(&store, &profile, &conn).await,
-        Err(_) => say!(
-            "the server cannot be reached: the signed record waits in {} and is delivered by the next `gatehouse status` once it answers",
+    let delivered = match connect(&store, &profile).await {
+        Ok(conn) => files.deliver(&conn).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.message),
+    };
+    match delivered {
+        Ok(_) => say!("delivered to the server's audit log: the backend is paused too"),
+        Err(why) => say!(
+            "the server cannot be reached ({why}): the signed record waits in {} and is delivered by the next `gatehouse status` once it answers",
             queued.display()
         ),
     }

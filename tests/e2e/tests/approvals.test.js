@@ -14,6 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import {
+  freePorts,
   gatehouseCli,
   importProfile,
   initDeployment,
@@ -171,6 +172,10 @@ describe('an officer approves a mint in the console', () => {
           ['pause', '--profile', 'carol', '--module', MODULE, '--token', 'carol-ledger', '--key', keys.carol, '--reason', reason],
           withPin,
         );
+      app.gatehouse = (args, extra = {}) => gatehouseCli(args, { ...env, ...extra });
+      app.cliWithPin = (args) => gatehouseCli(args, withPin);
+      app.carolKey = () => keys.carol;
+      app.profilesFile = path.join(env.GATEHOUSE_CONFIG_DIR, 'profiles.json');
       app.proposePolicyAsCarol = async () =>
         proposalId(
           (await gatehouseCli(['policy', 'propose', 'mint', '--profile', 'carol', '--threshold', '2', '--eligible', 'bob', '--eligible', 'carol'], env))
@@ -470,6 +475,87 @@ describe('an officer approves a mint in the console', () => {
       const breaker = await app.breaker();
       assert.equal(breaker.tripped, true);
       assert.equal(breaker.by, 'carol');
+    });
+  });
+  describe('carol breaks the glass when her server cannot be reached', () => {
+    let carol;
+    let serverUrl;
+
+    /** Points carol's profile at `url` (a dead port plays a server that cannot be reached). */
+    async function carolServer(url) {
+      const file = JSON.parse(await readFile(app.profilesFile, 'utf8'));
+      const profile = file.profiles.find((p) => p.name === 'carol');
+      const before = profile.server_url;
+      profile.server_url = url;
+      await writeFile(app.profilesFile, JSON.stringify(file, null, 2));
+      return before;
+    }
+
+    before(
+      async () => {
+        // Resume first (the hold drill above paused): alice proposes, bob and carol approve, carol unpauses.
+        const resume = proposalId((await app.gatehouse(['resume', 'propose', '--profile', 'alice', '--reason', 'hold drill over'])).stdout);
+        await app.approve('bob', resume);
+        await app.approve('carol', resume);
+        await app.cliWithPin(['resume', 'unpause', resume, '--profile', 'carol', '--module', MODULE, '--token', 'carol-ledger', '--key', app.carolKey()]);
+        assert.equal((await app.breaker()).tripped, false, 'resumed before the break-glass drill');
+        // Erin has the server create carol's own funded account; carol sets break-glass up with what it printed.
+        const made = await app.gatehouse(['break-glass-account', '--profile', 'erin', '--for', 'carol', '--hbar', '10']);
+        const setUp = /gatehouse profile break-glass PROFILE (.*)$/m.exec(made.stdout);
+        assert.ok(setUp, `the set-up command is printed: ${made.stdout}`);
+        await app.gatehouse(['profile', 'break-glass', 'carol', ...setUp[1].trim().split(/\s+/)]);
+        const [port] = await freePorts(1);
+        serverUrl = await carolServer(`https://127.0.0.1:${port}`);
+        carol = await app.launchAs('carol');
+      },
+      { timeout: 8 * timeouts.tool + timeouts.driverReady + timeouts.session },
+    );
+
+    after(async () => {
+      await carol?.close();
+    });
+
+    it('pauses the token on the ledger from the error screen, and the record reaches the server once it answers', { timeout: timeouts.ui * 5 }, async () => {
+      const { browser } = carol;
+      await withScreenshots(browser, 'break-glass-offer', async () => {
+        await browser.$('[data-error-code="unreachable"]').waitForDisplayed({ timeoutMsg: "carol's server cannot be reached" });
+        await browser.$('[data-testid="break-glass"]').waitForDisplayed({ timeoutMsg: 'the error screen offers break-glass' });
+        await browser.$('[data-testid="break-glass-reason"]').setValue('server down drill');
+        const hold = browser.$('[data-testid="break-glass-hold"]');
+        await browser.action('pointer').move({ origin: hold }).down().pause(1800).up().perform();
+        const dialog = browser.$('[data-testid="breaker-sign-dialog"]');
+        await dialog.waitForDisplayed({ timeoutMsg: 'holding opens the signing dialog' });
+        const body = browser.$('[data-testid="breaker-body"]');
+        await body.waitForDisplayed({ timeoutMsg: 'the TokenPause, built and decoded here' });
+        assert.match(await body.getText(), /PAUSE TOKEN 0\.0\.\d+/i);
+        await chooseDevice(browser, dialog, 'carol-ledger');
+        await browser.$('[data-testid="breaker-sign-pin"]').setValue(PIN);
+      });
+      await withScreenshots(browser, 'break-glass-paused', async () => {
+        await browser.$('[data-testid="breaker-sign-submit"]').click();
+        await signedOrFailed(browser);
+        const outcome = browser.$('[data-testid="break-glass-outcome"]');
+        await outcome.waitForDisplayed({ timeoutMsg: 'the console says what the ledger did' });
+        assert.match(await outcome.getText(), /The ledger paused token 0\.0\.\d+/);
+        assert.match(await outcome.getText(), /The mirror shows it PAUSED/);
+        assert.match(await browser.$('[data-testid="break-glass-waiting"]').getText(), /1 signed break-glass record waits/);
+      });
+      const unheard = await app.breaker();
+      assert.equal(unheard.tripped, false, 'the server has not heard of it yet');
+      assert.equal(unheard.ledger_paused, true, 'but the mirror shows the token paused');
+
+      await carolServer(serverUrl);
+      await withScreenshots(browser, 'break-glass-delivered', async () => {
+        await browser.$('button=Try again').click();
+        const banner = browser.$('[data-testid="breaker-banner"]');
+        await banner.waitForDisplayed({ timeoutMsg: 'connected again, the queued record trips the breaker' });
+        assert.match(await banner.getText(), /carol tripped the emergency breaker/);
+        assert.match(await banner.getText(), /server down drill/);
+      });
+      const breaker = await app.breaker();
+      assert.equal(breaker.tripped, true);
+      assert.equal(breaker.by, 'carol');
+      assert.match(breaker.ledger_status, /break-glass/);
     });
   });
 });

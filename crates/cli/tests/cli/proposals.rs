@@ -4,6 +4,7 @@
 //! the refusals (own proposal, a server that changes a proposal after the first signature, a wrong
 //! PIN), each with its exit code.
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -105,6 +106,22 @@ fn proposal_id(out: &Output) -> String {
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("join")
+}
+
+/// Runs `f` on the blocking pool; with a card, touches it once meanwhile and checks it felt it.
+async fn on_card<T: Send + 'static>(
+    card: Option<&VirtualCard>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let touch = card.map(|c| c.touch(std::time::Duration::from_millis(200)));
+    let out = blocking(f).await;
+    if let Some(touch) = touch {
+        touch
+            .join()
+            .expect("the touch thread")
+            .expect("the card felt the touch");
+    }
+    out
 }
 
 async fn execute(db: &Db, sql: String) {
@@ -320,13 +337,11 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
             mirror.clone()
         };
         let (o, id) = (officers.clone(), mint.clone());
-        let touch = (i == 2).then(|| card.touch(std::time::Duration::from_millis(200)));
-        let out = blocking(move || o[i].approve(o[i].pin(), &id, &m)).await;
-        if let Some(touch) = touch {
-            touch
-                .join()
-                .expect("the touch thread")
-                .expect("the card felt the touch");
+        let out = on_card((i == 2).then_some(&card), move || {
+            o[i].approve(o[i].pin(), &id, &m)
+        })
+        .await;
+        if i == 2 {
             assert!(text(&out).contains("touch the YubiKey"), "{}", text(&out));
         }
         assert!(out.status.success(), "approve the mint: {}", text(&out));
@@ -468,14 +483,10 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     let change = proposal_id(&out);
     for i in [1, 2] {
         let (o, id, m) = (officers.clone(), change.clone(), mirror.clone());
-        let touch = (i == 2).then(|| card.touch(std::time::Duration::from_millis(200)));
-        let out = blocking(move || o[i].approve(o[i].pin(), &id, &m)).await;
-        if let Some(touch) = touch {
-            touch
-                .join()
-                .expect("the touch thread")
-                .expect("the card felt the touch");
-        }
+        let out = on_card((i == 2).then_some(&card), move || {
+            o[i].approve(o[i].pin(), &id, &m)
+        })
+        .await;
         assert!(out.status.success(), "approve the policy: {}", text(&out));
         for needle in [
             "UPDATE TOKEN",
@@ -497,9 +508,8 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
 
     // The emergency pause from a terminal: carol's card signs the TokenPause (PIN and touch);
     // every change is then refused (exit 20), and `status` shows the breaker.
-    let touch = card.touch(std::time::Duration::from_millis(200));
     let o = officers.clone();
-    let paused = blocking(move || {
+    let paused = on_card(Some(&card), move || {
         o[2].command(
             o[2].pin(),
             &["pause", "--reason", "drill", "--key", &o[2].key],
@@ -507,10 +517,6 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         )
     })
     .await;
-    touch
-        .join()
-        .expect("the touch thread")
-        .expect("the card felt the touch");
     assert!(paused.status.success(), "{}", text(&paused));
     for needle in [
         "PAUSE TOKEN 0.0.",
@@ -560,14 +566,10 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     assert_failure(&early, 16, "0 of the 2 approvals", "an unapproved resume");
     for i in [1, 2] {
         let (o, id, m) = (officers.clone(), resume.clone(), mirror.clone());
-        let touch = (i == 2).then(|| card.touch(std::time::Duration::from_millis(200)));
-        let out = blocking(move || o[i].approve(o[i].pin(), &id, &m)).await;
-        if let Some(touch) = touch {
-            touch
-                .join()
-                .expect("the touch thread")
-                .expect("the card felt the touch");
-        }
+        let out = on_card((i == 2).then_some(&card), move || {
+            o[i].approve(o[i].pin(), &id, &m)
+        })
+        .await;
         assert!(out.status.success(), "approve the resume: {}", text(&out));
         assert!(
             text(&out).contains("APPROVE UNPAUSING TOKEN 0.0."),
@@ -575,9 +577,8 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
             text(&out)
         );
     }
-    let touch = card.touch(std::time::Duration::from_millis(200));
     let (o, id) = (officers.clone(), resume.clone());
-    let resumed = blocking(move || {
+    let resumed = on_card(Some(&card), move || {
         o[2].command(
             o[2].pin(),
             &["resume", "unpause", &id, "--key", &o[2].key],
@@ -585,10 +586,6 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         )
     })
     .await;
-    touch
-        .join()
-        .expect("the touch thread")
-        .expect("the card felt the touch");
     assert!(resumed.status.success(), "{}", text(&resumed));
     for needle in ["UNPAUSE TOKEN 0.0.", "resumed: the token is unpaused"] {
         assert!(
@@ -605,5 +602,107 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         "{}",
         text(&status)
     );
+
+    // Break-glass: erin has the server create carol's own funded account (keyed by her card's
+    // ledger key) and carol sets it up with the command printed. With her server unreachable,
+    // her card signs a TokenPause straight to the ledger; the mirror shows it PAUSED; the signed
+    // record waits, and `gatehouse status` delivers it once the server answers: it trips there.
+    let made = blocking({
+        let erin = erin.clone();
+        move || {
+            gatehouse(
+                &erin,
+                &["break-glass-account", "--for", "carol", "--hbar", "5"],
+            )
+        }
+    })
+    .await;
+    assert!(made.status.success(), "{}", text(&made));
+    let stdout = String::from_utf8_lossy(&made.stdout).into_owned();
+    let set_up: Vec<String> = stdout
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("gatehouse profile break-glass PROFILE ")
+        })
+        .unwrap_or_else(|| panic!("the set-up command is printed: {stdout}"))
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let o = officers.clone();
+    let out = blocking(move || {
+        let mut args = vec!["profile", "break-glass", "carol"];
+        args.extend(set_up.iter().map(String::as_str));
+        o[2].run(PIN, &args)
+    })
+    .await;
+    assert!(
+        out.status.success() && text(&out).contains("signed by:   the device key ED25519"),
+        "{}",
+        text(&out)
+    );
+    let profiles = officers[2].config.join("profiles.json");
+    let reachable = std::fs::read_to_string(&profiles).expect("carol's profiles");
+    let dead = TcpListener::bind("127.0.0.1:0").expect("a port");
+    let dead_port = dead.local_addr().expect("its address").port();
+    drop(dead);
+    std::fs::write(
+        &profiles,
+        reachable.replace(
+            &format!("https://localhost:{port}"),
+            &format!("https://localhost:{dead_port}"),
+        ),
+    )
+    .expect("carol's server moves out of reach");
+    let o = officers.clone();
+    let broke = on_card(Some(&card), move || {
+        o[2].command(
+            o[2].pin(),
+            &[
+                "pause",
+                "--ledger-only",
+                "--reason",
+                "server down",
+                "--key",
+                &o[2].key,
+            ],
+            true,
+        )
+    })
+    .await;
+    assert!(broke.status.success(), "{}", text(&broke));
+    for needle in [
+        "break-glass: you sign",
+        "PAUSE TOKEN 0.0.",
+        "the ledger paused token 0.0.",
+        "shows the token PAUSED",
+        "the server cannot be reached (cannot reach the server at",
+        "the signed record waits in",
+    ] {
+        assert!(text(&broke).contains(needle), "{needle}: {}", text(&broke));
+    }
+    let breaker = server
+        .state
+        .proposals
+        .as_ref()
+        .expect("proposals")
+        .breaker()
+        .await
+        .expect("the breaker");
+    assert!(!breaker.tripped, "the server has not heard of it yet");
+    assert_eq!(breaker.ledger_paused, Some(true), "the ledger is paused");
+    std::fs::write(&profiles, &reachable).expect("carol's server is back");
+    let o = officers.clone();
+    let status = blocking(move || o[2].run(PIN, &["status"])).await;
+    for needle in [
+        "delivered 1 break-glass record(s) to the server's audit log",
+        "breaker:     TRIPPED by carol",
+    ] {
+        assert!(
+            text(&status).contains(needle),
+            "{needle}: {}",
+            text(&status)
+        );
+    }
     server.shutdown().await.expect("clean shutdown");
 }

@@ -486,9 +486,7 @@ impl Engine {
         }
         let person = {
             let mut tx = self.db().begin().await.map_err(StoreError::from)?;
-            crate::registry::store::by_name(&mut tx, &request.person)
-                .await
-                .map_err(StoreError::from)?
+            crate::registry::store::by_name(&mut tx, &request.person).await?
         };
         let Some(person) = person.filter(|p| p.roles.contains(&Role::Responder)) else {
             return Err(Error::Api(
