@@ -101,6 +101,11 @@ enum Command {
         #[arg(long, short)]
         profile: Option<String>,
     },
+    /// Key rotation (step 1 for now: what the ledger holds, and the keys staged to replace it).
+    Rotate {
+        #[command(subcommand)]
+        action: proposal::RotateAction,
+    },
     /// Create a responder's break-glass account on the ledger (administrators): keyed by their
     /// enrolled ledger key, funded from the operator. Prints the `gatehouse profile break-glass`
     /// command the responder runs.
@@ -210,6 +215,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         } => proposal::run_pause(*device, key, reason, profile).await,
         Command::Resume { action } => proposal::run_resume(action).await,
         Command::Proposal { action } => proposal::run_proposal(action).await,
+        Command::Rotate { action } => proposal::run_rotate(action).await,
         Command::BreakGlassAccount {
             person,
             hbar,

@@ -31,8 +31,34 @@ pub enum LedgerKeyAction {
         #[arg(long, short)]
         profile: Option<String>,
     },
-    /// List the enrolled ledger keys.
+    /// Stage your next ledger key for a rotation: a new key on your device, handed in with its
+    /// evidence; it takes effect only through a rotation the quorum approves.
+    Stage {
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// The new key's id (hex, as `device info` shows it; a YubiKey's slot, e.g. 9d).
+        #[arg(long)]
+        key: String,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+    /// List the enrolled ledger keys, and the keys staged for the next rotation.
     List {
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RotateAction {
+    /// Show the token's keys as the ledger holds them, with their holders named, and the keys
+    /// staged for the next rotation: what a rotation would change.
+    Show {
+        /// Mirror node to read the ledger from (default: the one pinned in the profile).
+        #[arg(long)]
+        mirror: Option<String>,
         /// Profile to use.
         #[arg(long, short)]
         profile: Option<String>,
@@ -218,60 +244,36 @@ pub async fn run_ledger_key(action: LedgerKeyAction) -> Result<(), Failure> {
             key,
             profile,
         } => {
-            let conn = connection(profile).await?;
-            let id = parse_id(&key)?;
-            let (public, evidence, label) = blocking(move || {
-                let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
-                let mut dev = device.open(&pin)?;
-                let public = dev.public_key(&id).map_err(device_failure)?;
-                let evidence = match dev.attestation(&id) {
-                    Ok(attestation) => gatehouse_keys::evidence::Evidence::Attested(attestation),
-                    Err(_) => dev.evidence(&id).map_err(device_failure)?,
-                };
-                let label = device_label(dev.info());
-                Ok((public, evidence, label))
-            })
-            .await?;
-            let algorithm = match public.algorithm() {
-                Algorithm::Ed25519 => LedgerKeyAlgorithm::Ed25519,
-                Algorithm::EcdsaSecp256k1 => LedgerKeyAlgorithm::EcdsaSecp256k1,
-                other => {
-                    return Err(failure(
-                        Exit::Usage,
-                        format!(
-                            "a {other} key cannot be a Hedera key: use an Ed25519 (or secp256k1) key"
-                        ),
-                    ));
-                }
-            };
-            let evidence = serde_json::to_value(&evidence)
-                .map_err(|e| failure(Exit::Other, format!("the evidence: {e}")))?;
-            let enrolled: LedgerKey = conn
-                .post(
-                    "/v1/ledger-keys",
-                    &LedgerKeyEnrolment {
-                        algorithm,
-                        public_key: hex::encode(public.as_bytes()),
-                        evidence,
-                        device: Some(label),
-                    },
-                )
-                .await?;
+            let enrolled = hand_in(device, &key, profile, "/v1/ledger-keys").await?;
             say!(
                 "enrolled {} ledger key {} ({} evidence) for {}",
-                match enrolled.algorithm {
-                    LedgerKeyAlgorithm::Ed25519 => "Ed25519",
-                    LedgerKeyAlgorithm::EcdsaSecp256k1 => "secp256k1",
-                },
+                algorithm_name(enrolled.algorithm),
                 enrolled.public_key,
                 enrolled.evidence,
                 enrolled.officer
             );
             Ok(())
         }
+        LedgerKeyAction::Stage {
+            device,
+            key,
+            profile,
+        } => {
+            let staged = hand_in(device, &key, profile, "/v1/ledger-keys/staged").await?;
+            say!(
+                "staged {} ledger key {} ({} evidence) for {}: it replaces your current key once a rotation the quorum approves takes effect",
+                algorithm_name(staged.algorithm),
+                staged.public_key,
+                staged.evidence,
+                staged.officer
+            );
+            Ok(())
+        }
         LedgerKeyAction::List { profile } => {
-            let keys: Vec<LedgerKey> = connection(profile).await?.get("/v1/ledger-keys").await?;
-            for k in keys {
+            let conn = connection(profile).await?;
+            let keys: Vec<LedgerKey> = conn.get("/v1/ledger-keys").await?;
+            let staged: Vec<LedgerKey> = conn.get("/v1/ledger-keys/staged").await?;
+            let show = |k: LedgerKey| {
                 say!(
                     "{:<12} {:<14} {}  {}",
                     k.officer,
@@ -279,6 +281,11 @@ pub async fn run_ledger_key(action: LedgerKeyAction) -> Result<(), Failure> {
                     k.public_key,
                     k.device.unwrap_or_default()
                 );
+            };
+            keys.into_iter().for_each(show);
+            if !staged.is_empty() {
+                say!("staged for the next rotation:");
+                staged.into_iter().for_each(show);
             }
             Ok(())
         }
@@ -461,6 +468,122 @@ pub async fn deliver_break_glass(
         },
         Err(e) => say!("the break-glass queue cannot be read: {e}"),
     }
+}
+
+/// `gatehouse rotate ...`.
+pub async fn run_rotate(action: RotateAction) -> Result<(), Failure> {
+    match action {
+        RotateAction::Show { mirror, profile } => {
+            let (store, profile) = profile::chosen(profile)?;
+            let mirror = mirror.or_else(|| profile.mirror_url.clone()).ok_or_else(|| {
+                failure(
+                    Exit::Usage,
+                    "no mirror to read the ledger from: give --mirror URL or pin one (gatehouse profile mirror)"
+                        .to_owned(),
+                )
+            })?;
+            let conn = connect(&store, &profile).await?;
+            let current = proposals::current_policy(&conn).await?;
+            let enrolled: Vec<LedgerKey> = conn.get("/v1/ledger-keys").await?;
+            let staged: Vec<LedgerKey> = conn.get("/v1/ledger-keys/staged").await?;
+            let names: std::collections::HashMap<String, String> = enrolled
+                .iter()
+                .map(|k| (k.public_key.clone(), k.officer.clone()))
+                .chain(
+                    staged
+                        .iter()
+                        .map(|k| (k.public_key.clone(), format!("{} (staged)", k.officer))),
+                )
+                .collect();
+            let keys = proposals::token_keys(&mirror, &current.token).await?;
+            let named = |key: Option<&gatehouse_protocol::hedera::KeyView>| {
+                proposals::holders_text(key, &names)
+            };
+            say!("token:       {} (read from {mirror})", keys.token);
+            say!("admin key:   {}", named(keys.admin.as_ref()));
+            say!("supply key:  {}", named(keys.supply.as_ref()));
+            say!("pause key:   {}", named(keys.pause.as_ref()));
+            say!(
+                "treasury:    {} (its key: {})",
+                keys.treasury,
+                named(keys.treasury_key.as_ref())
+            );
+            if keys.paused {
+                say!(
+                    "paused:      yes: Hedera refuses any update of a paused token; a rotation waits until the quorum unpauses it"
+                );
+            } else {
+                say!("paused:      no");
+            }
+            if staged.is_empty() {
+                say!("staged:      none (each new key holder runs gatehouse ledger-key stage)");
+            }
+            for k in staged {
+                say!(
+                    "staged:      {} {} ({} evidence)",
+                    k.officer,
+                    k.public_key,
+                    k.evidence
+                );
+            }
+            say!("the rotation proposal itself is not built yet (issue 16)");
+            Ok(())
+        }
+    }
+}
+
+fn algorithm_name(algorithm: LedgerKeyAlgorithm) -> &'static str {
+    match algorithm {
+        LedgerKeyAlgorithm::Ed25519 => "Ed25519",
+        LedgerKeyAlgorithm::EcdsaSecp256k1 => "secp256k1",
+    }
+}
+
+/// Reads key `key` on the device and the evidence that it was born there (an attestation where
+/// the device gives one), and hands them to `path`: an enrolment or a staged key.
+async fn hand_in(
+    device: DeviceArgs,
+    key: &str,
+    profile: Option<String>,
+    path: &str,
+) -> Result<LedgerKey, Failure> {
+    let conn = connection(profile).await?;
+    let id = parse_id(key)?;
+    let (public, evidence, label) = blocking(move || {
+        let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+        let mut dev = device.open(&pin)?;
+        let public = dev.public_key(&id).map_err(device_failure)?;
+        let evidence = match dev.attestation(&id) {
+            Ok(attestation) => gatehouse_keys::evidence::Evidence::Attested(attestation),
+            Err(_) => dev.evidence(&id).map_err(device_failure)?,
+        };
+        let label = device_label(dev.info());
+        Ok((public, evidence, label))
+    })
+    .await?;
+    let algorithm = match public.algorithm() {
+        Algorithm::Ed25519 => LedgerKeyAlgorithm::Ed25519,
+        Algorithm::EcdsaSecp256k1 => LedgerKeyAlgorithm::EcdsaSecp256k1,
+        other => {
+            return Err(failure(
+                Exit::Usage,
+                format!("a {other} key cannot be a Hedera key: use an Ed25519 (or secp256k1) key"),
+            ));
+        }
+    };
+    let evidence = serde_json::to_value(&evidence)
+        .map_err(|e| failure(Exit::Other, format!("the evidence: {e}")))?;
+    Ok(conn
+        .post(
+            path,
+            &LedgerKeyEnrolment {
+                algorithm,
+                public_key: hex::encode(public.as_bytes()),
+                evidence,
+                device: Some(label),
+            },
+        )
+        .await?)
 }
 
 /// `gatehouse break-glass-account --for NAME`: an administrator has the server create a

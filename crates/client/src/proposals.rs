@@ -16,6 +16,7 @@ use gatehouse_protocol::policy::{self, CurrentPolicy, PolicyDocument};
 use gatehouse_protocol::proposal::{
     ApprovalRequest, Payload, Proposal, SignedApproval, UNEXECUTABLE_PAYER,
 };
+use std::collections::HashMap;
 
 use crate::connection::{Connection, Error as ConnectionError};
 
@@ -751,9 +752,116 @@ pub async fn policy_anchor(mirror: &str, current: &CurrentPolicy) -> Result<Anch
     })
 }
 
+/// The token's keys as the ledger holds them now (step 1 of a rotation: what changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenKeys {
+    /// The token.
+    pub token: String,
+    /// Its admin key.
+    pub admin: Option<KeyView>,
+    /// Its supply key.
+    pub supply: Option<KeyView>,
+    /// Its pause key.
+    pub pause: Option<KeyView>,
+    /// The treasury account.
+    pub treasury: String,
+    /// The treasury account's key.
+    pub treasury_key: Option<KeyView>,
+    /// Whether the token is paused (Hedera refuses any update then).
+    pub paused: bool,
+}
+
+/// Reads `token`'s keys and its treasury account's key from `mirror`.
+pub async fn token_keys(mirror: &str, token: &str) -> Result<TokenKeys, ReviewError> {
+    let fail = |reason: String| ReviewError::Ledger {
+        mirror: mirror.to_owned(),
+        reason,
+    };
+    let json = mirror_json(mirror, &format!("/api/v1/tokens/{token}")).await?;
+    let key = |field: &str| {
+        KeyView::from_mirror(&json[field]).map_err(|e| fail(format!("the token's {field}: {e}")))
+    };
+    let (admin, supply, pause) = (key("admin_key")?, key("supply_key")?, key("pause_key")?);
+    let treasury = json["treasury_account_id"]
+        .as_str()
+        .ok_or_else(|| fail("the token names no treasury account".to_owned()))?
+        .to_owned();
+    let account = mirror_json(mirror, &format!("/api/v1/accounts/{treasury}")).await?;
+    let treasury_key = KeyView::from_mirror(&account["key"])
+        .map_err(|e| fail(format!("the treasury account's key: {e}")))?;
+    Ok(TokenKeys {
+        token: token.to_owned(),
+        admin,
+        supply,
+        pause,
+        treasury,
+        treasury_key,
+        paused: json["pause_status"] == "PAUSED",
+    })
+}
+
+/// A key with its holders named: `2 of alice, bob, carol`. `names` maps a primitive key (hex, as
+/// the registry lists ledger keys) to its holder; a key nobody holds shows as `unknown ed25519:…`.
+pub fn holders_text(key: Option<&KeyView>, names: &HashMap<String, String>) -> String {
+    fn one(k: &KeyView, names: &HashMap<String, String>) -> String {
+        let named = |kind: &str, key: &str| {
+            names
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| format!("unknown {kind}:{}…", key.get(..12).unwrap_or(key)))
+        };
+        match k {
+            KeyView::Ed25519 { key } => named("ed25519", key),
+            KeyView::EcdsaSecp256k1 { key } => named("secp256k1", key),
+            KeyView::Threshold { threshold, keys } => format!(
+                "{threshold} of {}",
+                keys.iter()
+                    .map(|k| one(k, names))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            KeyView::List { keys } => format!(
+                "all of {}",
+                keys.iter()
+                    .map(|k| one(k, names))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            KeyView::Other { name } => name.clone(),
+        }
+    }
+    key.map_or_else(|| "none".to_owned(), |k| one(k, names))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_named_by_their_holders() {
+        let ed = |b: u8| KeyView::Ed25519 {
+            key: hex::encode([b; 32]),
+        };
+        let names: HashMap<String, String> = [
+            (hex::encode([1; 32]), "alice".to_owned()),
+            (hex::encode([2; 32]), "bob".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let supply = KeyView::Threshold {
+            threshold: 2,
+            keys: vec![ed(1), ed(2), ed(3)],
+        };
+        assert_eq!(
+            holders_text(Some(&supply), &names),
+            "2 of alice, bob, unknown ed25519:030303030303…"
+        );
+        assert_eq!(holders_text(None, &names), "none");
+        assert_eq!(
+            holders_text(Some(&KeyView::List { keys: vec![ed(2)] }), &names),
+            "all of bob"
+        );
+    }
 
     fn mint(token: &str, items: &[&str]) -> ScheduledView {
         ScheduledView {

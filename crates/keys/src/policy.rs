@@ -87,6 +87,39 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Whether an attested key may be a ledger key (one that approves mints and key changes):
+    /// production wants the device to ask for the PIN and a touch on every signature, where the
+    /// attestation reports those policies (a device without them reports none). Development takes
+    /// any.
+    pub fn accept_ledger_key(&self, verified: &crate::attestation::Verified) -> Result<(), Error> {
+        use crate::attestation::{PinPolicy, TouchPolicy};
+        if !self.evidence_required {
+            return Ok(());
+        }
+        let mut missing = Vec::new();
+        if let Some(pin) = verified.pin_policy.filter(|p| *p != PinPolicy::Always) {
+            missing.push(format!(
+                "the PIN on every signature (the slot's PIN policy is {pin:?})"
+            ));
+        }
+        if let Some(touch) = verified.touch_policy.filter(|t| *t != TouchPolicy::Always) {
+            missing.push(format!(
+                "a touch on every signature (the slot's touch policy is {touch:?})"
+            ));
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::EvidenceRefused {
+            reason: format!(
+                "a ledger key must ask for {}; generate it again with --pin-policy always --touch-policy always",
+                missing.join(" and ")
+            ),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +183,58 @@ mod tests {
         assert!(
             Policy::development().accept(&Evidence::Software).is_ok(),
             "development does not ask for evidence"
+        );
+    }
+
+    #[test]
+    fn production_ledger_keys_ask_for_pin_and_touch_every_time() {
+        use crate::attestation::{PinPolicy, TouchPolicy, Verified};
+        let verified = |pin, touch| Verified {
+            serial: Some(1),
+            firmware: Some((5, 7, 1)),
+            pin_policy: pin,
+            touch_policy: touch,
+            form_factor: None,
+            root: "test".to_owned(),
+            root_sha256: String::new(),
+            chain_length: 2,
+        };
+        let production = Policy::production();
+        assert!(
+            production
+                .accept_ledger_key(&verified(
+                    Some(PinPolicy::Always),
+                    Some(TouchPolicy::Always)
+                ))
+                .is_ok()
+        );
+        assert!(
+            production.accept_ledger_key(&verified(None, None)).is_ok(),
+            "a device that has no such policies reports none"
+        );
+        for (pin, touch, needle) in [
+            (PinPolicy::Once, TouchPolicy::Always, "PIN policy is Once"),
+            (
+                PinPolicy::Always,
+                TouchPolicy::Cached,
+                "touch policy is Cached",
+            ),
+            (
+                PinPolicy::Never,
+                TouchPolicy::Never,
+                "PIN on every signature (the slot's PIN policy is Never) and a touch",
+            ),
+        ] {
+            let refused = production
+                .accept_ledger_key(&verified(Some(pin), Some(touch)))
+                .expect_err("refused in production");
+            assert!(refused.to_string().contains(needle), "{refused}");
+        }
+        assert!(
+            Policy::development()
+                .accept_ledger_key(&verified(Some(PinPolicy::Never), Some(TouchPolicy::Never)))
+                .is_ok(),
+            "development takes any"
         );
     }
 }

@@ -141,12 +141,36 @@ pub struct DeviceFacts {
     pub form_factor: u8,
 }
 
-/// Generates a chain under a new root named `root_name`.
+/// Generates a chain under a new root named `root_name`, attesting a new P-256 key.
 #[allow(clippy::missing_panics_doc)] // test support: generation failures are test failures
 pub fn attestation_chain(
     root_name: &str,
     with_intermediate: bool,
     facts: DeviceFacts,
+) -> AttestationChain {
+    let device_key = rcgen::KeyPair::generate().expect("a P-256 key");
+    attestation_chain_of(root_name, with_intermediate, facts, &device_key)
+}
+
+/// Generates a chain (no intermediate) under a new root named `root_name`, attesting a new
+/// Ed25519 key, as a YubiKey 5.7 does for a ledger key; the key's 32 raw bytes come with it.
+#[allow(clippy::missing_panics_doc)] // test support: generation failures are test failures
+pub fn ed25519_attestation_chain(
+    root_name: &str,
+    facts: DeviceFacts,
+) -> (AttestationChain, Vec<u8>) {
+    use rcgen::PublicKeyData as _;
+    let device_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("an Ed25519 key");
+    let chain = attestation_chain_of(root_name, false, facts, &device_key);
+    (chain, device_key.der_bytes().to_vec())
+}
+
+#[allow(clippy::missing_panics_doc)]
+fn attestation_chain_of(
+    root_name: &str,
+    with_intermediate: bool,
+    facts: DeviceFacts,
+    device_key: &rcgen::KeyPair,
 ) -> AttestationChain {
     use rcgen::{
         BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyPair,
@@ -183,7 +207,6 @@ pub fn attestation_chain(
         .signed_by(&f9_key, &f9_parent)
         .expect("f9 certificate");
     let f9_issuer = Issuer::new(f9_params, f9_key);
-    let device_key = key();
     let mut leaf = named("YubiKey PIV Attestation 9c", false);
     let serial = facts.serial.to_be_bytes();
     let oid = |last: u64| [1, 3, 6, 1, 4, 1, 41482, 3, last];
@@ -194,7 +217,7 @@ pub fn attestation_chain(
         CustomExtension::from_oid_content(&oid(9), vec![facts.form_factor]),
     ];
     let leaf = leaf
-        .signed_by(&device_key, &f9_issuer)
+        .signed_by(device_key, &f9_issuer)
         .expect("key certificate");
     AttestationChain {
         root: root.der().to_vec(),

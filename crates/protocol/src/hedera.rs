@@ -60,6 +60,16 @@ fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// A Hedera key, for display.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -122,6 +132,32 @@ impl KeyView {
                 name: "empty".to_owned(),
             },
         }
+    }
+
+    /// A key as a mirror node's REST API shows it (`{"_type": "ED25519" | "ECDSA_SECP256K1" |
+    /// "ProtobufEncoded", "key": hex}`); `Ok(None)` for JSON `null` (no key).
+    pub fn from_mirror(json: &serde_json::Value) -> Result<Option<Self>, String> {
+        use prost::Message as _;
+        if json.is_null() {
+            return Ok(None);
+        }
+        let (Some(kind), Some(key)) = (json["_type"].as_str(), json["key"].as_str()) else {
+            return Err(format!("not a key: {json}"));
+        };
+        let bytes = hex_decode(key).ok_or_else(|| format!("a {kind} key that is not hex"))?;
+        Ok(Some(match kind {
+            "ED25519" => KeyView::Ed25519 {
+                key: hex_lower(&bytes),
+            },
+            "ECDSA_SECP256K1" => KeyView::EcdsaSecp256k1 {
+                key: hex_lower(&bytes),
+            },
+            "ProtobufEncoded" => KeyView::of(
+                &pb::Key::decode(bytes.as_slice())
+                    .map_err(|e| format!("a protobuf key that does not decode: {e}"))?,
+            ),
+            other => return Err(format!("a key of unknown type {other:?}")),
+        }))
     }
 
     /// Every primitive key in it, hex.
@@ -527,6 +563,46 @@ impl ScheduleSignView {
 mod tests {
     use super::*;
     use prost::Message as _;
+
+    #[test]
+    fn keys_as_a_mirror_shows_them_are_read() {
+        let ed = |b: u8| pb::Key {
+            key: Some(pb::key::Key::Ed25519(vec![b; 32])),
+        };
+        let threshold = pb::Key {
+            key: Some(pb::key::Key::ThresholdKey(pb::ThresholdKey {
+                threshold: 2,
+                keys: Some(pb::KeyList {
+                    keys: vec![ed(1), ed(2), ed(3)],
+                }),
+            })),
+        };
+        let encoded = serde_json::json!({
+            "_type": "ProtobufEncoded",
+            "key": hex_lower(&threshold.encode_to_vec()),
+        });
+        let view = KeyView::from_mirror(&encoded)
+            .expect("decodes")
+            .expect("a key");
+        assert_eq!(view, KeyView::of(&threshold));
+        assert_eq!(view.primitives().len(), 3);
+        let single = serde_json::json!({ "_type": "ED25519", "key": hex_lower(&[9; 32]) });
+        assert_eq!(
+            KeyView::from_mirror(&single).expect("decodes"),
+            Some(KeyView::Ed25519 {
+                key: hex_lower(&[9; 32])
+            })
+        );
+        assert_eq!(KeyView::from_mirror(&serde_json::Value::Null), Ok(None));
+        for bad in [
+            serde_json::json!({ "_type": "RSA", "key": "00" }),
+            serde_json::json!({ "_type": "ED25519", "key": "abc" }),
+            serde_json::json!({ "_type": "ProtobufEncoded", "key": "ff" }),
+            serde_json::json!("not a key"),
+        ] {
+            assert!(KeyView::from_mirror(&bad).is_err(), "{bad}");
+        }
+    }
 
     fn mint_body() -> Vec<u8> {
         pb::SchedulableTransactionBody {

@@ -704,5 +704,79 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
             text(&status)
         );
     }
+
+    // Staging the next key for a rotation, even while paused (it changes nothing until a
+    // rotation the quorum approves): a key in a slot that never asks for a touch is refused under
+    // production; one made as Gatehouse makes ledger keys (PIN and touch always) is taken, attested.
+    for (slot, policy) in [("9d", "never"), ("9e", "always")] {
+        let o = officers.clone();
+        let keygen = blocking(move || {
+            o[2].command(
+                PIV_PIN,
+                &[
+                    "device",
+                    "keygen",
+                    "--algorithm",
+                    "ed25519",
+                    "--slot",
+                    slot,
+                    "--touch-policy",
+                    policy,
+                ],
+                true,
+            )
+        })
+        .await;
+        assert!(keygen.status.success(), "{}", text(&keygen));
+    }
+    let o = officers.clone();
+    let lax =
+        blocking(move || o[2].command(PIV_PIN, &["ledger-key", "stage", "--key", "9d"], true))
+            .await;
+    assert_failure(
+        &lax,
+        17,
+        "a touch on every signature (the slot's touch policy is Never)",
+        "a ledger key that never asks for a touch",
+    );
+    let o = officers.clone();
+    let staged =
+        blocking(move || o[2].command(PIV_PIN, &["ledger-key", "stage", "--key", "9e"], true))
+            .await;
+    assert!(
+        staged.status.success() && text(&staged).contains("(attested evidence) for carol"),
+        "{}",
+        text(&staged)
+    );
+    let o = officers.clone();
+    let listed = blocking(move || o[0].run(PIN, &["ledger-key", "list"])).await;
+    let listed = text(&listed);
+    let (enrolled, staged) = listed
+        .split_once("staged for the next rotation:")
+        .unwrap_or_else(|| panic!("the staged keys are listed apart: {listed}"));
+    assert_eq!(
+        enrolled.lines().filter(|l| l.starts_with("carol")).count(),
+        1,
+        "{listed}"
+    );
+    assert!(
+        staged.trim_start().starts_with("carol        attested"),
+        "{listed}"
+    );
+
+    // What a rotation would change: the ledger's keys, their holders named, and the staged key.
+    let (o, m) = (officers.clone(), mirror.clone());
+    let shown = blocking(move || o[0].run(PIN, &["rotate", "show", "--mirror", &m])).await;
+    assert!(shown.status.success(), "{}", text(&shown));
+    for needle in [
+        "admin key:   2 of alice, bob, carol\n",
+        "supply key:  2 of alice, bob, carol\n",
+        "pause key:   1 of carol\n",
+        "(its key: 2 of alice, bob, carol)",
+        "paused:      yes: Hedera refuses any update of a paused token",
+        "staged:      carol ",
+    ] {
+        assert!(text(&shown).contains(needle), "{needle}: {}", text(&shown));
+    }
     server.shutdown().await.expect("clean shutdown");
 }

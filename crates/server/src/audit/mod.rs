@@ -95,6 +95,8 @@ pub enum Action {
     AuditInvalidEntry,
     /// An officer enrolled their ledger key (or was refused).
     LedgerKeyEnrol,
+    /// An officer staged their next ledger key for a rotation (or was refused).
+    LedgerKeyStage,
     /// A proposal was created (or creating one was refused).
     ProposalCreate,
     /// An officer asked for the body to sign for an approval.
@@ -158,6 +160,7 @@ impl Action {
             Action::AuditReadPrivate => "audit.read-private",
             Action::AuditInvalidEntry => "audit.invalid-entry",
             Action::LedgerKeyEnrol => "ledger-key.enrol",
+            Action::LedgerKeyStage => "ledger-key.stage",
             Action::ProposalCreate => "proposal.create",
             Action::ProposalApprovalRequest => "proposal.approval-request",
             Action::ProposalApprove => "proposal.approve",
@@ -186,7 +189,7 @@ impl Action {
 
     /// The action named `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Self> {
-        const FIXED: [Action; 32] = [
+        const FIXED: [Action; 33] = [
             Action::IdentityRefused,
             Action::RegistryEnrol,
             Action::RegistryReplaceCertificate,
@@ -197,6 +200,7 @@ impl Action {
             Action::AuditReadPrivate,
             Action::AuditInvalidEntry,
             Action::LedgerKeyEnrol,
+            Action::LedgerKeyStage,
             Action::ProposalCreate,
             Action::ProposalApprovalRequest,
             Action::ProposalApprove,

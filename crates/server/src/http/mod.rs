@@ -158,9 +158,10 @@ async fn breaker_guard(
     next.run(request).await
 }
 
-/// Whether the breaker stops this request: every change but pausing again and resuming. Reads, and
-/// the audit search (a POST that changes nothing, which compliance needs most during an
-/// incident), pass.
+/// Whether the breaker stops this request: every change but pausing again and resuming. Reads, the
+/// audit search (a POST that changes nothing, which compliance needs most during an incident), and
+/// staging a new ledger key (it changes nothing until a rotation the quorum approves, and an
+/// incident is when officers prepare replacement keys) pass.
 fn held_by_breaker(method: &axum::http::Method, path: &str) -> bool {
     use axum::http::Method;
     let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -168,7 +169,8 @@ fn held_by_breaker(method: &axum::http::Method, path: &str) -> bool {
         || path.starts_with("/v1/pause")
         || path.starts_with("/v1/resume")
         || path == "/v1/proposals/resume"
-        || path == "/v1/audit/search")
+        || path == "/v1/audit/search"
+        || path == "/v1/ledger-keys/staged")
 }
 
 /// The proposal a `/v1/proposals/{id}/...` request acts on.
@@ -302,7 +304,7 @@ mod tests {
     use axum::http::Method;
 
     #[test]
-    fn the_breaker_holds_every_change_but_pausing_again_and_the_audit_search() {
+    fn the_breaker_holds_every_change_but_pausing_again_the_audit_search_and_staging_keys() {
         assert!(held_by_breaker(&Method::POST, "/v1/proposals/mint"));
         assert!(held_by_breaker(&Method::POST, "/v1/mint-requests"));
         assert!(held_by_breaker(&Method::POST, "/v1/audit/erase"));
@@ -313,6 +315,8 @@ mod tests {
         assert!(!held_by_breaker(&Method::POST, "/v1/audit/search"));
         assert!(!held_by_breaker(&Method::POST, "/v1/proposals/resume"));
         assert!(!held_by_breaker(&Method::POST, "/v1/resume/request"));
+        assert!(!held_by_breaker(&Method::POST, "/v1/ledger-keys/staged"));
+        assert!(held_by_breaker(&Method::POST, "/v1/ledger-keys"));
         assert!(held_by_breaker(&Method::POST, "/v1/proposals/p1/approvals"));
         assert_eq!(proposal_in("/v1/proposals/p1/approvals"), Some("p1"));
         assert_eq!(proposal_in("/v1/proposals/resume"), None);

@@ -108,6 +108,7 @@ pub fn judge(
             let verified = keys_policy
                 .accept_attested(attestation, &key.spki_der(), anchors, now)
                 .map_err(refused)?;
+            keys_policy.accept_ledger_key(&verified).map_err(refused)?;
             (
                 Judged::Attested,
                 serde_json::json!({

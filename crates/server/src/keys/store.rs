@@ -79,11 +79,80 @@ pub async fn insert(
     accepted: &Accepted,
     device: Option<&str>,
 ) -> Result<Enrolled, Error> {
-    const SQL: &str = "INSERT INTO ledger_keys (officer, algorithm, public_key, evidence, details, device, enrolled_at) \
-                       VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    insert_into(
+        tx,
+        "ledger_keys (officer, algorithm, public_key, evidence, details, device, enrolled_at)",
+        officer,
+        accepted,
+        device,
+    )
+    .await
+}
+
+/// Every key staged for the next rotation, by officer name.
+pub async fn staged(db: &Db) -> Result<Vec<Enrolled>, Error> {
+    let sql = format!("SELECT {STAGED_COLUMNS} FROM staged_keys ORDER BY officer");
+    let rows: Vec<Row> = on_pool!(db, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+    rows.into_iter().map(from_row).collect()
+}
+
+/// The key `officer` staged, read in the transaction.
+pub async fn staged_of(tx: &mut Tx, officer: &str) -> Result<Option<Enrolled>, Error> {
+    let sql = format!("SELECT {STAGED_COLUMNS} FROM staged_keys WHERE officer = $1");
+    let row: Option<Row> = on_tx!(tx, conn => {
+        sqlx::query_as(&sql).bind(officer).fetch_optional(&mut *conn).await?
+    });
+    row.map(from_row).transpose()
+}
+
+/// Whose key `public_key` (hex, as stored) is, and whether it is only staged (else enrolled).
+pub async fn holder_of(tx: &mut Tx, public_key: &str) -> Result<Option<(String, bool)>, Error> {
+    const SQL: &str = "SELECT officer, 0 FROM ledger_keys WHERE public_key = $1 \
+                       UNION ALL SELECT officer, 1 FROM staged_keys WHERE public_key = $1";
+    let found: Option<(String, i32)> = on_tx!(tx, conn => {
+        sqlx::query_as(SQL).bind(public_key).fetch_optional(&mut *conn).await?
+    });
+    Ok(found.map(|(officer, staged)| (officer, staged == 1)))
+}
+
+/// Stages `officer`'s next key, replacing the one they staged before (returned). A key someone
+/// else staged is [`Error::Duplicate`].
+pub async fn stage(
+    tx: &mut Tx,
+    officer: &str,
+    accepted: &Accepted,
+    device: Option<&str>,
+) -> Result<(Enrolled, Option<Enrolled>), Error> {
+    let before = staged_of(tx, officer).await?;
+    if before.is_some() {
+        const SQL: &str = "DELETE FROM staged_keys WHERE officer = $1";
+        on_tx!(tx, conn => sqlx::query(SQL).bind(officer).execute(&mut *conn).await?.rows_affected());
+    }
+    let staged = insert_into(
+        tx,
+        "staged_keys (officer, algorithm, public_key, evidence, details, device, staged_at)",
+        officer,
+        accepted,
+        device,
+    )
+    .await?;
+    Ok((staged, before))
+}
+
+/// The staged keys' columns, in the order [`COLUMNS`] reads enrolled ones.
+const STAGED_COLUMNS: &str = "officer, algorithm, public_key, evidence, device, staged_at";
+
+async fn insert_into(
+    tx: &mut Tx,
+    into: &str,
+    officer: &str,
+    accepted: &Accepted,
+    device: Option<&str>,
+) -> Result<Enrolled, Error> {
+    let sql = format!("INSERT INTO {into} VALUES ($1, $2, $3, $4, $5, $6, $7)");
     let enrolled_at = Utc::now();
     let result = on_tx!(tx, conn => {
-        sqlx::query(SQL)
+        sqlx::query(&sql)
             .bind(officer)
             .bind(algorithm_name(accepted.key.algorithm()))
             .bind(hex::encode(accepted.key.as_bytes()))

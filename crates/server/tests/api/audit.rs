@@ -93,6 +93,21 @@ where
     .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
+/// The audit log's `(outcome, details)` of every entry of `action` (a known action name), in order.
+pub(crate) async fn entries_of(db: &Db, action: &str) -> Vec<(String, String)> {
+    let rows: Vec<(String, Vec<u8>)> = fetch_all(
+        db,
+        &format!("SELECT outcome, leaf FROM audit_entries WHERE action = '{action}' ORDER BY idx"),
+    )
+    .await;
+    rows.into_iter()
+        .map(|(outcome, leaf)| {
+            let leaf = gatehouse_audit::leaf::Leaf::decode(&leaf).expect("a canonical leaf");
+            (outcome, leaf.details.as_str().to_owned())
+        })
+        .collect()
+}
+
 /// Runs a statement without parameters.
 pub(crate) async fn execute(db: &Db, sql: &str) {
     match db {

@@ -4,6 +4,7 @@ mod audit;
 mod breakglass;
 mod cli;
 mod identity;
+mod keys;
 mod ledger;
 mod mint_requests;
 mod pause;
