@@ -383,7 +383,11 @@ export type BreakGlassOutcome = {
 	/**  The mirror asked. */
 	mirror: string,
 	/**  Where the signed record waits for the server. */
-	queued: string,
+	queued: string | null,
+	/**  Why it could not be kept (the pause stands; the audit log will not hear of it from here). */
+	queueError: string | null,
+	/**  The signed record, to hand to the security team when it could not be kept. */
+	record: string,
 };
 
 /**  Where a profile's break-glass pause goes. */

@@ -693,7 +693,25 @@ pub async fn run_break_glass(
             ledger.mirror
         );
     }
-    let queued = files.enqueue(&record)?;
+    let queued = match files.enqueue(&record) {
+        Ok(path) => path,
+        Err(e) => {
+            // The ledger took the pause: the record must not be lost with the file.
+            say!(
+                "the signed record could not be kept ({e}); give it to your security team for the audit log:"
+            );
+            say!(
+                "{}",
+                serde_json::to_string_pretty(&record).unwrap_or_default()
+            );
+            return Err(failure(
+                Exit::Other,
+                format!(
+                    "the token is paused on the ledger, but the signed record could not be kept: {e}"
+                ),
+            ));
+        }
+    };
     let delivered = match connect(&store, &profile).await {
         Ok(conn) => files.deliver(&conn).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.message),

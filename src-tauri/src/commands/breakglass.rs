@@ -74,7 +74,11 @@ pub struct BreakGlassOutcome {
     /// The mirror asked.
     pub mirror: String,
     /// Where the signed record waits for the server.
-    pub queued: String,
+    pub queued: Option<String>,
+    /// Why it could not be kept (the pause stands; the audit log will not hear of it from here).
+    pub queue_error: Option<String>,
+    /// The signed record, to hand to the security team when it could not be kept.
+    pub record: String,
 }
 
 impl From<BreakGlassError> for IpcError {
@@ -238,7 +242,12 @@ pub async fn break_glass_sign(
     .await?;
     let (record, mirror_paused) =
         breakglass::submit(&ledger, bytes, &public_key, signature, Some(label)).await?;
-    let queued = files.enqueue(&record)?;
+    // The ledger took the pause: a record that cannot be written must not hide that.
+    let (queued, queue_error) = match files.enqueue(&record) {
+        Ok(path) => (Some(path.display().to_string()), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let record_json = serde_json::to_string_pretty(&record).unwrap_or_default();
     tracing::warn!(
         token = %ledger.token,
         transaction = %record.transaction_id,
@@ -252,6 +261,8 @@ pub async fn break_glass_sign(
         ledger_status: record.ledger_status,
         mirror_paused,
         mirror: ledger.mirror,
-        queued: queued.display().to_string(),
+        queued,
+        queue_error,
+        record: record_json,
     })
 }

@@ -39,6 +39,8 @@ const outcome: BreakGlassOutcome = {
   mirrorPaused: true,
   mirror: "http://127.0.0.1:5551",
   queued: "/home/carol/.config/gatehouse/break-glass/carol/queue/x.json",
+  queueError: null,
+  record: '{ "transaction_id": "0.0.1042@1700000000.000000001" }',
 };
 
 beforeEach(() => {
@@ -113,12 +115,18 @@ describe("the break-glass panel", () => {
     expect(await screen.findByTestId("break-glass-waiting")).toHaveTextContent("1 signed break-glass record waits");
   });
 
-  it("says so when the node gave no receipt and the mirror does not show the pause", async () => {
+  it("says so when the node gave no receipt, the mirror does not show the pause and the record could not be kept", async () => {
     const user = userEvent.setup();
     mocked.breakGlassStatus.mockResolvedValue(ok(setUp));
     mocked.breakGlassPrepare.mockResolvedValue(ok(body));
     mocked.breakGlassSign.mockResolvedValue(
-      ok({ ...outcome, ledgerStatus: "UNKNOWN: no receipt within 30s", mirrorPaused: false }),
+      ok({
+        ...outcome,
+        ledgerStatus: "UNKNOWN: no receipt within 30s",
+        mirrorPaused: false,
+        queued: null,
+        queueError: "queue: No space left on device",
+      }),
     );
     render(BreakGlassPanel, { profile: "carol" });
     (await screen.findByTestId("break-glass-hold")).focus();
@@ -130,5 +138,12 @@ describe("the break-glass panel", () => {
     const done = await screen.findByTestId("break-glass-outcome");
     expect(done).toHaveTextContent("The node took the pause of token 0.0.1001: UNKNOWN: no receipt within 30s");
     expect(done).toHaveTextContent("does not show it paused yet");
+    expect(screen.getByTestId("break-glass-unkept"), "a record that could not be kept is said, not hidden").toHaveTextContent(
+      "could not be kept (queue: No space left on device)",
+    );
+    expect(
+      screen.getByRole("button", { name: "Copy signed break-glass record" }),
+      "and offered to copy",
+    ).toBeVisible();
   });
 });
