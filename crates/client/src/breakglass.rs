@@ -403,19 +403,31 @@ pub async fn submit(
     };
     let transaction = node::transaction(bytes.clone(), vec![pair]);
     let connection = Node::new(&ledger.node).map_err(|e| Error::Ledger(e.to_string()))?;
-    // The node took it but gave no receipt in time: the pause may still execute, so it is
+    // Once the node took it, the pause may execute whatever happens to the answer: a receipt
+    // that does not come (or a connection lost while waiting) leaves the outcome unknown, so it is
     // recorded (and queued) with what is known, and the mirror decides what the responder is told.
-    let mut ledger_status = match connection.submit(&body, transaction).await {
-        Ok(_) => "SUCCESS".to_owned(),
-        Err(node::Error::NoReceipt(wait)) => format!(
-            "UNKNOWN: no receipt within {}s; the transaction may still execute",
-            wait.as_secs()
-        ),
+    // A connection lost while handing it in is as unknown: only the mirror can say then.
+    let mut ledger_status = match connection.send(&body, transaction).await {
+        Ok(id) => match connection.outcome(id).await {
+            Ok(_) => "SUCCESS".to_owned(),
+            Err(e @ (node::Error::NoReceipt(_) | node::Error::Transport(_))) => {
+                format!("UNKNOWN: {e}")
+            }
+            Err(e) => return Err(Error::Ledger(e.to_string())),
+        },
+        Err(node::Error::Transport(e)) => {
+            if !mirror_shows_paused(&ledger.mirror, &ledger.token).await {
+                return Err(Error::Ledger(format!(
+                    "the ledger node cannot be reached: {e}; the mirror does not show the token paused"
+                )));
+            }
+            format!("UNKNOWN: the node's answer was lost ({e})")
+        }
         Err(e) => return Err(Error::Ledger(e.to_string())),
     };
     let paused = mirror_shows_paused(&ledger.mirror, &ledger.token).await;
     if paused && ledger_status != "SUCCESS" {
-        ledger_status = "no receipt, but the mirror shows the token PAUSED".to_owned();
+        ledger_status = format!("{ledger_status}; the mirror shows the token PAUSED");
     }
     let record = BreakGlassRecord {
         transaction_id: body

@@ -120,6 +120,28 @@ impl Node {
         body: &pb::TransactionBody,
         transaction: pb::Transaction,
     ) -> Result<pb::TransactionReceipt, Error> {
+        let id = self.send(body, transaction).await?;
+        self.outcome(id).await
+    }
+
+    /// Waits for the receipt of transaction `id` that [`Node::send`] handed in; a status that is
+    /// not SUCCESS is [`Error::Failed`].
+    pub async fn outcome(&self, id: pb::TransactionId) -> Result<pb::TransactionReceipt, Error> {
+        let receipt = self.receipt(id).await?;
+        match Code::try_from(receipt.status) {
+            Ok(Code::Success) => Ok(receipt),
+            Ok(code) => Err(Error::Failed(code)),
+            Err(_) => Err(Error::Unexpected("an unknown receipt status".into())),
+        }
+    }
+
+    /// Hands `transaction` (whose body is `body`) to the node: its id once the node's precheck
+    /// took it. Whether it executes is the receipt's to say ([`Node::outcome`]).
+    pub async fn send(
+        &self,
+        body: &pb::TransactionBody,
+        transaction: pb::Transaction,
+    ) -> Result<pb::TransactionId, Error> {
         let data = body
             .data
             .as_ref()
@@ -178,16 +200,9 @@ impl Node {
         if precheck != Code::Ok {
             return Err(Error::Precheck(precheck));
         }
-        let id = body
-            .transaction_id
+        body.transaction_id
             .clone()
-            .ok_or_else(|| Error::Unexpected("a body without a transaction id".into()))?;
-        let receipt = self.receipt(id).await?;
-        match Code::try_from(receipt.status) {
-            Ok(Code::Success) => Ok(receipt),
-            Ok(code) => Err(Error::Failed(code)),
-            Err(_) => Err(Error::Unexpected("an unknown receipt status".into())),
-        }
+            .ok_or_else(|| Error::Unexpected("a body without a transaction id".into()))
     }
 
     /// Waits for the receipt of transaction `id` (polling while the ledger does not know it yet).

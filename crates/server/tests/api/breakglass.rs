@@ -160,6 +160,30 @@ async fn break_glass_pauses_the_ledger_with_the_server_down_and_reaches_the_audi
         matches!(wrong, breakglass::Error::WrongKey { .. }),
         "{wrong}"
     );
+    // A node that cannot be reached, and a mirror that shows no pause: said, and nothing queued
+    // (the responder reaches another node or responder).
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let unreachable = breakglass::submit(
+        &breakglass::Ledger {
+            node: format!("127.0.0.1:{dead_port}"),
+            ..ledger.clone()
+        },
+        bytes.clone(),
+        &carol_public,
+        carol_key.sign(&bytes).to_bytes().to_vec(),
+        None,
+    )
+    .await
+    .expect_err("no node answered");
+    assert!(
+        unreachable
+            .to_string()
+            .contains("the mirror does not show the token paused"),
+        "{unreachable}"
+    );
     let signature = carol_key.sign(&bytes).to_bytes().to_vec();
     let (record, mirror_paused) = breakglass::submit(
         &ledger,
