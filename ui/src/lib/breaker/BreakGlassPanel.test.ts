@@ -113,6 +113,8 @@ describe("the break-glass panel", () => {
     expect(done).toHaveTextContent("queue/x.json");
     expect(screen.queryByTestId("breaker-sign-dialog")).toBeNull();
     expect(await screen.findByTestId("break-glass-waiting")).toHaveTextContent("1 signed break-glass record waits");
+    expect(screen.queryByTestId("break-glass-hold"), "paused on the ledger: nothing more to hold").toBeNull();
+    expect(screen.getByTestId("break-glass-done")).toHaveTextContent("pausing it again would change nothing");
   });
 
   it("says so when the node gave no receipt, the mirror does not show the pause and the record could not be kept", async () => {
@@ -138,6 +140,7 @@ describe("the break-glass panel", () => {
     const done = await screen.findByTestId("break-glass-outcome");
     expect(done).toHaveTextContent("The node took the pause of token 0.0.1001: UNKNOWN: no receipt within 30s");
     expect(done).toHaveTextContent("does not show it paused yet");
+    expect(screen.getByTestId("break-glass-hold"), "not shown paused: the control stays for another try").toBeVisible();
     expect(screen.getByTestId("break-glass-unkept"), "a record that could not be kept is said, not hidden").toHaveTextContent(
       "could not be kept (queue: No space left on device)",
     );
