@@ -407,11 +407,11 @@ pub async fn submit(
     // that does not come (or a connection lost while waiting) leaves the outcome unknown, so it is
     // recorded (and queued) with what is known, and the mirror decides what the responder is told.
     // A connection lost while handing it in is as unknown: only the mirror can say then.
-    let mut ledger_status = match connection.send(&body, transaction).await {
+    let (status, mirror_seen) = match connection.send(&body, transaction).await {
         Ok(id) => match connection.outcome(id).await {
-            Ok(_) => "SUCCESS".to_owned(),
+            Ok(_) => ("SUCCESS".to_owned(), None),
             Err(e @ (node::Error::NoReceipt(_) | node::Error::Transport(_))) => {
-                format!("UNKNOWN: {e}")
+                (format!("UNKNOWN: {e}"), None)
             }
             Err(e) => return Err(Error::Ledger(e.to_string())),
         },
@@ -421,14 +421,22 @@ pub async fn submit(
                     "the ledger node cannot be reached: {e}; the mirror does not show the token paused"
                 )));
             }
-            format!("UNKNOWN: the node's answer was lost ({e})")
+            (
+                format!("UNKNOWN: the node's answer was lost ({e})"),
+                Some(true),
+            )
         }
         Err(e) => return Err(Error::Ledger(e.to_string())),
     };
-    let paused = mirror_shows_paused(&ledger.mirror, &ledger.token).await;
-    if paused && ledger_status != "SUCCESS" {
-        ledger_status = format!("{ledger_status}; the mirror shows the token PAUSED");
-    }
+    let paused = match mirror_seen {
+        Some(seen) => seen,
+        None => mirror_shows_paused(&ledger.mirror, &ledger.token).await,
+    };
+    let ledger_status = if paused && status != "SUCCESS" {
+        format!("{status}; the mirror shows the token PAUSED")
+    } else {
+        status
+    };
     let record = BreakGlassRecord {
         transaction_id: body
             .transaction_id

@@ -12,9 +12,8 @@ use serde::Serialize;
 use tauri::State;
 
 use super::breaker::BreakerBody;
-use super::device::blocking;
 use super::profile::store;
-use super::proposals::{device_label, fields, still_valid, time};
+use super::proposals::{fields, sign_on_device, still_valid, time};
 use super::{ErrorCode, IpcError};
 use crate::Console;
 
@@ -212,33 +211,24 @@ pub async fn break_glass_sign(
     )?;
     let files = files(&console, &profile)?;
     let locator = console.devices.locate(&device)?;
-    let (signed, addresses) = (bytes.clone(), ledger.clone());
-    let (public_key, signature, label) = blocking(move || {
-        let mut opened = gatehouse_keys::open(&locator, &pin)?;
-        let expected = addresses.payer_key.clone();
-        let key = opened
-            .keys()?
-            .into_iter()
-            .find(|k| expected.as_ref().is_some_and(|e| e.is(&k.public_key)))
-            .ok_or_else(|| {
-                IpcError::new(
-                    ErrorCode::DeviceRefused,
-                    format!(
-                        "{} does not hold the key of account {} ({})",
-                        opened.info(),
-                        addresses.payer,
-                        expected.map(|k| k.to_string()).unwrap_or_default()
-                    ),
-                    "Nothing was signed. Choose the device that holds your break-glass account's key.",
-                )
-            })?;
-        let signature = opened.sign(&key.id, &signed)?;
-        Ok((
-            key.public_key,
-            signature.as_bytes().to_vec(),
-            device_label(opened.info()),
-        ))
-    })
+    let expected = ledger.payer_key.clone();
+    let (payer, shown) = (ledger.payer.clone(), expected.clone());
+    let (public_key, signature, label) = sign_on_device(
+        locator,
+        pin,
+        bytes.clone(),
+        move |key| expected.as_ref().is_some_and(|e| e.is(key)),
+        move |device| {
+            IpcError::new(
+                ErrorCode::DeviceRefused,
+                format!(
+                    "{device} does not hold the key of account {payer} ({})",
+                    shown.map(|k| k.to_string()).unwrap_or_default()
+                ),
+                "Nothing was signed. Choose the device that holds your break-glass account's key.",
+            )
+        },
+    )
     .await?;
     let (record, mirror_paused) =
         breakglass::submit(&ledger, bytes, &public_key, signature, Some(label)).await?;

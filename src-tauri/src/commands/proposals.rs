@@ -645,7 +645,7 @@ pub async fn proposal_review(
 }
 
 /// The device as the approval records it: model and serial, or a token's label.
-pub(crate) fn device_label(info: &gatehouse_keys::device::Info) -> String {
+fn device_label(info: &gatehouse_keys::device::Info) -> String {
     if info.serial.is_empty() {
         info.label.clone()
     } else {
@@ -726,34 +726,59 @@ impl Signer<'_> {
                 "Enrol the key on your device first: gatehouse ledger-key enrol.",
             )
         })?;
-        blocking(move || {
-            let mut opened = gatehouse_keys::open(&locator, &pin)?;
-            let key = opened
-                .keys()?
-                .into_iter()
-                .find(|k| hedera_hex(&k.public_key) == enrolled.public_key)
-                .ok_or_else(|| {
-                    IpcError::new(
-                        ErrorCode::DeviceRefused,
-                        format!(
-                            "{} does not hold your enrolled ledger key {}",
-                            opened.info(),
-                            enrolled.public_key
-                        ),
-                        format!(
-                            "Choose the device you enrolled it from ({}).",
-                            enrolled
-                                .device
-                                .as_deref()
-                                .unwrap_or("see gatehouse ledger-key list")
-                        ),
-                    )
-                })?;
-            let signature = opened.sign(&key.id, &bytes)?;
-            Ok((signature.as_bytes().to_vec(), device_label(opened.info())))
-        })
-        .await
+        let wanted = enrolled.public_key.clone();
+        let (_, signature, label) = sign_on_device(
+            locator,
+            pin,
+            bytes,
+            move |key| hedera_hex(key) == wanted,
+            move |device| {
+                IpcError::new(
+                    ErrorCode::DeviceRefused,
+                    format!(
+                        "{device} does not hold your enrolled ledger key {}",
+                        enrolled.public_key
+                    ),
+                    format!(
+                        "Choose the device you enrolled it from ({}).",
+                        enrolled
+                            .device
+                            .as_deref()
+                            .unwrap_or("see gatehouse ledger-key list")
+                    ),
+                )
+            },
+        )
+        .await?;
+        Ok((signature, label))
     }
+}
+
+/// Opens the device at `locator` with `pin`, finds the key `wanted` picks (else the error
+/// `missing` makes of the device), and signs `bytes` with it: the key, the signature, and the
+/// device as the record names it. On the blocking pool (a PIN or a touch can take seconds).
+pub(crate) async fn sign_on_device(
+    locator: gatehouse_keys::device::Locator,
+    pin: gatehouse_keys::Pin,
+    bytes: Vec<u8>,
+    wanted: impl Fn(&gatehouse_keys::key::PublicKey) -> bool + Send + 'static,
+    missing: impl FnOnce(&gatehouse_keys::device::Info) -> IpcError + Send + 'static,
+) -> Result<(gatehouse_keys::key::PublicKey, Vec<u8>, String), IpcError> {
+    blocking(move || {
+        let mut opened = gatehouse_keys::open(&locator, &pin)?;
+        let key = opened
+            .keys()?
+            .into_iter()
+            .find(|k| wanted(&k.public_key))
+            .ok_or_else(|| missing(opened.info()))?;
+        let signature = opened.sign(&key.id, &bytes)?;
+        Ok((
+            key.public_key,
+            signature.as_bytes().to_vec(),
+            device_label(opened.info()),
+        ))
+    })
+    .await
 }
 
 /// Refuses to sign what the ledger accepts only until `expires_at` once that has passed; `again`

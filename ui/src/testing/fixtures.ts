@@ -7,6 +7,7 @@ import type {
   AuditPage,
   AuditRow,
   AuditStatus,
+  BreakGlassView,
   Connection,
   DeviceDetails,
   DeviceSummary,
@@ -293,3 +294,17 @@ export function reviewOf(detail: ProposalDetail, over: Partial<ReviewView> = {})
     ...over,
   };
 }
+
+/** A responder's profile with break-glass set up and nothing waiting for the server. */
+export const breakGlassReady: BreakGlassView = {
+  setup: {
+    token: "0.0.1001",
+    node: "127.0.0.1:50211",
+    nodeAccount: "0.0.3",
+    mirror: "http://127.0.0.1:5551",
+    payer: "0.0.1042",
+    payerKey: "ED25519 aa11",
+  },
+  problem: null,
+  waiting: 0,
+};

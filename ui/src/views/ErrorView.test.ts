@@ -7,7 +7,7 @@ vi.mock("../bindings", () => import("../testing/mock-bindings"));
 import { commands, type ErrorCode, type IpcError } from "../bindings";
 import { ERROR_TITLES } from "../lib/errors/errors";
 import { Gatehouse, gatehouseContext } from "../lib/gatehouse.svelte";
-import { FINGERPRINT, notTrusted, ok, unreachable } from "../testing/fixtures";
+import { breakGlassReady, FINGERPRINT, notTrusted, ok, unreachable } from "../testing/fixtures";
 import ErrorView from "./ErrorView.svelte";
 
 function show(error: IpcError, gatehouse = new Gatehouse()) {
@@ -89,26 +89,15 @@ describe("ErrorView", () => {
   });
 
   it("offers a responder's break-glass pause when the server cannot be reached, but not for a broken profile", async () => {
-    vi.mocked(commands.breakGlassStatus).mockResolvedValue(
-      ok({
-        setup: {
-          token: "0.0.1001",
-          node: "127.0.0.1:50211",
-          nodeAccount: "0.0.3",
-          mirror: "http://127.0.0.1:5551",
-          payer: "0.0.1042",
-          payerKey: "ED25519 aa11",
-        },
-        problem: null,
-        waiting: 0,
-      }),
-    );
+    vi.mocked(commands.breakGlassStatus).mockResolvedValue(ok(breakGlassReady));
     const { unmount } = show(unreachable);
     expect(await screen.findByTestId("break-glass-hold")).toHaveTextContent("Pause the token on the ledger");
     expect(commands.breakGlassStatus).toHaveBeenCalledWith("alice");
     unmount();
+    vi.mocked(commands.breakGlassStatus).mockClear();
     show({ ...unreachable, code: "profile_not_found" });
     await Promise.resolve();
+    expect(commands.breakGlassStatus, "the panel is not even asked for").not.toHaveBeenCalled();
     expect(screen.queryByTestId("break-glass"), "no profile, no break-glass").toBeNull();
   });
 });

@@ -44,8 +44,7 @@ async fn list(
     State(state): State<Arc<AppState>>,
     _: Caller,
 ) -> Result<Json<Vec<LedgerKey>>, Error> {
-    let keys = store::all(&state.db).await?;
-    Ok(Json(keys.iter().map(super::Enrolled::view).collect()))
+    views(store::all(&state.db).await?)
 }
 
 /// Enrols the caller's ledger key, with the device's evidence that it was born there. Once only:
@@ -108,8 +107,7 @@ async fn staged(
     State(state): State<Arc<AppState>>,
     _: Caller,
 ) -> Result<Json<Vec<LedgerKey>>, Error> {
-    let keys = store::staged(&state.db).await?;
-    Ok(Json(keys.iter().map(super::Enrolled::view).collect()))
+    views(store::staged(&state.db).await?)
 }
 
 /// Stages the caller's next ledger key for a rotation: generated on their own device, handed in
@@ -171,6 +169,10 @@ async fn stage(
         .record(tx, &staged, &accepted, &request, replaced)
         .await?;
     Ok(Json(staged.view()))
+}
+
+fn views(keys: Vec<super::Enrolled>) -> Result<Json<Vec<LedgerKey>>, Error> {
+    Ok(Json(keys.iter().map(super::Enrolled::view).collect()))
 }
 
 /// A key being handed in (enrolled or staged): who, and what the audit log calls it.

@@ -4,24 +4,13 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 
 vi.mock("../../bindings", () => import("../../testing/mock-bindings"));
 
-import { commands, type BreakerBody, type BreakGlassOutcome, type BreakGlassView } from "../../bindings";
-import { failed, ok, yubikey } from "../../testing/fixtures";
+import { commands, type BreakerBody, type BreakGlassOutcome } from "../../bindings";
+import { breakGlassReady, failed, ok, yubikey } from "../../testing/fixtures";
 import BreakGlassPanel from "./BreakGlassPanel.svelte";
 
 const mocked = vi.mocked(commands);
 
-const setUp: BreakGlassView = {
-  setup: {
-    token: "0.0.1001",
-    node: "127.0.0.1:50211",
-    nodeAccount: "0.0.3",
-    mirror: "http://127.0.0.1:5551",
-    payer: "0.0.1042",
-    payerKey: "ED25519 aa11",
-  },
-  problem: null,
-  waiting: 0,
-};
+const setUp = breakGlassReady;
 const body: BreakerBody = {
   pauses: true,
   fingerprint: "aaaa-bbbb-cccc-dddd",
