@@ -823,7 +823,17 @@ token: string;
 /**  Why it is safe, in the proposer's words. */
 reason: string; 
 /**  Who paused. */
-pausedBy: string | null };
+pausedBy: string | null } | 
+/**  Replace one of the token's keys (every holder and key is in [`ProposalDetail::rotation`]). */
+{ kind: "rotation"; 
+/**  The token. */
+token: string; 
+/**  Which key: `supply`, `pause`, ... */
+role: string; 
+/**  The key now, `2 of alice, bob, carol`. */
+now: string; 
+/**  The key after, `2 of alice (new key), bob, carol`. */
+after: string };
 
 /**  The policy a proposal would put in force. */
 export type PolicyChangeView = {
@@ -907,6 +917,11 @@ export type ProposalDetail = {
 	 */
 	policy: PolicyChangeView | null,
 	/**
+	 *  A key rotation: the key, its holders now and after, each holder's key and its evidence
+	 *  (checked against the decoded bytes: see `problem`).
+	 */
+	rotation: FieldView[] | null,
+	/**
 	 *  Why the scheduled body could not be decoded, or does not do what the server says: such a
 	 *  proposal is never signed.
 	 */
@@ -926,7 +941,12 @@ export type ProposalKind =
  *  the TokenUnpause (the ledger cannot schedule one), and the breaker closes when the mirror
  *  shows the token unpaused.
  */
-"resume";
+"resume" | 
+/**
+ *  Replace one of the token's keys (a TokenUpdate the admin key's quorum executes): new
+ *  holders, new keys from their devices, a new threshold.
+ */
+"rotation";
 
 /**  Where a proposal stands. */
 export type ProposalStatus = 

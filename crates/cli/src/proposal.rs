@@ -11,7 +11,8 @@ use gatehouse_client::proposals::{self, Review};
 use gatehouse_keys::key::Algorithm;
 use gatehouse_protocol::policy::NewRule;
 use gatehouse_protocol::proposal::{
-    LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewToken, Proposal, Reject,
+    KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewRotation, NewToken,
+    Proposal, Reject, RoleKey,
 };
 
 use crate::device::{DeviceArgs, ask_for_touch, device_failure, parse_id, pin};
@@ -63,6 +64,29 @@ pub enum RotateAction {
         #[arg(long, short)]
         profile: Option<String>,
     },
+    /// Propose a new supply key (officers): each holder's key is the one they staged (gatehouse
+    /// ledger-key stage), else the one they hold; the admin key's quorum approves it.
+    Supply(RotationArgs),
+    /// Propose a new pause key (responders' keys, usually 1 of them).
+    Pause(RotationArgs),
+    /// Propose a new admin key (not built yet: the server says so).
+    Admin(RotationArgs),
+    /// Propose a new treasury (not built yet: the server says so).
+    Treasury(RotationArgs),
+}
+
+/// Who holds the new key.
+#[derive(Debug, clap::Args)]
+pub struct RotationArgs {
+    /// Signatures the new key needs.
+    #[arg(long)]
+    threshold: u32,
+    /// A holder of the new key; repeat for each, in order.
+    #[arg(long = "holder", required = true)]
+    holders: Vec<String>,
+    /// Profile to use.
+    #[arg(long, short)]
+    profile: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -472,64 +496,106 @@ pub async fn deliver_break_glass(
 
 /// `gatehouse rotate ...`.
 pub async fn run_rotate(action: RotateAction) -> Result<(), Failure> {
-    match action {
-        RotateAction::Show { mirror, profile } => {
-            let (store, profile) = profile::chosen(profile)?;
-            let mirror = mirror.or_else(|| profile.mirror_url.clone()).ok_or_else(|| {
+    let (role, args) = match action {
+        RotateAction::Show { mirror, profile } => return rotate_show(mirror, profile).await,
+        RotateAction::Supply(args) => (KeyRole::Supply, args),
+        RotateAction::Pause(args) => (KeyRole::Pause, args),
+        RotateAction::Admin(args) => (KeyRole::Admin, args),
+        RotateAction::Treasury(args) => (KeyRole::Treasury, args),
+    };
+    let proposal: Proposal = connection(args.profile)
+        .await?
+        .post(
+            "/v1/proposals/rotation",
+            &NewRotation {
+                role,
+                threshold: args.threshold,
+                holders: args.holders,
+            },
+        )
+        .await?;
+    say!("proposed rotation {}", proposal.id);
+    if let Some(lines) = proposals::rotation_lines(&proposal.payload) {
+        print_fields(&lines);
+    }
+    say!(
+        "approvals:   {} of {}",
+        proposal.threshold,
+        proposal.eligible.join(", ")
+    );
+    say!(
+        "next: the officers run `gatehouse proposal approve {}` with their admin key; the server confirms the new key on the mirror and retires the old ones",
+        proposal.id
+    );
+    Ok(())
+}
+
+async fn rotate_show(mirror: Option<String>, profile: Option<String>) -> Result<(), Failure> {
+    let (store, profile) = profile::chosen(profile)?;
+    let mirror = mirror.or_else(|| profile.mirror_url.clone()).ok_or_else(|| {
                 failure(
                     Exit::Usage,
                     "no mirror to read the ledger from: give --mirror URL or pin one (gatehouse profile mirror)"
                         .to_owned(),
                 )
             })?;
-            let conn = connect(&store, &profile).await?;
-            let current = proposals::current_policy(&conn).await?;
-            let enrolled: Vec<LedgerKey> = conn.get("/v1/ledger-keys").await?;
-            let staged: Vec<LedgerKey> = conn.get("/v1/ledger-keys/staged").await?;
-            let names: std::collections::HashMap<String, String> = enrolled
+    let conn = connect(&store, &profile).await?;
+    let current = proposals::current_policy(&conn).await?;
+    let enrolled: Vec<LedgerKey> = conn.get("/v1/ledger-keys").await?;
+    let staged: Vec<LedgerKey> = conn.get("/v1/ledger-keys/staged").await?;
+    let names: std::collections::HashMap<String, String> = enrolled
+        .iter()
+        .map(|k| (k.public_key.clone(), k.officer.clone()))
+        .chain(
+            staged
                 .iter()
-                .map(|k| (k.public_key.clone(), k.officer.clone()))
-                .chain(
-                    staged
-                        .iter()
-                        .map(|k| (k.public_key.clone(), format!("{} (staged)", k.officer))),
-                )
-                .collect();
-            let keys = proposals::token_keys(&mirror, &current.token).await?;
-            let named = |key: Option<&gatehouse_protocol::hedera::KeyView>| {
-                proposals::holders_text(key, &names)
-            };
-            say!("token:       {} (read from {mirror})", keys.token);
-            say!("admin key:   {}", named(keys.admin.as_ref()));
-            say!("supply key:  {}", named(keys.supply.as_ref()));
-            say!("pause key:   {}", named(keys.pause.as_ref()));
-            say!(
-                "treasury:    {} (its key: {})",
-                keys.treasury,
-                named(keys.treasury_key.as_ref())
-            );
-            if keys.paused {
-                say!(
-                    "paused:      yes: Hedera refuses any update of a paused token; a rotation waits until the quorum unpauses it"
-                );
-            } else {
-                say!("paused:      no");
-            }
-            if staged.is_empty() {
-                say!("staged:      none (each new key holder runs gatehouse ledger-key stage)");
-            }
-            for k in staged {
-                say!(
-                    "staged:      {} {} ({} evidence)",
-                    k.officer,
-                    k.public_key,
-                    k.evidence
-                );
-            }
-            say!("the rotation proposal itself is not built yet (issue 16)");
-            Ok(())
-        }
+                .map(|k| (k.public_key.clone(), format!("{} (staged)", k.officer))),
+        )
+        .collect();
+    let keys = proposals::token_keys(&mirror, &current.token).await?;
+    let named =
+        |key: Option<&gatehouse_protocol::hedera::KeyView>| proposals::holders_text(key, &names);
+    say!("token:       {} (read from {mirror})", keys.token);
+    say!("admin key:   {}", named(keys.admin.as_ref()));
+    say!("supply key:  {}", named(keys.supply.as_ref()));
+    say!("pause key:   {}", named(keys.pause.as_ref()));
+    say!(
+        "treasury:    {} (its key: {})",
+        keys.treasury,
+        named(keys.treasury_key.as_ref())
+    );
+    if keys.paused {
+        say!(
+            "paused:      yes: Hedera refuses any update of a paused token; a rotation waits until the quorum unpauses it"
+        );
+    } else {
+        say!("paused:      no");
     }
+    if staged.is_empty() {
+        say!("staged:      none (each new key holder runs gatehouse ledger-key stage)");
+    }
+    for k in staged {
+        say!(
+            "staged:      {} {} ({} evidence)",
+            k.officer,
+            k.public_key,
+            k.evidence
+        );
+    }
+    let registry: Vec<RoleKey> = conn.get("/v1/token-keys").await?;
+    for k in registry {
+        say!(
+            "registry:    {} key {} (proposal {}; {})",
+            k.role.as_str(),
+            k.holders_text(),
+            k.proposal,
+            k.confirmed_at.map_or_else(
+                || "not yet seen on the mirror".to_owned(),
+                |at| format!("mirror agreed at {}", at.to_rfc3339())
+            )
+        );
+    }
+    Ok(())
 }
 
 fn algorithm_name(algorithm: LedgerKeyAlgorithm) -> &'static str {
@@ -869,9 +935,32 @@ pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
             print_review(&review);
             let key_id = parse_id(&key)?;
             let bytes = review.body_bytes.clone();
+            let wanted = review.request.public_key.clone();
             let (signature, label) = blocking(move || {
                 let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
                 let mut dev = device.open(&pin)?;
+                // After a rotation an officer holds keys in several slots: sign with the one the
+                // ledger counts for this proposal, and say which when it is another.
+                if let Some(wanted) = &wanted {
+                    let found = dev
+                        .keys()
+                        .map_err(device_failure)?
+                        .into_iter()
+                        .find(|k| k.id == key_id)
+                        .map(|k| proposals::ledger_hex(&k.public_key));
+                    if found.as_ref() != Some(wanted) {
+                        return Err(Failure {
+                            code: Exit::Device,
+                            message: format!(
+                                "key {key} on this device is {}, but this proposal needs your key {wanted}",
+                                found.as_deref().unwrap_or("not there")
+                            ),
+                            hint: Some(
+                                "give --key the slot or id of that key (gatehouse device keys lists them; gatehouse ledger-key list shows which is yours)".to_owned(),
+                            ),
+                        });
+                    }
+                }
                 ask_for_touch(dev.as_mut(), &key_id)?;
                 let signature = dev.sign(&key_id, &bytes).map_err(device_failure)?;
                 let label = device_label(dev.info());
@@ -958,6 +1047,9 @@ fn print_proposal(p: &Proposal) {
         Ok(view) => {
             print_scheduled(&view);
             print_policy_change(p, &view);
+            if let Some(lines) = proposals::rotation_lines(&p.payload) {
+                print_fields(&lines);
+            }
         }
         Err(e) => say!("scheduled:  CANNOT BE SHOWN: {e}"),
     }

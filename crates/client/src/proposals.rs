@@ -14,7 +14,8 @@ use gatehouse_protocol::hedera::{
 use gatehouse_protocol::hip412;
 use gatehouse_protocol::policy::{self, CurrentPolicy, PolicyDocument};
 use gatehouse_protocol::proposal::{
-    ApprovalRequest, Payload, Proposal, SignedApproval, UNEXECUTABLE_PAYER,
+    ApprovalRequest, KeyRole, LedgerKeyAlgorithm, Payload, Proposal, SignedApproval,
+    UNEXECUTABLE_PAYER,
 };
 use std::collections::HashMap;
 
@@ -62,6 +63,55 @@ pub struct Review {
 
 fn mismatch(what: impl Into<String>) -> ReviewError {
     ReviewError::Mismatch(what.into())
+}
+
+/// Checks that a TokenUpdate changes `field` and nothing else (`what` names the proposal kind).
+fn only_changes(action: &ScheduledAction, field: &str, what: &str) -> Result<(), ReviewError> {
+    let ScheduledAction::TokenUpdate {
+        name,
+        symbol,
+        treasury,
+        admin_key,
+        supply_key,
+        pause_key,
+        other_keys,
+        memo,
+        metadata,
+        expiry,
+        auto_renew_account,
+        auto_renew_period_secs,
+        ..
+    } = action
+    else {
+        return Err(mismatch(format!("{what} must be a TokenUpdate")));
+    };
+    let mut also = Vec::new();
+    for (changed, set) in [
+        ("name", name.is_some()),
+        ("symbol", symbol.is_some()),
+        ("treasury", treasury.is_some()),
+        ("admin key", admin_key.is_some()),
+        ("supply key", supply_key.is_some()),
+        ("pause key", pause_key.is_some()),
+        ("memo", memo.is_some()),
+        ("token metadata", metadata.is_some()),
+        ("expiry", expiry.is_some()),
+        ("auto-renew account", auto_renew_account.is_some()),
+        ("auto-renew period", auto_renew_period_secs.is_some()),
+    ] {
+        if set && changed != field {
+            also.push(changed.to_owned());
+        }
+    }
+    also.extend(other_keys.iter().map(|k| format!("{k} key")));
+    if also.is_empty() {
+        Ok(())
+    } else {
+        Err(mismatch(format!(
+            "{what} would also change the token's {}",
+            also.join(", ")
+        )))
+    }
 }
 
 /// Checks that the decoded scheduled body does what the server says the proposal does.
@@ -129,22 +179,7 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
             Payload::Policy {
                 token, document, ..
             },
-            ScheduledAction::TokenUpdate {
-                token: t,
-                memo,
-                name,
-                symbol,
-                treasury,
-                admin_key,
-                supply_key,
-                pause_key,
-                other_keys,
-                metadata,
-                expiry,
-                auto_renew_account,
-                auto_renew_period_secs,
-                ..
-            },
+            ScheduledAction::TokenUpdate { token: t, memo, .. },
         ) => {
             if token != t {
                 return Err(mismatch(format!(
@@ -160,31 +195,59 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
                     memo.as_deref().unwrap_or("unchanged")
                 )));
             }
-            let mut also = Vec::new();
-            for (what, set) in [
-                ("name", name.is_some()),
-                ("symbol", symbol.is_some()),
-                ("treasury", treasury.is_some()),
-                ("admin key", admin_key.is_some()),
-                ("supply key", supply_key.is_some()),
-                ("pause key", pause_key.is_some()),
-                ("token metadata", metadata.is_some()),
-                ("expiry", expiry.is_some()),
-                ("auto-renew account", auto_renew_account.is_some()),
-                ("auto-renew period", auto_renew_period_secs.is_some()),
-            ] {
-                if set {
-                    also.push(what.to_owned());
-                }
-            }
-            also.extend(other_keys.iter().map(|k| format!("{k} key")));
-            if !also.is_empty() {
+            only_changes(&scheduled.action, "memo", "a policy change")
+        }
+        (
+            Payload::Rotation {
+                token,
+                role,
+                threshold,
+                holders,
+                ..
+            },
+            ScheduledAction::TokenUpdate {
+                token: t,
+                supply_key,
+                pause_key,
+                ..
+            },
+        ) => {
+            if token != t {
                 return Err(mismatch(format!(
-                    "a policy change would also change the token's {}",
-                    also.join(", ")
+                    "the server says token {token}, the bytes update token {t}"
                 )));
             }
-            Ok(())
+            let (set, what) = match role {
+                KeyRole::Supply => (supply_key, "supply key"),
+                KeyRole::Pause => (pause_key, "pause key"),
+                other => {
+                    return Err(mismatch(format!(
+                        "this console checks rotations of the supply and pause keys, not the {} key",
+                        other.as_str()
+                    )));
+                }
+            };
+            let claimed = KeyView::Threshold {
+                threshold: *threshold,
+                keys: holders
+                    .iter()
+                    .map(|h| match h.algorithm {
+                        LedgerKeyAlgorithm::Ed25519 => KeyView::Ed25519 {
+                            key: h.public_key.clone(),
+                        },
+                        LedgerKeyAlgorithm::EcdsaSecp256k1 => KeyView::EcdsaSecp256k1 {
+                            key: h.public_key.clone(),
+                        },
+                    })
+                    .collect(),
+            };
+            if set.as_ref() != Some(&claimed) {
+                return Err(mismatch(format!(
+                    "the {what} in the bytes ({}) is not {threshold} of the holders' keys the server lists",
+                    key_text(set.as_ref())
+                )));
+            }
+            only_changes(&scheduled.action, what, "a key rotation")
         }
         (Payload::Resume { token, .. }, ScheduledAction::TokenUnpause { token: t }) => {
             if token != t {
@@ -666,6 +729,67 @@ pub fn policy_change(payload: &Payload, scheduled: &ScheduledView) -> Option<Pol
         committed,
         replaces: *replaces,
     })
+}
+
+/// A public key as the server and the ledger show it: Ed25519 raw, secp256k1 compressed, hex.
+pub fn ledger_hex(key: &gatehouse_keys::key::PublicKey) -> String {
+    match key.algorithm() {
+        gatehouse_keys::key::Algorithm::EcdsaSecp256k1 => {
+            hex::encode(key.compressed().unwrap_or_default())
+        }
+        _ => hex::encode(key.as_bytes()),
+    }
+}
+
+/// What a key rotation changes, in words: the key, its holders now and after, and each new
+/// holder's key with its evidence. `None` for any other kind of proposal.
+pub fn rotation_lines(payload: &Payload) -> Option<Vec<Field>> {
+    let Payload::Rotation {
+        role,
+        threshold,
+        holders,
+        before,
+        ..
+    } = payload
+    else {
+        return None;
+    };
+    let after: Vec<String> = holders
+        .iter()
+        .map(|h| {
+            if h.staged {
+                format!("{} (new key)", h.officer)
+            } else {
+                h.officer.clone()
+            }
+        })
+        .collect();
+    let mut lines = vec![
+        field("Key", format!("{} key", role.as_str())),
+        field("Now", before.holders_text()),
+        field("After", format!("{threshold} of {}", after.join(", "))),
+    ];
+    for h in holders {
+        let kept = before
+            .members
+            .iter()
+            .any(|m| m.officer == h.officer && m.public_key == h.public_key);
+        let what = match (h.staged, kept) {
+            (true, _) => format!("new key {} ({} evidence)", h.public_key, h.evidence),
+            (false, true) => format!("keeps {}", h.public_key),
+            (false, false) => format!("joins with {} ({} evidence)", h.public_key, h.evidence),
+        };
+        lines.push(field(&h.officer, what));
+    }
+    for m in &before.members {
+        if !holders.iter().any(|h| h.officer == m.officer) {
+            lines.push(field(
+                &m.officer,
+                format!("leaves this key ({} no longer counts)", m.public_key),
+            ));
+        }
+    }
+    Some(lines)
 }
 
 /// Each rule in words, `mint: 3 of alice, bob, carol`.

@@ -29,6 +29,9 @@ pub enum ProposalKind {
     /// the TokenUnpause (the ledger cannot schedule one), and the breaker closes when the mirror
     /// shows the token unpaused.
     Resume,
+    /// Replace one of the token's keys (a TokenUpdate the admin key's quorum executes): new
+    /// holders, new keys from their devices, a new threshold.
+    Rotation,
 }
 
 impl ProposalKind {
@@ -39,6 +42,7 @@ impl ProposalKind {
             ProposalKind::Mint => "mint",
             ProposalKind::Policy => "policy",
             ProposalKind::Resume => "resume",
+            ProposalKind::Rotation => "rotation",
         }
     }
 
@@ -49,6 +53,7 @@ impl ProposalKind {
             ProposalKind::Mint,
             ProposalKind::Policy,
             ProposalKind::Resume,
+            ProposalKind::Rotation,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
@@ -169,6 +174,135 @@ pub enum Payload {
         /// When.
         paused_at: Option<DateTime<Utc>>,
     },
+    /// Replace one of the token's keys: the scheduled TokenUpdate sets `role`'s key to
+    /// `threshold` of `holders`' keys, in this order, and changes nothing else.
+    Rotation {
+        /// The token.
+        token: String,
+        /// Which key.
+        role: KeyRole,
+        /// Signatures the new key needs.
+        threshold: u32,
+        /// Who holds the new key, and with which key.
+        holders: Vec<RotationHolder>,
+        /// The key it replaces, as the registry holds it.
+        before: RoleKey,
+    },
+}
+
+/// One of the token's keys, by what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[non_exhaustive]
+pub enum KeyRole {
+    /// Changes the token (and any of its keys, HIP-540).
+    Admin,
+    /// Mints.
+    Supply,
+    /// Pauses and unpauses.
+    Pause,
+    /// Controls the treasury account that holds what is minted.
+    Treasury,
+}
+
+impl KeyRole {
+    /// Every role, in the order they are shown.
+    pub const ALL: [KeyRole; 4] = [
+        KeyRole::Admin,
+        KeyRole::Supply,
+        KeyRole::Pause,
+        KeyRole::Treasury,
+    ];
+
+    /// The name stored, shown and used in the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRole::Admin => "admin",
+            KeyRole::Supply => "supply",
+            KeyRole::Pause => "pause",
+            KeyRole::Treasury => "treasury",
+        }
+    }
+
+    /// The role named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// One holder of a token key: the person and the public key of theirs it contains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct KeyMember {
+    /// The officer or responder.
+    pub officer: String,
+    /// Their public key in it, hex (as `/v1/ledger-keys` lists it).
+    pub public_key: String,
+}
+
+/// `GET /v1/token-keys`: one of the token's keys as the registry holds it (the mirror has the
+/// ledger's copy; the server compares them after every rotation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RoleKey {
+    /// Which key.
+    pub role: KeyRole,
+    /// Signatures it needs.
+    pub threshold: u32,
+    /// Who holds it, in the key's order.
+    pub members: Vec<KeyMember>,
+    /// The key as the ledger holds it: its protobuf encoding, hex.
+    pub protobuf: String,
+    /// The proposal that set it (the token's creation, or a rotation).
+    pub proposal: String,
+    /// When the ledger took it.
+    pub applied_at: DateTime<Utc>,
+    /// When the mirror was seen showing it; `None` until then.
+    pub confirmed_at: Option<DateTime<Utc>>,
+}
+
+impl RoleKey {
+    /// `2 of alice, bob, carol`.
+    pub fn holders_text(&self) -> String {
+        let names: Vec<&str> = self.members.iter().map(|m| m.officer.as_str()).collect();
+        format!("{} of {}", self.threshold, names.join(", "))
+    }
+}
+
+/// One holder of a proposed key, with the key and how its origin was judged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RotationHolder {
+    /// The officer or responder.
+    pub officer: String,
+    /// The key, hex.
+    pub public_key: String,
+    /// Its algorithm.
+    pub algorithm: LedgerKeyAlgorithm,
+    /// `attested`, `self-reported` or `software`, as the server judged it.
+    pub evidence: String,
+    /// Whether it is a new key the holder staged for this rotation (else one they hold already).
+    pub staged: bool,
+}
+
+/// `POST /v1/proposals/rotation`: which key to replace, and by whom it is held next. Each holder's
+/// new key is the one they staged (`gatehouse ledger-key stage`); a holder with none keeps the key
+/// they hold already.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NewRotation {
+    /// Which key (`supply` and `pause` today).
+    pub role: KeyRole,
+    /// Signatures the new key needs.
+    pub threshold: u32,
+    /// Who holds it (officers for supply, responders for pause), each once.
+    pub holders: Vec<String>,
 }
 
 /// The payer of an officer's approval body for a resume: account `0.0.0` does not exist, so the
@@ -388,6 +522,11 @@ pub struct ApprovalRequest {
     pub body: String,
     /// The ledger refuses the transaction after this (its valid start plus valid duration).
     pub expires_at: DateTime<Utc>,
+    /// The public key (hex, as `/v1/ledger-keys` lists it) the server checks the signature
+    /// against: the caller's key in the token key the proposal needs. After a rotation an officer
+    /// may hold a new key in one role and the old one in another, so sign with this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 /// `POST /v1/proposals/{id}/approvals`: the device's signature over an approval request's body.

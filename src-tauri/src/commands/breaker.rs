@@ -207,6 +207,7 @@ pub async fn breaker_sign(
         connection: &connection,
         me: &me,
         device: &device,
+        wanted: None,
     };
     let (signature, label) = signer
         .sign(

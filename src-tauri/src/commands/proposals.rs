@@ -73,6 +73,17 @@ pub enum PayloadSummary {
         #[serde(rename = "pausedBy")]
         paused_by: Option<String>,
     },
+    /// Replace one of the token's keys (every holder and key is in [`ProposalDetail::rotation`]).
+    Rotation {
+        /// The token.
+        token: String,
+        /// Which key: `supply`, `pause`, ...
+        role: String,
+        /// The key now, `2 of alice, bob, carol`.
+        now: String,
+        /// The key after, `2 of alice (new key), bob, carol`.
+        after: String,
+    },
 }
 
 /// One approval.
@@ -202,6 +213,29 @@ impl ProposalSummary {
                 token: token.clone(),
                 reason: reason.clone(),
                 paused_by: paused_by.clone(),
+            },
+            Payload::Rotation {
+                token,
+                role,
+                threshold,
+                holders,
+                before,
+            } => PayloadSummary::Rotation {
+                token: token.clone(),
+                role: role.as_str().to_owned(),
+                now: before.holders_text(),
+                after: format!(
+                    "{threshold} of {}",
+                    holders
+                        .iter()
+                        .map(|h| if h.staged {
+                            format!("{} (new key)", h.officer)
+                        } else {
+                            h.officer.clone()
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             },
             // A kind this console does not know is shown by what its bytes decode to.
             _ => PayloadSummary::Mint {
@@ -366,6 +400,9 @@ pub struct ProposalDetail {
     /// A policy change: the policy it would put in force, read here from the document its
     /// bytes commit to.
     pub policy: Option<PolicyChangeView>,
+    /// A key rotation: the key, its holders now and after, each holder's key and its evidence
+    /// (checked against the decoded bytes: see `problem`).
+    pub rotation: Option<Vec<FieldView>>,
     /// Why the scheduled body could not be decoded, or does not do what the server says: such a
     /// proposal is never signed.
     pub problem: Option<String>,
@@ -434,6 +471,7 @@ fn detail(
                 scheduled: fields(proposals::scheduled_fields(&view)),
                 items: items(p, &view),
                 policy: policy_view(p, &view, current),
+                rotation: proposals::rotation_lines(&p.payload).map(fields),
                 problem,
             }
         }
@@ -443,6 +481,7 @@ fn detail(
             scheduled: Vec::new(),
             items: Vec::new(),
             policy: None,
+            rotation: None,
             problem: Some(format!("cannot be shown, so it is never signed: {problem}")),
         },
     }
@@ -682,6 +721,7 @@ pub async fn proposal_approve(
         connection: &connection,
         me: &me,
         device: &device,
+        wanted: review.request.public_key.clone(),
     };
     let (signature, label) = signer
         .sign(
@@ -695,12 +735,14 @@ pub async fn proposal_approve(
     Ok(ProposalSummary::new(&proposal, &me))
 }
 
-/// Who signs, where: `me`'s enrolled ledger key on `device` (an id from the last scan).
+/// Who signs, where: `me`'s ledger key on `device` (an id from the last scan): the key the server
+/// named (`wanted`, hex) when it did, else any of `me`'s keys in use.
 pub(crate) struct Signer<'a> {
     pub console: &'a Console,
     pub connection: &'a gatehouse_client::Connection,
     pub me: &'a str,
     pub device: &'a str,
+    pub wanted: Option<String>,
 }
 
 impl Signer<'_> {
@@ -719,30 +761,35 @@ impl Signer<'_> {
             (self.console, self.connection, self.me, self.device);
         let locator = console.devices.locate(device)?;
         let keys: Vec<LedgerKey> = connection.get("/v1/ledger-keys").await?;
-        let enrolled = keys.into_iter().find(|k| k.officer == me).ok_or_else(|| {
-            IpcError::new(
+        let mine: Vec<LedgerKey> = keys
+            .into_iter()
+            .filter(|k| k.officer == me)
+            .filter(|k| self.wanted.as_ref().is_none_or(|w| *w == k.public_key))
+            .collect();
+        if mine.is_empty() {
+            return Err(IpcError::new(
                 ErrorCode::DeviceRefused,
-                format!("{me} has no enrolled ledger key"),
-                "Enrol the key on your device first: gatehouse ledger-key enrol.",
-            )
-        })?;
-        let wanted = enrolled.public_key.clone();
+                match &self.wanted {
+                    Some(w) => format!("{me} holds no ledger key {w} in use"),
+                    None => format!("{me} has no enrolled ledger key"),
+                },
+                "Enrol the key on your device first (gatehouse ledger-key enrol), or ask an administrator which key the token holds for you (gatehouse rotate show).",
+            ));
+        }
+        let wanted: Vec<String> = mine.iter().map(|k| k.public_key.clone()).collect();
         let (_, signature, label) = sign_on_device(
             locator,
             pin,
             bytes,
-            move |key| hedera_hex(key) == wanted,
+            move |key| wanted.contains(&hedera_hex(key)),
             move |device| {
+                let key = &mine[0];
                 IpcError::new(
                     ErrorCode::DeviceRefused,
+                    format!("{device} does not hold your ledger key {}", key.public_key),
                     format!(
-                        "{device} does not hold your enrolled ledger key {}",
-                        enrolled.public_key
-                    ),
-                    format!(
-                        "Choose the device you enrolled it from ({}).",
-                        enrolled
-                            .device
+                        "Choose the device that key is on ({}).",
+                        key.device
                             .as_deref()
                             .unwrap_or("see gatehouse ledger-key list")
                     ),

@@ -210,6 +210,9 @@ pub fn announcement(p: &Proposal) -> (String, String) {
             format!("mint {n} NFT{} of {token}", if n == 1 { "" } else { "s" })
         }
         Payload::TokenCreate { name, symbol, .. } => format!("create the token {name} ({symbol})"),
+        Payload::Rotation { token, role, .. } => {
+            format!("rotate the {} key of {token}", role.as_str())
+        }
         _ => format!("do something this console does not know ({:?})", p.kind),
     };
     (

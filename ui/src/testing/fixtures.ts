@@ -272,6 +272,7 @@ export function detailOf(proposal: ProposalSummary, over: Partial<ProposalDetail
       },
     ],
     policy: null,
+    rotation: null,
     problem: null,
     ...over,
   };

@@ -97,6 +97,11 @@ pub enum Action {
     LedgerKeyEnrol,
     /// An officer staged their next ledger key for a rotation (or was refused).
     LedgerKeyStage,
+    /// A rotation took effect: the registry's token key changed, staged keys went into use, keys
+    /// no token key contains were retired.
+    LedgerKeyRotate,
+    /// The mirror was seen showing a token key as the registry holds it.
+    LedgerKeyConfirm,
     /// A proposal was created (or creating one was refused).
     ProposalCreate,
     /// An officer asked for the body to sign for an approval.
@@ -117,6 +122,8 @@ pub enum Action {
     LedgerMintVolume,
     /// The token's memo on the ledger anchors another policy than the one in force.
     LedgerPolicyMismatch,
+    /// The mirror shows one of the token's keys as another key than the registry holds.
+    LedgerKeyMismatch,
     /// A responder asked for the TokenPause body to sign.
     BreakerPauseRequest,
     /// A responder's signed pause tripped the breaker (or found it tripped).
@@ -161,6 +168,8 @@ impl Action {
             Action::AuditInvalidEntry => "audit.invalid-entry",
             Action::LedgerKeyEnrol => "ledger-key.enrol",
             Action::LedgerKeyStage => "ledger-key.stage",
+            Action::LedgerKeyRotate => "ledger-key.rotate",
+            Action::LedgerKeyConfirm => "ledger-key.confirm",
             Action::ProposalCreate => "proposal.create",
             Action::ProposalApprovalRequest => "proposal.approval-request",
             Action::ProposalApprove => "proposal.approve",
@@ -171,6 +180,7 @@ impl Action {
             Action::LedgerUnexplainedMint => "ledger.unexplained-mint",
             Action::LedgerMintVolume => "ledger.mint-volume",
             Action::LedgerPolicyMismatch => "ledger.policy-mismatch",
+            Action::LedgerKeyMismatch => "ledger.key-mismatch",
             Action::BreakerPauseRequest => "breaker.pause-request",
             Action::BreakerPause => "breaker.pause",
             Action::BreakerLedgerPause => "breaker.ledger-pause",
@@ -189,7 +199,7 @@ impl Action {
 
     /// The action named `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Self> {
-        const FIXED: [Action; 33] = [
+        const FIXED: [Action; 36] = [
             Action::IdentityRefused,
             Action::RegistryEnrol,
             Action::RegistryReplaceCertificate,
@@ -201,6 +211,8 @@ impl Action {
             Action::AuditInvalidEntry,
             Action::LedgerKeyEnrol,
             Action::LedgerKeyStage,
+            Action::LedgerKeyRotate,
+            Action::LedgerKeyConfirm,
             Action::ProposalCreate,
             Action::ProposalApprovalRequest,
             Action::ProposalApprove,
@@ -211,6 +223,7 @@ impl Action {
             Action::LedgerUnexplainedMint,
             Action::LedgerMintVolume,
             Action::LedgerPolicyMismatch,
+            Action::LedgerKeyMismatch,
             Action::BreakerPauseRequest,
             Action::BreakerPause,
             Action::BreakerLedgerPause,

@@ -158,10 +158,11 @@ async fn breaker_guard(
     next.run(request).await
 }
 
-/// Whether the breaker stops this request: every change but pausing again and resuming. Reads, the
-/// audit search (a POST that changes nothing, which compliance needs most during an incident), and
-/// staging a new ledger key (it changes nothing until a rotation the quorum approves, and an
-/// incident is when officers prepare replacement keys) pass.
+/// Whether the breaker stops this request: every change but pausing again, resuming and rotating
+/// keys (a compromised key is replaced while the backend stays stopped). Reads, the audit search
+/// (a POST that changes nothing, which compliance needs most during an incident), and staging a
+/// new ledger key (it changes nothing until a rotation the quorum approves, and an incident is
+/// when officers prepare replacement keys) pass.
 fn held_by_breaker(method: &axum::http::Method, path: &str) -> bool {
     use axum::http::Method;
     let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -169,6 +170,7 @@ fn held_by_breaker(method: &axum::http::Method, path: &str) -> bool {
         || path.starts_with("/v1/pause")
         || path.starts_with("/v1/resume")
         || path == "/v1/proposals/resume"
+        || path == "/v1/proposals/rotation"
         || path == "/v1/audit/search"
         || path == "/v1/ledger-keys/staged")
 }
@@ -181,14 +183,18 @@ fn proposal_in(path: &str) -> Option<&str> {
 }
 
 /// Whether a request the breaker holds acts on a resume proposal (approving, rejecting or
-/// cancelling it), which is what a tripped breaker waits for.
+/// cancelling it), which is what a tripped breaker waits for, or on a key rotation.
 async fn resuming(state: &AppState, path: &str) -> bool {
     let Some(id) = proposal_in(path) else {
         return false;
     };
     matches!(
         crate::proposals::store::get(&state.db, id).await,
-        Ok(Some(p)) if p.kind == gatehouse_protocol::proposal::ProposalKind::Resume
+        Ok(Some(p)) if matches!(
+            p.kind,
+            gatehouse_protocol::proposal::ProposalKind::Resume
+                | gatehouse_protocol::proposal::ProposalKind::Rotation
+        )
     )
 }
 
@@ -314,6 +320,7 @@ mod tests {
         assert!(!held_by_breaker(&Method::POST, "/v1/pause/request"));
         assert!(!held_by_breaker(&Method::POST, "/v1/audit/search"));
         assert!(!held_by_breaker(&Method::POST, "/v1/proposals/resume"));
+        assert!(!held_by_breaker(&Method::POST, "/v1/proposals/rotation"));
         assert!(!held_by_breaker(&Method::POST, "/v1/resume/request"));
         assert!(!held_by_breaker(&Method::POST, "/v1/ledger-keys/staged"));
         assert!(held_by_breaker(&Method::POST, "/v1/ledger-keys"));

@@ -155,6 +155,31 @@ async fn stage(
             format!("this key is {whose}"),
         ));
     }
+    // A staged key an open rotation names is what the ledger will hold once it executes: it
+    // cannot be swapped under the officers approving it.
+    if let Some(current) = store::staged_of(&mut tx, &caller.officer.name).await? {
+        let shown = current.view().public_key;
+        let open = crate::proposals::store::list(
+            &state.db,
+            Some(gatehouse_protocol::proposal::ProposalStatus::Open),
+            1000,
+        )
+        .await?;
+        let naming = open.iter().find(|p| {
+            matches!(&p.payload, gatehouse_protocol::proposal::Payload::Rotation { holders, .. }
+                if holders.iter().any(|h| h.staged && h.public_key == shown))
+        });
+        if let Some(p) = naming {
+            drop(tx);
+            return Err(Error::Api(
+                ErrorCode::Conflict,
+                format!(
+                    "your staged key is in open rotation {}: it cannot be replaced while officers approve it; cancel the rotation first (gatehouse proposal cancel {})",
+                    p.id, p.id
+                ),
+            ));
+        }
+    }
     let (staged, replaced) = store::stage(
         &mut tx,
         &caller.officer.name,

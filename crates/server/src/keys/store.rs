@@ -47,32 +47,81 @@ fn from_row(
     })
 }
 
-/// Every enrolled key, by officer name.
+/// The key as stored: hex of its bytes as the key type holds them.
+pub fn stored_hex(key: &PublicKey) -> String {
+    hex::encode(key.as_bytes())
+}
+
+/// Every key in use (not retired), by officer name, oldest first.
 pub async fn all(db: &Db) -> Result<Vec<Enrolled>, Error> {
-    let sql = format!("SELECT {COLUMNS} FROM ledger_keys ORDER BY officer");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM ledger_keys WHERE retired_at IS NULL ORDER BY officer, enrolled_at"
+    );
     let rows: Vec<Row> = on_pool!(db, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
     rows.into_iter().map(from_row).collect()
 }
 
-/// The key of `officer`.
+/// The newest key of `officer` in use: the one they enrolled, or the last a rotation gave them.
 pub async fn of_officer(db: &Db, officer: &str) -> Result<Option<Enrolled>, Error> {
-    let sql = format!("SELECT {COLUMNS} FROM ledger_keys WHERE officer = $1");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM ledger_keys WHERE officer = $1 AND retired_at IS NULL ORDER BY enrolled_at DESC LIMIT 1"
+    );
     let row: Option<Row> =
         on_pool!(db, pool => sqlx::query_as(&sql).bind(officer).fetch_optional(pool).await?);
     row.map(from_row).transpose()
 }
 
-/// The key of `officer`, read in the transaction.
+/// [`of_officer`], read in the transaction.
 pub async fn of(tx: &mut Tx, officer: &str) -> Result<Option<Enrolled>, Error> {
-    let sql = format!("SELECT {COLUMNS} FROM ledger_keys WHERE officer = $1");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM ledger_keys WHERE officer = $1 AND retired_at IS NULL ORDER BY enrolled_at DESC LIMIT 1"
+    );
     let row: Option<Row> = on_tx!(tx, conn => {
         sqlx::query_as(&sql).bind(officer).fetch_optional(&mut *conn).await?
     });
     row.map(from_row).transpose()
 }
 
-/// Records `officer`'s key; a second key for the officer, or one key for two officers, is
-/// [`Error::Duplicate`].
+/// Moves `officer`'s staged key `public_key` (stored hex) into use: a rotation that names it
+/// executed. Returns it; `None` when it is not staged (any more).
+pub async fn activate_staged(
+    tx: &mut Tx,
+    officer: &str,
+    public_key: &str,
+) -> Result<Option<Enrolled>, Error> {
+    let Some(staged) = staged_of(tx, officer).await? else {
+        return Ok(None);
+    };
+    if stored_hex(&staged.key) != public_key {
+        return Ok(None);
+    }
+    const MOVE: &str = "INSERT INTO ledger_keys \
+        (public_key, officer, algorithm, evidence, details, device, enrolled_at) \
+        SELECT public_key, officer, algorithm, evidence, details, device, $2 FROM staged_keys \
+        WHERE officer = $1";
+    const DELETE: &str = "DELETE FROM staged_keys WHERE officer = $1";
+    let now = Utc::now();
+    on_tx!(tx, conn => {
+        sqlx::query(MOVE).bind(officer).bind(now).execute(&mut *conn).await?;
+        sqlx::query(DELETE).bind(officer).execute(&mut *conn).await?;
+    });
+    Ok(Some(Enrolled {
+        enrolled_at: now,
+        ..staged
+    }))
+}
+
+/// Retires the key `public_key` (stored hex): no token key contains it any more.
+pub async fn retire(tx: &mut Tx, public_key: &str) -> Result<bool, Error> {
+    const SQL: &str =
+        "UPDATE ledger_keys SET retired_at = $2 WHERE public_key = $1 AND retired_at IS NULL";
+    let changed = on_tx!(tx, conn => {
+        sqlx::query(SQL).bind(public_key).bind(Utc::now()).execute(&mut *conn).await?.rows_affected()
+    });
+    Ok(changed == 1)
+}
+
+/// Records `officer`'s key; a key recorded before (for anyone) is [`Error::Duplicate`].
 pub async fn insert(
     tx: &mut Tx,
     officer: &str,

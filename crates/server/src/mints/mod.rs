@@ -186,6 +186,7 @@ impl Reconciler {
         }
         raised += usize::from(self.policy_anchor(&token).await?);
         raised += self.unpauses(&token).await?;
+        raised += self.key_mismatches(&token).await?;
         let now = Utc::now();
         let minted =
             store::minted_since(&self.db, &token, now - chrono::Duration::hours(1)).await?;
@@ -256,6 +257,56 @@ impl Reconciler {
             None,
         )
         .await
+    }
+
+    /// Raises an alarm for each token key the mirror shows as another key than the registry's,
+    /// once the mirror had time to catch up: a key changed outside Gatehouse (the admin key's
+    /// holders signing a TokenUpdate around it), or a registry that was altered. A rotation of
+    /// that key still open (settling) is not taken for one.
+    async fn key_mismatches(&self, token: &str) -> Result<usize, Error> {
+        let copies = crate::proposals::rotation::mirror_copies(&self.db, &self.ledger)
+            .await
+            .map_err(Error::Mirror)?;
+        let open = crate::proposals::store::list(
+            &self.db,
+            Some(gatehouse_protocol::proposal::ProposalStatus::Open),
+            1000,
+        )
+        .await?;
+        let mut raised = 0;
+        for copy in copies {
+            let key = &copy.key;
+            let settling = open.iter().any(|p| {
+                matches!(&p.payload, gatehouse_protocol::proposal::Payload::Rotation { role, .. } if *role == key.role)
+            });
+            if copy.shown
+                || settling
+                || !crate::proposals::rotation::mirror_grace_passed(key, self.grace_secs)
+            {
+                continue;
+            }
+            let role = key.role.as_str();
+            let message = format!(
+                "the mirror shows token {token}'s {role} key as another key than the registry's ({}, set by proposal {}): it was changed outside Gatehouse, or the registry was altered; approve nothing until the officers have compared them (gatehouse rotate show --mirror)",
+                key.holders_text(),
+                key.proposal
+            );
+            let details = serde_json::json!({ "token": token, "role": role, "registry": key.protobuf, "mirror": copy.mirror });
+            let shown = copy.mirror["key"].as_str().unwrap_or("none");
+            let subject = format!("{token}/{role}/{}", shown.get(..16).unwrap_or(shown));
+            raised += usize::from(
+                self.raise(
+                    Action::LedgerKeyMismatch,
+                    "key-mismatch",
+                    &subject,
+                    &message,
+                    details,
+                    None,
+                )
+                .await?,
+            );
+        }
+        Ok(raised)
     }
 
     /// Raises an alarm for each TokenUnpause of the token on the mirror that no executed resume

@@ -9,7 +9,8 @@ use gatehouse_protocol::pause::{
 };
 use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
-    ApprovalRequest, NewMint, NewResume, NewToken, Proposal, ProposalStatus, Reject, SignedApproval,
+    ApprovalRequest, NewMint, NewResume, NewRotation, NewToken, Proposal, ProposalStatus, Reject,
+    RoleKey, SignedApproval,
 };
 use gatehouse_protocol::{ApiError, ErrorCode, Role};
 use serde::Deserialize;
@@ -37,6 +38,8 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(resume))
         .routes(routes!(policy))
         .routes(routes!(propose_policy))
+        .routes(routes!(token_keys))
+        .routes(routes!(propose_rotation))
         .routes(routes!(approval_request))
         .routes(routes!(approve))
         .routes(routes!(reject))
@@ -459,6 +462,49 @@ async fn propose_policy(
     Ok(Json(
         engine(&state)?
             .propose_policy(&by(&caller, request_id), &new)
+            .await?,
+    ))
+}
+
+/// The token's keys (admin, supply, pause, treasury) as the registry holds them: threshold,
+/// holders and their keys, the proposal that set each, and whether the mirror was seen showing it.
+#[utoipa::path(
+    get,
+    path = "/v1/token-keys",
+    responses(
+        (status = 200, description = "The token's keys, by role", body = [RoleKey]),
+        (status = 409, description = "No token yet", body = ApiError),
+    )
+)]
+async fn token_keys(
+    State(state): State<Arc<AppState>>,
+    _: Caller,
+) -> Result<Json<Vec<RoleKey>>, Error> {
+    Ok(Json(engine(&state)?.role_keys().await?))
+}
+
+/// Proposes replacing one of the token's keys: a scheduled TokenUpdate setting it to the new
+/// holders' keys (each the key they staged, else the one they hold), which the admin key's quorum
+/// approves under the policy rule. Allowed while the breaker is tripped.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/rotation",
+    request_body = NewRotation,
+    responses(
+        (status = 200, description = "The proposal, scheduled on the ledger", body = Proposal),
+        (status = 400, description = "Holders or threshold the ledger would not carry out (the message names the field)", body = ApiError),
+        (status = 409, description = "No token yet, the token is paused on the ledger, mints or another rotation are open, the mint rule would not fit, a role not built yet, or the ledger refused", body = ApiError),
+    )
+)]
+async fn propose_rotation(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Officers>,
+    RequestId(request_id): RequestId,
+    Json(new): Json<NewRotation>,
+) -> Result<Json<Proposal>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .propose_rotation(&by(&caller, request_id), &new)
             .await?,
     ))
 }

@@ -686,7 +686,11 @@ impl Engine {
         if let Err(refusal) = may_sign(&proposal, &by.name, Utc::now()) {
             return Err(self.deny(by, action, object, refusal).await);
         }
-        let key = keys::store::of_officer(&self.db, &by.name).await?;
+        // The key the ledger counts for this proposal: the officer's key in the role it needs.
+        let key = match signing_role(proposal.kind) {
+            Some(role) => self.key_in(role, &by.name).await?,
+            None => keys::store::of_officer(&self.db, &by.name).await?,
+        };
         match key {
             Some(key) => Ok((proposal, key)),
             None => Err(self.deny(by, action, object, Refusal::NoLedgerKey).await),
@@ -732,6 +736,7 @@ impl Engine {
             proposal: id.to_owned(),
             body: bytes,
             expires_at,
+            public_key: Some(key.view().public_key),
         })
     }
 
@@ -803,8 +808,9 @@ impl Engine {
             Some(tx) => super::pause::tripped_in(tx).await?,
             None => super::pause::breaker(&self.db).await?,
         };
-        // A resume is what the tripped breaker waits for.
-        if tripped.tripped && !resume {
+        // A resume is what the tripped breaker waits for; a rotation is how keys are replaced
+        // while the backend stays stopped (the ledger token itself must be unpaused for it).
+        if tripped.tripped && !resume && proposal.kind != ProposalKind::Rotation {
             drop(held);
             let refusal = Refusal::Paused(super::pause::paused_message(&tripped));
             return Err(self
@@ -1093,6 +1099,11 @@ impl Engine {
             )
             .await?;
         }
+        let rotated = if status == ProposalStatus::Executed {
+            self.apply_rotation(&mut tx, proposal).await?
+        } else {
+            serde_json::Value::Null
+        };
         if let (
             Payload::Mint {
                 token, metadata, ..
@@ -1126,10 +1137,17 @@ impl Engine {
             "serials": outcome.serials,
             "token": outcome.token,
             "approvers": proposal.approvals.iter().map(|a| a.officer.clone()).collect::<Vec<_>>(),
+            "keys": rotated,
         });
         let entry = Self::entry(&server, action, object, kind, None, details);
         self.commit(tx, entry, Some((&proposal.id, status.as_str())))
             .await?;
+        if proposal.kind == ProposalKind::Rotation && status == ProposalStatus::Executed {
+            // The mirror usually shows the new key within seconds; the sweep keeps asking.
+            if let Err(error) = self.confirm_keys().await {
+                tracing::warn!(%error, "comparing the new key with the mirror failed; trying again later");
+            }
+        }
         Ok(true)
     }
 
@@ -1191,7 +1209,22 @@ impl Engine {
                 changed += 1;
             }
         }
+        if consult_mirror {
+            self.confirm_keys().await?;
+        }
         Ok(changed)
+    }
+}
+
+/// The token key whose signatures `kind`'s proposals need: a mint the supply key's; the token's
+/// changes (policy, rotation) and the statements of a resume the admin key's. `None` for the
+/// token's creation, which its proposers' newest keys make.
+pub fn signing_role(kind: ProposalKind) -> Option<gatehouse_protocol::proposal::KeyRole> {
+    use gatehouse_protocol::proposal::KeyRole;
+    match kind {
+        ProposalKind::TokenCreate => None,
+        ProposalKind::Mint => Some(KeyRole::Supply),
+        _ => Some(KeyRole::Admin),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod engine;
 pub mod pause;
 pub mod policy;
 pub mod resume;
+pub mod rotation;
 pub mod service;
 pub mod store;
 

@@ -20,6 +20,7 @@ use gatehouse_protocol::pause::{
     BreakGlassAccount, BreakGlassRecord, Breaker, MAX_BREAK_GLASS_HBAR, NewBreakGlassAccount,
     NewPause, PauseRequest, SignedPause, clean_reason,
 };
+use gatehouse_protocol::proposal::KeyRole;
 use gatehouse_protocol::{ErrorCode, Role};
 use hiero_sdk_proto::services as pb;
 use prost::Message as _;
@@ -147,7 +148,8 @@ impl Engine {
         by: &By,
         action: Action,
     ) -> Result<keys::Enrolled, Error> {
-        match keys::store::of_officer(self.db(), &by.name).await? {
+        // The key the ledger counts for a pause: theirs in the token's pause key.
+        match self.key_in(KeyRole::Pause, &by.name).await? {
             Some(key) => Ok(key),
             None => Err(self
                 .deny(by, action, "breaker".to_owned(), Refusal::NoLedgerKey)

@@ -9,7 +9,7 @@
 
 use gatehouse_protocol::ErrorCode;
 use gatehouse_protocol::policy::{self, CurrentPolicy, KINDS, NewRule, PolicyDocument, Rule};
-use gatehouse_protocol::proposal::{Payload, Proposal, ProposalKind, ProposalStatus};
+use gatehouse_protocol::proposal::{KeyRole, Payload, Proposal, ProposalKind, ProposalStatus};
 use hiero_sdk_proto::services as pb;
 
 use super::engine::{By, Engine, parse_token};
@@ -89,6 +89,18 @@ pub fn check_rule(
     Ok(rule)
 }
 
+/// What a change of the token needs under `current`: the token's id, and the policy rule
+/// (the quorum that approves changes of the token: its policy and its keys).
+pub(super) fn token_change(current: &CurrentPolicy) -> Result<(pb::TokenId, &Rule), Error> {
+    let token_id =
+        parse_token(&current.token).ok_or_else(|| internal("the stored token id is malformed"))?;
+    let quorum = current
+        .policy
+        .rule("policy")
+        .ok_or_else(|| internal("the policy in force has no rule for policy changes"))?;
+    Ok((token_id, quorum))
+}
+
 fn internal(message: &str) -> Error {
     Error::Api(ErrorCode::Internal, message.to_owned())
 }
@@ -151,6 +163,8 @@ impl Engine {
                 reason: "the stored document does not match its hash".to_owned(),
             }));
         }
+        // The admin key: the one every change of the token (the policy's anchor) needs.
+        let admin = self.role_key(KeyRole::Admin).await?;
         Ok(CurrentPolicy {
             document,
             policy: parsed,
@@ -158,16 +172,21 @@ impl Engine {
             proposal,
             applied_at,
             token: keys.token,
-            key_holders: keys.officers,
-            key_threshold: keys.threshold,
+            key_holders: admin.members.into_iter().map(|m| m.officer).collect(),
+            key_threshold: admin.threshold,
         })
     }
 
-    /// The fewest approvals the ledger itself needs to execute `proposal`: its threshold key's.
+    /// The fewest approvals the ledger itself needs to execute `proposal`: the threshold of the
+    /// token key it needs (see [`super::engine::signing_role`]).
     pub async fn ledger_floor(&self, proposal: &Proposal) -> Result<u32, Error> {
-        match &proposal.payload {
-            Payload::TokenCreate { threshold, .. } => Ok(*threshold),
-            _ => Ok(self.token_keys().await?.threshold),
+        match (
+            &proposal.payload,
+            super::engine::signing_role(proposal.kind),
+        ) {
+            (Payload::TokenCreate { threshold, .. }, _) => Ok(*threshold),
+            (_, Some(role)) => Ok(self.role_key(role).await?.threshold),
+            (_, None) => Ok(self.token_keys().await?.threshold),
         }
     }
 
@@ -184,13 +203,13 @@ impl Engine {
             .filter(|o| !o.disabled && o.roles.contains(&gatehouse_protocol::Role::Officer))
             .map(|o| o.name)
             .collect();
-        let rule = match check_rule(
-            new,
-            &current.key_holders,
-            current.key_threshold,
-            &enabled,
-            &current.policy,
-        ) {
+        // A rule is held to the key its kind's proposals need (mints: the supply key).
+        let role = ProposalKind::from_name(&new.kind)
+            .and_then(super::engine::signing_role)
+            .unwrap_or(KeyRole::Admin);
+        let key = self.role_key(role).await?;
+        let holders: Vec<String> = key.members.iter().map(|m| m.officer.clone()).collect();
+        let rule = match check_rule(new, &holders, key.threshold, &enabled, &current.policy) {
             Ok(rule) => rule,
             Err(message) => return Err(self.invalid(by, object, message).await),
         };
@@ -206,12 +225,7 @@ impl Engine {
         }
         let next = current.policy.with_rule(&new.kind, rule);
         let document = next.to_text();
-        let token_id = parse_token(&current.token)
-            .ok_or_else(|| internal("the stored token id is malformed"))?;
-        let quorum = current
-            .policy
-            .rule("policy")
-            .ok_or_else(|| internal("the policy in force has no rule for policy changes"))?;
+        let (token_id, quorum) = token_change(&current)?;
         let changed = current.policy.rule(&new.kind).map_or(0, |r| r.threshold);
         let threshold = quorum.threshold.max(changed);
         let id = uuid::Uuid::new_v4().to_string();

@@ -11,6 +11,7 @@ mod pause;
 mod policy;
 mod proposals;
 mod resume;
+mod rotation;
 mod security;
 mod service;
 mod webhooks;

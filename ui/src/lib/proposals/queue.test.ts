@@ -68,6 +68,20 @@ describe("row text", () => {
       payload: { kind: "resume", token: "0.0.9", reason: "keys rotated", pausedBy: "carol" },
     });
     expect(summary(resume)).toBe("Resume 0.0.9 after carol's pause: keys rotated");
+    const rotation = proposal({
+      id: "k",
+      kind: "rotation",
+      payload: {
+        kind: "rotation",
+        token: "0.0.9",
+        role: "supply",
+        now: "2 of alice, bob, carol",
+        after: "2 of alice (new key), bob, carol",
+      },
+    });
+    expect(summary(rotation)).toBe(
+      "Rotate the supply key of 0.0.9: 2 of alice, bob, carol → 2 of alice (new key), bob, carol",
+    );
   });
 
   it("shows approvals against the threshold", () => {

@@ -36,6 +36,9 @@ export function summary(p: ProposalSummary): string {
   if (pl.kind === "resume") {
     return `Resume ${pl.token} after ${pl.pausedBy ?? "a responder"}'s pause: ${pl.reason}`;
   }
+  if (pl.kind === "rotation") {
+    return `Rotate the ${pl.role} key of ${pl.token}: ${pl.now} → ${pl.after}`;
+  }
   return `Create ${pl.name} (${pl.symbol}), at most ${pl.maxSupply}, ${pl.threshold} of ${pl.officers.length} officers`;
 }
 
@@ -49,6 +52,7 @@ export const KIND_LABELS: Record<ProposalKind, string> = {
   "token-create": "Token creation",
   policy: "Policy change",
   resume: "Resume",
+  rotation: "Key rotation",
 };
 
 export const STATUS_LABELS: Record<ProposalStatus, string> = {

@@ -1,0 +1,526 @@
+//! Key rotation on the ledger simulator: the registry's token keys, the rotation proposal and its
+//! refusals, the quorum's approvals, execution, the mirror's confirmation, retirement, and what
+//! the old and new keys can do afterwards.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::{Signer as _, SigningKey};
+use gatehouse_protocol::Role;
+use gatehouse_protocol::hedera::{KeyView, ScheduledAction, decode_scheduled};
+use gatehouse_protocol::proposal::{
+    ApprovalRequest, KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint,
+    NewRotation, Payload, Proposal, ProposalKind, ProposalStatus, RoleKey, SignedApproval,
+};
+use gatehouse_server::testing::Backend;
+use hiero_sdk_proto::services as pb;
+
+use crate::on_both_backends;
+use crate::proposals::{World, approve, around_the_server, key, reconciler, refused};
+
+on_both_backends!(a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds);
+
+const OFFICER: &[Role] = &[Role::Officer];
+
+async fn stage(
+    conn: &gatehouse_client::Connection,
+    key: &SigningKey,
+) -> Result<LedgerKey, gatehouse_client::connection::Error> {
+    conn.post(
+        "/v1/ledger-keys/staged",
+        &LedgerKeyEnrolment {
+            algorithm: LedgerKeyAlgorithm::Ed25519,
+            public_key: hex::encode(key.verifying_key().as_bytes()),
+            evidence: serde_json::json!({ "kind": "software" }),
+            device: Some("new test key".into()),
+        },
+    )
+    .await
+}
+
+fn rotation(role: KeyRole, threshold: u32, holders: &[&str]) -> NewRotation {
+    NewRotation {
+        role,
+        threshold,
+        holders: holders.iter().map(|h| (*h).to_owned()).collect(),
+    }
+}
+
+async fn token_keys(conn: &gatehouse_client::Connection) -> Vec<RoleKey> {
+    conn.get("/v1/token-keys").await.expect("the token's keys")
+}
+
+fn role(keys: &[RoleKey], role: KeyRole) -> RoleKey {
+    keys.iter()
+        .find(|k| k.role == role)
+        .cloned()
+        .expect("the role's key")
+}
+
+fn hex_of(key: &SigningKey) -> String {
+    hex::encode(key.verifying_key().as_bytes())
+}
+
+fn token_id(token: &str) -> pb::TokenId {
+    pb::TokenId {
+        shard_num: 0,
+        realm_num: 0,
+        token_num: token
+            .rsplit('.')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a token number"),
+    }
+}
+
+async fn mirror_token(mirror: &str, token: &str) -> serde_json::Value {
+    reqwest::get(format!("{mirror}/api/v1/tokens/{token}"))
+        .await
+        .expect("the mirror answers")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+fn mint_data(token: &str, item: &str) -> pb::transaction_body::Data {
+    pb::transaction_body::Data::TokenMint(pb::TokenMintTransactionBody {
+        token: Some(token_id(token)),
+        amount: 0,
+        metadata: vec![item.as_bytes().to_vec()],
+    })
+}
+
+async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(backend: Backend) {
+    let world = World::new(
+        backend,
+        &[
+            ("erin", &[Role::Admin]),
+            ("alice", OFFICER),
+            ("bob", OFFICER),
+            ("carol", &[Role::Officer, Role::Responder]),
+            ("dave", OFFICER),
+            ("frank", &[Role::Responder]),
+            ("gina", &[Role::Compliance]),
+        ],
+        |_| {},
+    )
+    .await;
+    let (alice, bob, carol, frank) = (
+        &world.conns["alice"],
+        &world.conns["bob"],
+        &world.conns["carol"],
+        &world.conns["frank"],
+    );
+    let server = &world.server;
+    let mirror = server.state.ledger.as_ref().expect("a ledger").mirror()[0].clone();
+    let old = |name: &str| world.keys[name].clone();
+
+    // The registry's keys, read from the token's creation: admin, supply and treasury 2 of the
+    // four officers; pause 1 of the two responders.
+    let before = token_keys(&world.conns["gina"]).await;
+    assert_eq!(
+        before.iter().map(|k| k.role).collect::<Vec<_>>(),
+        KeyRole::ALL.to_vec()
+    );
+    let supply = role(&before, KeyRole::Supply);
+    assert_eq!(supply.holders_text(), "2 of alice, bob, carol, dave");
+    assert_eq!(supply.members[0].public_key, hex_of(&old("alice")));
+    assert_eq!(
+        role(&before, KeyRole::Pause).holders_text(),
+        "1 of carol, frank"
+    );
+    assert_eq!(
+        role(&before, KeyRole::Treasury).protobuf,
+        role(&before, KeyRole::Admin).protobuf
+    );
+
+    // Refusals before anything reaches the ledger, each naming what to do.
+    let everyone = ["alice", "bob", "carol", "dave"];
+    for (bad, code, needle) in [
+        (
+            rotation(KeyRole::Supply, 5, &everyone),
+            "BadRequest",
+            "threshold:",
+        ),
+        (
+            rotation(KeyRole::Supply, 0, &everyone),
+            "BadRequest",
+            "threshold:",
+        ),
+        (rotation(KeyRole::Supply, 1, &[]), "BadRequest", "holders:"),
+        (
+            rotation(KeyRole::Supply, 1, &["alice", "alice"]),
+            "BadRequest",
+            "named twice",
+        ),
+        (
+            rotation(KeyRole::Supply, 1, &["alice", "mallory"]),
+            "BadRequest",
+            "mallory is not registered",
+        ),
+        (
+            rotation(KeyRole::Supply, 1, &["alice", "frank"]),
+            "BadRequest",
+            "frank is not a registered officer",
+        ),
+        (
+            rotation(KeyRole::Supply, 2, &everyone),
+            "BadRequest",
+            "nothing would change",
+        ),
+        (
+            rotation(KeyRole::Admin, 2, &everyone),
+            "Conflict",
+            "not built yet",
+        ),
+    ] {
+        let message = refused(
+            alice
+                .post::<_, Proposal>("/v1/proposals/rotation", &bad)
+                .await,
+            code,
+        );
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+    refused(
+        world.conns["gina"]
+            .post::<_, Proposal>(
+                "/v1/proposals/rotation",
+                &rotation(KeyRole::Supply, 2, &everyone),
+            )
+            .await,
+        "Forbidden",
+    );
+
+    // Alice and bob generate new keys (in memory here; on devices in the CLI test) and stage them.
+    let (new_alice, new_bob) = (key(11), key(12));
+    stage(alice, &new_alice).await.expect("alice stages");
+    stage(bob, &new_bob).await.expect("bob stages");
+
+    // Dropping dave would leave the mint rule (2 of all four) naming someone the ledger would
+    // not count; an open mint would lose its signatures.
+    let message = refused(
+        alice
+            .post::<_, Proposal>(
+                "/v1/proposals/rotation",
+                &rotation(KeyRole::Supply, 2, &["alice", "bob", "carol"]),
+            )
+            .await,
+        "Conflict",
+    );
+    assert!(
+        message.contains("mint rule") && message.contains("dave"),
+        "{message}"
+    );
+    let mint: Proposal = alice
+        .post(
+            "/v1/proposals/mint",
+            &NewMint {
+                metadata: vec!["ipfs://before-rotation".into()],
+                documents: Vec::new(),
+            },
+        )
+        .await
+        .expect("a mint is proposed");
+    let next = rotation(KeyRole::Supply, 2, &everyone);
+    let message = refused(
+        alice
+            .post::<_, Proposal>("/v1/proposals/rotation", &next)
+            .await,
+        "Conflict",
+    );
+    assert!(message.contains("mint proposal(s) are open"), "{message}");
+    let _: Proposal = alice
+        .post(
+            &format!("/v1/proposals/{}/cancel", mint.id),
+            &serde_json::json!({}),
+        )
+        .await
+        .expect("alice cancels her mint");
+
+    // A paused token cannot be updated: the server says so and gives the safe order, instead of
+    // the ledger's code.
+    let paused = around_the_server(
+        server,
+        pb::transaction_body::Data::TokenPause(pb::TokenPauseTransactionBody {
+            token: Some(token_id(&world.token)),
+        }),
+        &[&old("frank")],
+    )
+    .await
+    .expect("frank's pause key pauses the token");
+    assert_eq!(paused.status, pb::ResponseCodeEnum::Success as i32);
+    let message = refused(
+        alice
+            .post::<_, Proposal>("/v1/proposals/rotation", &next)
+            .await,
+        "Conflict",
+    );
+    assert!(
+        message.contains("paused on the ledger")
+            && message.contains("TOKEN_IS_PAUSED")
+            && message.contains("safe order")
+            && !message.contains("UNRESOLVABLE"),
+        "{message}"
+    );
+    around_the_server(
+        server,
+        pb::transaction_body::Data::TokenUnpause(pb::TokenUnpauseTransactionBody {
+            token: Some(token_id(&world.token)),
+        }),
+        &[&old("frank")],
+    )
+    .await
+    .expect("frank unpauses it");
+
+    // The proposal: a TokenUpdate that sets the supply key and nothing else, to 2 of the new keys
+    // of alice and bob and the current keys of carol and dave; the admin key's quorum approves.
+    let proposal: Proposal = alice
+        .post("/v1/proposals/rotation", &next)
+        .await
+        .expect("alice proposes the rotation");
+    assert_eq!(proposal.kind, ProposalKind::Rotation);
+    assert_eq!(proposal.threshold, 2);
+    let Payload::Rotation {
+        holders,
+        before: was,
+        ..
+    } = &proposal.payload
+    else {
+        panic!("a rotation: {:?}", proposal.payload)
+    };
+    assert_eq!(was, &supply);
+    let shown: Vec<(&str, bool)> = holders
+        .iter()
+        .map(|h| (h.officer.as_str(), h.staged))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("alice", true),
+            ("bob", true),
+            ("carol", false),
+            ("dave", false)
+        ]
+    );
+    let body = B64.decode(&proposal.scheduled_body).expect("base64");
+    let view = decode_scheduled(&body).expect("decodes");
+    let ScheduledAction::TokenUpdate { supply_key, .. } = &view.action else {
+        panic!("a token update: {:?}", view.action)
+    };
+    let Some(KeyView::Threshold { threshold: 2, keys }) = supply_key else {
+        panic!("a 2-of key: {supply_key:?}")
+    };
+    assert_eq!(
+        keys[..2],
+        [
+            KeyView::Ed25519 {
+                key: hex_of(&new_alice)
+            },
+            KeyView::Ed25519 {
+                key: hex_of(&new_bob)
+            }
+        ]
+    );
+    gatehouse_client::proposals::check_payload(&proposal.payload, &view)
+        .expect("the console accepts what the bytes do");
+    let mut lied = proposal.payload.clone();
+    if let Payload::Rotation { holders, .. } = &mut lied {
+        holders.swap(0, 1);
+    }
+    assert!(
+        gatehouse_client::proposals::check_payload(&lied, &view).is_err(),
+        "holders the bytes do not hold are caught"
+    );
+
+    // A staged key the open rotation names cannot be swapped; another rotation waits.
+    let message = refused(stage(alice, &key(21)).await, "Conflict");
+    assert!(message.contains(&proposal.id), "{message}");
+    refused(
+        bob.post::<_, Proposal>(
+            "/v1/proposals/rotation",
+            &rotation(KeyRole::Pause, 1, &["carol"]),
+        )
+        .await,
+        "Conflict",
+    );
+
+    // The approval request names the key the ledger counts: bob's admin key, still his old one.
+    let request: ApprovalRequest = bob
+        .post(
+            &format!("/v1/proposals/{}/approval-request", proposal.id),
+            &serde_json::json!({}),
+        )
+        .await
+        .expect("a body to sign");
+    assert_eq!(request.public_key, Some(hex_of(&old("bob"))));
+    let signed = old("bob").sign(&B64.decode(&request.body).expect("base64"));
+    let one: Proposal = bob
+        .post(
+            &format!("/v1/proposals/{}/approvals", proposal.id),
+            &SignedApproval {
+                request: request.request,
+                signature: B64.encode(signed.to_bytes()),
+                device: None,
+            },
+        )
+        .await
+        .expect("bob approves");
+    // Too few approvals: the proposer cannot approve, one is not enough, nothing changed.
+    assert_eq!(one.status, ProposalStatus::Open);
+    refused(
+        approve(alice, &proposal.id, &old("alice")).await,
+        "Forbidden",
+    );
+    assert_eq!(role(&token_keys(alice).await, KeyRole::Supply), supply);
+    let done = approve(carol, &proposal.id, &old("carol"))
+        .await
+        .expect("carol approves");
+    assert_eq!(done.status, ProposalStatus::Executed, "{done:?}");
+
+    // The registry holds the new key, the mirror was seen showing it, the staged keys are in use.
+    let after = role(&token_keys(alice).await, KeyRole::Supply);
+    assert_eq!(after.proposal, proposal.id);
+    assert_eq!(after.members[0].public_key, hex_of(&new_alice));
+    assert!(after.confirmed_at.is_some(), "the mirror shows the new key");
+    let on_mirror = mirror_token(&mirror, &world.token).await;
+    assert_eq!(
+        on_mirror["supply_key"]["key"].as_str(),
+        Some(after.protobuf.as_str())
+    );
+    let staged: Vec<LedgerKey> = alice.get("/v1/ledger-keys/staged").await.expect("staged");
+    assert!(staged.is_empty(), "{staged:?}");
+    let in_use: Vec<LedgerKey> = alice.get("/v1/ledger-keys").await.expect("keys");
+    let alices: Vec<&str> = in_use
+        .iter()
+        .filter(|k| k.officer == "alice")
+        .map(|k| k.public_key.as_str())
+        .collect();
+    assert_eq!(
+        alices.len(),
+        2,
+        "alice's old key stays in the admin key, her new one is in the supply key: {alices:?}"
+    );
+
+    // The old supply keys can no longer mint on the ledger; the new ones can.
+    let refused_old = around_the_server(
+        server,
+        mint_data(&world.token, "ipfs://old-keys"),
+        &[&old("alice"), &old("bob")],
+    )
+    .await
+    .expect_err("the old keys no longer mint");
+    assert!(
+        format!("{refused_old:?}").contains("InvalidSignature"),
+        "{refused_old:?}"
+    );
+    let mint: Proposal = alice
+        .post(
+            "/v1/proposals/mint",
+            &NewMint {
+                metadata: vec!["ipfs://after-rotation".into()],
+                documents: Vec::new(),
+            },
+        )
+        .await
+        .expect("a mint is proposed");
+    let request: ApprovalRequest = bob
+        .post(
+            &format!("/v1/proposals/{}/approval-request", mint.id),
+            &serde_json::json!({}),
+        )
+        .await
+        .expect("a body to sign");
+    assert_eq!(
+        request.public_key,
+        Some(hex_of(&new_bob)),
+        "a mint needs bob's supply key"
+    );
+    let with_old = old("bob").sign(&B64.decode(&request.body).expect("base64"));
+    let message = refused(
+        bob.post::<_, Proposal>(
+            &format!("/v1/proposals/{}/approvals", mint.id),
+            &SignedApproval {
+                request: request.request,
+                signature: B64.encode(with_old.to_bytes()),
+                device: None,
+            },
+        )
+        .await,
+        "BadRequest",
+    );
+    assert!(message.contains("does not verify"), "{message}");
+    approve(bob, &mint.id, &new_bob)
+        .await
+        .expect("bob approves with his new key");
+    let minted = approve(carol, &mint.id, &old("carol"))
+        .await
+        .expect("carol approves");
+    assert_eq!(minted.status, ProposalStatus::Executed, "{minted:?}");
+
+    // Rotating the pause key to carol alone: frank's key is in no token key any more, so it is
+    // retired, and he can no longer ask for a pause.
+    let pause: Proposal = carol
+        .post(
+            "/v1/proposals/rotation",
+            &rotation(KeyRole::Pause, 1, &["carol"]),
+        )
+        .await
+        .expect("carol proposes a new pause key");
+    approve(alice, &pause.id, &old("alice"))
+        .await
+        .expect("alice");
+    let done = approve(&world.conns["dave"], &pause.id, &old("dave"))
+        .await
+        .expect("dave");
+    assert_eq!(done.status, ProposalStatus::Executed, "{done:?}");
+    assert_eq!(
+        role(&token_keys(alice).await, KeyRole::Pause).holders_text(),
+        "1 of carol"
+    );
+    let in_use: Vec<LedgerKey> = alice.get("/v1/ledger-keys").await.expect("keys");
+    assert!(in_use.iter().all(|k| k.officer != "frank"), "{in_use:?}");
+    let executed = crate::audit::entries_of(&server.state.db, "proposal.execute").await;
+    let (_, last) = executed.last().expect("an execution");
+    let last: serde_json::Value = serde_json::from_str(last).expect("JSON details");
+    assert_eq!(last["keys"]["retired"][0]["officer"], "frank", "{last}");
+    let confirmed = crate::audit::entries_of(&server.state.db, "ledger-key.confirm").await;
+    assert!(
+        confirmed.len() >= 2,
+        "each rotation confirmed on the mirror: {confirmed:?}"
+    );
+    let frank_request = frank
+        .post::<_, serde_json::Value>(
+            "/v1/pause/request",
+            &serde_json::json!({ "reason": "test" }),
+        )
+        .await;
+    refused(frank_request, "Conflict");
+
+    // A key changed around Gatehouse (the admin quorum signing a TokenUpdate directly) is caught.
+    let rogue = around_the_server(
+        server,
+        pb::transaction_body::Data::TokenUpdate(pb::TokenUpdateTransactionBody {
+            token: Some(token_id(&world.token)),
+            supply_key: Some(pb::Key {
+                key: Some(pb::key::Key::Ed25519(
+                    key(99).verifying_key().as_bytes().to_vec(),
+                )),
+            }),
+            ..Default::default()
+        }),
+        &[&old("alice"), &old("bob")],
+    )
+    .await
+    .expect("the admin quorum can change the supply key on the ledger");
+    assert_eq!(rogue.status, pb::ResponseCodeEnum::Success as i32);
+    let raised = reconciler(server, 100).run_once().await.expect("a round");
+    assert!(raised >= 1, "raised {raised}");
+    let alarms: Vec<gatehouse_protocol::proposal::Alarm> =
+        alice.get("/v1/alarms").await.expect("alarms");
+    assert!(
+        alarms
+            .iter()
+            .any(|a| a.kind == "key-mismatch" && a.message.contains("supply key")),
+        "{alarms:?}"
+    );
+}
