@@ -162,6 +162,10 @@ pub enum ResumeAction {
         /// What was found and fixed.
         #[arg(long)]
         reason: String,
+        /// Unpause the token on the ledger only and keep the backend stopped (the breaker stays
+        /// tripped): the safe order for rotating a key of a paused token; pause again afterwards.
+        #[arg(long)]
+        ledger_only: bool,
         /// Profile to use.
         #[arg(long, short)]
         profile: Option<String>,
@@ -823,12 +827,27 @@ async fn sign_breaker_body(
 pub async fn run_resume(action: ResumeAction) -> Result<(), Failure> {
     use gatehouse_protocol::proposal::{NewResume, Payload};
     match action {
-        ResumeAction::Propose { reason, profile } => {
+        ResumeAction::Propose {
+            reason,
+            ledger_only,
+            profile,
+        } => {
             let p: Proposal = connection(profile)
                 .await?
-                .post("/v1/proposals/resume", &NewResume { reason })
+                .post(
+                    "/v1/proposals/resume",
+                    &NewResume {
+                        reason,
+                        ledger_only,
+                    },
+                )
                 .await?;
             say!("proposal:   {}", p.id);
+            if ledger_only {
+                say!(
+                    "ledger only: the token is unpaused on the ledger and the backend's breaker stays tripped; once the key is rotated, a responder pauses again (gatehouse pause)"
+                );
+            }
             say!(
                 "resume proposed: needs {} approval(s) of: {}; until {}",
                 p.threshold,
@@ -850,6 +869,13 @@ pub async fn run_resume(action: ResumeAction) -> Result<(), Failure> {
         } => {
             let conn = connection(profile).await?;
             let prepared = gatehouse_client::breaker::prepare_unpause(&conn, &id).await?;
+            let ledger_only = matches!(
+                prepared.resume.as_ref().map(|p| &p.payload),
+                Some(Payload::Resume {
+                    ledger_only: true,
+                    ..
+                })
+            );
             if let Some(Payload::Resume { reason, .. }) =
                 prepared.resume.as_ref().map(|p| &p.payload)
             {
@@ -866,7 +892,12 @@ pub async fn run_resume(action: ResumeAction) -> Result<(), Failure> {
                 );
             }
             let breaker = sign_breaker_body(&conn, *device, &key, prepared).await?;
-            if breaker.tripped {
+            if ledger_only {
+                say!(
+                    "the ledger unpaused the token; the backend stays stopped (ledger-only resume): rotate the key, then pause again: {}",
+                    describe_breaker(&breaker)
+                );
+            } else if breaker.tripped {
                 say!(
                     "the ledger unpaused the token; the breaker closes once the mirror shows it: {}",
                     describe_breaker(&breaker)

@@ -173,6 +173,11 @@ pub enum Payload {
         paused_by: Option<String>,
         /// When.
         paused_at: Option<DateTime<Utc>>,
+        /// Unpause the token on the ledger only and keep the backend's breaker tripped: the safe
+        /// order for changing a paused token (a key rotation), after which a responder pauses the
+        /// ledger again and a full resume closes the breaker.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ledger_only: bool,
     },
     /// Replace one of the token's keys: the scheduled TokenUpdate sets `role`'s key to
     /// `threshold` of `holders`' keys, in this order, and changes nothing else.
@@ -480,6 +485,10 @@ impl Proposal {
 pub struct NewResume {
     /// What was found and fixed (at most 256 bytes).
     pub reason: String,
+    /// Unpause the token on the ledger only, keeping the backend's breaker tripped (to rotate a
+    /// key of a paused token: Hedera refuses every change to a paused token).
+    #[serde(default)]
+    pub ledger_only: bool,
 }
 
 /// `POST /v1/proposals/mint`: what to mint.

@@ -234,7 +234,13 @@ pub async fn resume_propose(
     let connection = connection_for(&console, &profile)?;
     let me = me(&connection).await?;
     let proposal: Proposal = connection
-        .post("/v1/proposals/resume", &NewResume { reason })
+        .post(
+            "/v1/proposals/resume",
+            &NewResume {
+                reason,
+                ledger_only: false,
+            },
+        )
         .await?;
     Ok(ProposalSummary::new(&proposal, &me))
 }

@@ -461,33 +461,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     })
     .await;
     assert_failure(&low, 17, "threshold:", "a rule under the key's threshold");
-    let o = officers.clone();
-    let out = blocking(move || {
-        o[0].run(
-            PIN,
-            &[
-                "policy",
-                "propose",
-                "mint",
-                "--threshold",
-                "2",
-                "--eligible",
-                "alice",
-                "--eligible",
-                "bob",
-            ],
-        )
-    })
-    .await;
-    assert!(out.status.success(), "{}", text(&out));
-    let change = proposal_id(&out);
-    for i in [1, 2] {
-        let (o, id, m) = (officers.clone(), change.clone(), mirror.clone());
-        let out = on_card((i == 2).then_some(&card), move || {
-            o[i].approve(o[i].pin(), &id, &m)
-        })
-        .await;
-        assert!(out.status.success(), "approve the policy: {}", text(&out));
+    for out in mint_rule(&officers, &card, &mirror, &["alice", "bob"]).await {
         for needle in [
             "UPDATE TOKEN",
             "new token memo:",
@@ -778,5 +752,242 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     ] {
         assert!(text(&shown).contains(needle), "{needle}: {}", text(&shown));
     }
+
+    // The rotation ceremony, in the safe order for a paused token. The server refuses to rotate
+    // while the ledger token is paused (Hedera refuses any change to it) and says what to do.
+    let rotate = [
+        "rotate",
+        "supply",
+        "--threshold",
+        "2",
+        "--holder",
+        "alice",
+        "--holder",
+        "bob",
+        "--holder",
+        "carol",
+    ];
+    let o = officers.clone();
+    let paused = blocking(move || o[0].run(PIN, &rotate)).await;
+    assert_failure(
+        &paused,
+        16,
+        "The safe order",
+        "a rotation of a paused token",
+    );
+    // The mint left open earlier would lose its signatures: alice cancels it (allowed while the
+    // breaker is tripped: it only takes away what could happen).
+    let (o, id) = (officers.clone(), tampered.clone());
+    let cancelled = blocking(move || o[0].run(PIN, &["proposal", "cancel", &id])).await;
+    assert!(cancelled.status.success(), "{}", text(&cancelled));
+    // The quorum unpauses the ledger token alone; the backend stays stopped.
+    resume_by_quorum(&officers, &card, &mirror, "rotate the supply key", true).await;
+    let o = officers.clone();
+    let status = blocking(move || o[1].run(PIN, &["status"])).await;
+    assert!(
+        text(&status).contains("breaker:     TRIPPED by carol"),
+        "the breaker stays tripped: {}",
+        text(&status)
+    );
+
+    // Alice proposes: carol's staged card key (attested) replaces her supply key.
+    let o = officers.clone();
+    let out = blocking(move || o[0].run(PIN, &rotate)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    for needle in [
+        "Now:         2 of alice, bob, carol\n",
+        "After:       2 of alice, bob, carol (new key)\n",
+        "carol:       new key ",
+        "(attested evidence)",
+    ] {
+        assert!(text(&out).contains(needle), "{needle}: {}", text(&out));
+    }
+    let rotation = text(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("proposed rotation "))
+        .map(str::to_owned)
+        .expect("the rotation's id");
+
+    // Bob approves on his token, seeing the new supply key decoded; carol must sign with her
+    // admin key (9c), and the CLI says so before anything is signed when she offers the new one.
+    let (o, id, m) = (officers.clone(), rotation.clone(), mirror.clone());
+    let out = blocking(move || o[1].approve(o[1].pin(), &id, &m)).await;
+    assert!(out.status.success(), "bob approves: {}", text(&out));
+    for needle in ["supply key:", "carol:       new key "] {
+        assert!(text(&out).contains(needle), "{needle}: {}", text(&out));
+    }
+    let (o, id, m) = (officers.clone(), rotation.clone(), mirror.clone());
+    let wrong = blocking(move || {
+        o[2].command(
+            PIV_PIN,
+            &["proposal", "approve", &id, "--key", "9e", "--mirror", &m],
+            true,
+        )
+    })
+    .await;
+    assert_failure(
+        &wrong,
+        13,
+        "this proposal needs your key",
+        "the new key cannot approve a rotation yet",
+    );
+    let (o, id, m) = (officers.clone(), rotation.clone(), mirror.clone());
+    let done = on_card(Some(&card), move || o[2].approve(o[2].pin(), &id, &m)).await;
+    assert!(
+        done.status.success() && text(&done).contains("status executed"),
+        "carol's approval executes it: {}",
+        text(&done)
+    );
+
+    // The ledger holds the new supply key; the registry names it and the mirror agreed.
+    let (o, m) = (officers.clone(), mirror.clone());
+    let shown = blocking(move || o[0].run(PIN, &["rotate", "show", "--mirror", &m])).await;
+    for needle in [
+        "supply key:  2 of alice, bob, carol\n",
+        "registry:    supply key 2 of alice, bob, carol (proposal ",
+        "mirror agreed at",
+        "staged:      none",
+    ] {
+        assert!(text(&shown).contains(needle), "{needle}: {}", text(&shown));
+    }
+
+    // Carol pauses the ledger again; then the quorum resumes fully and the breaker closes.
+    let o = officers.clone();
+    let again = on_card(Some(&card), move || {
+        o[2].command(
+            o[2].pin(),
+            &["pause", "--reason", "rotated", "--key", &o[2].key],
+            true,
+        )
+    })
+    .await;
+    assert!(
+        again.status.success() && text(&again).contains("the ledger answered: SUCCESS"),
+        "{}",
+        text(&again)
+    );
+    resume_by_quorum(&officers, &card, &mirror, "supply key rotated", false).await;
+
+    // Mints go back to alice, bob and carol (the quorum changes the rule), and now need carol's
+    // new key: her old one is refused before signing, the new one (9e, PIN and touch) counts,
+    // and with bob's the ledger mints.
+    mint_rule(&officers, &card, &mirror, &["alice", "bob", "carol"]).await;
+    let o = officers.clone();
+    let out = blocking(move || {
+        o[0].run(
+            PIN,
+            &["mint", "propose", "--metadata", "ipfs://bafy-rotated"],
+        )
+    })
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let mint = proposal_id(&out);
+    let (o, id, m) = (officers.clone(), mint.clone(), mirror.clone());
+    let old = blocking(move || o[2].approve(o[2].pin(), &id, &m)).await;
+    assert_failure(
+        &old,
+        13,
+        "this proposal needs your key",
+        "the old supply key cannot mint",
+    );
+    let (o, id, m) = (officers.clone(), mint.clone(), mirror.clone());
+    let new = on_card(Some(&card), move || {
+        o[2].command(
+            PIV_PIN,
+            &["proposal", "approve", &id, "--key", "9e", "--mirror", &m],
+            true,
+        )
+    })
+    .await;
+    assert!(
+        new.status.success(),
+        "carol approves with her new key: {}",
+        text(&new)
+    );
+    let (o, id, m) = (officers.clone(), mint.clone(), mirror.clone());
+    let minted = blocking(move || o[1].approve(o[1].pin(), &id, &m)).await;
+    assert!(
+        minted.status.success() && text(&minted).contains("status executed"),
+        "{}",
+        text(&minted)
+    );
     server.shutdown().await.expect("clean shutdown");
+}
+
+/// Alice proposes the mint rule 2 of `eligible`; bob and carol (on the card) approve it. Their
+/// approvals' output.
+async fn mint_rule(
+    officers: &std::sync::Arc<Vec<Officer>>,
+    card: &VirtualCard,
+    mirror: &str,
+    eligible: &[&'static str],
+) -> Vec<Output> {
+    let mut args = vec!["policy", "propose", "mint", "--threshold", "2"];
+    for officer in eligible {
+        args.extend(["--eligible", officer]);
+    }
+    let o = officers.clone();
+    let out = blocking(move || o[0].run(PIN, &args)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let change = proposal_id(&out);
+    let mut approvals = Vec::new();
+    for i in [1, 2] {
+        let (o, id, m) = (officers.clone(), change.clone(), mirror.to_owned());
+        let out = on_card((i == 2).then_some(card), move || {
+            o[i].approve(o[i].pin(), &id, &m)
+        })
+        .await;
+        assert!(out.status.success(), "approve the policy: {}", text(&out));
+        approvals.push(out);
+    }
+    approvals
+}
+
+/// Resumes after a pause (the ledger token only, with `ledger_only`): alice proposes, bob and
+/// carol approve (carol on the card), carol's card signs the TokenUnpause.
+async fn resume_by_quorum(
+    officers: &std::sync::Arc<Vec<Officer>>,
+    card: &VirtualCard,
+    mirror: &str,
+    reason: &'static str,
+    ledger_only: bool,
+) {
+    let o = officers.clone();
+    let out = blocking(move || {
+        let mut args = vec!["resume", "propose", "--reason", reason];
+        if ledger_only {
+            args.push("--ledger-only");
+        }
+        o[0].run(PIN, &args)
+    })
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let resume = proposal_id(&out);
+    for i in [1, 2] {
+        let (o, id, m) = (officers.clone(), resume.clone(), mirror.to_owned());
+        let out = on_card((i == 2).then_some(card), move || {
+            o[i].approve(o[i].pin(), &id, &m)
+        })
+        .await;
+        assert!(out.status.success(), "approve the resume: {}", text(&out));
+    }
+    let (o, id) = (officers.clone(), resume.clone());
+    let resumed = on_card(Some(card), move || {
+        o[2].command(
+            o[2].pin(),
+            &["resume", "unpause", &id, "--key", &o[2].key],
+            true,
+        )
+    })
+    .await;
+    let said = if ledger_only {
+        "the backend stays stopped"
+    } else {
+        "resumed: the token is unpaused and the breaker is closed"
+    };
+    assert!(
+        resumed.status.success() && text(&resumed).contains(said),
+        "{said}: {}",
+        text(&resumed)
+    );
 }

@@ -158,15 +158,19 @@ async fn breaker_guard(
     next.run(request).await
 }
 
-/// Whether the breaker stops this request: every change but pausing again, resuming and rotating
-/// keys (a compromised key is replaced while the backend stays stopped). Reads, the audit search
+/// Whether the breaker stops this request: every change but pausing again, resuming, rotating
+/// keys (a compromised key is replaced while the backend stays stopped), and cancelling or
+/// rejecting a proposal (which only takes away what could happen). Reads, the audit search
 /// (a POST that changes nothing, which compliance needs most during an incident), and staging a
 /// new ledger key (it changes nothing until a rotation the quorum approves, and an incident is
 /// when officers prepare replacement keys) pass.
 fn held_by_breaker(method: &axum::http::Method, path: &str) -> bool {
     use axum::http::Method;
     let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let withdrawn = path.starts_with("/v1/proposals/")
+        && (path.ends_with("/cancel") || path.ends_with("/reject"));
     !(reads
+        || withdrawn
         || path.starts_with("/v1/pause")
         || path.starts_with("/v1/resume")
         || path == "/v1/proposals/resume"
@@ -325,6 +329,9 @@ mod tests {
         assert!(!held_by_breaker(&Method::POST, "/v1/ledger-keys/staged"));
         assert!(held_by_breaker(&Method::POST, "/v1/ledger-keys"));
         assert!(held_by_breaker(&Method::POST, "/v1/proposals/p1/approvals"));
+        assert!(!held_by_breaker(&Method::POST, "/v1/proposals/p1/cancel"));
+        assert!(!held_by_breaker(&Method::POST, "/v1/proposals/p1/reject"));
+        assert!(held_by_breaker(&Method::POST, "/v1/proposals/policy"));
         assert_eq!(proposal_in("/v1/proposals/p1/approvals"), Some("p1"));
         assert_eq!(proposal_in("/v1/proposals/resume"), None);
         assert_eq!(proposal_in("/v1/proposals//x"), None);

@@ -119,6 +119,7 @@ impl Engine {
                 reason: new.reason.trim().to_owned(),
                 paused_by: breaker.by,
                 paused_at: breaker.at,
+                ledger_only: new.ledger_only,
             },
             schedule_id: format!("none:{id}"),
             scheduled_transaction_id: String::new(),
@@ -268,16 +269,35 @@ impl Engine {
             token: None,
             transaction_id: Some(transaction_id.clone()),
         };
+        let ledger_only = matches!(
+            self.get(&id).await?.payload,
+            Payload::Resume {
+                ledger_only: true,
+                ..
+            }
+        );
         let mut tx = self.db().begin().await.map_err(StoreError::from)?;
         store::finish(&mut tx, &id, ProposalStatus::Executed, Some(&outcome)).await?;
+        // A ledger-only resume leaves the breaker tripped: no resume is recorded for it to close on.
         const UNPAUSED: &str = "UPDATE breaker SET ledger_status = 'UNPAUSED', ledger_transaction = $1, \
                                 resume_proposal = $2 WHERE id = 1";
+        const LEDGER_ONLY: &str = "UPDATE breaker SET ledger_status = 'UNPAUSED', ledger_transaction = $1, \
+                                   resume_proposal = NULL WHERE id = 1";
         on_tx!(&mut tx, conn => {
-            sqlx::query(UNPAUSED).bind(&transaction_id).bind(&id).execute(&mut *conn).await.map_err(StoreError::from)?.rows_affected()
+            if ledger_only {
+                sqlx::query(LEDGER_ONLY).bind(&transaction_id).execute(&mut *conn).await.map_err(StoreError::from)?.rows_affected()
+            } else {
+                sqlx::query(UNPAUSED).bind(&transaction_id).bind(&id).execute(&mut *conn).await.map_err(StoreError::from)?.rows_affected()
+            }
         });
+        let mut details = details;
+        details["ledger_only"] = serde_json::Value::Bool(ledger_only);
         let entry = Self::entry(by, action, object, OutcomeKind::Success, None, details);
         self.commit_breaker(tx, entry, Some((&id, "executed")))
             .await?;
+        if ledger_only {
+            return self.breaker().await;
+        }
         let deadline = tokio::time::Instant::now() + MIRROR_WAIT;
         while !self.close_when_unpaused().await? && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;

@@ -400,8 +400,8 @@ impl Engine {
     }
 
     /// Refuses (audited) a rotation the ledger would refuse or that would leave the policy
-    /// unable to work: a paused token, another rotation open, open mints whose signatures would
-    /// stop counting, a mint rule the new supply key would not carry out.
+    /// unable to work, in this order: a paused token, another rotation open, open mints whose
+    /// signatures would stop counting, a mint rule the new supply key would not carry out.
     async fn rotation_allowed(
         &self,
         by: &By,
@@ -412,7 +412,27 @@ impl Engine {
     ) -> Result<(), Error> {
         let open = store::list(self.db(), Some(ProposalStatus::Open), 1000).await?;
         let mut refusal = None;
-        if let Some(other) = open.iter().find(|p| p.kind == ProposalKind::Rotation) {
+        // The ledger's own refusal first: nothing else can be done about a paused token.
+        {
+            match self.mirror_paused(&current.token).await {
+                Ok(true) => {
+                    refusal = Some((
+                        "token-paused",
+                        format!(
+                            "token {} is paused on the ledger, and Hedera refuses every change to a paused token (TOKEN_IS_PAUSED). The safe order: keep the backend breaker tripped so nothing is minted; unpause the token on the ledger alone by quorum (gatehouse resume propose --ledger-only, approved, then gatehouse resume unpause); propose and approve this rotation; pause the ledger again (gatehouse pause); resume fully when ready",
+                            current.token
+                        ),
+                    ))
+                }
+                Ok(false) => {}
+                Err(reason) => {
+                    tracing::warn!(%reason, "the mirror could not say whether the token is paused; the ledger will decide");
+                }
+            }
+        }
+        if refusal.is_none()
+            && let Some(other) = open.iter().find(|p| p.kind == ProposalKind::Rotation)
+        {
             refusal = Some((
                 "rotation-open",
                 format!(
@@ -459,23 +479,6 @@ impl Engine {
                         rule.threshold, new.threshold, new.threshold
                     ),
                 ));
-            }
-        }
-        if refusal.is_none() {
-            match self.mirror_paused(&current.token).await {
-                Ok(true) => {
-                    refusal = Some((
-                        "token-paused",
-                        format!(
-                            "token {} is paused on the ledger, and Hedera refuses every change to a paused token (TOKEN_IS_PAUSED). The safe order: keep the backend breaker tripped so nothing is minted; unpause the token on the ledger by quorum (gatehouse resume); propose and approve this rotation; then pause again (gatehouse pause)",
-                            current.token
-                        ),
-                    ))
-                }
-                Ok(false) => {}
-                Err(reason) => {
-                    tracing::warn!(%reason, "the mirror could not say whether the token is paused; the ledger will decide");
-                }
             }
         }
         match refusal {

@@ -37,6 +37,7 @@ async fn unpause(
 fn resume(reason: &str) -> NewResume {
     NewResume {
         reason: reason.to_owned(),
+        ledger_only: false,
     }
 }
 
