@@ -45,6 +45,9 @@ fn main() {
         "break_glass_status",
         "break_glass_prepare",
         "break_glass_sign",
+        "rotation_overview",
+        "rotation_stage_key",
+        "rotation_propose",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

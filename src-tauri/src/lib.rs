@@ -113,6 +113,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::breakglass::break_glass_status,
             commands::breakglass::break_glass_prepare,
             commands::breakglass::break_glass_sign,
+            commands::rotation::rotation_overview,
+            commands::rotation::rotation_stage_key,
+            commands::rotation::rotation_propose,
         ])
 }
 

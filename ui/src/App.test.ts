@@ -148,7 +148,7 @@ describe("approvals navigation", () => {
     const user = userEvent.setup();
     render(App);
 
-    expect(await screen.findByText("Key rotation arrives in a later release.")).toBeVisible();
+    expect(await screen.findByTestId("rotation-open")).toBeVisible();
     await user.click(screen.getByTestId("approvals-open"));
     expect(await screen.findByRole("heading", { name: "Approvals", level: 1 })).toBeVisible();
     expect(mocked.proposalsList, "for the connected profile").toHaveBeenCalledWith("alice");
@@ -159,6 +159,79 @@ describe("approvals navigation", () => {
     await user.click(screen.getByTestId("approvals-back"));
     expect(await screen.findByRole("region", { name: "Identity" }), "back to the connection").toBeVisible();
     expect(mocked.connect, "going back does not reconnect").toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("key rotation wizard", () => {
+  const overview = {
+    me: "alice",
+    token: "0.0.1003",
+    keys: [
+      {
+        role: "supply",
+        holders: "2 of alice, bob, carol",
+        members: [
+          { label: "alice", value: "aa" },
+          { label: "bob", value: "bb" },
+          { label: "carol", value: "cc" },
+        ],
+        ledger: "2 of alice, bob, carol",
+        agrees: true,
+        proposal: "create",
+        confirmedAt: "2026-12-06T07:00:00Z",
+      },
+      {
+        role: "admin",
+        holders: "2 of alice, bob, carol",
+        members: [],
+        ledger: "2 of bob, carol, mallory",
+        agrees: false,
+        proposal: "create",
+        confirmedAt: null,
+      },
+    ],
+    ledgerError: null,
+    paused: false,
+    staged: [{ officer: "alice", publicKey: "dd", evidence: "self-reported", device: "alice-ledger" }],
+    people: ["alice", "bob", "carol", "dave"],
+    rotation: null,
+  };
+
+  it("shows the keys against the ledger, proposes the holders chosen, and comes back", async () => {
+    mocked.startupProfile.mockResolvedValue("alice");
+    mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+    mocked.rotationOverview.mockResolvedValue(ok(overview));
+    mocked.rotationPropose.mockResolvedValue(
+      ok(proposalSummary({ id: "rot1", kind: "rotation", payload: { kind: "rotation", token: "0.0.1003", role: "supply", now: "2 of alice, bob, carol", after: "2 of alice (new key), bob, dave" } })),
+    );
+    const user = userEvent.setup();
+    render(App);
+
+    await user.click(await screen.findByTestId("rotation-open"));
+    expect(await screen.findByRole("heading", { name: "Key rotation", level: 1 })).toBeVisible();
+    expect(document.title).toBe("Gatehouse · Key rotation · alice");
+    const supply = within(screen.getByTestId("rotation-keys")).getAllByRole("row")[1]!;
+    expect(supply).toHaveTextContent("✓ the same key");
+    expect(screen.getByRole("alert", { name: "" })).toHaveTextContent("the ledger holds another key");
+    expect(screen.getByTestId("rotation-staged")).toHaveTextContent("dd (self-reported evidence, alice-ledger)");
+    expect(screen.getByTestId("rotation-after")).toHaveTextContent("2 of alice (new key), bob, carol");
+
+    // Carol out, dave in; a threshold above the holders is caught before anything is sent.
+    await user.click(screen.getByTestId("rotation-holder-carol"));
+    await user.click(screen.getByTestId("rotation-holder-dave"));
+    await user.clear(screen.getByTestId("rotation-threshold"));
+    await user.type(screen.getByTestId("rotation-threshold"), "4");
+    expect(screen.getByTestId("rotation-choice-problem")).toHaveTextContent("between 1 and 3");
+    expect(screen.getByTestId("rotation-propose")).toBeDisabled();
+    await user.clear(screen.getByTestId("rotation-threshold"));
+    await user.type(screen.getByTestId("rotation-threshold"), "2");
+    expect(screen.getByTestId("rotation-after")).toHaveTextContent("2 of alice (new key), bob, dave");
+    expect(screen.getByTestId("rotation-role-admin"), "not built yet").toBeDisabled();
+    await user.click(screen.getByTestId("rotation-propose"));
+    expect(mocked.rotationPropose).toHaveBeenCalledWith("alice", "supply", 2, ["alice", "bob", "dave"]);
+
+    await user.click(screen.getByTestId("rotation-back"));
+    expect(await screen.findByRole("region", { name: "Identity" }), "back to the connection").toBeVisible();
   });
 });
 

@@ -157,6 +157,20 @@ export const commands = {
 	 *  the signed record for the server's audit log.
 	 */
 	breakGlassSign: (profile: string, device: string, pin: string) => typedError<BreakGlassOutcome, IpcError>(__TAURI_INVOKE("break_glass_sign", { profile, device, pin })),
+	/**  The token's keys (registry and ledger), the staged keys and the rotation under way. */
+	rotationOverview: (profile: string) => typedError<RotationOverview, IpcError>(__TAURI_INVOKE("rotation_overview", { profile })),
+	/**
+	 *  Generates a new Ed25519 key on `device` (an id from the last scan) with `pin`, reads the
+	 *  device's evidence that it was born there (a YubiKey's attestation, a token's attributes), and
+	 *  stages it as the caller's next ledger key. A YubiKey's key goes in the first free slot of 9c,
+	 *  9d, 9e, asking for the PIN and a touch on every signature.
+	 */
+	rotationStageKey: (profile: string, device: string, pin: string) => typedError<StagedView, IpcError>(__TAURI_INVOKE("rotation_stage_key", { profile, device, pin })),
+	/**
+	 *  Proposes replacing the `role` key (`supply` or `pause`) by `threshold` of `holders`' keys
+	 *  (each the key they staged, else the one they hold).
+	 */
+	rotationPropose: (profile: string, role: string, threshold: number, holders: string[]) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("rotation_propose", { profile, role, threshold, holders })),
 };
 
 /* Types */
@@ -1052,6 +1066,50 @@ export type Role =
  */
 "service";
 
+/**  One of the token's keys: the registry's copy, and whether the ledger holds the same. */
+export type RoleKeyView = {
+	/**  `admin`, `supply`, `pause` or `treasury`. */
+	role: string,
+	/**  `2 of alice, bob, carol`, as the registry holds it. */
+	holders: string,
+	/**  Each holder's key. */
+	members: FieldView[],
+	/**
+	 *  The ledger's copy, holders named (`2 of alice, bob, carol`); none when the mirror was not
+	 *  read.
+	 */
+	ledger: string | null,
+	/**  Whether the ledger's copy is exactly the registry's key; none when not read. */
+	agrees: boolean | null,
+	/**  The proposal that set it. */
+	proposal: string,
+	/**  When the server saw the mirror show it, RFC 3339; none until then. */
+	confirmedAt: string | null,
+};
+
+/**
+ *  What the rotation wizard shows: the keys now, the staged keys, who may hold keys, and the
+ *  rotation under way.
+ */
+export type RotationOverview = {
+	/**  Who I am. */
+	me: string,
+	/**  The token. */
+	token: string,
+	/**  Its keys, admin, supply, pause, treasury. */
+	keys: RoleKeyView[],
+	/**  Why the ledger's copy could not be read (no mirror pinned, the mirror unreachable). */
+	ledgerError: string | null,
+	/**  Whether the mirror shows the token paused: Hedera refuses to change a paused token. */
+	paused: boolean,
+	/**  Keys staged for the next rotation. */
+	staged: StagedView[],
+	/**  People with ledger keys in use: who can hold a new key. */
+	people: string[],
+	/**  The newest rotation proposal, open or settled. */
+	rotation: ProposalSummary | null,
+};
+
 /**  One kind's rule. */
 export type RuleView = {
 	/**  The kind (`mint`, `policy`). */
@@ -1076,6 +1134,18 @@ export type ServerInfo = {
 	database: DatabaseBackend,
 	/**  Seconds up (saturating). */
 	uptimeSeconds: number,
+};
+
+/**  A key staged for the next rotation. */
+export type StagedView = {
+	/**  Whose. */
+	officer: string,
+	/**  The public key, hex. */
+	publicKey: string,
+	/**  How the server judged its origin: `attested`, `self-reported` or `software`. */
+	evidence: string,
+	/**  The device, as reported. */
+	device: string | null,
 };
 
 /**  Progress of a sync. */

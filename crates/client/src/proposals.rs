@@ -895,6 +895,27 @@ pub struct TokenKeys {
     pub paused: bool,
 }
 
+impl TokenKeys {
+    /// The ledger's copy of `role`'s key.
+    pub fn of(&self, role: gatehouse_protocol::proposal::KeyRole) -> Option<&KeyView> {
+        match role {
+            KeyRole::Admin => self.admin.as_ref(),
+            KeyRole::Supply => self.supply.as_ref(),
+            KeyRole::Pause => self.pause.as_ref(),
+            _ => self.treasury_key.as_ref(),
+        }
+    }
+}
+
+/// The registry's copy of a token key (`RoleKey::protobuf`, hex), decoded to compare with the
+/// ledger's. `None` when it does not decode.
+pub fn registry_key(protobuf: &str) -> Option<KeyView> {
+    use prost::Message as _;
+    let bytes = hex::decode(protobuf).ok()?;
+    let key = hiero_sdk_proto::services::Key::decode(bytes.as_slice()).ok()?;
+    Some(KeyView::of(&key))
+}
+
 /// Reads `token`'s keys and its treasury account's key from `mirror`.
 pub async fn token_keys(mirror: &str, token: &str) -> Result<TokenKeys, ReviewError> {
     let fail = |reason: String| ReviewError::Ledger {

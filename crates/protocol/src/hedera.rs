@@ -105,7 +105,8 @@ pub enum KeyView {
 }
 
 impl KeyView {
-    fn of(key: &pb::Key) -> Self {
+    /// How `key` is shown.
+    pub fn of(key: &pb::Key) -> Self {
         use pb::key::Key as K;
         match &key.key {
             Some(K::Ed25519(k)) => KeyView::Ed25519 { key: hex_lower(k) },

@@ -10,6 +10,7 @@ pub mod files;
 pub mod policy;
 pub mod profile;
 pub mod proposals;
+pub mod rotation;
 pub mod watch;
 
 use gatehouse_client::{

@@ -684,7 +684,7 @@ pub async fn proposal_review(
 }
 
 /// The device as the approval records it: model and serial, or a token's label.
-fn device_label(info: &gatehouse_keys::device::Info) -> String {
+pub(crate) fn device_label(info: &gatehouse_keys::device::Info) -> String {
     if info.serial.is_empty() {
         info.label.clone()
     } else {

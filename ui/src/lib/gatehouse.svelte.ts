@@ -28,7 +28,8 @@ export type Screen =
   | UnlockScreen
   | DevicesScreen
   | AuditScreen
-  | ApprovalsScreen;
+  | ApprovalsScreen
+  | RotationScreen;
 
 /**
  * The profile's key is on a device: its PIN is asked for over the connecting screen. `device` names the
@@ -56,6 +57,13 @@ export type AuditScreen = { kind: "audit"; profile: string; online: boolean; bac
 
 /** The approvals queue of a connected profile; `back` is the screen to return to (excluded by kind, as above). */
 export type ApprovalsScreen = { kind: "approvals"; profile: string; back: Exclude<Screen, { kind: "approvals" }> };
+
+/** The key rotation wizard of a connected profile; `back` is the screen to return to (excluded by kind, as above). */
+export type RotationScreen = {
+  kind: "rotation";
+  profile: string;
+  back: Exclude<Screen, { kind: "rotation" | "approvals" }>;
+};
 
 export class Gatehouse {
   readonly profiles = new Profiles();
@@ -170,6 +178,18 @@ export class Gatehouse {
     const current = this.screen.kind === "devices" ? this.screen.back : this.screen;
     const back = current.kind === "approvals" ? current.back : current;
     this.#next({ kind: "approvals", profile, back });
+  }
+
+  /** Opens the key rotation wizard of `profile`, over its live connection. */
+  openRotation(profile: string): void {
+    const current = this.screen;
+    if (current.kind === "rotation" || current.kind === "approvals" || current.kind === "devices") return;
+    this.#next({ kind: "rotation", profile, back: current });
+  }
+
+  /** Leaves the rotation wizard for the screen it was opened from. */
+  closeRotation(): void {
+    if (this.screen.kind === "rotation") this.#next(this.screen.back);
   }
 
   /** Leaves the approvals queue for the screen it was opened from (the connection is not re-checked). */

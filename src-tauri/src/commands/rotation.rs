@@ -1,0 +1,296 @@
+//! Key rotation commands, behind the console's rotation wizard: the token's keys as the registry
+//! holds them next to the ledger's copy (read from the mirror pinned in the profile, holders
+//! named), a new key generated on the officer's own device and staged with the device's
+//! evidence, and the rotation proposal. Approving it is the approvals screen's (the officers sign
+//! with their admin keys there, after reviewing the decoded TokenUpdate).
+
+use gatehouse_client::proposals::{self, TokenKeys};
+use gatehouse_keys::evidence::Evidence;
+use gatehouse_keys::key::{self, Algorithm};
+use gatehouse_protocol::proposal::{
+    KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewRotation, Proposal,
+    ProposalKind, ProposalStatus, RoleKey,
+};
+use serde::Serialize;
+use tauri::State;
+
+use super::connection::connection_for;
+use super::device::blocking;
+use super::profile::store;
+use super::proposals::{FieldView, ProposalSummary, me, time};
+use super::{ErrorCode, IpcError};
+use crate::Console;
+
+/// One of the token's keys: the registry's copy, and whether the ledger holds the same.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleKeyView {
+    /// `admin`, `supply`, `pause` or `treasury`.
+    pub role: String,
+    /// `2 of alice, bob, carol`, as the registry holds it.
+    pub holders: String,
+    /// Each holder's key.
+    pub members: Vec<FieldView>,
+    /// The ledger's copy, holders named (`2 of alice, bob, carol`); none when the mirror was not
+    /// read.
+    pub ledger: Option<String>,
+    /// Whether the ledger's copy is exactly the registry's key; none when not read.
+    pub agrees: Option<bool>,
+    /// The proposal that set it.
+    pub proposal: String,
+    /// When the server saw the mirror show it, RFC 3339; none until then.
+    pub confirmed_at: Option<String>,
+}
+
+/// A key staged for the next rotation.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct StagedView {
+    /// Whose.
+    pub officer: String,
+    /// The public key, hex.
+    pub public_key: String,
+    /// How the server judged its origin: `attested`, `self-reported` or `software`.
+    pub evidence: String,
+    /// The device, as reported.
+    pub device: Option<String>,
+}
+
+impl From<LedgerKey> for StagedView {
+    fn from(k: LedgerKey) -> Self {
+        Self {
+            officer: k.officer,
+            public_key: k.public_key,
+            evidence: k.evidence,
+            device: k.device,
+        }
+    }
+}
+
+/// What the rotation wizard shows: the keys now, the staged keys, who may hold keys, and the
+/// rotation under way.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationOverview {
+    /// Who I am.
+    pub me: String,
+    /// The token.
+    pub token: String,
+    /// Its keys, admin, supply, pause, treasury.
+    pub keys: Vec<RoleKeyView>,
+    /// Why the ledger's copy could not be read (no mirror pinned, the mirror unreachable).
+    pub ledger_error: Option<String>,
+    /// Whether the mirror shows the token paused: Hedera refuses to change a paused token.
+    pub paused: bool,
+    /// Keys staged for the next rotation.
+    pub staged: Vec<StagedView>,
+    /// People with ledger keys in use: who can hold a new key.
+    pub people: Vec<String>,
+    /// The newest rotation proposal, open or settled.
+    pub rotation: Option<ProposalSummary>,
+}
+
+fn named(names: &std::collections::HashMap<String, String>, key: &RoleKey) -> Vec<FieldView> {
+    key.members
+        .iter()
+        .map(|m| FieldView {
+            label: m.officer.clone(),
+            value: names
+                .get(&m.public_key)
+                .filter(|holder| **holder != m.officer)
+                .map_or_else(
+                    || m.public_key.clone(),
+                    |holder| format!("{} (listed as {holder}'s)", m.public_key),
+                ),
+        })
+        .collect()
+}
+
+fn role_views(
+    keys: &[RoleKey],
+    ledger: Option<&TokenKeys>,
+    names: &std::collections::HashMap<String, String>,
+) -> Vec<RoleKeyView> {
+    keys.iter()
+        .map(|k| {
+            let on_ledger = ledger.map(|l| l.of(k.role));
+            RoleKeyView {
+                role: k.role.as_str().to_owned(),
+                holders: k.holders_text(),
+                members: named(names, k),
+                ledger: on_ledger.map(|key| proposals::holders_text(key, names)),
+                agrees: on_ledger.map(|key| {
+                    key.is_some() && key.cloned() == proposals::registry_key(&k.protobuf)
+                }),
+                proposal: k.proposal.clone(),
+                confirmed_at: k.confirmed_at.as_ref().map(time),
+            }
+        })
+        .collect()
+}
+
+/// The token's keys (registry and ledger), the staged keys and the rotation under way.
+#[tauri::command]
+#[specta::specta]
+pub async fn rotation_overview(
+    console: State<'_, Console>,
+    profile: String,
+) -> Result<RotationOverview, IpcError> {
+    let connection = connection_for(&console, &profile)?;
+    let me = me(&connection).await?;
+    let keys: Vec<RoleKey> = connection.get("/v1/token-keys").await?;
+    let in_use: Vec<LedgerKey> = connection.get("/v1/ledger-keys").await?;
+    let staged: Vec<LedgerKey> = connection.get("/v1/ledger-keys/staged").await?;
+    let current = proposals::current_policy(&connection).await?;
+    let names: std::collections::HashMap<String, String> = in_use
+        .iter()
+        .map(|k| (k.public_key.clone(), k.officer.clone()))
+        .chain(
+            staged
+                .iter()
+                .map(|k| (k.public_key.clone(), format!("{} (staged)", k.officer))),
+        )
+        .collect();
+    let mirror = store(&console)?.get(&profile)?.mirror_url;
+    let (ledger, ledger_error) = match &mirror {
+        None => (
+            None,
+            Some(format!(
+                "profile {profile} pins no mirror node, so the ledger's copy is not shown: gatehouse profile mirror {profile} https://MIRROR"
+            )),
+        ),
+        Some(mirror) => match proposals::token_keys(mirror, &current.token).await {
+            Ok(keys) => (Some(keys), None),
+            Err(e) => (None, Some(e.to_string())),
+        },
+    };
+    let list: Vec<Proposal> = connection.get("/v1/proposals?limit=200").await?;
+    let rotation = list
+        .iter()
+        .filter(|p| p.kind == ProposalKind::Rotation)
+        .max_by_key(|p| (p.status == ProposalStatus::Open, p.created_at))
+        .map(|p| ProposalSummary::new(p, &me));
+    let mut people: Vec<String> = in_use.iter().map(|k| k.officer.clone()).collect();
+    people.extend(staged.iter().map(|k| k.officer.clone()));
+    people.sort();
+    people.dedup();
+    Ok(RotationOverview {
+        keys: role_views(&keys, ledger.as_ref(), &names),
+        paused: ledger.as_ref().is_some_and(|l| l.paused),
+        token: current.token,
+        ledger_error,
+        staged: staged.into_iter().map(StagedView::from).collect(),
+        people,
+        rotation,
+        me,
+    })
+}
+
+/// PIV slots a new ledger key may go in, in order (9c is where Gatehouse puts the first one).
+const PIV_SLOTS: [u8; 3] = [0x9c, 0x9d, 0x9e];
+
+/// Generates a new Ed25519 key on `device` (an id from the last scan) with `pin`, reads the
+/// device's evidence that it was born there (a YubiKey's attestation, a token's attributes), and
+/// stages it as the caller's next ledger key. A YubiKey's key goes in the first free slot of 9c,
+/// 9d, 9e, asking for the PIN and a touch on every signature.
+#[tauri::command]
+#[specta::specta]
+pub async fn rotation_stage_key(
+    console: State<'_, Console>,
+    profile: String,
+    device: String,
+    pin: String,
+) -> Result<StagedView, IpcError> {
+    let connection = connection_for(&console, &profile)?;
+    let pin = gatehouse_keys::Pin::new(pin);
+    let locator = console.devices.locate(&device)?;
+    let (public, evidence, label) = blocking(move || {
+        let mut opened = gatehouse_keys::open(&locator, &pin)?;
+        let made = if let gatehouse_keys::device::Locator::Piv { serial } = &locator {
+            let taken: Vec<key::Id> = opened.keys()?.into_iter().map(|k| k.id).collect();
+            let Some(slot) = PIV_SLOTS
+                .into_iter()
+                .find(|s| !taken.iter().any(|id| id.as_bytes() == [*s]))
+            else {
+                return Err(IpcError::new(
+                    ErrorCode::DeviceRefused,
+                    "this YubiKey's slots 9c, 9d and 9e all hold keys",
+                    "Free one whose key no token key holds any more (gatehouse rotate show names them), or use another device.",
+                ));
+            };
+            drop(opened);
+            let mut piv = gatehouse_keys::piv::Piv::open(*serial, &pin)?;
+            let placement = gatehouse_keys::piv::Placement {
+                slot,
+                ..gatehouse_keys::piv::Placement::default_for(Algorithm::Ed25519)
+            };
+            let made = piv.generate_in(Algorithm::Ed25519, placement)?;
+            opened = Box::new(piv);
+            made
+        } else {
+            opened.generate(&key::Request::new(
+                Algorithm::Ed25519,
+                "gatehouse ledger (rotation)".to_owned(),
+            ))?
+        };
+        let evidence = match opened.attestation(&made.id) {
+            Ok(attestation) => Evidence::Attested(attestation),
+            Err(_) => opened.evidence(&made.id)?,
+        };
+        let label = super::proposals::device_label(opened.info());
+        Ok((made.public_key, evidence, label))
+    })
+    .await?;
+    let evidence = serde_json::to_value(&evidence).map_err(|e| {
+        IpcError::new(
+            ErrorCode::Internal,
+            format!("the device's evidence could not be written: {e}"),
+            "Try again; if it persists, stage the key with gatehouse ledger-key stage.",
+        )
+    })?;
+    let staged: LedgerKey = connection
+        .post(
+            "/v1/ledger-keys/staged",
+            &LedgerKeyEnrolment {
+                algorithm: LedgerKeyAlgorithm::Ed25519,
+                public_key: hex::encode(public.as_bytes()),
+                evidence,
+                device: Some(label),
+            },
+        )
+        .await?;
+    Ok(staged.into())
+}
+
+/// Proposes replacing the `role` key (`supply` or `pause`) by `threshold` of `holders`' keys
+/// (each the key they staged, else the one they hold).
+#[tauri::command]
+#[specta::specta]
+pub async fn rotation_propose(
+    console: State<'_, Console>,
+    profile: String,
+    role: String,
+    threshold: u32,
+    holders: Vec<String>,
+) -> Result<ProposalSummary, IpcError> {
+    let role = KeyRole::from_name(&role).ok_or_else(|| {
+        IpcError::new(
+            ErrorCode::Internal,
+            format!("{role:?} is not a key of the token"),
+            "Choose the supply or the pause key.",
+        )
+    })?;
+    let connection = connection_for(&console, &profile)?;
+    let me = me(&connection).await?;
+    let proposal: Proposal = connection
+        .post(
+            "/v1/proposals/rotation",
+            &NewRotation {
+                role,
+                threshold,
+                holders,
+            },
+        )
+        .await?;
+    Ok(ProposalSummary::new(&proposal, &me))
+}

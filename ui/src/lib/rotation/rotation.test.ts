@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+
+import type { RotationOverview } from "../../bindings";
+import { afterText, current, problem } from "./rotation";
+
+const overview: RotationOverview = {
+  me: "alice",
+  token: "0.0.1003",
+  keys: [
+    {
+      role: "supply",
+      holders: "2 of alice, bob, carol",
+      members: [
+        { label: "alice", value: "aa" },
+        { label: "bob", value: "bb" },
+        { label: "carol", value: "cc" },
+      ],
+      ledger: "2 of alice, bob, carol",
+      agrees: true,
+      proposal: "p1",
+      confirmedAt: null,
+    },
+  ],
+  ledgerError: null,
+  paused: false,
+  staged: [{ officer: "alice", publicKey: "dd", evidence: "self-reported", device: "alice-ledger" }],
+  people: ["alice", "bob", "carol", "dave"],
+  rotation: null,
+};
+
+describe("the rotation wizard's arithmetic", () => {
+  it("reads who holds a key now and its threshold", () => {
+    expect(current(overview, "supply")).toEqual({ holders: ["alice", "bob", "carol"], threshold: 2 });
+    expect(current(overview, "admin")).toBeNull();
+  });
+
+  it("names the holders who bring a staged key", () => {
+    expect(afterText(2, ["alice", "bob", "carol"], overview)).toBe("2 of alice (new key), bob, carol");
+    expect(afterText(1, ["dave"], overview)).toBe("1 of dave");
+  });
+
+  it("refuses thresholds no set of holders could meet, and an empty key", () => {
+    expect(problem(2, ["alice", "bob"])).toBeNull();
+    expect(problem(3, ["alice", "bob"])).toContain("between 1 and 2");
+    expect(problem(0, ["alice"])).toContain("between 1 and 1");
+    expect(problem(1, [])).toBe("Choose who holds the new key.");
+  });
+});

@@ -1,0 +1,35 @@
+// The rotation wizard's arithmetic: who holds the key by default, and the key after, in the words the
+// server's proposal will use. The server decides; this only shows the officer what they are about to ask.
+import type { RotationOverview } from "../../bindings";
+
+/** The roles the server rotates today, and the ones it does not yet. */
+export const ROLES = [
+  { role: "supply", label: "Supply key (mints)", built: true },
+  { role: "pause", label: "Pause key (responders)", built: true },
+  { role: "admin", label: "Admin key (not built yet)", built: false },
+  { role: "treasury", label: "Treasury (not built yet)", built: false },
+] as const;
+
+/** Who holds `role`'s key now, in the key's order, and its threshold; none when the registry has no such key. */
+export function current(overview: RotationOverview, role: string): { holders: string[]; threshold: number } | null {
+  const key = overview.keys.find((k) => k.role === role);
+  if (!key) return null;
+  const match = /^(\d+) of /.exec(key.holders);
+  return { holders: key.members.map((m) => m.label), threshold: Number(match?.[1] ?? 1) };
+}
+
+/** `2 of alice (new key), bob, carol`: the key the proposal asks for; holders who staged a key bring it. */
+export function afterText(threshold: number, holders: readonly string[], overview: RotationOverview): string {
+  const staged = new Set(overview.staged.map((s) => s.officer));
+  const named = holders.map((h) => (staged.has(h) ? `${h} (new key)` : h));
+  return `${threshold} of ${named.join(", ")}`;
+}
+
+/** Why the choice cannot be proposed as it stands, or null. */
+export function problem(threshold: number, holders: readonly string[]): string | null {
+  if (holders.length === 0) return "Choose who holds the new key.";
+  if (!Number.isInteger(threshold) || threshold < 1 || threshold > holders.length) {
+    return `The threshold must be between 1 and ${holders.length}: ${threshold} of ${holders.length} could never sign (or anyone could).`;
+  }
+  return null;
+}
