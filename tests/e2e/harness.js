@@ -6,7 +6,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { access, constants, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, constants, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -502,4 +503,71 @@ export function gatehouseCli(args, env = {}) {
 /** Runs `gatehouse-server`; returns { stdout, stderr } or throws with its output. */
 export function gatehouseServer(args) {
   return runTool(bin.server, args, { name: `gatehouse-server ${args[0]}` });
+}
+
+/** SoftHSM2's PKCS#11 module, and the PIN of every test token. */
+export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+export const TOKEN_PIN = '246810';
+
+/** GET `route` from `server` as `person` (mutual TLS); the parsed JSON. */
+export async function serverJson(deployment, server, person, route) {
+  const who = deployment.person(person);
+  const [ca, cert, key] = await Promise.all([readFile(deployment.caPem), readFile(who.cert), readFile(who.key)]);
+  return new Promise((resolve, reject) => {
+    const request = https.get(`${server.url}${route}`, { ca, cert, key }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => (body += chunk));
+      response.on('end', () => {
+        if (response.statusCode !== 200) reject(new Error(`GET ${route}: ${response.statusCode} ${body}`));
+        else resolve(JSON.parse(body));
+      });
+    });
+    request.on('error', reject);
+  });
+}
+
+/**
+ * Officers whose ledger keys live on SoftHSM2 tokens (`<name>-ledger`, PIN TOKEN_PIN) under `dir`: their profiles
+ * (with `people`, e.g. an administrator without a token) are imported into the console config of the env
+ * returned, each officer's Ed25519 key is generated on their token and enrolled, and those in `pinMirror` pin the
+ * server's mirror. Returns { env, withPin, keys, mirror, approve(name, id) }.
+ */
+export async function officersOnTokens(dir, deployment, server, { officers, people = [], pinMirror = officers }) {
+  const tokens = path.join(dir, 'softhsm-tokens');
+  await mkdir(tokens, { recursive: true });
+  const softhsmConf = path.join(dir, 'softhsm2.conf');
+  await writeFile(softhsmConf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  const env = {
+    GATEHOUSE_CONFIG_DIR: path.join(dir, 'console-config'),
+    SOFTHSM2_CONF: softhsmConf,
+    ...xdgEnv(path.join(dir, 'xdg')),
+  };
+  const ledger = await serverJson(deployment, server, officers[0], '/v1/ledger');
+  if (ledger.mirror.length === 0) throw new Error('the development deployment runs the simulator and its mirror');
+  const mirror = ledger.mirror[0];
+  for (const name of [...officers, ...people]) await importProfile(env, deployment, server, name);
+  const withPin = { ...env, GATEHOUSE_DEVICE_PIN: TOKEN_PIN };
+  const keys = {};
+  for (const name of officers) {
+    const token = `${name}-ledger`;
+    await runTool('/usr/bin/softhsm2-util', ['--init-token', '--free', '--label', token, '--pin', TOKEN_PIN, '--so-pin', '12345678'], {
+      env,
+      name: 'softhsm2-util --init-token',
+    });
+    const generated = await gatehouseCli(
+      ['device', 'keygen', '--module', SOFTHSM_MODULE, '--token', token, '--algorithm', 'ed25519', '--label', `${name} ledger`],
+      withPin,
+    );
+    keys[name] = /key ([0-9a-f]+) on/.exec(generated.stdout)?.[1];
+    if (!keys[name]) throw new Error(`no ledger key was generated for ${name}: ${generated.stdout}`);
+    await gatehouseCli(['ledger-key', 'enrol', '--profile', name, '--module', SOFTHSM_MODULE, '--token', token, '--key', keys[name]], withPin);
+    if (pinMirror.includes(name)) await gatehouseCli(['profile', 'mirror', name, mirror], env);
+  }
+  const approve = (name, id) =>
+    gatehouseCli(
+      ['proposal', 'approve', id, '--profile', name, '--module', SOFTHSM_MODULE, '--token', `${name}-ledger`, '--key', keys[name], '--mirror', mirror],
+      withPin,
+    );
+  return { env, withPin, keys, mirror, approve };
 }

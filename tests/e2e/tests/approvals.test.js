@@ -8,50 +8,29 @@
 // server's event reached the console).
 
 import assert from 'node:assert/strict';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import https from 'node:https';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import {
+  SOFTHSM_MODULE as MODULE,
+  TOKEN_PIN as PIN,
   freePorts,
   gatehouseCli,
-  importProfile,
   initDeployment,
   launchConsole,
+  officersOnTokens,
   runTool,
+  serverJson,
   startServer,
   stopProcess,
   tempDir,
   timeouts,
   withScreenshots,
-  xdgEnv,
 } from '../harness.js';
 
-const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
-const PIN = '246810';
 const OFFICERS = ['alice', 'bob', 'carol'];
 const METADATA = 'ipfs://bafkreie2egatehousee2emint0001';
-
-/** GET `route` from the server as `person` (mutual TLS); the parsed JSON. */
-function serverJson(deployment, server, person, route) {
-  const who = deployment.person(person);
-  return Promise.all([readFile(deployment.caPem), readFile(who.cert), readFile(who.key)]).then(
-    ([ca, cert, key]) =>
-      new Promise((resolve, reject) => {
-        const request = https.get(`${server.url}${route}`, { ca, cert, key }, (response) => {
-          let body = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk) => (body += chunk));
-          response.on('end', () => {
-            if (response.statusCode !== 200) reject(new Error(`GET ${route}: ${response.statusCode} ${body}`));
-            else resolve(JSON.parse(body));
-          });
-        });
-        request.on('error', reject);
-      }),
-  );
-}
 
 /** The proposal id `proposal:   <id>` a CLI command printed. */
 function proposalId(stdout) {
@@ -108,43 +87,17 @@ describe('an officer approves a mint in the console', () => {
     async () => {
       temp = await tempDir('gatehouse-e2e-approvals');
       const deployment = await initDeployment(path.join(temp.dir, 'deployment'));
-      const tokens = path.join(temp.dir, 'softhsm-tokens');
-      await mkdir(tokens, { recursive: true });
-      const softhsmConf = path.join(temp.dir, 'softhsm2.conf');
-      await writeFile(softhsmConf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
       notificationFile = path.join(temp.dir, 'notifications.jsonl');
-      env = {
-        GATEHOUSE_CONFIG_DIR: path.join(temp.dir, 'console-config'),
-        SOFTHSM2_CONF: softhsmConf,
-        ...xdgEnv(path.join(temp.dir, 'xdg')),
-      };
       server = await startServer(deployment);
-      const ledger = await serverJson(deployment, server, 'alice', '/v1/ledger');
-      assert.ok(ledger.mirror.length > 0, 'the development deployment runs the simulator and its mirror');
-      mirror = ledger.mirror[0];
-      for (const name of [...OFFICERS, 'erin']) await importProfile(env, deployment, server, name);
-      const withPin = { ...env, GATEHOUSE_DEVICE_PIN: PIN };
-      for (const name of OFFICERS) {
-        const token = `${name}-ledger`;
-        await runTool('/usr/bin/softhsm2-util', ['--init-token', '--free', '--label', token, '--pin', PIN, '--so-pin', '12345678'], {
-          env,
-          name: 'softhsm2-util --init-token',
-        });
-        const generated = await gatehouseCli(
-          ['device', 'keygen', '--module', MODULE, '--token', token, '--algorithm', 'ed25519', '--label', `${name} ledger`],
-          withPin,
-        );
-        keys[name] = /key ([0-9a-f]+) on/.exec(generated.stdout)?.[1];
-        assert.ok(keys[name], `a ledger key was generated for ${name}: ${generated.stdout}`);
-        await gatehouseCli(['ledger-key', 'enrol', '--profile', name, '--module', MODULE, '--token', token, '--key', keys[name]], withPin);
-        // Bob pins his in the window (below).
-        if (name !== 'bob') await gatehouseCli(['profile', 'mirror', name, mirror], env);
-      }
-      const approve = (name, id) =>
-        gatehouseCli(
-          ['proposal', 'approve', id, '--profile', name, '--module', MODULE, '--token', `${name}-ledger`, '--key', keys[name], '--mirror', mirror],
-          withPin,
-        );
+      // Bob pins his mirror in the window (below).
+      const officers = await officersOnTokens(temp.dir, deployment, server, {
+        officers: OFFICERS,
+        people: ['erin'],
+        pinMirror: ['alice', 'carol'],
+      });
+      ({ env, mirror } = officers);
+      const { withPin, approve } = officers;
+      Object.assign(keys, officers.keys);
       const token = await gatehouseCli(['token', 'propose', '--profile', 'erin', '--name', 'E2E Token', '--symbol', 'E2E', '--max-supply', '100'], env);
       const tokenId = proposalId(token.stdout);
       await approve('alice', tokenId);

@@ -44,5 +44,9 @@ describe("the rotation wizard's arithmetic", () => {
     expect(problem(3, ["alice", "bob"])).toContain("between 1 and 2");
     expect(problem(0, ["alice"])).toContain("between 1 and 1");
     expect(problem(1, [])).toBe("Choose who holds the new key.");
+    const unstaged = { ...overview, staged: [] };
+    expect(problem(2, ["alice", "bob", "carol"], unstaged, "supply")).toContain("the key as it is");
+    expect(problem(2, ["alice", "bob", "carol"], overview, "supply"), "alice brings a new key").toBeNull();
+    expect(problem(3, ["alice", "bob", "carol"], unstaged, "supply"), "a new threshold").toBeNull();
   });
 });

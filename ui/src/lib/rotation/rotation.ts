@@ -25,11 +25,29 @@ export function afterText(threshold: number, holders: readonly string[], overvie
   return `${threshold} of ${named.join(", ")}`;
 }
 
-/** Why the choice cannot be proposed as it stands, or null. */
-export function problem(threshold: number, holders: readonly string[]): string | null {
+/**
+ * Why the choice cannot be proposed as it stands, or null. With `overview` and `role`, the key as it is already
+ * (same holders, same threshold, nobody bringing a new key) is one.
+ */
+export function problem(
+  threshold: number,
+  holders: readonly string[],
+  overview?: RotationOverview,
+  role?: string,
+): string | null {
   if (holders.length === 0) return "Choose who holds the new key.";
   if (!Number.isInteger(threshold) || threshold < 1 || threshold > holders.length) {
     return `The threshold must be between 1 and ${holders.length}: ${threshold} of ${holders.length} could never sign (or anyone could).`;
+  }
+  const now = overview && role ? current(overview, role) : null;
+  const staged = new Set(overview?.staged.map((s) => s.officer) ?? []);
+  if (
+    now &&
+    now.threshold === threshold &&
+    now.holders.join(",") === holders.join(",") &&
+    !holders.some((h) => staged.has(h))
+  ) {
+    return "This is the key as it is: stage a new key (step 2) or change the holders or the threshold.";
   }
   return null;
 }
