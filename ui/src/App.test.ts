@@ -229,6 +229,7 @@ describe("key rotation wizard", () => {
     expect(screen.getByTestId("rotation-role-admin"), "not built yet").toBeDisabled();
     await user.click(screen.getByTestId("rotation-propose"));
     expect(mocked.rotationPropose).toHaveBeenCalledWith("alice", "supply", 2, ["alice", "bob", "dave"]);
+    await waitFor(() => expect(screen.getByRole("heading", { name: /Approvals, the ledger, the mirror/ })).toHaveFocus());
 
     await user.click(screen.getByTestId("rotation-back"));
     expect(await screen.findByRole("region", { name: "Identity" }), "back to the connection").toBeVisible();
