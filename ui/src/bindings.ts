@@ -847,7 +847,18 @@ role: string;
 /**  The key now, `2 of alice, bob, carol`. */
 now: string; 
 /**  The key after, `2 of alice (new key), bob, carol`. */
-after: string };
+after: string } | 
+/**
+ *  Remove an officer from every token key and policy rule (the keys before and after are in
+ *  [`ProposalDetail::rotation`]).
+ */
+{ kind: "offboarding"; 
+/**  The token. */
+token: string; 
+/**  Who leaves. */
+officer: string; 
+/**  Why, in the proposer's words. */
+reason: string };
 
 /**  The policy a proposal would put in force. */
 export type PolicyChangeView = {
@@ -960,7 +971,13 @@ export type ProposalKind =
  *  Replace one of the token's keys (a TokenUpdate the admin key's quorum executes): new
  *  holders, new keys from their devices, a new threshold.
  */
-"rotation";
+"rotation" | 
+/**
+ *  Remove an officer from every token key and every policy rule in one TokenUpdate (the
+ *  remaining holders' signatures satisfy the old and the new admin key), and disable them in
+ *  the registry once it executed.
+ */
+"offboarding";
 
 /**  Where a proposal stands. */
 export type ProposalStatus = 

@@ -11,8 +11,8 @@ use gatehouse_client::proposals::{self, Review};
 use gatehouse_keys::key::Algorithm;
 use gatehouse_protocol::policy::NewRule;
 use gatehouse_protocol::proposal::{
-    KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewRotation, NewToken,
-    Proposal, Reject, RoleKey,
+    KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewOffboarding,
+    NewRotation, NewToken, Proposal, Reject, RoleKey,
 };
 
 use crate::device::{DeviceArgs, ask_for_touch, device_failure, parse_id, pin};
@@ -73,6 +73,20 @@ pub enum RotateAction {
     Admin(RotationArgs),
     /// Propose a new treasury (not built yet: the server says so).
     Treasury(RotationArgs),
+    /// Offboard an officer: remove their keys from every token key (admin, supply, pause) and their
+    /// name from every policy rule in one proposal the remaining holders approve; the registry
+    /// disables them once it executes. Refused when a key or rule could no longer be met.
+    Officer {
+        /// The officer who leaves.
+        #[arg(long)]
+        remove: String,
+        /// Why (at most 256 bytes).
+        #[arg(long)]
+        reason: String,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
 }
 
 /// Who holds the new key.
@@ -506,6 +520,24 @@ pub async fn run_rotate(action: RotateAction) -> Result<(), Failure> {
         RotateAction::Pause(args) => (KeyRole::Pause, args),
         RotateAction::Admin(args) => (KeyRole::Admin, args),
         RotateAction::Treasury(args) => (KeyRole::Treasury, args),
+        RotateAction::Officer {
+            remove,
+            reason,
+            profile,
+        } => {
+            let proposal: Proposal = connection(profile)
+                .await?
+                .post(
+                    "/v1/proposals/offboarding",
+                    &NewOffboarding {
+                        officer: remove,
+                        reason,
+                    },
+                )
+                .await?;
+            say!("proposed offboarding {}", proposal.id);
+            return next_steps(&proposal);
+        }
     };
     let proposal: Proposal = connection(args.profile)
         .await?
@@ -519,6 +551,11 @@ pub async fn run_rotate(action: RotateAction) -> Result<(), Failure> {
         )
         .await?;
     say!("proposed rotation {}", proposal.id);
+    next_steps(&proposal)
+}
+
+/// What a key change proposal does, and what the officers do next.
+fn next_steps(proposal: &Proposal) -> Result<(), Failure> {
     if let Some(lines) = proposals::rotation_lines(&proposal.payload) {
         print_fields(&lines);
     }

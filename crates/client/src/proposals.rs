@@ -65,8 +65,8 @@ fn mismatch(what: impl Into<String>) -> ReviewError {
     ReviewError::Mismatch(what.into())
 }
 
-/// Checks that a TokenUpdate changes `field` and nothing else (`what` names the proposal kind).
-fn only_changes(action: &ScheduledAction, field: &str, what: &str) -> Result<(), ReviewError> {
+/// Checks that a TokenUpdate changes `fields` and nothing else (`what` names the proposal kind).
+fn only_changes(action: &ScheduledAction, fields: &[&str], what: &str) -> Result<(), ReviewError> {
     let ScheduledAction::TokenUpdate {
         name,
         symbol,
@@ -99,7 +99,7 @@ fn only_changes(action: &ScheduledAction, field: &str, what: &str) -> Result<(),
         ("auto-renew account", auto_renew_account.is_some()),
         ("auto-renew period", auto_renew_period_secs.is_some()),
     ] {
-        if set && changed != field {
+        if set && !fields.contains(&changed) {
             also.push(changed.to_owned());
         }
     }
@@ -112,6 +112,73 @@ fn only_changes(action: &ScheduledAction, field: &str, what: &str) -> Result<(),
             also.join(", ")
         )))
     }
+}
+
+/// The key `key`'s members make: its threshold of their keys, in order (Ed25519 keys are 32
+/// bytes, secp256k1 keys 33).
+fn members_key(key: &gatehouse_protocol::proposal::RoleKey) -> KeyView {
+    KeyView::Threshold {
+        threshold: key.threshold,
+        keys: key
+            .members
+            .iter()
+            .map(|m| {
+                if m.public_key.len() == 66 {
+                    KeyView::EcdsaSecp256k1 {
+                        key: m.public_key.clone(),
+                    }
+                } else {
+                    KeyView::Ed25519 {
+                        key: m.public_key.clone(),
+                    }
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Checks that an offboarding's keys after are its keys before without `officer` (same roles,
+/// same thresholds, the others in the same order), and that the policy it puts in force names
+/// them nowhere.
+fn check_offboarding(
+    officer: &str,
+    before: &[gatehouse_protocol::proposal::RoleKey],
+    after: &[gatehouse_protocol::proposal::RoleKey],
+    document: Option<&str>,
+) -> Result<(), ReviewError> {
+    if before.len() != after.len() {
+        return Err(mismatch("the keys after do not match the keys before"));
+    }
+    for (was, next) in before.iter().zip(after) {
+        let kept: Vec<_> = was
+            .members
+            .iter()
+            .filter(|m| m.officer != officer)
+            .collect();
+        let listed: Vec<_> = next.members.iter().collect();
+        if was.role != next.role || was.threshold != next.threshold || kept != listed {
+            return Err(mismatch(format!(
+                "the {} key after ({}) is not the key before ({}) without {officer}",
+                next.role.as_str(),
+                next.holders_text(),
+                was.holders_text()
+            )));
+        }
+    }
+    if let Some(document) = document {
+        let parsed = PolicyDocument::parse(document)
+            .map_err(|e| mismatch(format!("the proposed policy is unreadable: {e}")))?;
+        if parsed
+            .rules
+            .values()
+            .any(|r| r.eligible.iter().any(|e| e == officer))
+        {
+            return Err(mismatch(format!(
+                "the proposed policy still names {officer}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that the decoded scheduled body does what the server says the proposal does.
@@ -195,7 +262,7 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
                     memo.as_deref().unwrap_or("unchanged")
                 )));
             }
-            only_changes(&scheduled.action, "memo", "a policy change")
+            only_changes(&scheduled.action, &["memo"], "a policy change")
         }
         (
             Payload::Rotation {
@@ -247,7 +314,72 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
                     key_text(set.as_ref())
                 )));
             }
-            only_changes(&scheduled.action, what, "a key rotation")
+            only_changes(&scheduled.action, &[what], "a key rotation")
+        }
+        (
+            Payload::Offboarding {
+                token,
+                officer,
+                before,
+                after,
+                document,
+                ..
+            },
+            ScheduledAction::TokenUpdate {
+                token: t,
+                admin_key,
+                supply_key,
+                pause_key,
+                memo,
+                ..
+            },
+        ) => {
+            if token != t {
+                return Err(mismatch(format!(
+                    "the server says token {token}, the bytes update token {t}"
+                )));
+            }
+            check_offboarding(officer, before, after, document.as_deref())?;
+            let mut changed = Vec::new();
+            for key in after {
+                let (set, what) = match key.role {
+                    KeyRole::Admin => (admin_key, "admin key"),
+                    KeyRole::Supply => (supply_key, "supply key"),
+                    KeyRole::Pause => (pause_key, "pause key"),
+                    other => {
+                        return Err(mismatch(format!(
+                            "an offboarding cannot change the {} key in a TokenUpdate",
+                            other.as_str()
+                        )));
+                    }
+                };
+                if set.as_ref() != Some(&members_key(key)) {
+                    return Err(mismatch(format!(
+                        "the {what} in the bytes ({}) is not {} as the server lists it",
+                        key_text(set.as_ref()),
+                        key.holders_text()
+                    )));
+                }
+                changed.push(what);
+            }
+            match document {
+                Some(document) => {
+                    let expected = policy::commitment(document);
+                    if memo.as_deref() != Some(expected.as_str()) {
+                        return Err(mismatch(
+                            "the token memo in the bytes does not commit to the policy the server shows",
+                        ));
+                    }
+                    changed.push("memo");
+                }
+                None if memo.is_some() => {
+                    return Err(mismatch(
+                        "the bytes change the token memo, which the server does not list",
+                    ));
+                }
+                None => {}
+            }
+            only_changes(&scheduled.action, &changed, "an offboarding")
         }
         (Payload::Resume { token, .. }, ScheduledAction::TokenUnpause { token: t }) => {
             if token != t {
@@ -741,9 +873,42 @@ pub fn ledger_hex(key: &gatehouse_keys::key::PublicKey) -> String {
     }
 }
 
-/// What a key rotation changes, in words: the key, its holders now and after, and each new
-/// holder's key with its evidence. `None` for any other kind of proposal.
+/// What a key rotation or an offboarding changes, in words: the keys, their holders now and
+/// after, and each new holder's key with its evidence. `None` for any other kind of proposal.
 pub fn rotation_lines(payload: &Payload) -> Option<Vec<Field>> {
+    if let Payload::Offboarding {
+        officer,
+        reason,
+        before,
+        after,
+        document,
+        ..
+    } = payload
+    {
+        let mut lines = vec![
+            field("Leaves", officer.as_str()),
+            field("Why", reason.as_str()),
+        ];
+        for (was, next) in before.iter().zip(after) {
+            lines.push(field(
+                &format!("{} key", was.role.as_str()),
+                format!("{} -> {}", was.holders_text(), next.holders_text()),
+            ));
+        }
+        lines.push(field(
+            "Policy",
+            match document.as_deref().map(PolicyDocument::parse) {
+                Some(Ok(doc)) => format!("version {} names {officer} in no rule", doc.version),
+                Some(Err(e)) => format!("UNREADABLE: {e}"),
+                None => format!("unchanged (no rule names {officer})"),
+            },
+        ));
+        lines.push(field(
+            "Treasury",
+            "its account key is not changed by a TokenUpdate and still holds their key (not built yet)",
+        ));
+        return Some(lines);
+    }
     let Payload::Rotation {
         role,
         threshold,

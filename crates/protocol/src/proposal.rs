@@ -32,6 +32,10 @@ pub enum ProposalKind {
     /// Replace one of the token's keys (a TokenUpdate the admin key's quorum executes): new
     /// holders, new keys from their devices, a new threshold.
     Rotation,
+    /// Remove an officer from every token key and every policy rule in one TokenUpdate (the
+    /// remaining holders' signatures satisfy the old and the new admin key), and disable them in
+    /// the registry once it executed.
+    Offboarding,
 }
 
 impl ProposalKind {
@@ -43,6 +47,7 @@ impl ProposalKind {
             ProposalKind::Policy => "policy",
             ProposalKind::Resume => "resume",
             ProposalKind::Rotation => "rotation",
+            ProposalKind::Offboarding => "offboarding",
         }
     }
 
@@ -54,6 +59,7 @@ impl ProposalKind {
             ProposalKind::Policy,
             ProposalKind::Resume,
             ProposalKind::Rotation,
+            ProposalKind::Offboarding,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
@@ -193,6 +199,24 @@ pub enum Payload {
         /// The key it replaces, as the registry holds it.
         before: RoleKey,
     },
+    /// Remove `officer` from every token key they hold (admin, supply, pause; thresholds kept) and
+    /// from every policy rule, in one TokenUpdate; the registry disables them once it executed.
+    Offboarding {
+        /// The token.
+        token: String,
+        /// Who leaves.
+        officer: String,
+        /// Why, in the proposer's words.
+        reason: String,
+        /// Each key that changes, as it is now.
+        before: Vec<RoleKey>,
+        /// Each of those keys after (same role, same threshold, without the officer), in the same
+        /// order; the TokenUpdate sets exactly these.
+        after: Vec<RoleKey>,
+        /// The policy document without the officer, when a rule named them (the TokenUpdate sets
+        /// the memo to its commitment); `None` when no rule changes.
+        document: Option<String>,
+    },
 }
 
 /// One of the token's keys, by what it does.
@@ -293,6 +317,17 @@ pub struct RotationHolder {
     pub evidence: String,
     /// Whether it is a new key the holder staged for this rotation (else one they hold already).
     pub staged: bool,
+}
+
+/// `POST /v1/proposals/offboarding`: who leaves, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NewOffboarding {
+    /// The officer (or responder) whose keys leave every token key.
+    pub officer: String,
+    /// Why (at most 256 bytes).
+    pub reason: String,
 }
 
 /// `POST /v1/proposals/rotation`: which key to replace, and by whom it is held next. Each holder's

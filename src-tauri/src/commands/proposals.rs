@@ -84,6 +84,16 @@ pub enum PayloadSummary {
         /// The key after, `2 of alice (new key), bob, carol`.
         after: String,
     },
+    /// Remove an officer from every token key and policy rule (the keys before and after are in
+    /// [`ProposalDetail::rotation`]).
+    Offboarding {
+        /// The token.
+        token: String,
+        /// Who leaves.
+        officer: String,
+        /// Why, in the proposer's words.
+        reason: String,
+    },
 }
 
 /// One approval.
@@ -236,6 +246,16 @@ impl ProposalSummary {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
+            },
+            Payload::Offboarding {
+                token,
+                officer,
+                reason,
+                ..
+            } => PayloadSummary::Offboarding {
+                token: token.clone(),
+                officer: officer.clone(),
+                reason: reason.clone(),
             },
             // A kind this console does not know is shown by what its bytes decode to.
             _ => PayloadSummary::Mint {

@@ -213,6 +213,9 @@ pub fn announcement(p: &Proposal) -> (String, String) {
         Payload::Rotation { token, role, .. } => {
             format!("rotate the {} key of {token}", role.as_str())
         }
+        Payload::Offboarding { token, officer, .. } => {
+            format!("remove {officer} from every key of {token}")
+        }
         _ => format!("do something this console does not know ({:?})", p.kind),
     };
     (

@@ -911,6 +911,25 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         "{}",
         text(&minted)
     );
+
+    // Offboarding carol would leave the pause key (1 of carol) with nobody to sign it: refused,
+    // saying what to do first.
+    let o = officers.clone();
+    let leaving = blocking(move || {
+        o[0].run(
+            PIN,
+            &[
+                "rotate", "officer", "--remove", "carol", "--reason", "leaves",
+            ],
+        )
+    })
+    .await;
+    assert_failure(
+        &leaving,
+        16,
+        "the pause key needs 1 signature(s) and only 0 holder(s) would remain",
+        "an offboarding that leaves a key unable to sign",
+    );
     server.shutdown().await.expect("clean shutdown");
 }
 

@@ -175,6 +175,7 @@ fn held_by_breaker(method: &axum::http::Method, path: &str) -> bool {
         || path.starts_with("/v1/resume")
         || path == "/v1/proposals/resume"
         || path == "/v1/proposals/rotation"
+        || path == "/v1/proposals/offboarding"
         || path == "/v1/audit/search"
         || path == "/v1/ledger-keys/staged")
 }
@@ -198,6 +199,7 @@ async fn resuming(state: &AppState, path: &str) -> bool {
             p.kind,
             gatehouse_protocol::proposal::ProposalKind::Resume
                 | gatehouse_protocol::proposal::ProposalKind::Rotation
+                | gatehouse_protocol::proposal::ProposalKind::Offboarding
         )
     )
 }
@@ -325,6 +327,7 @@ mod tests {
         assert!(!held_by_breaker(&Method::POST, "/v1/audit/search"));
         assert!(!held_by_breaker(&Method::POST, "/v1/proposals/resume"));
         assert!(!held_by_breaker(&Method::POST, "/v1/proposals/rotation"));
+        assert!(!held_by_breaker(&Method::POST, "/v1/proposals/offboarding"));
         assert!(!held_by_breaker(&Method::POST, "/v1/resume/request"));
         assert!(!held_by_breaker(&Method::POST, "/v1/ledger-keys/staged"));
         assert!(held_by_breaker(&Method::POST, "/v1/ledger-keys"));

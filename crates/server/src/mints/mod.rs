@@ -237,9 +237,13 @@ impl Reconciler {
             1000,
         )
         .await?;
-        let settling = open.iter().any(|p| {
-            matches!(&p.payload, gatehouse_protocol::proposal::Payload::Policy { document, .. }
-                if gatehouse_protocol::policy::sha256(document) == anchored)
+        let settling = open.iter().any(|p| match &p.payload {
+            gatehouse_protocol::proposal::Payload::Policy { document, .. }
+            | gatehouse_protocol::proposal::Payload::Offboarding {
+                document: Some(document),
+                ..
+            } => gatehouse_protocol::policy::sha256(document) == anchored,
+            _ => false,
         });
         if settling {
             return Ok(false);
@@ -276,8 +280,12 @@ impl Reconciler {
         let mut raised = 0;
         for copy in copies {
             let key = &copy.key;
-            let settling = open.iter().any(|p| {
-                matches!(&p.payload, gatehouse_protocol::proposal::Payload::Rotation { role, .. } if *role == key.role)
+            let settling = open.iter().any(|p| match &p.payload {
+                gatehouse_protocol::proposal::Payload::Rotation { role, .. } => *role == key.role,
+                gatehouse_protocol::proposal::Payload::Offboarding { after, .. } => {
+                    after.iter().any(|k| k.role == key.role)
+                }
+                _ => false,
             });
             if copy.shown
                 || settling

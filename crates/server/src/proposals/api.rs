@@ -9,8 +9,8 @@ use gatehouse_protocol::pause::{
 };
 use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
-    ApprovalRequest, NewMint, NewResume, NewRotation, NewToken, Proposal, ProposalStatus, Reject,
-    RoleKey, SignedApproval,
+    ApprovalRequest, NewMint, NewOffboarding, NewResume, NewRotation, NewToken, Proposal,
+    ProposalStatus, Reject, RoleKey, SignedApproval,
 };
 use gatehouse_protocol::{ApiError, ErrorCode, Role};
 use serde::Deserialize;
@@ -40,6 +40,7 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(propose_policy))
         .routes(routes!(token_keys))
         .routes(routes!(propose_rotation))
+        .routes(routes!(propose_offboarding))
         .routes(routes!(approval_request))
         .routes(routes!(approve))
         .routes(routes!(reject))
@@ -505,6 +506,32 @@ async fn propose_rotation(
     Ok(Json(
         engine(&state)?
             .propose_rotation(&by(&caller, request_id), &new)
+            .await?,
+    ))
+}
+
+/// Proposes removing an officer from every token key they hold and every policy rule, in one
+/// scheduled TokenUpdate the remaining holders approve; once it executes, the registry disables
+/// them. Allowed while the breaker is tripped.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/offboarding",
+    request_body = NewOffboarding,
+    responses(
+        (status = 200, description = "The proposal, scheduled on the ledger", body = Proposal),
+        (status = 400, description = "No reason, or nothing to remove", body = ApiError),
+        (status = 409, description = "A key or rule would be left unable to reach its threshold, the token is paused, mints or another key or policy change are open, or the ledger refused", body = ApiError),
+    )
+)]
+async fn propose_offboarding(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Officers>,
+    RequestId(request_id): RequestId,
+    Json(new): Json<NewOffboarding>,
+) -> Result<Json<Proposal>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .propose_offboarding(&by(&caller, request_id), &new)
             .await?,
     ))
 }

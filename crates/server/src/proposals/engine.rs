@@ -810,7 +810,11 @@ impl Engine {
         };
         // A resume is what the tripped breaker waits for; a rotation is how keys are replaced
         // while the backend stays stopped (the ledger token itself must be unpaused for it).
-        if tripped.tripped && !resume && proposal.kind != ProposalKind::Rotation {
+        let changes_keys = matches!(
+            proposal.kind,
+            ProposalKind::Rotation | ProposalKind::Offboarding
+        );
+        if tripped.tripped && !resume && !changes_keys {
             drop(held);
             let refusal = Refusal::Paused(super::pause::paused_message(&tripped));
             return Err(self
@@ -1142,7 +1146,11 @@ impl Engine {
         let entry = Self::entry(&server, action, object, kind, None, details);
         self.commit(tx, entry, Some((&proposal.id, status.as_str())))
             .await?;
-        if proposal.kind == ProposalKind::Rotation && status == ProposalStatus::Executed {
+        if matches!(
+            proposal.kind,
+            ProposalKind::Rotation | ProposalKind::Offboarding
+        ) && status == ProposalStatus::Executed
+        {
             // The mirror usually shows the new key within seconds; the sweep keeps asking.
             if let Err(error) = self.confirm_keys().await {
                 tracing::warn!(%error, "comparing the new key with the mirror failed; trying again later");

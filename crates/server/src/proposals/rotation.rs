@@ -16,8 +16,8 @@
 use chrono::{DateTime, Utc};
 use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::proposal::{
-    KeyMember, KeyRole, NewRotation, Payload, Proposal, ProposalKind, ProposalStatus, RoleKey,
-    RotationHolder,
+    KeyMember, KeyRole, NewOffboarding, NewRotation, Payload, Proposal, ProposalKind,
+    ProposalStatus, RoleKey, RotationHolder,
 };
 use gatehouse_protocol::{ErrorCode, Role};
 use hiero_sdk_proto::services as pb;
@@ -399,6 +399,205 @@ impl Engine {
         .await
     }
 
+    /// Proposes removing `new.officer` from every token key they hold (admin, supply, pause; the
+    /// thresholds kept) and from every policy rule, in one scheduled TokenUpdate. Refused, naming
+    /// what to do, when a key or a rule would be left unable to reach its threshold, or empty.
+    pub async fn propose_offboarding(
+        &self,
+        by: &By,
+        new: &NewOffboarding,
+    ) -> Result<Proposal, Error> {
+        let officer = new.officer.trim();
+        let object = format!("proposal:offboarding:{officer}");
+        if let Err(message) = super::check_reason(&new.reason) {
+            return Err(self.invalid(by, object, message).await);
+        }
+        let current = self.policy().await?;
+        let keys = self.role_keys().await?;
+        let mut before = Vec::new();
+        let mut after = Vec::new();
+        let mut problems = Vec::new();
+        let enrolled = keys::store::all(self.db()).await?;
+        for key in keys.iter().filter(|k| k.role != KeyRole::Treasury) {
+            if !key.members.iter().any(|m| m.officer == officer) {
+                continue;
+            }
+            let members: Vec<KeyMember> = key
+                .members
+                .iter()
+                .filter(|m| m.officer != officer)
+                .cloned()
+                .collect();
+            if (members.len() as u64) < u64::from(key.threshold) {
+                problems.push(format!(
+                    "the {} key needs {} signature(s) and only {} holder(s) would remain ({}): rotate it first (gatehouse rotate {} with another holder or a lower threshold)",
+                    key.role.as_str(),
+                    key.threshold,
+                    members.len(),
+                    members.iter().map(|m| m.officer.as_str()).collect::<Vec<_>>().join(", "),
+                    key.role.as_str()
+                ));
+                continue;
+            }
+            let holders: Vec<Enrolled> = members
+                .iter()
+                .map(|m| {
+                    enrolled
+                        .iter()
+                        .find(|k| shown_hex(k) == m.public_key)
+                        .cloned()
+                        .ok_or_else(|| {
+                            internal(format!(
+                                "{}'s key {} in the {} key is no ledger key in use",
+                                m.officer,
+                                m.public_key,
+                                key.role.as_str()
+                            ))
+                        })
+                })
+                .collect::<Result<_, Error>>()?;
+            let next = role_key_of(key.threshold, &holders)
+                .ok_or_else(|| internal("a holder's key cannot be a Hedera key"))?;
+            before.push(key.clone());
+            after.push(RoleKey {
+                members,
+                protobuf: hex::encode(next.encode_to_vec()),
+                confirmed_at: None,
+                ..key.clone()
+            });
+        }
+        let mut document = current.policy.clone();
+        let mut rules_changed = false;
+        for (kind, rule) in &current.policy.rules {
+            if !rule.eligible.iter().any(|e| e == officer) {
+                continue;
+            }
+            let eligible: Vec<String> = rule
+                .eligible
+                .iter()
+                .filter(|e| *e != officer)
+                .cloned()
+                .collect();
+            if eligible.len() < rule.threshold as usize {
+                problems.push(format!(
+                    "the {kind} rule asks {} approvals and only {} officer(s) would remain eligible ({}): change the rule first (gatehouse policy propose {kind})",
+                    rule.threshold,
+                    eligible.len(),
+                    eligible.join(", ")
+                ));
+                continue;
+            }
+            document.rules.insert(
+                kind.clone(),
+                gatehouse_protocol::policy::Rule::new(rule.threshold, eligible),
+            );
+            rules_changed = true;
+        }
+        if before.is_empty() && !rules_changed && problems.is_empty() {
+            let message = format!(
+                "officer: {officer} holds no token key and no policy rule names them: nothing to remove"
+            );
+            return Err(self.invalid(by, object, message).await);
+        }
+        let open = store::list(self.db(), Some(ProposalStatus::Open), 1000).await?;
+        if let Some(other) = open.iter().find(|p| {
+            matches!(
+                p.kind,
+                ProposalKind::Rotation | ProposalKind::Offboarding | ProposalKind::Policy
+            )
+        }) {
+            problems.push(format!(
+                "{} {} is open and changes the same keys or policy: approve, reject or cancel it first",
+                other.kind.as_str(),
+                other.id
+            ));
+        }
+        let mints = open.iter().filter(|p| p.kind == ProposalKind::Mint).count();
+        if mints > 0 && after.iter().any(|k| k.role == KeyRole::Supply) {
+            problems.push(format!(
+                "{mints} mint proposal(s) are open: their approvals would stop counting once the supply key changes; let them execute, or cancel them"
+            ));
+        }
+        if let Ok(true) = self.mirror_paused(&current.token).await {
+            problems.push(format!(
+                "token {} is paused on the ledger, and Hedera refuses every change to a paused token: resume the ledger token alone first (gatehouse resume propose --ledger-only)",
+                current.token
+            ));
+        }
+        if let Some(first) = problems.first() {
+            let message = if problems.len() == 1 {
+                first.clone()
+            } else {
+                format!("{} problems: {}", problems.len(), problems.join("; "))
+            };
+            return Err(self
+                .failed(
+                    by,
+                    Action::ProposalCreate,
+                    object,
+                    "offboarding-refused",
+                    conflict(message),
+                )
+                .await);
+        }
+        let document = rules_changed.then(|| {
+            document.version = current.policy.version + 1;
+            document.to_text()
+        });
+        let (token_id, quorum) = super::policy::token_change(&current)?;
+        let admin = self.role_key(KeyRole::Admin).await?;
+        let eligible: Vec<String> = quorum
+            .eligible
+            .iter()
+            .filter(|e| *e != officer)
+            .cloned()
+            .collect();
+        let threshold = quorum.threshold.max(admin.threshold);
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut update = pb::TokenUpdateTransactionBody {
+            token: Some(token_id),
+            memo: document
+                .as_deref()
+                .map(gatehouse_protocol::policy::commitment),
+            ..Default::default()
+        };
+        for key in &after {
+            let decoded = hex::decode(&key.protobuf)
+                .ok()
+                .and_then(|b| pb::Key::decode(b.as_slice()).ok());
+            match key.role {
+                KeyRole::Admin => update.admin_key = decoded,
+                KeyRole::Supply => update.supply_key = decoded,
+                _ => update.pause_key = decoded,
+            }
+        }
+        let inner = pb::SchedulableTransactionBody {
+            transaction_fee: 2_000_000_000,
+            memo: format!("gatehouse proposal {id}"),
+            data: Some(pb::schedulable_transaction_body::Data::TokenUpdate(update)),
+            ..Default::default()
+        };
+        let payload = Payload::Offboarding {
+            token: current.token.clone(),
+            officer: officer.to_owned(),
+            reason: new.reason.trim().to_owned(),
+            before,
+            after,
+            document,
+        };
+        self.schedule(
+            by,
+            id,
+            ProposalKind::Offboarding,
+            payload,
+            inner,
+            threshold,
+            eligible,
+            serde_json::Value::Null,
+        )
+        .await
+    }
+
     /// Refuses (audited) a rotation the ledger would refuse or that would leave the policy
     /// unable to work, in this order: a paused token, another rotation open, open mints whose
     /// signatures would stop counting, a mint rule the new supply key would not carry out.
@@ -503,6 +702,17 @@ impl Engine {
         tx: &mut Tx,
         proposal: &Proposal,
     ) -> Result<serde_json::Value, Error> {
+        if let Payload::Offboarding {
+            officer,
+            after,
+            document,
+            ..
+        } = &proposal.payload
+        {
+            return self
+                .apply_offboarding(tx, proposal, officer, after, document.as_deref())
+                .await;
+        }
         let Payload::Rotation {
             role,
             threshold,
@@ -594,6 +804,75 @@ impl Engine {
             "protobuf": row.protobuf,
             "activated": activated,
             "retired": retired,
+        }))
+    }
+
+    /// Applies an executed offboarding in `tx`: the registry takes the keys without the officer,
+    /// the policy without them (when a rule named them), the officer's keys no token key holds any
+    /// more are retired, and the officer is disabled.
+    async fn apply_offboarding(
+        &self,
+        tx: &mut Tx,
+        proposal: &Proposal,
+        officer: &str,
+        after: &[RoleKey],
+        document: Option<&str>,
+    ) -> Result<serde_json::Value, Error> {
+        let now = Utc::now();
+        for key in after {
+            let row = RoleKey {
+                proposal: proposal.id.clone(),
+                applied_at: now,
+                confirmed_at: None,
+                ..key.clone()
+            };
+            put(tx, &row, false).await?;
+        }
+        if let Some(document) = document {
+            let version = gatehouse_protocol::policy::PolicyDocument::parse(document)
+                .map_err(|e| internal(format!("the offboarding's policy is unreadable: {e}")))?
+                .version;
+            store::insert_policy(
+                tx,
+                version,
+                document,
+                &gatehouse_protocol::policy::sha256(document),
+                &proposal.id,
+            )
+            .await?;
+        }
+        let held = rows_in(tx).await?;
+        let mut retired = Vec::new();
+        for key in keys::store::all(self.db())
+            .await?
+            .iter()
+            .filter(|k| k.officer == officer)
+        {
+            let hex = shown_hex(key);
+            if held
+                .iter()
+                .any(|k| k.members.iter().any(|m| m.public_key == hex))
+            {
+                continue;
+            }
+            if keys::store::retire(tx, &keys::store::stored_hex(&key.key)).await? {
+                retired.push(hex);
+            }
+        }
+        crate::registry::store::set_disabled(tx, officer, true).await?;
+        // The treasury account's key is not changed by a TokenUpdate: say what still holds them.
+        let still: Vec<&str> = held
+            .iter()
+            .filter(|k| k.members.iter().any(|m| m.officer == officer))
+            .map(|k| k.role.as_str())
+            .collect();
+        Ok(serde_json::json!({
+            "offboarded": officer,
+            "keys": after.iter().map(|k| serde_json::json!({ "role": k.role.as_str(), "key": k.holders_text() })).collect::<Vec<_>>(),
+            "policy_changed": document.is_some(),
+            "retired": retired,
+            "disabled": true,
+            "still_in": still,
         }))
     }
 

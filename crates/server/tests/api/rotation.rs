@@ -7,9 +7,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ed25519_dalek::{Signer as _, SigningKey};
 use gatehouse_protocol::Role;
 use gatehouse_protocol::hedera::{KeyView, ScheduledAction, decode_scheduled};
+use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
     ApprovalRequest, KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint,
-    NewRotation, Payload, Proposal, ProposalKind, ProposalStatus, RoleKey, SignedApproval,
+    NewOffboarding, NewRotation, Payload, Proposal, ProposalKind, ProposalStatus, RoleKey,
+    SignedApproval,
 };
 use gatehouse_server::testing::Backend;
 use hiero_sdk_proto::services as pb;
@@ -17,7 +19,10 @@ use hiero_sdk_proto::services as pb;
 use crate::on_both_backends;
 use crate::proposals::{World, approve, around_the_server, key, reconciler, refused};
 
-on_both_backends!(a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds);
+on_both_backends!(
+    a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds,
+    an_offboarding_removes_an_officer_everywhere_or_says_what_would_break,
+);
 
 const OFFICER: &[Role] = &[Role::Officer];
 
@@ -89,8 +94,11 @@ fn mint_data(token: &str, item: &str) -> pb::transaction_body::Data {
     })
 }
 
-async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(backend: Backend) {
-    let world = World::new(
+/// The token's world: erin administers; alice, bob, carol and dave are officers (their keys make
+/// the admin and supply keys, 2 of 4); carol and frank are responders (the pause key, 1 of 2);
+/// gina is compliance.
+async fn world(backend: Backend) -> World {
+    World::new(
         backend,
         &[
             ("erin", &[Role::Admin]),
@@ -103,7 +111,11 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
         ],
         |_| {},
     )
-    .await;
+    .await
+}
+
+async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(backend: Backend) {
+    let world = world(backend).await;
     let (alice, bob, carol, frank) = (
         &world.conns["alice"],
         &world.conns["bob"],
@@ -523,4 +535,189 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
             .any(|a| a.kind == "key-mismatch" && a.message.contains("supply key")),
         "{alarms:?}"
     );
+}
+
+fn offboard(officer: &str) -> NewOffboarding {
+    NewOffboarding {
+        officer: officer.to_owned(),
+        reason: format!("{officer} left"),
+    }
+}
+
+/// Alice proposes the mint rule `threshold` of `eligible`; bob, carol and dave approve it until
+/// it executes.
+async fn mint_rule(world: &World, threshold: u32, eligible: &[&str]) {
+    let change: Proposal = world.conns["alice"]
+        .post(
+            "/v1/proposals/policy",
+            &NewRule {
+                kind: "mint".into(),
+                threshold,
+                eligible: eligible.iter().map(|e| (*e).to_owned()).collect(),
+            },
+        )
+        .await
+        .expect("a policy change is proposed");
+    let mut status = change.status;
+    for who in ["bob", "carol", "dave"] {
+        if status == ProposalStatus::Executed {
+            break;
+        }
+        status = approve(&world.conns[who], &change.id, &world.keys[who])
+            .await
+            .expect("an officer approves")
+            .status;
+    }
+    assert_eq!(status, ProposalStatus::Executed);
+}
+
+async fn an_offboarding_removes_an_officer_everywhere_or_says_what_would_break(backend: Backend) {
+    let world = world(backend).await;
+    let (alice, bob) = (&world.conns["alice"], &world.conns["bob"]);
+    let server = &world.server;
+    let mirror = server.state.ledger.as_ref().expect("a ledger").mirror()[0].clone();
+    let post = |who: &str, new: NewOffboarding| {
+        let conn = world.conns[who].clone();
+        async move {
+            conn.post::<_, Proposal>("/v1/proposals/offboarding", &new)
+                .await
+        }
+    };
+
+    // Nothing to remove, no reason: refused before anything reaches the ledger.
+    let message = refused(post("alice", offboard("erin")).await, "BadRequest");
+    assert!(message.contains("nothing to remove"), "{message}");
+    let message = refused(
+        post(
+            "alice",
+            NewOffboarding {
+                officer: "dave".into(),
+                reason: " ".into(),
+            },
+        )
+        .await,
+        "BadRequest",
+    );
+    assert!(message.contains("reason"), "{message}");
+
+    // Frank, a responder, leaves: the pause key becomes 1 of carol; his key is retired and he is
+    // disabled once the remaining holders executed it on the ledger.
+    let frank = post("alice", offboard("frank")).await.expect("proposed");
+    assert_eq!(frank.kind, ProposalKind::Offboarding);
+    let body = B64.decode(&frank.scheduled_body).expect("base64");
+    let view = decode_scheduled(&body).expect("decodes");
+    gatehouse_client::proposals::check_payload(&frank.payload, &view)
+        .expect("the console accepts what the bytes do");
+    approve(bob, &frank.id, &world.keys["bob"])
+        .await
+        .expect("bob");
+    let done = approve(&world.conns["carol"], &frank.id, &world.keys["carol"])
+        .await
+        .expect("carol");
+    assert_eq!(done.status, ProposalStatus::Executed, "{done:?}");
+    assert_eq!(
+        role(&token_keys(alice).await, KeyRole::Pause).holders_text(),
+        "1 of carol"
+    );
+    let gone = world.conns["frank"]
+        .get::<Vec<RoleKey>>("/v1/token-keys")
+        .await
+        .expect_err("frank is disabled");
+    assert!(format!("{gone}").contains("disabled"), "{gone}");
+
+    // Carol is now the pause key's only holder: removing her would leave it unable to sign.
+    let message = refused(post("alice", offboard("carol")).await, "Conflict");
+    assert!(
+        message.contains("the pause key needs 1 signature(s) and only 0 holder(s) would remain"),
+        "{message}"
+    );
+
+    // A mint rule asking 3 of alice, bob and dave: without dave it could never be met.
+    mint_rule(&world, 3, &["alice", "bob", "dave"]).await;
+    let message = refused(post("alice", offboard("dave")).await, "Conflict");
+    assert!(
+        message.contains("the mint rule asks 3 approvals and only 2 officer(s) would remain"),
+        "{message}"
+    );
+    mint_rule(&world, 2, &["alice", "bob", "carol", "dave"]).await;
+
+    // Dave leaves: admin and supply keys become 2 of alice, bob, carol and every rule drops him,
+    // in one TokenUpdate (admin key, supply key, memo) the remaining holders execute.
+    let proposal = post("alice", offboard("dave")).await.expect("proposed");
+    assert!(
+        !proposal.eligible.contains(&"dave".to_owned()),
+        "{:?}",
+        proposal.eligible
+    );
+    let body = B64.decode(&proposal.scheduled_body).expect("base64");
+    let view = decode_scheduled(&body).expect("decodes");
+    let ScheduledAction::TokenUpdate {
+        admin_key,
+        supply_key,
+        pause_key,
+        memo,
+        ..
+    } = &view.action
+    else {
+        panic!("a token update: {:?}", view.action)
+    };
+    assert!(admin_key.is_some() && supply_key.is_some() && memo.is_some());
+    assert!(pause_key.is_none(), "dave holds no pause key");
+    gatehouse_client::proposals::check_payload(&proposal.payload, &view)
+        .expect("the console accepts what the bytes do");
+    let mut lied = proposal.payload.clone();
+    if let Payload::Offboarding { after, .. } = &mut lied {
+        after[0].members.pop();
+    }
+    assert!(
+        gatehouse_client::proposals::check_payload(&lied, &view).is_err(),
+        "keys after that are not the keys before without dave are caught"
+    );
+    approve(bob, &proposal.id, &world.keys["bob"])
+        .await
+        .expect("bob");
+    let done = approve(&world.conns["carol"], &proposal.id, &world.keys["carol"])
+        .await
+        .expect("carol");
+    assert_eq!(done.status, ProposalStatus::Executed, "{done:?}");
+    let keys = token_keys(alice).await;
+    for r in [KeyRole::Admin, KeyRole::Supply] {
+        let key = role(&keys, r);
+        assert_eq!(key.holders_text(), "2 of alice, bob, carol", "{r:?}");
+        assert!(
+            key.confirmed_at.is_some(),
+            "the mirror shows the new {r:?} key"
+        );
+    }
+    let policy: CurrentPolicy = alice.get("/v1/policy").await.expect("policy");
+    assert!(
+        policy
+            .policy
+            .rules
+            .values()
+            .all(|r| !r.eligible.contains(&"dave".to_owned())),
+        "{policy:?}"
+    );
+    assert_eq!(
+        mirror_token(&mirror, &world.token).await["memo"].as_str(),
+        Some(gatehouse_protocol::policy::commitment(&policy.document).as_str()),
+        "the ledger anchors the policy without dave"
+    );
+    // Dave's key no longer counts on the ledger: with alice's alone, no mint.
+    let alone = around_the_server(
+        server,
+        mint_data(&world.token, "ipfs://dave-and-alice"),
+        &[&world.keys["alice"], &world.keys["dave"]],
+    )
+    .await
+    .expect_err("dave's signature no longer counts");
+    assert!(
+        format!("{alone:?}").contains("InvalidSignature"),
+        "{alone:?}"
+    );
+    let executed = crate::audit::entries_of(&server.state.db, "proposal.execute").await;
+    let (_, last) = executed.last().expect("an execution");
+    let last: serde_json::Value = serde_json::from_str(last).expect("JSON details");
+    assert_eq!(last["keys"]["offboarded"], "dave", "{last}");
+    assert_eq!(last["keys"]["still_in"][0], "treasury", "{last}");
 }

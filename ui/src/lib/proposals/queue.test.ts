@@ -79,6 +79,12 @@ describe("row text", () => {
         after: "2 of alice (new key), bob, carol",
       },
     });
+    const offboarding = proposal({
+      id: "o",
+      kind: "offboarding",
+      payload: { kind: "offboarding", token: "0.0.9", officer: "dave", reason: "left the company" },
+    });
+    expect(summary(offboarding)).toBe("Offboard dave from every key of 0.0.9: left the company");
     expect(summary(rotation)).toBe(
       "Rotate the supply key of 0.0.9: 2 of alice, bob, carol → 2 of alice (new key), bob, carol",
     );

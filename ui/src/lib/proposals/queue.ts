@@ -39,6 +39,9 @@ export function summary(p: ProposalSummary): string {
   if (pl.kind === "rotation") {
     return `Rotate the ${pl.role} key of ${pl.token}: ${pl.now} → ${pl.after}`;
   }
+  if (pl.kind === "offboarding") {
+    return `Offboard ${pl.officer} from every key of ${pl.token}: ${pl.reason}`;
+  }
   return `Create ${pl.name} (${pl.symbol}), at most ${pl.maxSupply}, ${pl.threshold} of ${pl.officers.length} officers`;
 }
 
@@ -53,6 +56,7 @@ export const KIND_LABELS: Record<ProposalKind, string> = {
   policy: "Policy change",
   resume: "Resume",
   rotation: "Key rotation",
+  offboarding: "Offboarding",
 };
 
 export const STATUS_LABELS: Record<ProposalStatus, string> = {
