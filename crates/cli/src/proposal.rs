@@ -574,25 +574,15 @@ fn next_steps(proposal: &Proposal) -> Result<(), Failure> {
 async fn rotate_show(mirror: Option<String>, profile: Option<String>) -> Result<(), Failure> {
     let (store, profile) = profile::chosen(profile)?;
     let mirror = mirror.or_else(|| profile.mirror_url.clone()).ok_or_else(|| {
-                failure(
-                    Exit::Usage,
-                    "no mirror to read the ledger from: give --mirror URL or pin one (gatehouse profile mirror)"
-                        .to_owned(),
-                )
-            })?;
+        failure(
+            Exit::Usage,
+            "no mirror to read the ledger from: give --mirror URL or pin one (gatehouse profile mirror)"
+                .to_owned(),
+        )
+    })?;
     let conn = connect(&store, &profile).await?;
     let current = proposals::current_policy(&conn).await?;
-    let enrolled: Vec<LedgerKey> = conn.get("/v1/ledger-keys").await?;
-    let staged: Vec<LedgerKey> = conn.get("/v1/ledger-keys/staged").await?;
-    let names: std::collections::HashMap<String, String> = enrolled
-        .iter()
-        .map(|k| (k.public_key.clone(), k.officer.clone()))
-        .chain(
-            staged
-                .iter()
-                .map(|k| (k.public_key.clone(), format!("{} (staged)", k.officer))),
-        )
-        .collect();
+    let (_, staged, names) = proposals::key_names(&conn).await?;
     let keys = proposals::token_keys(&mirror, &current.token).await?;
     let named =
         |key: Option<&gatehouse_protocol::hedera::KeyView>| proposals::holders_text(key, &names);
@@ -607,7 +597,7 @@ async fn rotate_show(mirror: Option<String>, profile: Option<String>) -> Result<
     );
     if keys.paused {
         say!(
-            "paused:      yes: Hedera refuses any update of a paused token; a rotation waits until the quorum unpauses it"
+            "paused:      yes: Hedera refuses any update of a paused token; a rotation waits until the quorum unpauses the ledger token alone (gatehouse resume propose --ledger-only)"
         );
     } else {
         say!("paused:      no");

@@ -14,8 +14,7 @@ use gatehouse_protocol::hedera::{
 use gatehouse_protocol::hip412;
 use gatehouse_protocol::policy::{self, CurrentPolicy, PolicyDocument};
 use gatehouse_protocol::proposal::{
-    ApprovalRequest, KeyRole, LedgerKeyAlgorithm, Payload, Proposal, SignedApproval,
-    UNEXECUTABLE_PAYER,
+    ApprovalRequest, KeyRole, LedgerKey, Payload, Proposal, SignedApproval, UNEXECUTABLE_PAYER,
 };
 use std::collections::HashMap;
 
@@ -114,23 +113,18 @@ fn only_changes(action: &ScheduledAction, fields: &[&str], what: &str) -> Result
     }
 }
 
-/// The key `key`'s members make: its threshold of their keys, in order (Ed25519 keys are 32
-/// bytes, secp256k1 keys 33).
-fn members_key(key: &gatehouse_protocol::proposal::RoleKey) -> KeyView {
+/// `threshold` of `keys` (hex as the server lists them: Ed25519 keys are 32 bytes, secp256k1 keys
+/// 33, compressed), in order, as the decoded bytes show such a key.
+fn threshold_view<'a>(threshold: u32, keys: impl Iterator<Item = &'a str>) -> KeyView {
     KeyView::Threshold {
-        threshold: key.threshold,
-        keys: key
-            .members
-            .iter()
-            .map(|m| {
-                if m.public_key.len() == 66 {
-                    KeyView::EcdsaSecp256k1 {
-                        key: m.public_key.clone(),
-                    }
+        threshold,
+        keys: keys
+            .map(|hex| {
+                let key = hex.to_owned();
+                if hex.len() == 66 {
+                    KeyView::EcdsaSecp256k1 { key }
                 } else {
-                    KeyView::Ed25519 {
-                        key: m.public_key.clone(),
-                    }
+                    KeyView::Ed25519 { key }
                 }
             })
             .collect(),
@@ -294,20 +288,7 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
                     )));
                 }
             };
-            let claimed = KeyView::Threshold {
-                threshold: *threshold,
-                keys: holders
-                    .iter()
-                    .map(|h| match h.algorithm {
-                        LedgerKeyAlgorithm::Ed25519 => KeyView::Ed25519 {
-                            key: h.public_key.clone(),
-                        },
-                        LedgerKeyAlgorithm::EcdsaSecp256k1 => KeyView::EcdsaSecp256k1 {
-                            key: h.public_key.clone(),
-                        },
-                    })
-                    .collect(),
-            };
+            let claimed = threshold_view(*threshold, holders.iter().map(|h| h.public_key.as_str()));
             if set.as_ref() != Some(&claimed) {
                 return Err(mismatch(format!(
                     "the {what} in the bytes ({}) is not {threshold} of the holders' keys the server lists",
@@ -353,7 +334,8 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
                         )));
                     }
                 };
-                if set.as_ref() != Some(&members_key(key)) {
+                let members = key.members.iter().map(|m| m.public_key.as_str());
+                if set.as_ref() != Some(&threshold_view(key.threshold, members)) {
                     return Err(mismatch(format!(
                         "the {what} in the bytes ({}) is not {} as the server lists it",
                         key_text(set.as_ref()),
@@ -1108,6 +1090,25 @@ pub async fn token_keys(mirror: &str, token: &str) -> Result<TokenKeys, ReviewEr
         treasury_key,
         paused: json["pause_status"] == "PAUSED",
     })
+}
+
+/// The ledger keys in use and the staged ones, and a name for each public key (`carol`, or
+/// `carol (staged)`): how key structures are shown with their holders named.
+pub async fn key_names(
+    conn: &Connection,
+) -> Result<(Vec<LedgerKey>, Vec<LedgerKey>, HashMap<String, String>), ConnectionError> {
+    let in_use: Vec<LedgerKey> = conn.get("/v1/ledger-keys").await?;
+    let staged: Vec<LedgerKey> = conn.get("/v1/ledger-keys/staged").await?;
+    let names = in_use
+        .iter()
+        .map(|k| (k.public_key.clone(), k.officer.clone()))
+        .chain(
+            staged
+                .iter()
+                .map(|k| (k.public_key.clone(), format!("{} (staged)", k.officer))),
+        )
+        .collect();
+    Ok((in_use, staged, names))
 }
 
 /// A key with its holders named: `2 of alice, bob, carol`. `names` maps a primitive key (hex, as

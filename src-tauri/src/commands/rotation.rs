@@ -139,18 +139,8 @@ pub async fn rotation_overview(
     let connection = connection_for(&console, &profile)?;
     let me = me(&connection).await?;
     let keys: Vec<RoleKey> = connection.get("/v1/token-keys").await?;
-    let in_use: Vec<LedgerKey> = connection.get("/v1/ledger-keys").await?;
-    let staged: Vec<LedgerKey> = connection.get("/v1/ledger-keys/staged").await?;
+    let (in_use, staged, names) = proposals::key_names(&connection).await?;
     let current = proposals::current_policy(&connection).await?;
-    let names: std::collections::HashMap<String, String> = in_use
-        .iter()
-        .map(|k| (k.public_key.clone(), k.officer.clone()))
-        .chain(
-            staged
-                .iter()
-                .map(|k| (k.public_key.clone(), format!("{} (staged)", k.officer))),
-        )
-        .collect();
     let mirror = store(&console)?.get(&profile)?.mirror_url;
     let (ledger, ledger_error) = match &mirror {
         None => (

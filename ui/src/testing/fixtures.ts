@@ -17,6 +17,7 @@ import type {
   ProposalDetail,
   ProposalSummary,
   ReviewView,
+  RotationOverview,
   TimelineBar,
 } from "../bindings";
 import type { Result } from "../lib/ipc";
@@ -308,4 +309,31 @@ export const breakGlassReady: BreakGlassView = {
   },
   problem: null,
   waiting: 0,
+};
+
+/** The rotation wizard's overview for alice: the supply key 2 of alice, bob, carol (the ledger agrees), alice's
+ * staged key, and four people who can hold keys. */
+export const rotationOverview: RotationOverview = {
+  me: "alice",
+  token: "0.0.1003",
+  keys: [
+    {
+      role: "supply",
+      holders: "2 of alice, bob, carol",
+      members: [
+        { label: "alice", value: "aa" },
+        { label: "bob", value: "bb" },
+        { label: "carol", value: "cc" },
+      ],
+      ledger: "2 of alice, bob, carol",
+      agrees: true,
+      proposal: "create",
+      confirmedAt: "2026-12-06T07:00:00Z",
+    },
+  ],
+  ledgerError: null,
+  paused: false,
+  staged: [{ officer: "alice", publicKey: "dd", evidence: "self-reported", device: "alice-ledger" }],
+  people: ["alice", "bob", "carol", "dave"],
+  rotation: null,
 };

@@ -67,8 +67,10 @@ pub enum Refusal {
     /// The officer rejected it.
     #[error("you rejected this proposal")]
     AlreadyRejected,
-    /// The officer has no ledger key enrolled.
-    #[error("you have no ledger key enrolled; enrol one from your device first")]
+    /// The officer holds no key in the token key this needs: none enrolled, or rotated out of it.
+    #[error(
+        "you hold no ledger key in the token key this needs (none enrolled, or rotated out of it): enrol one from your device first, or ask the officers for a rotation that includes you"
+    )]
     NoLedgerKey,
     /// The approval request is unknown, used, or someone else's.
     #[error("no open approval request {0} of yours for this proposal; ask for a new one")]

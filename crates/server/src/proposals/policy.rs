@@ -180,13 +180,13 @@ impl Engine {
     /// The fewest approvals the ledger itself needs to execute `proposal`: the threshold of the
     /// token key it needs (see [`super::engine::signing_role`]).
     pub async fn ledger_floor(&self, proposal: &Proposal) -> Result<u32, Error> {
-        match (
-            &proposal.payload,
-            super::engine::signing_role(proposal.kind),
-        ) {
-            (Payload::TokenCreate { threshold, .. }, _) => Ok(*threshold),
-            (_, Some(role)) => Ok(self.role_key(role).await?.threshold),
-            (_, None) => Ok(self.token_keys().await?.threshold),
+        match &proposal.payload {
+            // No token yet: the key it creates.
+            Payload::TokenCreate { threshold, .. } => Ok(*threshold),
+            _ => {
+                let role = super::engine::signing_role(proposal.kind).unwrap_or(KeyRole::Admin);
+                Ok(self.role_key(role).await?.threshold)
+            }
         }
     }
 

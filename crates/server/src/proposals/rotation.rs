@@ -306,6 +306,7 @@ impl Engine {
         }
         let people = crate::registry::store::officers(self.db()).await?;
         let staged = keys::store::staged(self.db()).await?;
+        let enrolled = keys::store::all(self.db()).await?;
         let mut holders = Vec::new();
         let mut chosen = Vec::new();
         for name in &new.holders {
@@ -324,19 +325,26 @@ impl Engine {
             if let Some(message) = message {
                 return Err(self.invalid(by, object, message).await);
             }
+            // Their staged key, else their key in this role, else their newest key in use.
+            let in_role = before
+                .members
+                .iter()
+                .find(|m| m.officer == name)
+                .and_then(|m| enrolled.iter().find(|k| shown_hex(k) == m.public_key));
+            let newest = enrolled
+                .iter()
+                .filter(|k| k.officer == name)
+                .max_by_key(|k| k.enrolled_at);
             let (key, is_staged) = match staged.iter().find(|k| k.officer == name) {
                 Some(k) => (k.clone(), true),
-                None => match self.key_in(new.role, name).await? {
-                    Some(k) => (k, false),
-                    None => match keys::store::of_officer(self.db(), name).await? {
-                        Some(k) => (k, false),
-                        None => {
-                            let message = format!(
-                                "holders: {name} has no ledger key: they stage one from their device first (gatehouse ledger-key stage)"
-                            );
-                            return Err(self.invalid(by, object, message).await);
-                        }
-                    },
+                None => match in_role.or(newest) {
+                    Some(k) => (k.clone(), false),
+                    None => {
+                        let message = format!(
+                            "holders: {name} has no ledger key: they stage one from their device first (gatehouse ledger-key stage)"
+                        );
+                        return Err(self.invalid(by, object, message).await);
+                    }
                 },
             };
             let view = key.view();
@@ -612,30 +620,31 @@ impl Engine {
         let open = store::list(self.db(), Some(ProposalStatus::Open), 1000).await?;
         let mut refusal = None;
         // The ledger's own refusal first: nothing else can be done about a paused token.
-        {
-            match self.mirror_paused(&current.token).await {
-                Ok(true) => {
-                    refusal = Some((
-                        "token-paused",
-                        format!(
-                            "token {} is paused on the ledger, and Hedera refuses every change to a paused token (TOKEN_IS_PAUSED). The safe order: keep the backend breaker tripped so nothing is minted; unpause the token on the ledger alone by quorum (gatehouse resume propose --ledger-only, approved, then gatehouse resume unpause); propose and approve this rotation; pause the ledger again (gatehouse pause); resume fully when ready",
-                            current.token
-                        ),
-                    ))
-                }
-                Ok(false) => {}
-                Err(reason) => {
-                    tracing::warn!(%reason, "the mirror could not say whether the token is paused; the ledger will decide");
-                }
+        match self.mirror_paused(&current.token).await {
+            Ok(true) => {
+                refusal = Some((
+                    "token-paused",
+                    format!(
+                        "token {} is paused on the ledger, and Hedera refuses every change to a paused token (TOKEN_IS_PAUSED). The safe order: keep the backend breaker tripped so nothing is minted; unpause the token on the ledger alone by quorum (gatehouse resume propose --ledger-only, approved, then gatehouse resume unpause); propose and approve this rotation; pause the ledger again (gatehouse pause); resume fully when ready",
+                        current.token
+                    ),
+                ))
+            }
+            Ok(false) => {}
+            Err(reason) => {
+                tracing::warn!(%reason, "the mirror could not say whether the token is paused; the ledger will decide");
             }
         }
         if refusal.is_none()
-            && let Some(other) = open.iter().find(|p| p.kind == ProposalKind::Rotation)
+            && let Some(other) = open
+                .iter()
+                .find(|p| matches!(p.kind, ProposalKind::Rotation | ProposalKind::Offboarding))
         {
             refusal = Some((
                 "rotation-open",
                 format!(
-                    "rotation {} is open already; approve, reject or cancel it first",
+                    "{} {} is open already and changes the token's keys; approve, reject or cancel it first",
+                    other.kind.as_str(),
                     other.id
                 ),
             ));
@@ -777,13 +786,10 @@ impl Engine {
                 serde_json::json!({ "officer": holder.officer, "public_key": holder.public_key }),
             );
         }
-        // Old keys that no token key contains any more.
-        let others = rows_in(tx).await?;
+        // Old keys that no token key (the new one included) contains any more.
+        let held = rows_in(tx).await?;
         let in_use = |hex: &str| {
-            others
-                .iter()
-                .filter(|k| k.role != *role)
-                .chain(std::iter::once(&row))
+            held.iter()
                 .any(|k| k.members.iter().any(|m| m.public_key == hex))
         };
         let enrolled = keys::store::all(self.db()).await?;

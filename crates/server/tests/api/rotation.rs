@@ -506,7 +506,11 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
             &serde_json::json!({ "reason": "test" }),
         )
         .await;
-    refused(frank_request, "Conflict");
+    let message = refused(frank_request, "Conflict");
+    assert!(
+        message.contains("no ledger key"),
+        "frank's key was retired: {message}"
+    );
 
     // A key changed around Gatehouse (the admin quorum signing a TokenUpdate directly) is caught.
     let rogue = around_the_server(

@@ -1,32 +1,9 @@
 import { describe, expect, it } from "vitest";
 
-import type { RotationOverview } from "../../bindings";
+import { rotationOverview } from "../../testing/fixtures";
 import { afterText, current, problem } from "./rotation";
 
-const overview: RotationOverview = {
-  me: "alice",
-  token: "0.0.1003",
-  keys: [
-    {
-      role: "supply",
-      holders: "2 of alice, bob, carol",
-      members: [
-        { label: "alice", value: "aa" },
-        { label: "bob", value: "bb" },
-        { label: "carol", value: "cc" },
-      ],
-      ledger: "2 of alice, bob, carol",
-      agrees: true,
-      proposal: "p1",
-      confirmedAt: null,
-    },
-  ],
-  ledgerError: null,
-  paused: false,
-  staged: [{ officer: "alice", publicKey: "dd", evidence: "self-reported", device: "alice-ledger" }],
-  people: ["alice", "bob", "carol", "dave"],
-  rotation: null,
-};
+const overview = rotationOverview;
 
 describe("the rotation wizard's arithmetic", () => {
   it("reads who holds a key now and its threshold", () => {
