@@ -69,9 +69,11 @@ pub enum RotateAction {
     Supply(RotationArgs),
     /// Propose a new pause key (responders' keys, usually 1 of them).
     Pause(RotationArgs),
-    /// Propose a new admin key (not built yet: the server says so).
+    /// Propose a new admin key (officers). Hedera asks the new key itself to sign: besides the
+    /// quorum's approvals, holders sign with their new key (`gatehouse approve ID --new-key`).
     Admin(RotationArgs),
-    /// Propose a new treasury (not built yet: the server says so).
+    /// Propose a new treasury: the server creates an account with the new key; the change moves
+    /// every NFT the old treasury holds. The new key signs as for an admin rotation.
     Treasury(RotationArgs),
     /// Offboard an officer: remove their keys from every token key (admin, supply, pause) and their
     /// name from every policy rule in one proposal the remaining holders approve; the registry
@@ -227,6 +229,10 @@ pub enum ProposalAction {
         /// Your ledger key's id on the device (hex; a YubiKey's slot, e.g. 9c).
         #[arg(long)]
         key: String,
+        /// Sign an admin or treasury rotation with your new key (the one you staged) instead of
+        /// approving: Hedera asks the new key itself to sign those changes. Not an approval.
+        #[arg(long)]
+        new_key: bool,
         /// The mirror node to read the ledger's copy from (or GATEHOUSE_MIRROR_URL); by default
         /// the one pinned in the profile (`gatehouse profile mirror`).
         #[arg(long, env = "GATEHOUSE_MIRROR_URL")]
@@ -971,6 +977,7 @@ pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
             id,
             device,
             key,
+            new_key,
             mirror,
             profile,
         } => {
@@ -989,7 +996,7 @@ pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
                 });
             };
             let conn = connect(&store, &profile).await?;
-            let review = proposals::review(&conn, &id, &mirror).await?;
+            let review = proposals::review_as(&conn, &id, &mirror, new_key).await?;
             print_review(&review);
             let key_id = parse_id(&key)?;
             let bytes = review.body_bytes.clone();
@@ -1026,6 +1033,14 @@ pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
             })
             .await?;
             let proposal = proposals::submit(&conn, &review, &signature, Some(label)).await?;
+            if new_key {
+                say!(
+                    "signed with your new key: {} new-key signature(s) of {} needed; status {}",
+                    proposal.key_signatures.len(),
+                    proposal.payload.new_key_signatures().unwrap_or(0),
+                    proposal.status.as_str()
+                );
+            }
             say!(
                 "approved: {}/{} approvals; status {}",
                 proposal.approvals.len(),

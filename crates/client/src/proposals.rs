@@ -58,6 +58,9 @@ pub struct Review {
     pub body_bytes: Vec<u8>,
     /// The mirror node the scheduled body was checked against.
     pub mirror: String,
+    /// Whether this signs with the holder's new key in an admin or treasury rotation (Hedera asks
+    /// the new key to sign those changes itself) rather than approving.
+    pub new_key: bool,
 }
 
 fn mismatch(what: impl Into<String>) -> ReviewError {
@@ -264,12 +267,15 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
                 role,
                 threshold,
                 holders,
+                treasury: moved,
                 ..
             },
             ScheduledAction::TokenUpdate {
                 token: t,
                 supply_key,
                 pause_key,
+                admin_key,
+                treasury,
                 ..
             },
         ) => {
@@ -281,11 +287,19 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
             let (set, what) = match role {
                 KeyRole::Supply => (supply_key, "supply key"),
                 KeyRole::Pause => (pause_key, "pause key"),
-                other => {
-                    return Err(mismatch(format!(
-                        "this console checks rotations of the supply and pause keys, not the {} key",
-                        other.as_str()
-                    )));
+                KeyRole::Admin => (admin_key, "admin key"),
+                _ => {
+                    // The bytes name the new account; its key was set when the server created
+                    // it, so it is the server's word (the mirror shows it: `gatehouse rotate show`).
+                    let to = moved.as_ref().map(|m| m.to.as_str());
+                    if treasury.as_deref() != to || to.is_none() {
+                        return Err(mismatch(format!(
+                            "the treasury in the bytes ({}) is not the new account the server names ({})",
+                            treasury.as_deref().unwrap_or("unchanged"),
+                            to.unwrap_or("none")
+                        )));
+                    }
+                    return only_changes(&scheduled.action, &["treasury"], "a treasury rotation");
                 }
             };
             let claimed = threshold_view(*threshold, holders.iter().map(|h| h.public_key.as_str()));
@@ -440,12 +454,23 @@ async fn ledger_copy(mirror: &str, schedule: &str) -> Result<Vec<u8>, ReviewErro
 /// byte for byte the ledger's copy (read from `mirror`), and the body to sign is a ScheduleSign of
 /// exactly that schedule, still inside its validity window.
 pub async fn review(conn: &Connection, id: &str, mirror: &str) -> Result<Review, ReviewError> {
+    review_as(conn, id, mirror, false).await
+}
+
+/// [`review`], for signing with the caller's new key in an admin or treasury rotation when
+/// `new_key` (the same checks; the server hands out the body for the new key and names it).
+pub async fn review_as(
+    conn: &Connection,
+    id: &str,
+    mirror: &str,
+    new_key: bool,
+) -> Result<Review, ReviewError> {
     let proposal: Proposal = conn.get(&format!("/v1/proposals/{id}")).await?;
     let (scheduled_bytes, scheduled) = scheduled(&proposal)?;
     check_payload(&proposal.payload, &scheduled)?;
     if let Payload::Resume { token, .. } = &proposal.payload {
         // Nothing is scheduled: the approval is a statement over the TokenUnpause it authorises.
-        let request = approval_request(conn, id).await?;
+        let request = approval_request(conn, id, false).await?;
         let (body, body_bytes) = decode_request(&request)?;
         check_resume_statement(&body, token, id)?;
         return Ok(Review {
@@ -455,6 +480,7 @@ pub async fn review(conn: &Connection, id: &str, mirror: &str) -> Result<Review,
             body,
             body_bytes,
             mirror: mirror.to_owned(),
+            new_key: false,
         });
     }
     let ledger = ledger_copy(mirror, &proposal.schedule_id).await?;
@@ -466,7 +492,7 @@ pub async fn review(conn: &Connection, id: &str, mirror: &str) -> Result<Review,
             scheduled.fingerprint
         )));
     }
-    let request = approval_request(conn, id).await?;
+    let request = approval_request(conn, id, new_key).await?;
     let (body, body_bytes) = decode_request(&request)?;
     match &body.action {
         Action::ScheduleSign { schedule } if *schedule == proposal.schedule_id => {}
@@ -491,13 +517,23 @@ pub async fn review(conn: &Connection, id: &str, mirror: &str) -> Result<Review,
         body,
         body_bytes,
         mirror: mirror.to_owned(),
+        new_key,
     })
 }
 
-async fn approval_request(conn: &Connection, id: &str) -> Result<ApprovalRequest, ReviewError> {
+async fn approval_request(
+    conn: &Connection,
+    id: &str,
+    new_key: bool,
+) -> Result<ApprovalRequest, ReviewError> {
+    let what = if new_key {
+        "key-signature-request"
+    } else {
+        "approval-request"
+    };
     Ok(conn
         .post(
-            &format!("/v1/proposals/{id}/approval-request"),
+            &format!("/v1/proposals/{id}/{what}"),
             &serde_json::json!({}),
         )
         .await?)
@@ -554,8 +590,13 @@ pub async fn submit(
     signature: &[u8],
     device: Option<String>,
 ) -> Result<Proposal, ConnectionError> {
+    let what = if review.new_key {
+        "key-signatures"
+    } else {
+        "approvals"
+    };
     conn.post(
-        &format!("/v1/proposals/{}/approvals", review.proposal.id),
+        &format!("/v1/proposals/{}/{what}", review.proposal.id),
         &SignedApproval {
             request: review.request.request.clone(),
             signature: B64.encode(signature),
@@ -1147,6 +1188,7 @@ pub fn holders_text(key: Option<&KeyView>, names: &HashMap<String, String>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gatehouse_protocol::proposal::TreasuryMove;
 
     #[test]
     fn keys_are_named_by_their_holders() {
@@ -1264,6 +1306,85 @@ mod tests {
                 key_verification_mode: "FULL_VALIDATION".into(),
             },
         }
+    }
+
+    fn rotation(role: KeyRole, treasury: Option<TreasuryMove>) -> Payload {
+        Payload::Rotation {
+            token: "0.0.5".into(),
+            role,
+            threshold: 1,
+            holders: vec![gatehouse_protocol::proposal::RotationHolder {
+                officer: "alice".into(),
+                public_key: "aa".repeat(32),
+                algorithm: gatehouse_protocol::proposal::LedgerKeyAlgorithm::Ed25519,
+                evidence: "attested".into(),
+                staged: true,
+            }],
+            before: gatehouse_protocol::proposal::RoleKey {
+                role,
+                threshold: 1,
+                members: Vec::new(),
+                protobuf: String::new(),
+                proposal: String::new(),
+                applied_at: chrono::Utc::now(),
+                confirmed_at: None,
+            },
+            treasury,
+        }
+    }
+
+    #[test]
+    fn a_treasury_rotation_is_signed_only_for_the_account_the_server_names() {
+        let moved = TreasuryMove {
+            from: "0.0.2".into(),
+            to: "0.0.9".into(),
+            nfts: 2,
+        };
+        let claim = rotation(KeyRole::Treasury, Some(moved.clone()));
+        let with = |account: Option<&str>| {
+            let mut view = update("0.0.5", None);
+            if let ScheduledAction::TokenUpdate { treasury, .. } = &mut view.action {
+                *treasury = account.map(str::to_owned);
+            }
+            view
+        };
+        assert!(check_payload(&claim, &with(Some("0.0.9"))).is_ok());
+        for wrong in [Some("0.0.8"), None] {
+            assert!(matches!(
+                check_payload(&claim, &with(wrong)),
+                Err(ReviewError::Mismatch(m)) if m.contains("not the new account")
+            ));
+        }
+        // The payload must name the move; bytes that move the treasury without it are refused.
+        assert!(check_payload(&rotation(KeyRole::Treasury, None), &with(Some("0.0.9"))).is_err());
+        let mut sneaky = with(Some("0.0.9"));
+        if let ScheduledAction::TokenUpdate { supply_key, .. } = &mut sneaky.action {
+            *supply_key = Some(KeyView::Ed25519 { key: "00".into() });
+        }
+        assert!(matches!(
+            check_payload(&claim, &sneaky),
+            Err(ReviewError::Mismatch(m)) if m.contains("supply key")
+        ));
+    }
+
+    #[test]
+    fn an_admin_rotation_is_signed_only_for_the_admin_key_shown() {
+        let claim = rotation(KeyRole::Admin, None);
+        let with = |admin: Option<KeyView>| {
+            let mut view = update("0.0.5", None);
+            if let ScheduledAction::TokenUpdate { admin_key, .. } = &mut view.action {
+                *admin_key = admin;
+            }
+            view
+        };
+        let shown = threshold_view(1, std::iter::once("aa".repeat(32).as_str()));
+        assert!(check_payload(&claim, &with(Some(shown))).is_ok());
+        let other = threshold_view(1, std::iter::once("bb".repeat(32).as_str()));
+        assert!(matches!(
+            check_payload(&claim, &with(Some(other))),
+            Err(ReviewError::Mismatch(m)) if m.contains("admin key")
+        ));
+        assert!(check_payload(&claim, &with(None)).is_err());
     }
 
     #[test]

@@ -198,6 +198,10 @@ pub enum Payload {
         holders: Vec<RotationHolder>,
         /// The key it replaces, as the registry holds it.
         before: RoleKey,
+        /// A treasury rotation's move: the new treasury account (created for it, its key the new
+        /// key) and the NFTs the old one held when proposed (the ledger moves them all).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        treasury: Option<TreasuryMove>,
     },
     /// Remove `officer` from every token key they hold (admin, supply, pause; thresholds kept) and
     /// from every policy rule, in one TokenUpdate; the registry disables them once it executed.
@@ -217,6 +221,54 @@ pub enum Payload {
         /// the memo to its commitment); `None` when no rule changes.
         document: Option<String>,
     },
+}
+
+/// A treasury rotation moves the token's treasury to a new account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct TreasuryMove {
+    /// The treasury account now.
+    pub from: String,
+    /// The new treasury account, created for this rotation with the new key.
+    pub to: String,
+    /// NFTs the old treasury held when this was proposed; the ledger moves every one it holds
+    /// when the change executes.
+    pub nfts: u64,
+}
+
+impl Payload {
+    /// The signatures the rotation's new key must add itself (`Some(threshold)`): Hedera asks the
+    /// new key of an admin-key change and the new treasury account's key to sign, besides the
+    /// admin key's quorum. `None` for everything else.
+    pub fn new_key_signatures(&self) -> Option<u32> {
+        match self {
+            Payload::Rotation {
+                role: KeyRole::Admin | KeyRole::Treasury,
+                threshold,
+                ..
+            } => Some(*threshold),
+            _ => None,
+        }
+    }
+}
+
+/// A rotation's new key signing the schedule itself (admin and treasury rotations): who, with
+/// which new key, and how it reached the ledger. It does not count as an approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct KeySignature {
+    /// The holder.
+    pub officer: String,
+    /// Their key in the new key, hex.
+    pub public_key: String,
+    /// When the server accepted it.
+    pub at: DateTime<Utc>,
+    /// The device they said they signed with.
+    pub device: Option<String>,
+    /// The ScheduleSign transaction that carried it to the ledger.
+    pub transaction_id: String,
 }
 
 /// One of the token's keys, by what it does.
@@ -337,7 +389,7 @@ pub struct NewOffboarding {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NewRotation {
-    /// Which key (`supply` and `pause` today).
+    /// Which key.
     pub role: KeyRole,
     /// Signatures the new key needs.
     pub threshold: u32,
@@ -442,6 +494,9 @@ pub struct Proposal {
     pub approvals: Vec<Approval>,
     /// Rejections so far.
     pub rejections: Vec<Rejection>,
+    /// A rotation's new key signing for itself, so far (admin and treasury rotations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_signatures: Vec<KeySignature>,
     /// What happened on the ledger, once final.
     pub outcome: Option<Outcome>,
 }
@@ -471,6 +526,7 @@ impl Proposal {
             scheduled_body: String::new(),
             approvals: vec![],
             rejections: vec![],
+            key_signatures: vec![],
             outcome: None,
         }
     }

@@ -230,12 +230,13 @@ impl ProposalSummary {
                 threshold,
                 holders,
                 before,
+                treasury,
             } => PayloadSummary::Rotation {
                 token: token.clone(),
                 role: role.as_str().to_owned(),
                 now: before.holders_text(),
                 after: format!(
-                    "{threshold} of {}",
+                    "{threshold} of {}{}",
                     holders
                         .iter()
                         .map(|h| if h.staged {
@@ -244,7 +245,11 @@ impl ProposalSummary {
                             h.officer.clone()
                         })
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    treasury
+                        .as_ref()
+                        .map(|t| format!("; treasury {} → {} ({} NFTs move)", t.from, t.to, t.nfts))
+                        .unwrap_or_default()
                 ),
             },
             Payload::Offboarding {

@@ -108,6 +108,9 @@ pub enum Action {
     ProposalApprovalRequest,
     /// An approval signature was accepted and sent to the ledger (or refused, with the reason).
     ProposalApprove,
+    /// A rotation's new key signed its schedule itself (admin and treasury rotations), or was
+    /// refused.
+    ProposalKeySign,
     /// An officer rejected a proposal.
     ProposalReject,
     /// The proposer or an administrator withdrew a proposal.
@@ -173,6 +176,7 @@ impl Action {
             Action::ProposalCreate => "proposal.create",
             Action::ProposalApprovalRequest => "proposal.approval-request",
             Action::ProposalApprove => "proposal.approve",
+            Action::ProposalKeySign => "proposal.key-sign",
             Action::ProposalReject => "proposal.reject",
             Action::ProposalCancel => "proposal.cancel",
             Action::ProposalExecute => "proposal.execute",
@@ -199,7 +203,7 @@ impl Action {
 
     /// The action named `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Self> {
-        const FIXED: [Action; 36] = [
+        const FIXED: [Action; 37] = [
             Action::IdentityRefused,
             Action::RegistryEnrol,
             Action::RegistryReplaceCertificate,
@@ -216,6 +220,7 @@ impl Action {
             Action::ProposalCreate,
             Action::ProposalApprovalRequest,
             Action::ProposalApprove,
+            Action::ProposalKeySign,
             Action::ProposalReject,
             Action::ProposalCancel,
             Action::ProposalExecute,

@@ -43,6 +43,8 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(propose_offboarding))
         .routes(routes!(approval_request))
         .routes(routes!(approve))
+        .routes(routes!(key_signature_request))
+        .routes(routes!(sign_with_new_key))
         .routes(routes!(reject))
         .routes(routes!(cancel))
 }
@@ -583,6 +585,59 @@ async fn approve(
     Ok(Json(
         engine(&state)?
             .approve(&by(&caller, request_id), &id, &signed)
+            .await?,
+    ))
+}
+
+/// The ScheduleSign body a holder of an admin or treasury rotation's new key signs with that new
+/// key (Hedera asks the new key itself to sign those changes). Not an approval.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/{id}/key-signature-request",
+    params(("id" = String, Path, description = "Proposal id")),
+    responses(
+        (status = 200, description = "The body to sign with the new key named, valid for 3 minutes", body = ApprovalRequest),
+        (status = 403, description = "The caller holds no key in the rotation's new key", body = ApiError),
+        (status = 409, description = "No new key to sign for, not open, past its deadline, or signed already", body = ApiError),
+    )
+)]
+async fn key_signature_request(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Officers>,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+) -> Result<Json<ApprovalRequest>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .key_signature_request(&by(&caller, request_id), &id)
+            .await?,
+    ))
+}
+
+/// Submits the new key's signature over a key-signature request's body; the server sends it to
+/// the ledger's schedule.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/{id}/key-signatures",
+    params(("id" = String, Path, description = "Proposal id")),
+    request_body = SignedApproval,
+    responses(
+        (status = 200, description = "Accepted and sent to the ledger; the proposal as it stands", body = Proposal),
+        (status = 400, description = "The signature does not verify against the new key", body = ApiError),
+        (status = 403, body = ApiError),
+        (status = 409, description = "Replayed, expired, unknown request, signed already, or the ledger refused", body = ApiError),
+    )
+)]
+async fn sign_with_new_key(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Officers>,
+    RequestId(request_id): RequestId,
+    Path(id): Path<String>,
+    Json(signed): Json<SignedApproval>,
+) -> Result<Json<Proposal>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .sign_with_new_key(&by(&caller, request_id), &id, &signed)
             .await?,
     ))
 }

@@ -30,7 +30,7 @@ use crate::store::Db;
 use gatehouse_protocol::proposal::Event;
 
 /// How long the token's first expiry is from its creation (Hedera's usual 90 days).
-const TOKEN_LIFETIME_SECS: i64 = 90 * 24 * 3600;
+pub(super) const TOKEN_LIFETIME_SECS: i64 = 90 * 24 * 3600;
 
 /// Longest a proposal may stay open: Hedera's longest schedule (62 days).
 const MAX_DEADLINE_SECS: u64 = 62 * 24 * 3600;
@@ -59,6 +59,20 @@ impl By {
             request_id,
         }
     }
+}
+
+/// An officer's signature over a signing request's body, checked and spent.
+pub(super) struct Taken {
+    /// The body's bytes, as handed out.
+    body: Vec<u8>,
+    /// The body, decoded.
+    parsed: pb::TransactionBody,
+    /// The device's signature.
+    raw: Vec<u8>,
+    /// The signature's SHA-256, hex (what the spent-signature table holds).
+    pub spent: String,
+    /// The body's transaction id, as text.
+    pub transaction_id: String,
 }
 
 /// Proposals over one ledger.
@@ -636,6 +650,7 @@ impl Engine {
             scheduled_body: B64.encode(&body),
             approvals: Vec::new(),
             rejections: Vec::new(),
+            key_signatures: Vec::new(),
             outcome: None,
         };
         self.record(by, &proposal, &body, documents).await?;
@@ -700,6 +715,19 @@ impl Engine {
     /// Hands `by` the exact ScheduleSign body to sign to approve `id`.
     pub async fn approval_request(&self, by: &By, id: &str) -> Result<ApprovalRequest, Error> {
         let (proposal, key) = self.signer(by, id, Action::ProposalApprovalRequest).await?;
+        self.signing_request(by, &proposal, &key, false).await
+    }
+
+    /// Hands `by` the body to sign for `proposal` with `key` (an approval, or a rotation's new key
+    /// signing for itself when `new_key`), recorded as a single-use request for that key.
+    pub(super) async fn signing_request(
+        &self,
+        by: &By,
+        proposal: &Proposal,
+        key: &keys::Enrolled,
+        new_key: bool,
+    ) -> Result<ApprovalRequest, Error> {
+        let id = proposal.id.as_str();
         let body = if let Payload::Resume { token, .. } = &proposal.payload {
             self.resume_statement(token, id)?
         } else {
@@ -709,18 +737,33 @@ impl Engine {
                     "the stored schedule id is malformed".to_owned(),
                 )
             })?;
-            self.hapi()
-                .schedule_sign_body(schedule, &format!("gatehouse approval {id}"))
+            let memo = if new_key {
+                format!("gatehouse new key {id}")
+            } else {
+                format!("gatehouse approval {id}")
+            };
+            self.hapi().schedule_sign_body(schedule, &memo)
         };
         let expires_at = hapi::expires_at(&body);
         let bytes = B64.encode(body.encode_to_vec());
         let request = uuid::Uuid::new_v4().to_string();
+        let public_key = key.view().public_key;
         let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
-        store::insert_request(&mut tx, &request, id, &by.name, &bytes, expires_at).await?;
+        store::insert_request(
+            &mut tx,
+            &request,
+            id,
+            &by.name,
+            &bytes,
+            expires_at,
+            new_key.then_some(public_key.as_str()),
+        )
+        .await?;
         let details = serde_json::json!({
             "request": request,
             "body_sha256": hex::encode(Sha256::digest(body.encode_to_vec())),
-            "public_key": key.view().public_key,
+            "public_key": public_key,
+            "new_key": new_key,
         });
         let entry = Self::entry(
             by,
@@ -736,8 +779,85 @@ impl Engine {
             proposal: id.to_owned(),
             body: bytes,
             expires_at,
-            public_key: Some(key.view().public_key),
+            public_key: Some(public_key),
         })
+    }
+
+    /// Takes `by`'s request `signed.request` for `id` (made for `signing_key`, `None`: an
+    /// approval), checks the signature by `key` over its body and spends it; a refusal is
+    /// audited as `action`.
+    pub(super) async fn take_signature(
+        &self,
+        by: &By,
+        id: &str,
+        key: &keys::Enrolled,
+        signed: &SignedApproval,
+        signing_key: Option<&str>,
+        action: Action,
+    ) -> Result<Taken, Error> {
+        let object = format!("proposal:{id}");
+        // The request is single-use: taken (deleted) in the same transaction as the spend.
+        let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
+        let Some((body, expires_at)) =
+            store::take_request(&mut tx, &signed.request, id, &by.name, signing_key).await?
+        else {
+            drop(tx);
+            let refusal = Refusal::UnknownRequest(signed.request.clone());
+            return Err(self.deny(by, action, object, refusal).await);
+        };
+        let (body, raw) = match super::check_signed(&key.key, &body, &signed.signature, expires_at)
+        {
+            Ok(checked) => checked,
+            Err(refusal) => {
+                // The request stays taken: a wrong signature costs the officer a new request.
+                tx.commit().await.map_err(crate::store::Error::from)?;
+                return Err(self.deny(by, action, object, refusal).await);
+            }
+        };
+        let spent = hex::encode(Sha256::digest(&raw));
+        if !store::spend(&mut tx, &spent, id, &by.name).await? {
+            drop(tx);
+            return Err(self.deny(by, action, object, Refusal::Replayed).await);
+        }
+        tx.commit().await.map_err(crate::store::Error::from)?;
+        let parsed = pb::TransactionBody::decode(body.as_slice()).map_err(|e| {
+            Error::Api(
+                ErrorCode::Internal,
+                format!("the stored signing body does not decode: {e}"),
+            )
+        })?;
+        let transaction_id = parsed
+            .transaction_id
+            .as_ref()
+            .map(hapi::transaction_id_text)
+            .unwrap_or_default();
+        Ok(Taken {
+            body,
+            parsed,
+            raw,
+            spent,
+            transaction_id,
+        })
+    }
+
+    /// Sends `taken` (a ScheduleSign signed by `key`, with the operator paying) to the ledger.
+    pub(super) async fn relay(
+        &self,
+        key: &keys::Enrolled,
+        taken: Taken,
+    ) -> Result<Result<(), hapi::Error>, Error> {
+        let pair = hapi::signature_pair(&key.key, taken.raw).ok_or_else(|| {
+            Error::Api(
+                ErrorCode::Internal,
+                "this key cannot sign for Hedera".to_owned(),
+            )
+        })?;
+        let transaction = self.hapi().transaction(taken.body, vec![pair]);
+        Ok(self
+            .hapi()
+            .execute(&taken.parsed, transaction)
+            .await
+            .map(|_| ()))
     }
 
     /// Checks `signed` against the body handed out, spends it, submits the ScheduleSign, and
@@ -750,43 +870,10 @@ impl Engine {
     ) -> Result<Proposal, Error> {
         let object = format!("proposal:{id}");
         let (proposal, key) = self.signer(by, id, Action::ProposalApprove).await?;
-        // The request is single-use: taken (deleted) in the same transaction as the spend.
-        let mut tx = self.db.begin().await.map_err(crate::store::Error::from)?;
-        let Some((body, expires_at)) =
-            store::take_request(&mut tx, &signed.request, id, &by.name).await?
-        else {
-            drop(tx);
-            let refusal = Refusal::UnknownRequest(signed.request.clone());
-            return Err(self
-                .deny(by, Action::ProposalApprove, object, refusal)
-                .await);
-        };
-        let (body, raw) = match super::check_signed(&key.key, &body, &signed.signature, expires_at)
-        {
-            Ok(checked) => checked,
-            Err(refusal) => {
-                // The request stays taken: a wrong signature costs the officer a new request.
-                tx.commit().await.map_err(crate::store::Error::from)?;
-                return Err(self
-                    .deny(by, Action::ProposalApprove, object, refusal)
-                    .await);
-            }
-        };
-        let spent = hex::encode(Sha256::digest(&raw));
-        if !store::spend(&mut tx, &spent, id, &by.name).await? {
-            drop(tx);
-            return Err(self
-                .deny(by, Action::ProposalApprove, object, Refusal::Replayed)
-                .await);
-        }
-        tx.commit().await.map_err(crate::store::Error::from)?;
-
-        let parsed = pb::TransactionBody::decode(body.as_slice()).map_err(|e| {
-            Error::Api(
-                ErrorCode::Internal,
-                format!("the stored approval body does not decode: {e}"),
-            )
-        })?;
+        let taken = self
+            .take_signature(by, id, &key, signed, None, Action::ProposalApprove)
+            .await?;
+        let (spent, transaction_id) = (taken.spent.clone(), taken.transaction_id.clone());
         // When the policy asks more approvals than the token's key, the first ones are
         // endorsements: recorded here and not sent, so that the ledger reaches its own threshold
         // only with the policy's last approval. Counting and sending happen under the proposal's
@@ -842,27 +929,13 @@ impl Engine {
             relayed = !resume && store::count_approvals(&mut tx, id).await? >= endorsements;
             held = Some(tx);
         }
-        if relayed {
-            let pair = hapi::signature_pair(&key.key, raw).ok_or_else(|| {
-                Error::Api(
-                    ErrorCode::Internal,
-                    "this key cannot sign for Hedera".to_owned(),
-                )
-            })?;
-            let transaction = self.hapi().transaction(body, vec![pair]);
-            if let Err(e) = self.hapi().execute(&parsed, transaction).await {
-                drop(held);
-                let refusal = Refusal::Ledger(e.to_string());
-                return Err(self
-                    .deny(by, Action::ProposalApprove, object, refusal)
-                    .await);
-            }
+        if relayed && let Err(e) = self.relay(&key, taken).await? {
+            drop(held);
+            let refusal = Refusal::Ledger(e.to_string());
+            return Err(self
+                .deny(by, Action::ProposalApprove, object, refusal)
+                .await);
         }
-        let transaction_id = parsed
-            .transaction_id
-            .as_ref()
-            .map(hapi::transaction_id_text)
-            .unwrap_or_default();
         let approval = Approval {
             officer: by.name.clone(),
             at: Utc::now(),

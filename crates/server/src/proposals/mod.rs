@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod engine;
+pub mod key_signature;
 pub mod pause;
 pub mod policy;
 pub mod resume;
@@ -87,6 +88,19 @@ pub enum Refusal {
     /// The ledger refused the approval.
     #[error("the ledger refused the approval: {0}")]
     Ledger(String),
+    /// A new-key signature for a proposal that asks none.
+    #[error(
+        "this proposal does not ask for a new key's signature: only admin- and treasury-key rotations do; approve it instead"
+    )]
+    NoNewKey,
+    /// A new-key signature from someone the rotation's new key does not name.
+    #[error(
+        "you hold no key in this rotation's new key: only its holders sign with it (the quorum approves)"
+    )]
+    NotNewHolder,
+    /// The holder's new key signed the schedule already.
+    #[error("your new key signed this rotation already; nothing more is needed from it")]
+    KeySigned,
     /// The breaker is tripped: nothing changes until a quorum resumes.
     #[error("{0}")]
     Paused(String),
@@ -119,6 +133,9 @@ impl Refusal {
             Refusal::BadSignature(_) => "bad-signature",
             Refusal::Replayed => "replayed-signature",
             Refusal::Ledger(_) => "ledger-refused",
+            Refusal::NoNewKey => "no-new-key",
+            Refusal::NotNewHolder => "not-new-holder",
+            Refusal::KeySigned => "key-signed",
             Refusal::RateLimited { .. } => "rate-limited",
             Refusal::Paused(_) => "paused",
         }
@@ -128,7 +145,9 @@ impl Refusal {
     pub fn error_code(&self) -> ErrorCode {
         match self {
             Refusal::NoProposal(_) => ErrorCode::NotFound,
-            Refusal::NotEligible | Refusal::OwnProposal => ErrorCode::Forbidden,
+            Refusal::NotEligible | Refusal::OwnProposal | Refusal::NotNewHolder => {
+                ErrorCode::Forbidden
+            }
             Refusal::BadSignature(_) => ErrorCode::BadRequest,
             Refusal::RateLimited { .. } => ErrorCode::RateLimited,
             Refusal::Paused(_) => ErrorCode::Paused,
@@ -140,6 +159,8 @@ impl Refusal {
             | Refusal::UnknownRequest(_)
             | Refusal::RequestExpired(_)
             | Refusal::Replayed
+            | Refusal::NoNewKey
+            | Refusal::KeySigned
             | Refusal::Ledger(_) => ErrorCode::Conflict,
         }
     }

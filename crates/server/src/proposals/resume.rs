@@ -126,6 +126,7 @@ impl Engine {
             scheduled_body: B64.encode(&body),
             approvals: Vec::new(),
             rejections: Vec::new(),
+            key_signatures: Vec::new(),
             outcome: None,
         };
         self.record(by, &proposal, &body, serde_json::json!({}))

@@ -12,12 +12,18 @@
 //! registry takes the new key, the staged keys it names go into use and the old keys no token key
 //! contains any more are retired; then the mirror is compared with the registry, and the
 //! periodic sweep keeps comparing until it agrees (or raises an alarm when it shows another key).
+//!
+//! An admin-key rotation sets only the admin key, and Hedera also asks the *new* admin key to
+//! sign; a treasury rotation creates a new account whose key is the new key and sets the token's
+//! treasury to it (the ledger moves every NFT the old treasury holds), and Hedera asks the new
+//! account's key to sign. Those signatures come from the new holders' devices through
+//! [`super::key_signature`]; they are not approvals and cannot make a proposal pass.
 
 use chrono::{DateTime, Utc};
 use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::proposal::{
     KeyMember, KeyRole, NewOffboarding, NewRotation, Payload, Proposal, ProposalKind,
-    ProposalStatus, RoleKey, RotationHolder,
+    ProposalStatus, RoleKey, RotationHolder, TreasuryMove,
 };
 use gatehouse_protocol::{ErrorCode, Role};
 use hiero_sdk_proto::services as pb;
@@ -269,17 +275,8 @@ impl Engine {
         let object = format!("proposal:rotation:{}", new.role.as_str());
         let current = self.policy().await?;
         let needs = match new.role {
-            KeyRole::Supply => Role::Officer,
+            KeyRole::Supply | KeyRole::Admin | KeyRole::Treasury => Role::Officer,
             KeyRole::Pause => Role::Responder,
-            KeyRole::Admin | KeyRole::Treasury => {
-                let e = conflict(format!(
-                    "rotating the {} key is not built yet: this server rotates the supply and pause keys (an admin-key change needs the new keys' own signatures, a treasury change moves the NFTs; both are still to come)",
-                    new.role.as_str()
-                ));
-                return Err(self
-                    .failed(by, Action::ProposalCreate, object, "not-built", e)
-                    .await);
-            }
             _ => return Err(bad_request("role: unknown".to_owned())),
         };
         let before = self.role_key(new.role).await?;
@@ -325,19 +322,16 @@ impl Engine {
             if let Some(message) = message {
                 return Err(self.invalid(by, object, message).await);
             }
-            // Their staged key, else their key in this role, else their newest key in use.
-            let in_role = before
-                .members
-                .iter()
-                .find(|m| m.officer == name)
-                .and_then(|m| enrolled.iter().find(|k| shown_hex(k) == m.public_key));
+            // Their staged key, else their newest key in use: a ceremony that rotates the admin
+            // key and then the treasury carries each holder's new key from the first into the
+            // second without staging it twice.
             let newest = enrolled
                 .iter()
                 .filter(|k| k.officer == name)
                 .max_by_key(|k| k.enrolled_at);
             let (key, is_staged) = match staged.iter().find(|k| k.officer == name) {
                 Some(k) => (k.clone(), true),
-                None => match in_role.or(newest) {
+                None => match newest {
                     Some(k) => (k.clone(), false),
                     None => {
                         let message = format!(
@@ -377,9 +371,21 @@ impl Engine {
             token: Some(token_id),
             ..Default::default()
         };
+        let mut treasury = None;
         match new.role {
             KeyRole::Supply => update.supply_key = Some(next),
-            _ => update.pause_key = Some(next),
+            KeyRole::Pause => update.pause_key = Some(next),
+            KeyRole::Admin => update.admin_key = Some(next),
+            _ => {
+                let moved = self
+                    .new_treasury(by, &object, &current.token, &id, next)
+                    .await?;
+                update.treasury = Some(
+                    hapi::parse_account(&moved.to)
+                        .ok_or_else(|| internal("the new treasury account id is malformed"))?,
+                );
+                treasury = Some(moved);
+            }
         }
         let inner = pb::SchedulableTransactionBody {
             transaction_fee: 2_000_000_000,
@@ -393,6 +399,7 @@ impl Engine {
             threshold: new.threshold,
             holders,
             before,
+            treasury,
         };
         self.schedule(
             by,
@@ -405,6 +412,78 @@ impl Engine {
             serde_json::Value::Null,
         )
         .await
+    }
+
+    /// Creates the account a treasury rotation moves the token to, its key `key` (the new
+    /// treasury key), and counts the NFTs the current treasury holds (from the mirror).
+    async fn new_treasury(
+        &self,
+        by: &By,
+        object: &str,
+        token: &str,
+        id: &str,
+        key: pb::Key,
+    ) -> Result<TreasuryMove, Error> {
+        let Some((_, from, _)) = store::token(self.db()).await? else {
+            return Err(internal("the token has no treasury on record"));
+        };
+        let nfts = match self.held_by(&from, token).await {
+            Ok(n) => n,
+            Err(reason) => {
+                let e = Error::Api(
+                    ErrorCode::Conflict,
+                    format!(
+                        "the mirror cannot say how many NFTs treasury {from} holds ({reason}); try again when it answers"
+                    ),
+                );
+                return Err(self
+                    .failed(by, Action::ProposalCreate, object.to_owned(), "mirror", e)
+                    .await);
+            }
+        };
+        let created = self
+            .hapi()
+            .run(
+                pb::transaction_body::Data::CryptoCreateAccount(pb::CryptoCreateTransactionBody {
+                    key: Some(key),
+                    auto_renew_period: Some(pb::Duration {
+                        seconds: super::engine::TOKEN_LIFETIME_SECS,
+                    }),
+                    memo: format!("gatehouse treasury (rotation {id})"),
+                    ..Default::default()
+                }),
+                &format!("gatehouse proposal {id}"),
+            )
+            .await;
+        let to = match created.map(|r| r.account_id) {
+            Ok(Some(account)) => hapi::account_text(&account),
+            Ok(None) => {
+                let e = internal("the ledger created no treasury account");
+                return Err(self
+                    .failed(by, Action::ProposalCreate, object.to_owned(), "ledger", e)
+                    .await);
+            }
+            Err(e) => {
+                let e = super::engine::ledger_error("creating the new treasury account failed", &e);
+                return Err(self
+                    .failed(by, Action::ProposalCreate, object.to_owned(), "ledger", e)
+                    .await);
+            }
+        };
+        Ok(TreasuryMove { from, to, nfts })
+    }
+
+    /// How many of `token`'s NFTs `account` holds, as the mirror says.
+    pub async fn held_by(&self, account: &str, token: &str) -> Result<u64, String> {
+        let json: serde_json::Value = self
+            .ledger()
+            .mirror_json(&format!("/api/v1/accounts/{account}"))
+            .await?;
+        Ok(json["balance"]["tokens"]
+            .as_array()
+            .and_then(|tokens| tokens.iter().find(|t| t["token_id"] == token))
+            .and_then(|t| t["balance"].as_u64())
+            .unwrap_or(0))
     }
 
     /// Proposes removing `new.officer` from every token key they hold (admin, supply, pause; the
@@ -649,20 +728,46 @@ impl Engine {
                 ),
             ));
         }
-        let mints = open.iter().filter(|p| p.kind == ProposalKind::Mint).count();
-        if refusal.is_none() && new.role == KeyRole::Supply && mints > 0 {
+        // Open proposals whose collected signatures are the rotated key's: they would stop
+        // counting once it changes.
+        let signed_with: Vec<&Proposal> = open
+            .iter()
+            .filter(|p| {
+                p.kind != ProposalKind::Resume
+                    && super::engine::signing_role(p.kind) == Some(new.role)
+            })
+            .collect();
+        if refusal.is_none() && !signed_with.is_empty() {
+            let kinds: Vec<&str> = signed_with.iter().map(|p| p.kind.as_str()).collect();
             refusal = Some((
-                "mints-open",
+                if new.role == KeyRole::Supply {
+                    "mints-open"
+                } else {
+                    "proposals-open"
+                },
                 format!(
-                    "{mints} mint proposal(s) are open: the approvals they collected are signatures of the current supply key and would stop counting once it changes; let them execute, or cancel them, then propose the rotation"
+                    "{} {} proposal(s) are open: the approvals they collected are signatures of the current {} key and would stop counting once it changes; let them execute, or cancel them, then propose the rotation",
+                    signed_with.len(),
+                    kinds.join("/"),
+                    new.role.as_str()
                 ),
             ));
         }
-        if refusal.is_none()
-            && new.role == KeyRole::Supply
-            && let Some(rule) = current.policy.rule("mint")
-        {
-            let names: Vec<&str> = holders.iter().map(|h| h.officer.as_str()).collect();
+        // The rules whose approvals are checked against this key: each must stay within the new
+        // holders, and where the ledger counts them, ask at least the new threshold.
+        let rules: &[(&str, bool)] = match new.role {
+            KeyRole::Supply => &[("mint", true)],
+            KeyRole::Admin => &[("policy", true), ("resume", false)],
+            _ => &[],
+        };
+        let names: Vec<&str> = holders.iter().map(|h| h.officer.as_str()).collect();
+        for (kind, counted) in rules {
+            let Some(rule) = current.policy.rule(kind) else {
+                continue;
+            };
+            if refusal.is_some() {
+                break;
+            }
             let outside: Vec<&str> = rule
                 .eligible
                 .iter()
@@ -671,20 +776,24 @@ impl Engine {
                 .collect();
             if !outside.is_empty() {
                 refusal = Some((
-                    "mint-rule",
+                    "rule-outside-key",
                     format!(
-                        "the mint rule ({} of {}) names {}, who would hold no supply key, so the ledger would not count their approvals: change the mint rule first (gatehouse policy propose --kind mint), then rotate",
+                        "the {kind} rule ({} of {}) names {}, who would hold no {} key, so their approvals could not be checked: change the {kind} rule first (gatehouse policy propose --kind {kind}), then rotate",
                         rule.threshold,
                         rule.eligible.join(", "),
-                        outside.join(", ")
+                        outside.join(", "),
+                        new.role.as_str()
                     ),
                 ));
-            } else if rule.threshold < new.threshold {
+            } else if *counted && rule.threshold < new.threshold {
                 refusal = Some((
-                    "mint-rule",
+                    "rule-below-key",
                     format!(
-                        "the mint rule asks {} approvals and the new supply key would need {}: mints under it could not execute; raise the mint rule to {} first (gatehouse policy propose --kind mint), then rotate",
-                        rule.threshold, new.threshold, new.threshold
+                        "the {kind} rule asks {} approvals and the new {} key would need {}: proposals under it could not execute; raise the {kind} rule to {} first (gatehouse policy propose --kind {kind}), then rotate",
+                        rule.threshold,
+                        new.role.as_str(),
+                        new.threshold,
+                        new.threshold
                     ),
                 ));
             }
@@ -727,6 +836,7 @@ impl Engine {
             threshold,
             holders,
             before,
+            treasury,
             ..
         } = &proposal.payload
         else {
@@ -747,7 +857,33 @@ impl Engine {
         };
         let key = match role {
             KeyRole::Supply => update.supply_key,
-            _ => update.pause_key,
+            KeyRole::Pause => update.pause_key,
+            KeyRole::Admin => update.admin_key,
+            // The new treasury account was created with the holders' keys.
+            _ => {
+                let moved = treasury
+                    .as_ref()
+                    .ok_or_else(|| internal("the treasury rotation names no new account"))?;
+                let mut candidates = keys::store::staged(self.db()).await?;
+                candidates.extend(keys::store::all(self.db()).await?);
+                let chosen = holders
+                    .iter()
+                    .map(|h| {
+                        candidates
+                            .iter()
+                            .find(|k| shown_hex(k) == h.public_key)
+                            .cloned()
+                            .ok_or_else(|| {
+                                internal(format!(
+                                    "{}'s key {} in the new treasury key is in no registry list",
+                                    h.officer, h.public_key
+                                ))
+                            })
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?;
+                store::set_treasury(tx, &moved.to).await?;
+                role_key_of(*threshold, &chosen)
+            }
         }
         .ok_or_else(|| internal("the rotation's body sets no key"))?;
         let row = RoleKey {
@@ -810,6 +946,7 @@ impl Engine {
             "protobuf": row.protobuf,
             "activated": activated,
             "retired": retired,
+            "treasury": treasury,
         }))
     }
 
@@ -915,12 +1052,19 @@ impl Engine {
                 continue;
             }
             let server = By::server(format!("confirm-{}", key.role.as_str()));
-            let details = serde_json::json!({
+            let mut details = serde_json::json!({
                 "role": key.role.as_str(),
                 "key": key.holders_text(),
                 "protobuf": key.protobuf,
                 "proposal": key.proposal,
             });
+            // A treasury: the account the token names, and the NFTs it holds now.
+            if key.role == KeyRole::Treasury
+                && let Some((token, account, _)) = store::token(self.db()).await?
+            {
+                details["account"] = account.clone().into();
+                details["nfts_held"] = self.held_by(&account, &token).await.ok().into();
+            }
             let object = format!("token-key:{}", key.role.as_str());
             let entry = Self::entry(
                 &server,
@@ -973,13 +1117,16 @@ pub async fn mirror_copies(
                 KeyRole::Treasury => account["key"].clone(),
                 role => token_json[format!("{}_key", role.as_str())].clone(),
             };
+            // The treasury key counts only on the account the token names as its treasury.
+            let named = key.role != KeyRole::Treasury
+                || token_json["treasury_account_id"].as_str() == Some(treasury.as_str());
             let expected = hex::decode(&key.protobuf)
                 .ok()
                 .and_then(|b| pb::Key::decode(b.as_slice()).ok())
                 .ok_or_else(|| {
                     format!("the registry's {} key does not decode", key.role.as_str())
                 })?;
-            let shown = mirror_shows(&mirror, &expected);
+            let shown = named && mirror_shows(&mirror, &expected);
             Ok(MirrorCopy { key, mirror, shown })
         })
         .collect()

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use gatehouse_protocol::proposal::{
-    Approval, Outcome, Payload, Proposal, ProposalKind, ProposalStatus, Rejection,
+    Approval, KeySignature, Outcome, Payload, Proposal, ProposalKind, ProposalStatus, Rejection,
 };
 
 use crate::store::{Db, Error, Tx, on_pool, on_tx};
@@ -75,17 +75,19 @@ fn from_row(row: Row) -> Result<Proposal, Error> {
         scheduled_body: body,
         approvals: Vec::new(),
         rejections: Vec::new(),
+        key_signatures: Vec::new(),
         outcome,
     })
 }
 
-/// An approval as stored: officer, when, device, transaction id, relayed.
-type ApprovalRow = (String, DateTime<Utc>, Option<String>, String, bool);
+/// An approval as stored: officer, when, device, transaction id, relayed (a key signature: its
+/// public key).
+type ApprovalRow<T = bool> = (String, DateTime<Utc>, Option<String>, String, T);
 
 /// Adds the approvals and rejections of `proposals`.
 async fn with_votes(db: &Db, mut proposals: Vec<Proposal>) -> Result<Vec<Proposal>, Error> {
     for p in &mut proposals {
-        let approvals: Vec<ApprovalRow> = on_pool!(db, pool => {
+        let approvals: Vec<ApprovalRow<bool>> = on_pool!(db, pool => {
             sqlx::query_as("SELECT officer, at, device, transaction_id, relayed FROM approvals WHERE proposal = $1 ORDER BY at, officer")
                 .bind(&p.id)
                 .fetch_all(pool)
@@ -115,6 +117,26 @@ async fn with_votes(db: &Db, mut proposals: Vec<Proposal>) -> Result<Vec<Proposa
                 reason,
             })
             .collect();
+        if p.payload.new_key_signatures().is_some() {
+            let signatures: Vec<ApprovalRow<String>> = on_pool!(db, pool => {
+                sqlx::query_as("SELECT officer, at, device, transaction_id, public_key FROM key_signatures WHERE proposal = $1 ORDER BY at, officer")
+                    .bind(&p.id)
+                    .fetch_all(pool)
+                    .await?
+            });
+            p.key_signatures = signatures
+                .into_iter()
+                .map(
+                    |(officer, at, device, transaction_id, public_key)| KeySignature {
+                        officer,
+                        public_key,
+                        at,
+                        device,
+                        transaction_id,
+                    },
+                )
+                .collect();
+        }
     }
     Ok(proposals)
 }
@@ -203,7 +225,8 @@ pub async fn finish(
     Ok(done == 1)
 }
 
-/// Records an approval request: the body handed to `officer` to sign.
+/// Records an approval request: the body handed to `officer` to sign, with the new key of theirs
+/// it is for when it is a rotation's key signature (`None`: an approval).
 pub async fn insert_request(
     tx: &mut Tx,
     id: &str,
@@ -211,9 +234,10 @@ pub async fn insert_request(
     officer: &str,
     body: &str,
     expires_at: DateTime<Utc>,
+    signing_key: Option<&str>,
 ) -> Result<(), Error> {
-    const SQL: &str = "INSERT INTO approval_requests (id, proposal, officer, body, expires_at, created_at) \
-                       VALUES ($1, $2, $3, $4, $5, $6)";
+    const SQL: &str = "INSERT INTO approval_requests (id, proposal, officer, body, expires_at, created_at, signing_key) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7)";
     on_tx!(tx, conn => {
         sqlx::query(SQL)
             .bind(id)
@@ -222,6 +246,7 @@ pub async fn insert_request(
             .bind(body)
             .bind(expires_at)
             .bind(Utc::now())
+            .bind(signing_key)
             .execute(&mut *conn)
             .await?
             .rows_affected()
@@ -229,18 +254,20 @@ pub async fn insert_request(
     Ok(())
 }
 
-/// Takes (deletes and returns) `officer`'s approval request `id` for `proposal`: a request is
-/// answered once. Returns its body and expiry.
+/// Takes (deletes and returns) `officer`'s approval request `id` for `proposal` made for
+/// `signing_key` (`None`: an approval): a request is answered once, and only as what it was asked
+/// for. Returns its body and expiry.
 pub async fn take_request(
     tx: &mut Tx,
     id: &str,
     proposal: &str,
     officer: &str,
+    signing_key: Option<&str>,
 ) -> Result<Option<(String, DateTime<Utc>)>, Error> {
-    const SELECT: &str = "SELECT body, expires_at FROM approval_requests WHERE id = $1 AND proposal = $2 AND officer = $3";
+    const SELECT: &str = "SELECT body, expires_at FROM approval_requests WHERE id = $1 AND proposal = $2 AND officer = $3 AND signing_key IS NOT DISTINCT FROM $4";
     const DELETE: &str = "DELETE FROM approval_requests WHERE id = $1";
     let row: Option<(String, DateTime<Utc>)> = on_tx!(tx, conn => {
-        sqlx::query_as(SELECT).bind(id).bind(proposal).bind(officer).fetch_optional(&mut *conn).await?
+        sqlx::query_as(SELECT).bind(id).bind(proposal).bind(officer).bind(signing_key).fetch_optional(&mut *conn).await?
     });
     if row.is_some() {
         on_tx!(tx, conn => sqlx::query(DELETE).bind(id).execute(&mut *conn).await?.rows_affected());
@@ -267,11 +294,7 @@ pub async fn spend(
             .await
             .map(drop)
     });
-    match result {
-        Ok(()) => Ok(true),
-        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Ok(false),
-        Err(e) => Err(Error::Sqlx(e)),
-    }
+    inserted(result)
 }
 
 /// Records an approval the ledger accepted.
@@ -292,6 +315,44 @@ pub async fn insert_approval(tx: &mut Tx, proposal: &str, a: &Approval) -> Resul
     Ok(())
 }
 
+/// An insert's outcome: `Ok(false)` when the row was there already (a unique key refused it).
+fn inserted(result: Result<(), sqlx::Error>) -> Result<bool, Error> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Ok(false),
+        Err(e) => Err(Error::Sqlx(e)),
+    }
+}
+
+/// Records a rotation's new key signing its schedule; `Ok(false)` if that key signed already.
+pub async fn insert_key_signature(
+    tx: &mut Tx,
+    proposal: &str,
+    s: &KeySignature,
+) -> Result<bool, Error> {
+    const SQL: &str = "INSERT INTO key_signatures (proposal, officer, public_key, at, device, transaction_id) VALUES ($1, $2, $3, $4, $5, $6)";
+    let result = on_tx!(tx, conn => {
+        sqlx::query(SQL)
+            .bind(proposal)
+            .bind(&s.officer)
+            .bind(&s.public_key)
+            .bind(s.at)
+            .bind(&s.device)
+            .bind(&s.transaction_id)
+            .execute(&mut *conn)
+            .await
+            .map(drop)
+    });
+    inserted(result)
+}
+
+/// Moves the token's treasury to `account` (a treasury rotation executed).
+pub async fn set_treasury(tx: &mut Tx, account: &str) -> Result<(), Error> {
+    const SQL: &str = "UPDATE token SET treasury = $1 WHERE id = 1";
+    on_tx!(tx, conn => sqlx::query(SQL).bind(account).execute(&mut *conn).await?.rows_affected());
+    Ok(())
+}
+
 /// Records a rejection; `Ok(false)` if the officer rejected it already.
 pub async fn insert_rejection(tx: &mut Tx, proposal: &str, r: &Rejection) -> Result<bool, Error> {
     const SQL: &str =
@@ -306,11 +367,7 @@ pub async fn insert_rejection(tx: &mut Tx, proposal: &str, r: &Rejection) -> Res
             .await
             .map(drop)
     });
-    match result {
-        Ok(()) => Ok(true),
-        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Ok(false),
-        Err(e) => Err(Error::Sqlx(e)),
-    }
+    inserted(result)
 }
 
 /// The deployment's token: (token id, treasury account, creating proposal).

@@ -22,6 +22,7 @@ use crate::proposals::{World, approve, around_the_server, key, reconciler, refus
 on_both_backends!(
     a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds,
     an_offboarding_removes_an_officer_everywhere_or_says_what_would_break,
+    admin_and_treasury_rotations_take_the_new_keys_signatures_and_move_the_nfts,
 );
 
 const OFFICER: &[Role] = &[Role::Officer];
@@ -77,8 +78,9 @@ fn token_id(token: &str) -> pb::TokenId {
     }
 }
 
-async fn mirror_token(mirror: &str, token: &str) -> serde_json::Value {
-    reqwest::get(format!("{mirror}/api/v1/tokens/{token}"))
+/// The mirror's record at `path` (`tokens/0.0.5`, `accounts/0.0.9`).
+async fn mirror_get(mirror: &str, path: &str) -> serde_json::Value {
+    reqwest::get(format!("{mirror}/api/v1/{path}"))
         .await
         .expect("the mirror answers")
         .json()
@@ -181,8 +183,8 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
         ),
         (
             rotation(KeyRole::Admin, 2, &everyone),
-            "Conflict",
-            "not built yet",
+            "BadRequest",
+            "nothing would change",
         ),
     ] {
         let message = refused(
@@ -394,7 +396,7 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
     assert_eq!(after.proposal, proposal.id);
     assert_eq!(after.members[0].public_key, hex_of(&new_alice));
     assert!(after.confirmed_at.is_some(), "the mirror shows the new key");
-    let on_mirror = mirror_token(&mirror, &world.token).await;
+    let on_mirror = mirror_get(&mirror, &format!("tokens/{}", world.token)).await;
     assert_eq!(
         on_mirror["supply_key"]["key"].as_str(),
         Some(after.protobuf.as_str())
@@ -703,7 +705,7 @@ async fn an_offboarding_removes_an_officer_everywhere_or_says_what_would_break(b
         "{policy:?}"
     );
     assert_eq!(
-        mirror_token(&mirror, &world.token).await["memo"].as_str(),
+        mirror_get(&mirror, &format!("tokens/{}", world.token)).await["memo"].as_str(),
         Some(gatehouse_protocol::policy::commitment(&policy.document).as_str()),
         "the ledger anchors the policy without dave"
     );
@@ -724,4 +726,259 @@ async fn an_offboarding_removes_an_officer_everywhere_or_says_what_would_break(b
     let last: serde_json::Value = serde_json::from_str(last).expect("JSON details");
     assert_eq!(last["keys"]["offboarded"], "dave", "{last}");
     assert_eq!(last["keys"]["still_in"][0], "treasury", "{last}");
+}
+
+/// Asks for the body to sign with the caller's new key in rotation `id`, signs it with `key`.
+async fn sign_new_key(
+    conn: &gatehouse_client::Connection,
+    id: &str,
+    key: &SigningKey,
+) -> Result<Proposal, gatehouse_client::connection::Error> {
+    let request: ApprovalRequest = conn
+        .post(
+            &format!("/v1/proposals/{id}/key-signature-request"),
+            &serde_json::json!({}),
+        )
+        .await?;
+    let signature = key.sign(&B64.decode(&request.body).expect("base64"));
+    conn.post(
+        &format!("/v1/proposals/{id}/key-signatures"),
+        &SignedApproval {
+            request: request.request,
+            signature: B64.encode(signature.to_bytes()),
+            device: Some("new test key".into()),
+        },
+    )
+    .await
+}
+
+fn nfts_of(account: &serde_json::Value, token: &str) -> u64 {
+    account["balance"]["tokens"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["token_id"] == token))
+        .and_then(|t| t["balance"].as_u64())
+        .unwrap_or(0)
+}
+
+async fn admin_and_treasury_rotations_take_the_new_keys_signatures_and_move_the_nfts(
+    backend: Backend,
+) {
+    let world = world(backend).await;
+    let (alice, bob, carol) = (
+        &world.conns["alice"],
+        &world.conns["bob"],
+        &world.conns["carol"],
+    );
+    let server = &world.server;
+    let mirror = server.state.ledger.as_ref().expect("a ledger").mirror()[0].clone();
+    let old = |name: &str| world.keys[name].clone();
+    let everyone = ["alice", "bob", "carol", "dave"];
+
+    // Two NFTs in the treasury first.
+    let mint: Proposal = alice
+        .post(
+            "/v1/proposals/mint",
+            &NewMint {
+                metadata: vec!["ipfs://one".into(), "ipfs://two".into()],
+                documents: Vec::new(),
+            },
+        )
+        .await
+        .expect("a mint");
+    approve(bob, &mint.id, &old("bob")).await.expect("bob");
+    let minted = approve(carol, &mint.id, &old("carol"))
+        .await
+        .expect("carol");
+    assert_eq!(minted.status, ProposalStatus::Executed, "{minted:?}");
+
+    // A new admin key asking 3 would outgrow the policy rule (2): refused, saying what to do.
+    let (new_alice, new_bob) = (key(31), key(32));
+    stage(alice, &new_alice).await.expect("alice stages");
+    stage(bob, &new_bob).await.expect("bob stages");
+    let message = refused(
+        alice
+            .post::<_, Proposal>(
+                "/v1/proposals/rotation",
+                &rotation(KeyRole::Admin, 3, &everyone),
+            )
+            .await,
+        "Conflict",
+    );
+    assert!(message.contains("policy rule asks 2"), "{message}");
+
+    // The admin rotation: the bytes set the admin key only, to 2 of the new keys.
+    let admin: Proposal = alice
+        .post(
+            "/v1/proposals/rotation",
+            &rotation(KeyRole::Admin, 2, &everyone),
+        )
+        .await
+        .expect("alice proposes a new admin key");
+    let view =
+        decode_scheduled(&B64.decode(&admin.scheduled_body).expect("base64")).expect("decodes");
+    let ScheduledAction::TokenUpdate { admin_key, .. } = &view.action else {
+        panic!("a token update: {:?}", view.action)
+    };
+    assert!(
+        matches!(admin_key, Some(KeyView::Threshold { threshold: 2, .. })),
+        "{admin_key:?}"
+    );
+    gatehouse_client::proposals::check_payload(&admin.payload, &view)
+        .expect("the console accepts what the bytes do");
+    assert_eq!(admin.payload.new_key_signatures(), Some(2));
+
+    // Only the new key's holders sign with it, once; a mint asks no such signature.
+    let message = refused(
+        world.conns["dave"]
+            .post::<_, ApprovalRequest>(
+                &format!("/v1/proposals/{}/key-signature-request", mint.id),
+                &serde_json::json!({}),
+            )
+            .await,
+        "Conflict",
+    );
+    assert!(
+        message.contains("only admin- and treasury-key rotations"),
+        "{message}"
+    );
+    refused(
+        sign_new_key(alice, &admin.id, &old("alice")).await,
+        "BadRequest",
+    );
+    let signed = sign_new_key(alice, &admin.id, &new_alice)
+        .await
+        .expect("alice signs with her new key");
+    assert_eq!(
+        signed.status,
+        ProposalStatus::Open,
+        "the old quorum has not approved"
+    );
+    assert_eq!(signed.key_signatures.len(), 1);
+    assert_eq!(signed.key_signatures[0].public_key, hex_of(&new_alice));
+    let message = refused(sign_new_key(alice, &admin.id, &new_alice).await, "Conflict");
+    assert!(
+        message.contains("signed this rotation already"),
+        "{message}"
+    );
+
+    // The old quorum approves: bob's old key, then carol's (whose key is in the new key too, so
+    // the new key has two signatures and the ledger executes).
+    let one = approve(bob, &admin.id, &old("bob"))
+        .await
+        .expect("bob approves");
+    assert_eq!(one.status, ProposalStatus::Open, "too few approvals");
+    let done = approve(carol, &admin.id, &old("carol"))
+        .await
+        .expect("carol approves");
+    assert_eq!(done.status, ProposalStatus::Executed, "{done:?}");
+    let keys_now = token_keys(alice).await;
+    let admin_now = role(&keys_now, KeyRole::Admin);
+    assert_eq!(admin_now.members[0].public_key, hex_of(&new_alice));
+    assert!(
+        admin_now.confirmed_at.is_some(),
+        "the mirror shows the new admin key"
+    );
+    assert_eq!(
+        mirror_get(&mirror, &format!("tokens/{}", world.token)).await["admin_key"]["key"].as_str(),
+        Some(admin_now.protobuf.as_str())
+    );
+
+    // The old admin keys no longer change the token; the new ones do.
+    let touch = || {
+        pb::transaction_body::Data::TokenUpdate(pb::TokenUpdateTransactionBody {
+            token: Some(token_id(&world.token)),
+            ..Default::default()
+        })
+    };
+    let refused_old = around_the_server(server, touch(), &[&old("alice"), &old("bob")])
+        .await
+        .expect_err("the old admin keys are out");
+    assert!(
+        format!("{refused_old:?}").contains("InvalidSignature"),
+        "{refused_old:?}"
+    );
+    let fine = around_the_server(server, touch(), &[&new_alice, &new_bob])
+        .await
+        .expect("the new admin keys sign");
+    assert_eq!(fine.status, pb::ResponseCodeEnum::Success as i32);
+
+    // The treasury: a new account with the officers' newest keys; the two NFTs move with it.
+    let treasury: Proposal = alice
+        .post(
+            "/v1/proposals/rotation",
+            &rotation(KeyRole::Treasury, 2, &everyone),
+        )
+        .await
+        .expect("alice proposes a new treasury");
+    let Payload::Rotation {
+        treasury: Some(moved),
+        holders,
+        ..
+    } = &treasury.payload
+    else {
+        panic!("a treasury move: {:?}", treasury.payload)
+    };
+    assert_eq!(moved.nfts, 2);
+    assert_ne!(moved.from, moved.to);
+    assert_eq!(
+        holders[0].public_key,
+        hex_of(&new_alice),
+        "her newest key, unstaged"
+    );
+    let view =
+        decode_scheduled(&B64.decode(&treasury.scheduled_body).expect("base64")).expect("decodes");
+    gatehouse_client::proposals::check_payload(&treasury.payload, &view)
+        .expect("the console accepts what the bytes do");
+    let mut lied = treasury.payload.clone();
+    if let Payload::Rotation {
+        treasury: Some(m), ..
+    } = &mut lied
+    {
+        m.to = moved.from.clone();
+    }
+    assert!(gatehouse_client::proposals::check_payload(&lied, &view).is_err());
+    // Bob's and carol's admin keys are in the new treasury key too: their approvals carry it.
+    approve(bob, &treasury.id, &new_bob)
+        .await
+        .expect("bob approves");
+    let done = approve(carol, &treasury.id, &old("carol"))
+        .await
+        .expect("carol approves");
+    assert_eq!(done.status, ProposalStatus::Executed, "{done:?}");
+    let on_mirror = mirror_get(&mirror, &format!("tokens/{}", world.token)).await;
+    assert_eq!(
+        on_mirror["treasury_account_id"].as_str(),
+        Some(moved.to.as_str())
+    );
+    assert_eq!(
+        nfts_of(
+            &mirror_get(&mirror, &format!("accounts/{}", moved.to)).await,
+            &world.token
+        ),
+        2
+    );
+    assert_eq!(
+        nfts_of(
+            &mirror_get(&mirror, &format!("accounts/{}", moved.from)).await,
+            &world.token
+        ),
+        0
+    );
+    assert!(
+        role(&token_keys(alice).await, KeyRole::Treasury)
+            .confirmed_at
+            .is_some(),
+        "the mirror shows the new treasury key on the account the token names"
+    );
+    let confirmed = crate::audit::entries_of(&server.state.db, "ledger-key.confirm").await;
+    let (_, last) = confirmed.last().expect("a confirmation");
+    let last: serde_json::Value = serde_json::from_str(last).expect("JSON");
+    assert_eq!(last["role"], "treasury", "{last}");
+    assert_eq!(last["nfts_held"], 2, "{last}");
+    // Alice's old key is in no token key now except supply (unchanged): it stays in use there.
+    let key_signs = crate::audit::entries_of(&server.state.db, "proposal.key-sign").await;
+    assert!(
+        !key_signs.is_empty(),
+        "the new key's signature is in the audit log"
+    );
 }
