@@ -571,3 +571,17 @@ export async function officersOnTokens(dir, deployment, server, { officers, peop
     );
   return { env, withPin, keys, mirror, approve };
 }
+
+/** Chooses the device whose label names `token` among the devices listed inside `scope` (a dialog or the page). */
+export async function chooseDevice(browser, scope, token) {
+  const label = await browser.waitUntil(
+    async () => {
+      for (const candidate of await scope.$$('label.device')) {
+        if ((await candidate.getText()).includes(token)) return candidate;
+      }
+      return false;
+    },
+    { timeoutMsg: `the scan must list ${token}` },
+  );
+  await label.click();
+}

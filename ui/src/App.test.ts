@@ -199,6 +199,13 @@ describe("key rotation wizard", () => {
     expect(screen.getByRole("alert", { name: "" })).toHaveTextContent("the ledger holds another key");
     expect(screen.getByTestId("rotation-staged")).toHaveTextContent("dd (self-reported evidence, alice-ledger)");
     expect(screen.getByTestId("rotation-after")).toHaveTextContent("2 of alice (new key), bob, carol");
+    expect(screen.queryByTestId("rotation-new-key-note"), "a supply rotation asks no new-key signature").toBeNull();
+
+    // The treasury: the wizard says the new key signs too and the NFTs move; then back to the supply key.
+    await user.click(screen.getByTestId("rotation-role-treasury"));
+    expect(screen.getByTestId("rotation-new-key-note")).toHaveTextContent("only when the new key signs the change too");
+    expect(screen.getByTestId("rotation-new-key-note")).toHaveTextContent("every NFT the old treasury holds moves to it");
+    await user.click(screen.getByTestId("rotation-role-supply"));
 
     // Carol out, dave in; a threshold above the holders is caught before anything is sent.
     await user.click(screen.getByTestId("rotation-holder-carol"));
@@ -210,7 +217,6 @@ describe("key rotation wizard", () => {
     await user.clear(screen.getByTestId("rotation-threshold"));
     await user.type(screen.getByTestId("rotation-threshold"), "2");
     expect(screen.getByTestId("rotation-after")).toHaveTextContent("2 of alice (new key), bob, dave");
-    expect(screen.getByTestId("rotation-role-admin"), "not built yet").toBeDisabled();
     await user.click(screen.getByTestId("rotation-propose"));
     expect(mocked.rotationPropose).toHaveBeenCalledWith("alice", "supply", 2, ["alice", "bob", "dave"]);
     await waitFor(() => expect(screen.getByRole("heading", { name: /Approvals, the ledger, the mirror/ })).toHaveFocus());

@@ -101,11 +101,12 @@ export const commands = {
 	/**  One proposal, its scheduled body decoded here. */
 	proposalDetail: (profile: string, id: string) => typedError<ProposalDetail, IpcError>(__TAURI_INVOKE("proposal_detail", { profile, id })),
 	/**
-	 *  Prepares an approval: checks the scheduled body against the ledger's copy (from the mirror
+	 *  Prepares an approval (or, with `new_key`, the signature of the caller's new key in an admin or
+	 *  treasury rotation): checks the scheduled body against the ledger's copy (from the mirror
 	 *  pinned in the profile), asks the server for the body to sign and decodes it. Nothing is
 	 *  signed; the checked review waits here for `proposal_approve`.
 	 */
-	proposalReview: (profile: string, id: string) => typedError<ReviewView, IpcError>(__TAURI_INVOKE("proposal_review", { profile, id })),
+	proposalReview: (profile: string, id: string, newKey: boolean) => typedError<ReviewView, IpcError>(__TAURI_INVOKE("proposal_review", { profile, id, newKey })),
 	/**
 	 *  Signs the reviewed proposal's body on `device` (an id from the last scan) with the key there
 	 *  that is the person's enrolled ledger key, and sends the signature. The review is used once:
@@ -765,6 +766,24 @@ export type NewKeyAlgorithm =
 "secp256k1";
 
 /**
+ *  The new key's own signatures in an admin or treasury rotation (Hedera asks them; they are
+ *  not approvals).
+ */
+export type NewKeyView = {
+	/**  Signatures the new key needs. */
+	needed: number,
+	/**  The holders who signed with their key in it, in order. */
+	signed: string[],
+	/**  Who holds a key in it. */
+	holders: string[],
+	/**
+	 *  Open, the person holds a key in it that has not signed and that is not in the admin key
+	 *  (whose holders sign by approving), and more are needed.
+	 */
+	waitsForMe: boolean,
+};
+
+/**
  *  What the add-profile form sends. Its files are named by the tickets `profile_choose_file`
  *  gave: the paths stay in Rust, chosen in Rust-side dialogs.
  */
@@ -1024,6 +1043,8 @@ export type ProposalSummary = {
 	outcome: OutcomeView | null,
 	/**  Open, the person may sign, did not propose it, and has neither signed nor rejected it. */
 	waitsForMe: boolean,
+	/**  An admin or treasury rotation: the signatures its new key adds itself. */
+	newKey: NewKeyView | null,
 };
 
 /**  One rejection. */

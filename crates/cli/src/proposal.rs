@@ -70,7 +70,7 @@ pub enum RotateAction {
     /// Propose a new pause key (responders' keys, usually 1 of them).
     Pause(RotationArgs),
     /// Propose a new admin key (officers). Hedera asks the new key itself to sign: besides the
-    /// quorum's approvals, holders sign with their new key (`gatehouse approve ID --new-key`).
+    /// quorum's approvals, holders sign with their new key (`gatehouse proposal approve ID --new-key`).
     Admin(RotationArgs),
     /// Propose a new treasury: the server creates an account with the new key; the change moves
     /// every NFT the old treasury holds. The new key signs as for an admin rotation.
@@ -1040,13 +1040,14 @@ pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
                     proposal.payload.new_key_signatures().unwrap_or(0),
                     proposal.status.as_str()
                 );
+            } else {
+                say!(
+                    "approved: {}/{} approvals; status {}",
+                    proposal.approvals.len(),
+                    proposal.threshold,
+                    proposal.status.as_str()
+                );
             }
-            say!(
-                "approved: {}/{} approvals; status {}",
-                proposal.approvals.len(),
-                proposal.threshold,
-                proposal.status.as_str()
-            );
             if let Some(outcome) = &proposal.outcome {
                 say!(
                     "ledger: {}{}",

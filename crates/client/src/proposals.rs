@@ -962,11 +962,18 @@ pub fn rotation_lines(payload: &Payload) -> Option<Vec<Field>> {
             .members
             .iter()
             .any(|m| m.officer == h.officer && m.public_key == h.public_key);
-        let what = match (h.staged, kept) {
+        let mut what = match (h.staged, kept) {
             (true, _) => format!("new key {} ({} evidence)", h.public_key, h.evidence),
             (false, true) => format!("keeps {}", h.public_key),
             (false, false) => format!("joins with {} ({} evidence)", h.public_key, h.evidence),
         };
+        if role.new_key_signs() {
+            what.push_str(if h.approves {
+                "; signs for the new key by approving"
+            } else {
+                "; signs for the new key with it (Sign with my new key, or proposal approve --new-key)"
+            });
+        }
         lines.push(field(&h.officer, what));
     }
     for m in &before.members {
@@ -1319,6 +1326,7 @@ mod tests {
                 algorithm: gatehouse_protocol::proposal::LedgerKeyAlgorithm::Ed25519,
                 evidence: "attested".into(),
                 staged: true,
+                approves: false,
             }],
             before: gatehouse_protocol::proposal::RoleKey {
                 role,

@@ -244,10 +244,8 @@ impl Payload {
     pub fn new_key_signatures(&self) -> Option<u32> {
         match self {
             Payload::Rotation {
-                role: KeyRole::Admin | KeyRole::Treasury,
-                threshold,
-                ..
-            } => Some(*threshold),
+                role, threshold, ..
+            } if role.new_key_signs() => Some(*threshold),
             _ => None,
         }
     }
@@ -311,6 +309,12 @@ impl KeyRole {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == name)
     }
+
+    /// Whether Hedera asks the new key itself to sign a change of this key: the admin key, and
+    /// the treasury (the new treasury account's key).
+    pub fn new_key_signs(self) -> bool {
+        matches!(self, KeyRole::Admin | KeyRole::Treasury)
+    }
 }
 
 /// One holder of a token key: the person and the public key of theirs it contains.
@@ -369,6 +373,10 @@ pub struct RotationHolder {
     pub evidence: String,
     /// Whether it is a new key the holder staged for this rotation (else one they hold already).
     pub staged: bool,
+    /// An admin or treasury rotation: the key is in the admin key that approves, so the holder's
+    /// approval carries its signature (they never sign with it as a new key).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approves: bool,
 }
 
 /// `POST /v1/proposals/offboarding`: who leaves, and why.

@@ -171,9 +171,53 @@ pub struct ProposalSummary {
     pub outcome: Option<OutcomeView>,
     /// Open, the person may sign, did not propose it, and has neither signed nor rejected it.
     pub waits_for_me: bool,
+    /// An admin or treasury rotation: the signatures its new key adds itself.
+    pub new_key: Option<NewKeyView>,
 }
 
-/// Whether `me` can still sign `p`.
+/// The new key's own signatures in an admin or treasury rotation (Hedera asks them; they are
+/// not approvals).
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct NewKeyView {
+    /// Signatures the new key needs.
+    pub needed: u32,
+    /// The holders who signed with their key in it, in order.
+    pub signed: Vec<String>,
+    /// Who holds a key in it.
+    pub holders: Vec<String>,
+    /// Open, the person holds a key in it that has not signed and that is not in the admin key
+    /// (whose holders sign by approving), and more are needed.
+    pub waits_for_me: bool,
+}
+
+impl NewKeyView {
+    fn of(p: &Proposal, me: &str) -> Option<Self> {
+        let needed = p.payload.new_key_signatures()?;
+        let Payload::Rotation { holders, .. } = &p.payload else {
+            return None;
+        };
+        let signed: Vec<String> = p.key_signatures.iter().map(|s| s.officer.clone()).collect();
+        // A holder whose key is in the admin key gives its signature by approving.
+        let waits_for_me = p.status == ProposalStatus::Open
+            && holders.iter().any(|h| h.officer == me && !h.approves)
+            && !signed.iter().any(|s| s == me)
+            && signed.len() < needed as usize;
+        Some(Self {
+            needed,
+            signed,
+            holders: holders.iter().map(|h| h.officer.clone()).collect(),
+            waits_for_me,
+        })
+    }
+}
+
+/// Whether `me` can still sign `p`: approve it, or add their new key's signature.
+pub(crate) fn needs(p: &Proposal, me: &str) -> bool {
+    waits_for(p, me) || NewKeyView::of(p, me).is_some_and(|k| k.waits_for_me)
+}
+
+/// Whether `me` can still approve `p`.
 pub(crate) fn waits_for(p: &Proposal, me: &str) -> bool {
     p.status == ProposalStatus::Open
         && p.proposer != me
@@ -306,6 +350,7 @@ impl ProposalSummary {
                 token: o.token.clone(),
             }),
             waits_for_me: waits_for(p, me),
+            new_key: NewKeyView::of(p, me),
         }
     }
 }
@@ -652,7 +697,8 @@ async fn policy_in_force(
     }
 }
 
-/// Prepares an approval: checks the scheduled body against the ledger's copy (from the mirror
+/// Prepares an approval (or, with `new_key`, the signature of the caller's new key in an admin or
+/// treasury rotation): checks the scheduled body against the ledger's copy (from the mirror
 /// pinned in the profile), asks the server for the body to sign and decodes it. Nothing is
 /// signed; the checked review waits here for `proposal_approve`.
 #[tauri::command]
@@ -661,6 +707,7 @@ pub async fn proposal_review(
     console: State<'_, Console>,
     profile: String,
     id: String,
+    new_key: bool,
 ) -> Result<ReviewView, IpcError> {
     let mirror = store(&console)?.get(&profile)?.mirror_url.ok_or_else(|| {
         IpcError::new(
@@ -673,7 +720,7 @@ pub async fn proposal_review(
     })?;
     let connection = connection_for(&console, &profile)?;
     let me = me(&connection).await?;
-    let review = proposals::review(&connection, &id, &mirror).await?;
+    let review = proposals::review_as(&connection, &id, &mirror, new_key).await?;
     let current = policy_in_force(&connection, &review.proposal).await;
     // Anything in the detail that does not check (a document under another CID) stops here too.
     let detail = detail(&review.proposal, &me, current.as_ref());
@@ -785,7 +832,15 @@ impl Signer<'_> {
         let (console, connection, me, device) =
             (self.console, self.connection, self.me, self.device);
         let locator = console.devices.locate(device)?;
-        let keys: Vec<LedgerKey> = connection.get("/v1/ledger-keys").await?;
+        let mut keys: Vec<LedgerKey> = connection.get("/v1/ledger-keys").await?;
+        if self.wanted.is_some() {
+            // A rotation's new key is staged until the rotation executes.
+            keys.extend(
+                connection
+                    .get::<Vec<LedgerKey>>("/v1/ledger-keys/staged")
+                    .await?,
+            );
+        }
         let mine: Vec<LedgerKey> = keys
             .into_iter()
             .filter(|k| k.officer == me)
@@ -976,6 +1031,87 @@ mod tests {
         assert!(
             !waits_for(&done, "bob"),
             "settled proposals wait for nobody"
+        );
+    }
+
+    fn admin_rotation(role: gatehouse_protocol::proposal::KeyRole) -> Proposal {
+        use gatehouse_protocol::proposal::{LedgerKeyAlgorithm, RoleKey, RotationHolder};
+        let holder = |officer: &str, staged: bool| RotationHolder {
+            officer: officer.into(),
+            public_key: format!("{officer}-key"),
+            algorithm: LedgerKeyAlgorithm::Ed25519,
+            evidence: "attested".into(),
+            staged,
+            approves: !staged,
+        };
+        Proposal {
+            kind: ProposalKind::Rotation,
+            payload: Payload::Rotation {
+                token: "0.0.5".into(),
+                role,
+                threshold: 2,
+                holders: vec![
+                    holder("alice", true),
+                    holder("bob", false),
+                    holder("carol", true),
+                ],
+                before: RoleKey {
+                    role,
+                    threshold: 2,
+                    members: Vec::new(),
+                    protobuf: String::new(),
+                    proposal: String::new(),
+                    applied_at: Utc::now(),
+                    confirmed_at: None,
+                },
+                treasury: None,
+            },
+            ..proposal()
+        }
+    }
+
+    #[test]
+    fn an_admin_rotation_waits_for_its_new_keys_until_their_threshold() {
+        use gatehouse_protocol::proposal::{KeyRole, KeySignature};
+        let mut p = admin_rotation(KeyRole::Admin);
+        let shown = NewKeyView::of(&p, "alice").expect("an admin rotation asks the new key");
+        assert_eq!(
+            (shown.needed, shown.holders.len(), shown.waits_for_me),
+            (2, 3, true)
+        );
+        assert!(
+            needs(&p, "alice"),
+            "alice is the proposer, yet her new key must sign"
+        );
+        assert!(!NewKeyView::of(&p, "dave").expect("shown").waits_for_me);
+        let signed = |officer: &str| KeySignature {
+            officer: officer.into(),
+            public_key: format!("{officer}-key"),
+            at: Utc::now(),
+            device: None,
+            transaction_id: "t".into(),
+        };
+        p.key_signatures.push(signed("alice"));
+        assert!(
+            !NewKeyView::of(&p, "alice").expect("shown").waits_for_me,
+            "alice signed"
+        );
+        assert!(
+            !NewKeyView::of(&p, "bob").expect("shown").waits_for_me,
+            "bob keeps his admin key: his approval carries its signature"
+        );
+        assert!(NewKeyView::of(&p, "carol").expect("shown").waits_for_me);
+        p.key_signatures.push(signed("carol"));
+        let done = NewKeyView::of(&p, "bob").expect("shown");
+        assert_eq!(done.signed, vec!["alice", "carol"]);
+        assert!(!done.waits_for_me, "the threshold is met");
+        assert!(NewKeyView::of(&admin_rotation(KeyRole::Supply), "alice").is_none());
+        let mut settled = admin_rotation(KeyRole::Treasury);
+        settled.status = ProposalStatus::Executed;
+        assert!(
+            !NewKeyView::of(&settled, "alice")
+                .expect("shown")
+                .waits_for_me
         );
     }
 

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Runtime};
 use tauri_plugin_notification::NotificationExt;
 
-use super::proposals::waits_for;
+use super::proposals::{needs, waits_for};
 
 /// The webview event: the proposals of `profile` may have changed.
 pub const PROPOSALS_EVENT: &str = "gatehouse:proposals";
@@ -230,10 +230,30 @@ pub fn announcement(p: &Proposal) -> (String, String) {
     )
 }
 
+/// The notification for a rotation that waits for my new key's signature.
+pub fn new_key_announcement(p: &Proposal) -> (String, String) {
+    let role = match &p.payload {
+        Payload::Rotation { role, .. } => role.as_str(),
+        _ => "",
+    };
+    (
+        "Gatehouse: your new key must sign".to_owned(),
+        format!(
+            "{} proposes a new {role} key that you hold. Hedera applies it only when the new key signs too: open Approvals and choose Sign with my new key, by {}.",
+            p.proposer,
+            p.deadline.format("%Y-%m-%d %H:%M UTC"),
+        ),
+    )
+}
+
 /// Announces what newly waits for `me` among `proposals`.
 pub fn announce(sink: &dyn Sink, announced: &mut Announced, proposals: &[Proposal], me: &str) {
-    for p in announced.fresh(proposals.iter().filter(|p| waits_for(p, me))) {
-        let (title, body) = announcement(p);
+    for p in announced.fresh(proposals.iter().filter(|p| needs(p, me))) {
+        let (title, body) = if waits_for(p, me) {
+            announcement(p)
+        } else {
+            new_key_announcement(p)
+        };
         sink.notify(&title, &body);
     }
 }

@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   SOFTHSM_MODULE as MODULE,
   TOKEN_PIN as PIN,
+  chooseDevice,
   freePorts,
   gatehouseCli,
   initDeployment,
@@ -46,20 +47,6 @@ async function notifications(file) {
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line));
-}
-
-/** Chooses the device whose label names `token` in the signing dialog. */
-async function chooseDevice(browser, dialog, token) {
-  const label = await browser.waitUntil(
-    async () => {
-      for (const candidate of await dialog.$$('label.device')) {
-        if ((await candidate.getText()).includes(token)) return candidate;
-      }
-      return false;
-    },
-    { timeoutMsg: `the scan must list ${token}` },
-  );
-  await label.click();
 }
 
 /** Waits until the breaker signing dialog closes, or fails with what it says. */

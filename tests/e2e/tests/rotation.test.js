@@ -3,7 +3,10 @@
 // the command line. Alice opens Key rotation: the supply key in the registry and on the ledger (2 of alice, bob,
 // carol, the same key); she generates a new key on her token, which the server stages with its evidence; she
 // proposes the supply key with her new key in it; bob and carol approve from the command line with their admin
-// keys; the window follows it to "executed" and the mirror showing the new key.
+// keys; the window follows it to "executed" and the mirror showing the new key. Then the admin key: she stages
+// another key and proposes 2 of alice (new key), bob, carol; Hedera asks the new key to sign too, which she does
+// first in Approvals ("Sign with my new key"); bob's and carol's approvals carry their keys in both the old and the
+// new admin key, and the wizard follows it to the mirror showing the new admin key.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -12,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   SOFTHSM_MODULE,
   TOKEN_PIN,
+  chooseDevice,
   gatehouseCli,
   initDeployment,
   launchConsole,
@@ -23,6 +27,23 @@ import {
   timeouts,
   withScreenshots,
 } from '../harness.js';
+
+/** Generates a key on alice's token in the wizard's step 2 and stages it: what the wizard then says about it. */
+async function stageKey(browser) {
+  await browser.$('[data-testid="rotation-stage-open"]').click();
+  const pin = browser.$('[data-testid="rotation-stage-pin"]');
+  await pin.waitForDisplayed({ timeoutMsg: 'the device form opens' });
+  await chooseDevice(browser, browser, 'alice-ledger');
+  await pin.setValue(TOKEN_PIN);
+  await browser.$('[data-testid="rotation-stage-submit"]').click();
+  const staged = browser.$('[data-testid="rotation-staged"]');
+  const error = browser.$('[data-testid="rotation-stage-error"]');
+  await browser.waitUntil(async () => (await staged.isExisting()) || (await error.isExisting()), {
+    timeoutMsg: 'staging must show the key or say why not',
+  });
+  if (await error.isExisting()) assert.fail(`staging failed: ${await error.getText()}`);
+  return staged.getText();
+}
 
 describe('officers rotate the supply key in the console', () => {
   let temp;
@@ -76,28 +97,7 @@ describe('officers rotate the supply key in the console', () => {
   it('generates a new key on her token and stages it with its evidence', { timeout: timeouts.ui * 4 }, async () => {
     const { browser } = app;
     await withScreenshots(browser, 'rotation-stage', async () => {
-      await browser.$('[data-testid="rotation-stage-open"]').click();
-      const pin = browser.$('[data-testid="rotation-stage-pin"]');
-      await pin.waitForDisplayed({ timeoutMsg: 'the device form opens' });
-      const label = await browser.waitUntil(
-        async () => {
-          for (const candidate of await browser.$$('label.device')) {
-            if ((await candidate.getText()).includes('alice-ledger')) return candidate;
-          }
-          return false;
-        },
-        { timeoutMsg: "the scan must list alice's token" },
-      );
-      await label.click();
-      await pin.setValue(TOKEN_PIN);
-      await browser.$('[data-testid="rotation-stage-submit"]').click();
-      const staged = browser.$('[data-testid="rotation-staged"]');
-      const error = browser.$('[data-testid="rotation-stage-error"]');
-      await browser.waitUntil(async () => (await staged.isExisting()) || (await error.isExisting()), {
-        timeoutMsg: 'staging must show the key or say why not',
-      });
-      if (await error.isExisting()) assert.fail(`staging failed: ${await error.getText()}`);
-      assert.match(await staged.getText(), /self-reported evidence, SoftHSM/);
+      assert.match(await stageKey(browser), /self-reported evidence, SoftHSM/);
     });
   });
 
@@ -134,6 +134,76 @@ describe('officers rotate the supply key in the console', () => {
       const supply = (await tokenKeys()).find((k) => k.role === 'supply');
       assert.equal(supply.proposal, rotationId, 'the registry holds the rotated key');
       assert.ok(supply.confirmed_at, 'the server saw the mirror show it');
+    });
+  });
+
+  it('rotates the admin key: the quorum approves and her new key signs in Approvals', { timeout: timeouts.ui * 8 + 2 * timeouts.tool }, async () => {
+    const { browser } = app;
+    let adminId;
+    await withScreenshots(browser, 'rotation-admin-proposed', async () => {
+      assert.match(await stageKey(browser), /Staged: /, 'a second key is staged');
+      await browser.$('[data-testid="rotation-role-admin"]').click();
+      await browser.$('[data-testid="rotation-new-key-note"]').waitForDisplayed({ timeoutMsg: 'the wizard says why the new key signs too' });
+      await browser.waitUntil(async () => (await browser.$('[data-testid="rotation-after"]').getText()) === '2 of alice (new key), bob, carol', {
+        timeoutMsg: 'the admin key after, in words',
+      });
+      await browser.$('[data-testid="rotation-propose"]').click();
+      const status = browser.$('[data-testid="rotation-status-value"]');
+      const error = browser.$('[data-testid="rotation-propose-error"]');
+      await browser.waitUntil(
+        async () => ((await status.isExisting()) && (await status.getText()) === 'Open') || (await error.isExisting()),
+        { timeoutMsg: 'the admin rotation must show or say why not' },
+      );
+      if (await error.isExisting()) assert.fail(`proposing failed: ${await error.getText()}`);
+      adminId = (await browser.$('[data-testid="rotation-status"] dd.mono').getText()).trim();
+      assert.notEqual(adminId, rotationId);
+    });
+    await withScreenshots(browser, 'rotation-admin-waits-for-new-key', async () => {
+      const mine = browser.$('[data-testid="rotation-new-key-mine"]');
+      await browser.waitUntil(async () => mine.isExisting(), { timeoutMsg: "the wizard says alice's new key must sign" });
+      assert.match(await browser.$('[data-testid="rotation-new-key-signatures"]').getText(), /0 given, 2 needed \(none yet\)/);
+      await browser.$('[data-testid="rotation-approvals"]').click();
+      const row = browser.$(`[data-testid="queue-mine"] [data-testid="proposal-row"][data-id="${adminId}"]`);
+      await row.waitForDisplayed({ timeoutMsg: 'the rotation waits for alice in Approvals' });
+      await row.click();
+      await browser.$('[data-testid="proposal-new-key"]').waitForDisplayed({ timeoutMsg: "the new key's signatures are shown" });
+    });
+    await withScreenshots(browser, 'rotation-admin-sign-new-key', async () => {
+      await browser.$('[data-testid="proposal-sign-new-key"]').click();
+      const dialog = browser.$('[data-testid="sign-dialog"]');
+      await dialog.waitForDisplayed({ timeoutMsg: 'the signing dialog opens' });
+      await browser.$('[data-testid="sign-checked"]').waitForDisplayed({ timeoutMsg: "the body is checked against the mirror's copy" });
+      assert.match(await browser.$('[data-testid="sign-new-key-why"]').getText(), /only when the new key signs the change too/);
+      await chooseDevice(browser, dialog, 'alice-ledger');
+      await browser.$('[data-testid="sign-pin"]').setValue(TOKEN_PIN);
+      await browser.$('[data-testid="sign-submit"]').click();
+      const signError = browser.$('[data-testid="sign-error"]');
+      await browser.waitUntil(async () => !(await dialog.isExisting()) || (await signError.isExisting()), {
+        timeoutMsg: 'signing must close the dialog or say why not',
+      });
+      if (await signError.isExisting()) assert.fail(`signing failed: ${await signError.getText()}`);
+      const news = browser.$('[data-testid="proposal-news"]');
+      await news.waitForDisplayed({ timeoutMsg: 'the console says what was recorded' });
+      assert.match(await news.getText(), /Your new key's signature is recorded \(1 of 2/);
+    });
+    // The old admin key's quorum: bob's and carol's approvals, whose keys the new admin key holds too.
+    await approve('bob', adminId);
+    await approve('carol', adminId);
+    await withScreenshots(browser, 'rotation-admin-confirmed', async () => {
+      await browser.waitUntil(async () => (await tokenKeys()).find((k) => k.role === 'admin')?.confirmed_at, {
+        timeoutMsg: 'the server must see the mirror show the new admin key',
+      });
+      const admin = (await tokenKeys()).find((k) => k.role === 'admin');
+      assert.equal(admin.proposal, adminId, 'the registry holds the rotated admin key');
+      assert.equal(admin.threshold, 2);
+      assert.ok(admin.members.some((m) => m.officer === 'alice'), 'alice holds her new key in it');
+      // Back from Approvals is back to the wizard it was opened from.
+      await browser.$('[data-testid="approvals-back"]').click();
+      const confirmed = browser.$('[data-testid="rotation-confirmed"]');
+      await confirmed.waitForDisplayed({ timeoutMsg: "the wizard shows the mirror's confirmation" });
+      await confirmed.scrollIntoView();
+      assert.match(await confirmed.getText(), /mirror shows the new admin key \(2 of alice, bob, carol\)/);
+      assert.match(await browser.$('[data-testid="rotation-new-key-signatures"]').getText(), /needed \(alice, bob, carol\)/);
     });
   });
 });

@@ -234,6 +234,7 @@ export function proposalSummary(over: Partial<ProposalSummary> & { id: string })
     rejections: [],
     outcome: null,
     waitsForMe: true,
+    newKey: null,
     ...over,
   };
 }

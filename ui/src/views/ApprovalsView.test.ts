@@ -273,6 +273,48 @@ describe("a proposal in full", () => {
     );
   });
 
+  it("signs an admin rotation with the new key when bob holds it, saying why and that it is not an approval", async () => {
+    const rotation = proposalSummary({
+      id: "p-rot",
+      kind: "rotation",
+      proposer: "alice",
+      waitsForMe: false,
+      approvals: [carolSigned],
+      payload: { kind: "rotation", token: "0.0.1001", role: "admin", now: "2 of alice, bob, carol", after: "2 of alice, bob (new key), carol" },
+      newKey: { needed: 2, signed: ["alice"], holders: ["alice", "bob", "carol"], waitsForMe: true },
+    });
+    list([rotation]);
+    mocked.proposalDetail.mockResolvedValue(ok(detailOf(rotation)));
+    mocked.proposalReview.mockResolvedValue(ok(reviewOf(detailOf(rotation))));
+    mocked.deviceScan.mockResolvedValue(ok({ devices: [yubikey], problems: [] }));
+    const { user } = show();
+    expect(await screen.findByTestId("proposal-row"), "bob's new key waits: it is his to do").toBeVisible();
+    expect(rowsOf("queue-mine")).toHaveLength(1);
+    const detail = await openRow(user, "p-rot");
+    expect(within(detail).queryByTestId("proposal-sign"), "bob approved nothing here: only his new key signs").toBeNull();
+    expect(within(detail).getByTestId("proposal-new-key")).toHaveTextContent("1 given, 2 needed, from alice, bob, carol (alice)");
+    await user.click(within(detail).getByTestId("proposal-sign-new-key"));
+    const dialog = screen.getByTestId("sign-dialog");
+    expect(within(dialog).getByTestId("sign-new-key-why")).toHaveTextContent(
+      "Hedera changes the admin key only when the new key signs the change too",
+    );
+    expect(within(dialog).getByTestId("sign-new-key-why")).toHaveTextContent("it is not an approval");
+    expect(mocked.proposalReview).toHaveBeenCalledExactlyOnceWith("alice", "p-rot", true);
+    await within(dialog).findByRole("radio", { checked: true });
+
+    const after = { ...rotation, newKey: { needed: 2, signed: ["alice", "bob"], holders: ["alice", "bob", "carol"], waitsForMe: false } };
+    mocked.proposalApprove.mockResolvedValue(ok(after));
+    mocked.proposalDetail.mockResolvedValue(ok(detailOf(after)));
+    mocked.proposalsList.mockResolvedValue(ok(approvalsOf([after])));
+    await user.type(within(dialog).getByTestId("sign-pin"), "123456{Enter}");
+    await waitFor(() => expect(screen.queryByTestId("sign-dialog")).toBeNull());
+    expect(mocked.proposalApprove).toHaveBeenCalledExactlyOnceWith("alice", "p-rot", yubikey.id, "123456");
+    expect(within(detail).getByTestId("proposal-news")).toHaveTextContent(
+      "Your new key's signature is recorded (2 of 2 when you signed)",
+    );
+    await waitFor(() => expect(within(detail).queryByTestId("proposal-sign-new-key")).toBeNull());
+  });
+
   it("rejects only with a reason", async () => {
     mocked.proposalDetail.mockResolvedValue(ok(detailOf(waiting)));
     const { user } = show();

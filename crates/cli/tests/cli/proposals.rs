@@ -94,6 +94,15 @@ fn gatehouse(config: &Path, args: &[&str]) -> Output {
         .expect("gatehouse runs")
 }
 
+/// The id in `proposed rotation <id>` in `gatehouse rotate`'s output.
+fn rotation_id(out: &Output) -> String {
+    text(out)
+        .lines()
+        .find_map(|l| l.strip_prefix("proposed rotation "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("the rotation's id is printed: {}", text(out)))
+}
+
 /// The id `proposal:   <id>` in a command's output.
 fn proposal_id(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -802,11 +811,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     ] {
         assert!(text(&out).contains(needle), "{needle}: {}", text(&out));
     }
-    let rotation = text(&out)
-        .lines()
-        .find_map(|l| l.strip_prefix("proposed rotation "))
-        .map(str::to_owned)
-        .expect("the rotation's id");
+    let rotation = rotation_id(&out);
 
     // Bob approves on his token, seeing the new supply key decoded; carol must sign with her
     // admin key (9c), and the CLI says so before anything is signed when she offers the new one.
@@ -929,6 +934,109 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         16,
         "the pause key needs 1 signature(s) and only 0 holder(s) would remain",
         "an offboarding that leaves a key unable to sign",
+    );
+
+    // The admin key: bob stages a new key on his token. Alice keeps her admin key and proposes,
+    // so a new key needing all three could never be signed (she does not approve her own): refused.
+    let Device::Token(bob_hsm) = &officers[1].device else {
+        panic!("bob keeps his keys on a SoftHSM2 token")
+    };
+    let keygen = bob_hsm.run(
+        &[("GATEHOUSE_DEVICE_PIN", PIN)],
+        &["keygen", "--algorithm", "ed25519", "--label", "ledger-next"],
+    );
+    assert!(keygen.status.success(), "{}", text(&keygen));
+    let bob_new = key_id(&keygen);
+    let (o, k) = (officers.clone(), bob_new.clone());
+    let staged =
+        blocking(move || o[1].command(PIN, &["ledger-key", "stage", "--key", &k], true)).await;
+    assert!(staged.status.success(), "{}", text(&staged));
+    let admin = |threshold: &'static str| {
+        let o = officers.clone();
+        blocking(move || {
+            o[0].run(
+                PIN,
+                &[
+                    "rotate",
+                    "admin",
+                    "--threshold",
+                    threshold,
+                    "--holder",
+                    "alice",
+                    "--holder",
+                    "bob",
+                    "--holder",
+                    "carol",
+                ],
+            )
+        })
+    };
+    assert_failure(
+        &admin("3").await,
+        17,
+        "you keep your admin key in it and do not approve your own proposal",
+        "a new admin key its proposer's kept key would have to sign",
+    );
+    let out = admin("2").await;
+    assert!(out.status.success(), "{}", text(&out));
+    let rotation = rotation_id(&out);
+    // Bob approves with his admin key and carol with hers (her key is in the new key, so her
+    // approval carries it); the ledger then waits for bob's new key, which signs with --new-key.
+    let (o, id, m) = (officers.clone(), rotation.clone(), mirror.clone());
+    let out = blocking(move || o[1].approve(o[1].pin(), &id, &m)).await;
+    assert!(out.status.success(), "bob approves: {}", text(&out));
+    let (o, id, m) = (officers.clone(), rotation.clone(), mirror.clone());
+    let out = on_card(Some(&card), move || o[2].approve(o[2].pin(), &id, &m)).await;
+    assert!(
+        out.status.success() && text(&out).contains("status open"),
+        "carol approves; the new key has not signed enough: {}",
+        text(&out)
+    );
+    // Bob signs with --new-key: his old key is refused before anything is signed, the new one
+    // completes the new key.
+    let sign_new = |key: String| {
+        let (o, id, m) = (officers.clone(), rotation.clone(), mirror.clone());
+        blocking(move || {
+            o[1].command(
+                PIN,
+                &[
+                    "proposal",
+                    "approve",
+                    &id,
+                    "--new-key",
+                    "--key",
+                    &key,
+                    "--mirror",
+                    &m,
+                ],
+                true,
+            )
+        })
+    };
+    assert_failure(
+        &sign_new(officers[1].key.clone()).await,
+        13,
+        "this proposal needs your key",
+        "the old key offered as the new one",
+    );
+    let signed = sign_new(bob_new).await;
+    assert!(
+        signed.status.success()
+            && text(&signed).contains(
+                "signed with your new key: 2 new-key signature(s) of 2 needed; status executed"
+            ),
+        "bob's new key completes it: {}",
+        text(&signed)
+    );
+    let (o, m) = (officers.clone(), mirror.clone());
+    let shown = blocking(move || o[0].run(PIN, &["rotate", "show", "--mirror", &m])).await;
+    assert!(
+        text(&shown).contains("admin key:   2 of alice, bob, carol\n")
+            && text(&shown).contains(&format!(
+                "registry:    admin key 2 of alice, bob, carol (proposal {rotation}; mirror agreed at"
+            )),
+        "{}",
+        text(&shown)
     );
     server.shutdown().await.expect("clean shutdown");
 }

@@ -10,8 +10,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::proposal::{
-    Approval, ApprovalRequest, NewMint, NewToken, Outcome, Payload, Proposal, ProposalKind,
-    ProposalStatus, Rejection, SignedApproval,
+    Approval, ApprovalRequest, KeySignature, NewMint, NewToken, Outcome, Payload, Proposal,
+    ProposalKind, ProposalStatus, Rejection, SignedApproval,
 };
 use gatehouse_protocol::{ErrorCode, Role};
 use hiero_sdk_proto::services as pb;
@@ -948,12 +948,30 @@ impl Engine {
             None => self.db.begin().await.map_err(crate::store::Error::from)?,
         };
         store::insert_approval(&mut tx, id, &approval).await?;
+        // An approver whose key is in an admin or treasury rotation's new key signed for it too:
+        // the schedule holds that signature, so it counts towards the new key's threshold.
+        let public_key = key.view().public_key;
+        let carries_new_key = relayed
+            && proposal.payload.new_key_signatures().is_some()
+            && matches!(&proposal.payload, Payload::Rotation { holders, .. }
+                if holders.iter().any(|h| h.officer == by.name && h.public_key == public_key));
+        if carries_new_key {
+            let signature = KeySignature {
+                officer: by.name.clone(),
+                public_key: public_key.clone(),
+                at: approval.at,
+                device: signed.device.clone(),
+                transaction_id: transaction_id.clone(),
+            };
+            store::insert_key_signature(&mut tx, id, &signature).await?;
+        }
         let details = serde_json::json!({
             "signature_sha256": spent,
-            "public_key": key.view().public_key,
+            "public_key": public_key,
             "transaction_id": transaction_id,
             "device": signed.device,
             "relayed": relayed,
+            "new_key_signature": carries_new_key,
         });
         let entry = Self::entry(
             by,

@@ -4,11 +4,15 @@
 //! besides, each holder of the new key signs the same ledger schedule with their new key (the
 //! key staged on their device), until the new key's threshold is met. These signatures are not
 //! approvals: they cannot make a proposal pass, only let the ledger accept the key it names.
+//!
+//! A holder who keeps a key the admin key holds signs by approving: their approval's signature
+//! is recorded as the new key's too. Signing with such a key as a new key is refused, because
+//! the ledger would count it towards the admin key's threshold without the policy counting it.
 
 use chrono::Utc;
 use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::proposal::{
-    ApprovalRequest, KeySignature, Payload, Proposal, ProposalStatus, SignedApproval,
+    ApprovalRequest, KeyRole, KeySignature, Payload, Proposal, ProposalStatus, SignedApproval,
 };
 
 use super::engine::{By, Engine};
@@ -57,6 +61,12 @@ impl Engine {
             return Err(self.deny(by, action, object, refusal).await);
         }
         let wanted = holder.map(|h| h.public_key.as_str()).unwrap_or_default();
+        // A key the admin key holds signs only by approving, so that the ledger never counts a
+        // signature towards the admin key's threshold that the policy did not count.
+        let admin = self.role_key(KeyRole::Admin).await?;
+        if admin.members.iter().any(|m| m.public_key == wanted) {
+            return Err(self.deny(by, action, object, Refusal::KeyApproves).await);
+        }
         let mut candidates = keys::store::staged(self.db()).await?;
         candidates.extend(keys::store::all(self.db()).await?);
         match candidates

@@ -101,6 +101,12 @@ pub enum Refusal {
     /// The holder's new key signed the schedule already.
     #[error("your new key signed this rotation already; nothing more is needed from it")]
     KeySigned,
+    /// The holder's key in the new key is in the admin key that approves: signing with it alone
+    /// would count on the ledger as an approval the policy never saw.
+    #[error(
+        "your key in the new key is your admin key already: approve the rotation instead, and your approval carries its signature"
+    )]
+    KeyApproves,
     /// The breaker is tripped: nothing changes until a quorum resumes.
     #[error("{0}")]
     Paused(String),
@@ -136,6 +142,7 @@ impl Refusal {
             Refusal::NoNewKey => "no-new-key",
             Refusal::NotNewHolder => "not-new-holder",
             Refusal::KeySigned => "key-signed",
+            Refusal::KeyApproves => "key-approves",
             Refusal::RateLimited { .. } => "rate-limited",
             Refusal::Paused(_) => "paused",
         }
@@ -161,6 +168,7 @@ impl Refusal {
             | Refusal::Replayed
             | Refusal::NoNewKey
             | Refusal::KeySigned
+            | Refusal::KeyApproves
             | Refusal::Ledger(_) => ErrorCode::Conflict,
         }
     }

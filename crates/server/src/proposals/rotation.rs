@@ -304,6 +304,13 @@ impl Engine {
         let people = crate::registry::store::officers(self.db()).await?;
         let staged = keys::store::staged(self.db()).await?;
         let enrolled = keys::store::all(self.db()).await?;
+        // In an admin or treasury rotation a holder who keeps a key keeps their admin key: their
+        // approval then carries the new key's signature too.
+        let approving: Vec<KeyMember> = if new.role.new_key_signs() {
+            self.role_key(KeyRole::Admin).await?.members
+        } else {
+            Vec::new()
+        };
         let mut holders = Vec::new();
         let mut chosen = Vec::new();
         for name in &new.holders {
@@ -322,13 +329,19 @@ impl Engine {
             if let Some(message) = message {
                 return Err(self.invalid(by, object, message).await);
             }
-            // Their staged key, else their newest key in use: a ceremony that rotates the admin
-            // key and then the treasury carries each holder's new key from the first into the
-            // second without staging it twice.
-            let newest = enrolled
+            // Their staged key, else (admin and treasury) their admin key, else their newest key
+            // in use: a ceremony that rotates the admin key and then the treasury carries each
+            // holder's new key from the first into the second without staging it twice.
+            let in_admin = approving
                 .iter()
-                .filter(|k| k.officer == name)
-                .max_by_key(|k| k.enrolled_at);
+                .find(|m| m.officer == name)
+                .and_then(|m| enrolled.iter().find(|k| shown_hex(k) == m.public_key));
+            let newest = in_admin.or_else(|| {
+                enrolled
+                    .iter()
+                    .filter(|k| k.officer == name)
+                    .max_by_key(|k| k.enrolled_at)
+            });
             let (key, is_staged) = match staged.iter().find(|k| k.officer == name) {
                 Some(k) => (k.clone(), true),
                 None => match newest {
@@ -342,12 +355,14 @@ impl Engine {
                 },
             };
             let view = key.view();
+            let approves = approving.iter().any(|m| m.public_key == view.public_key);
             holders.push(RotationHolder {
                 officer: name.to_owned(),
                 public_key: view.public_key,
                 algorithm: view.algorithm,
                 evidence: view.evidence,
                 staged: is_staged,
+                approves,
             });
             chosen.push(key);
         }
@@ -358,6 +373,20 @@ impl Engine {
                 "the {} key is {} with these keys already: nothing would change (each new holder stages a new key first)",
                 new.role.as_str(),
                 before.holders_text()
+            );
+            return Err(self.invalid(by, object, message).await);
+        }
+        // The proposer never approves their own proposal, so a key of theirs the admin key holds
+        // never signs it: the new key must reach its threshold without it.
+        let can_sign = holders
+            .iter()
+            .filter(|h| !(h.approves && h.officer == by.name))
+            .count();
+        if new.role.new_key_signs() && can_sign < new.threshold as usize {
+            let message = format!(
+                "the new {} key needs {} signature(s), but only {can_sign} of its holders can give one: you keep your admin key in it and do not approve your own proposal. Stage a new key first (gatehouse ledger-key stage), lower the threshold, or let another officer propose",
+                new.role.as_str(),
+                new.threshold
             );
             return Err(self.invalid(by, object, message).await);
         }

@@ -860,6 +860,19 @@ async fn admin_and_treasury_rotations_take_the_new_keys_signatures_and_move_the_
         message.contains("signed this rotation already"),
         "{message}"
     );
+    // Carol keeps her admin key: she signs by approving, never around the policy's count.
+    let Payload::Rotation { holders, .. } = &admin.payload else {
+        panic!("a rotation")
+    };
+    assert!(holders[2].approves && !holders[0].approves, "{holders:?}");
+    let message = refused(
+        sign_new_key(carol, &admin.id, &old("carol")).await,
+        "Conflict",
+    );
+    assert!(
+        message.contains("approve the rotation instead"),
+        "{message}"
+    );
 
     // The old quorum approves: bob's old key, then carol's (whose key is in the new key too, so
     // the new key has two signatures and the ledger executes).
@@ -871,6 +884,16 @@ async fn admin_and_treasury_rotations_take_the_new_keys_signatures_and_move_the_
         .await
         .expect("carol approves");
     assert_eq!(done.status, ProposalStatus::Executed, "{done:?}");
+    let signers: Vec<&str> = done
+        .key_signatures
+        .iter()
+        .map(|s| s.officer.as_str())
+        .collect();
+    assert_eq!(
+        signers,
+        ["alice", "carol"],
+        "carol's approval carried her key in the new key; bob's old key is not in it"
+    );
     let keys_now = token_keys(alice).await;
     let admin_now = role(&keys_now, KeyRole::Admin);
     assert_eq!(admin_now.members[0].public_key, hex_of(&new_alice));
@@ -901,6 +924,22 @@ async fn admin_and_treasury_rotations_take_the_new_keys_signatures_and_move_the_
         .await
         .expect("the new admin keys sign");
     assert_eq!(fine.status, pb::ResponseCodeEnum::Success as i32);
+
+    // Alice keeps her (new) admin key and proposes: her signature can never come, so a new
+    // treasury key that needs every holder is refused, saying what to do.
+    let message = refused(
+        alice
+            .post::<_, Proposal>(
+                "/v1/proposals/rotation",
+                &rotation(KeyRole::Treasury, 4, &everyone),
+            )
+            .await,
+        "BadRequest",
+    );
+    assert!(
+        message.contains("you keep your admin key in it"),
+        "{message}"
+    );
 
     // The treasury: a new account with the officers' newest keys; the two NFTs move with it.
     let treasury: Proposal = alice
@@ -945,6 +984,12 @@ async fn admin_and_treasury_rotations_take_the_new_keys_signatures_and_move_the_
         .await
         .expect("carol approves");
     assert_eq!(done.status, ProposalStatus::Executed, "{done:?}");
+    assert_eq!(
+        done.key_signatures.len(),
+        2,
+        "both approvals carried a key of the new treasury's: {:?}",
+        done.key_signatures
+    );
     let on_mirror = mirror_get(&mirror, &format!("tokens/{}", world.token)).await;
     assert_eq!(
         on_mirror["treasury_account_id"].as_str(),

@@ -54,7 +54,7 @@ describe("review and sign", () => {
     const dialog = screen.getByTestId("sign-dialog");
 
     const checked = await within(dialog).findByTestId("sign-checked");
-    expect(mocked.proposalReview, "the review comes first").toHaveBeenCalledExactlyOnceWith("alice", "p1");
+    expect(mocked.proposalReview, "the review comes first").toHaveBeenCalledExactlyOnceWith("alice", "p1", false);
     expect(checked).toHaveTextContent(
       `Checked against the ledger: the mirror ${MIRROR} holds the same scheduled body`,
     );

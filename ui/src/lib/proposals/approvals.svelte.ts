@@ -24,7 +24,7 @@ export type OpenProposal = {
   error: IpcError | null;
 };
 
-export type ApprovalsDialog = "propose" | "policy" | "sign" | "reject" | "cancel";
+export type ApprovalsDialog = "propose" | "policy" | "sign" | "sign-new-key" | "reject" | "cancel";
 
 export class ApprovalsBoard {
   readonly profile: string;

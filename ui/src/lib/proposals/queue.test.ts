@@ -32,6 +32,16 @@ describe("groupQueue", () => {
     expect(groupQueue([eligibleButDone]).mine, "Rust knows bob signed it elsewhere").toEqual([]);
   });
 
+  it("lists a rotation my new key must sign as mine, though I may not approve it", () => {
+    const newKey = (waitsForMe: boolean) => ({ needed: 1, signed: [], holders: ["bob"], waitsForMe });
+    const q = groupQueue([
+      proposal({ id: "sign-new", proposer: "bob", waitsForMe: false, newKey: newKey(true) }),
+      proposal({ id: "signed-new", proposer: "bob", waitsForMe: false, newKey: newKey(false) }),
+    ]);
+    expect(q.mine.map((p) => p.id)).toEqual(["sign-new"]);
+    expect(q.others.map((p) => p.id)).toEqual(["signed-new"]);
+  });
+
   it("never lists a settled proposal as waiting, whatever the flag says", () => {
     const q = groupQueue([proposal({ id: "x", status: "cancelled" })]);
     expect(q.mine).toEqual([]);

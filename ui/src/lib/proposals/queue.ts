@@ -1,10 +1,10 @@
 // The approvals queue, grouped the way an officer works through it: what waits for me first,
 // then what waits for others, then what is settled. Whether a proposal waits for me is Rust's
-// answer (`waitsForMe`), not worked out again here.
+// answer (`waitsForMe`, or `newKey.waitsForMe` for a new key's own signature), not worked out again here.
 import type { ProposalKind, ProposalStatus, ProposalSummary } from "../../bindings";
 
 export interface Queue {
-  /** Open, I may sign, I did not propose it, and I have neither signed nor rejected it. */
+  /** Open, and I may approve it or my new key must sign it. */
   mine: ProposalSummary[];
   /** Open, but nothing for me to do. */
   others: ProposalSummary[];
@@ -12,13 +12,18 @@ export interface Queue {
   history: ProposalSummary[];
 }
 
+/** Whether I can still do something for `p`: approve it, or sign it with my new key. */
+export function waitsForMe(p: ProposalSummary): boolean {
+  return p.waitsForMe || p.newKey?.waitsForMe === true;
+}
+
 /** Groups proposals; open ones by nearest deadline first, history newest deadline first. */
 export function groupQueue(proposals: readonly ProposalSummary[]): Queue {
   const byDeadline = (a: ProposalSummary, b: ProposalSummary) => Date.parse(a.deadline) - Date.parse(b.deadline);
   const open = proposals.filter((p) => p.status === "open").sort(byDeadline);
   return {
-    mine: open.filter((p) => p.waitsForMe),
-    others: open.filter((p) => !p.waitsForMe),
+    mine: open.filter(waitsForMe),
+    others: open.filter((p) => !waitsForMe(p)),
     history: proposals.filter((p) => p.status !== "open").sort((a, b) => byDeadline(b, a)),
   };
 }

@@ -2,12 +2,15 @@
 // server's proposal will use. The server decides; this only shows the officer what they are about to ask.
 import type { RotationOverview } from "../../bindings";
 
-/** The roles the server rotates today, and the ones it does not yet. */
+/**
+ * The roles the server rotates. Hedera asks the new admin key and the new treasury account's key to sign their
+ * change too (`newKeySigns`): each new holder signs in Approvals with their new key, besides the quorum.
+ */
 export const ROLES = [
-  { role: "supply", label: "Supply key (mints)", built: true },
-  { role: "pause", label: "Pause key (responders)", built: true },
-  { role: "admin", label: "Admin key (not built yet)", built: false },
-  { role: "treasury", label: "Treasury (not built yet)", built: false },
+  { role: "supply", label: "Supply key (mints)", newKeySigns: false },
+  { role: "pause", label: "Pause key (responders)", newKeySigns: false },
+  { role: "admin", label: "Admin key (the new key signs too)", newKeySigns: true },
+  { role: "treasury", label: "Treasury (a new account; its NFTs move; the new key signs too)", newKeySigns: true },
 ] as const;
 
 /** Who holds `role`'s key now, in the key's order, and its threshold; none when the registry has no such key. */
