@@ -48,6 +48,7 @@ fn main() {
         "rotation_overview",
         "rotation_stage_key",
         "rotation_propose",
+        "rotation_offboard",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

@@ -224,6 +224,56 @@ describe("key rotation wizard", () => {
     await user.click(screen.getByTestId("rotation-back"));
     expect(await screen.findByRole("region", { name: "Identity" }), "back to the connection").toBeVisible();
   });
+
+  it("warns before offboarding an officer a key cannot do without, and proposes one it can", async () => {
+    const withPause = {
+      ...overview,
+      keys: [
+        ...overview.keys,
+        {
+          role: "pause",
+          holders: "1 of carol",
+          members: [{ label: "carol", value: "cc" }],
+          ledger: "1 of carol",
+          agrees: true,
+          proposal: "create",
+          confirmedAt: null,
+        },
+      ],
+    };
+    mocked.startupProfile.mockResolvedValue("alice");
+    mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+    mocked.rotationOverview.mockResolvedValue(ok(withPause));
+    const leaves = proposalSummary({
+      id: "off1",
+      kind: "offboarding",
+      payload: { kind: "offboarding", token: "0.0.1003", officer: "bob", reason: "left the company" },
+    });
+    mocked.rotationOffboard.mockResolvedValue(ok(leaves));
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByTestId("rotation-open"));
+    const officer = await screen.findByTestId("offboard-officer");
+    expect(within(officer).queryByRole("option", { name: "alice" }), "alice does not offboard herself").toBeNull();
+
+    await user.selectOptions(officer, "carol");
+    await user.type(screen.getByTestId("offboard-reason"), "leaves");
+    expect(screen.getByTestId("offboard-warning")).toHaveTextContent(
+      "The pause key needs 1 signature(s) and only 0 holder(s) would remain: rotate it to other holders first.",
+    );
+    expect(screen.getByTestId("offboard-propose"), "nothing is sent that the server must refuse").toBeDisabled();
+
+    await user.selectOptions(officer, "bob");
+    expect(screen.queryByTestId("offboard-warning"), "the supply key keeps 2 of alice, carol").toBeNull();
+    await user.clear(screen.getByTestId("offboard-reason"));
+    expect(screen.getByTestId("offboard-propose"), "a reason is asked for").toBeDisabled();
+    await user.type(screen.getByTestId("offboard-reason"), "  left the company ");
+    mocked.rotationOverview.mockResolvedValue(ok({ ...withPause, rotation: leaves }));
+    await user.click(screen.getByTestId("offboard-propose"));
+    expect(mocked.rotationOffboard).toHaveBeenCalledExactlyOnceWith("alice", "bob", "left the company");
+    expect(await screen.findByTestId("rotation-offboarding")).toHaveTextContent("bob leaves every key and rule: left the company");
+    await waitFor(() => expect(screen.getByRole("heading", { name: /Approvals, the ledger, the mirror/ })).toHaveFocus());
+  });
 });
 
 describe("audit explorer navigation", () => {

@@ -168,10 +168,16 @@ export const commands = {
 	 */
 	rotationStageKey: (profile: string, device: string, pin: string) => typedError<StagedView, IpcError>(__TAURI_INVOKE("rotation_stage_key", { profile, device, pin })),
 	/**
-	 *  Proposes replacing the `role` key (`supply` or `pause`) by `threshold` of `holders`' keys
-	 *  (each the key they staged, else the one they hold).
+	 *  Proposes replacing the `role` key (`admin`, `supply`, `pause` or `treasury`) by `threshold`
+	 *  of `holders`' keys (each the key they staged, else the one they hold).
 	 */
 	rotationPropose: (profile: string, role: string, threshold: number, holders: string[]) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("rotation_propose", { profile, role, threshold, holders })),
+	/**
+	 *  Proposes removing `officer` from every token key they hold and every policy rule, for
+	 *  `reason`; the server refuses (saying what to do first) when a key or rule could no longer
+	 *  reach its threshold.
+	 */
+	rotationOffboard: (profile: string, officer: string, reason: string) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("rotation_offboard", { profile, officer, reason })),
 };
 
 /* Types */
@@ -1144,7 +1150,7 @@ export type RotationOverview = {
 	staged: StagedView[],
 	/**  People with ledger keys in use: who can hold a new key. */
 	people: string[],
-	/**  The newest rotation proposal, open or settled. */
+	/**  The newest rotation or offboarding proposal, open or settled. */
 	rotation: ProposalSummary | null,
 };
 

@@ -231,16 +231,9 @@ pub async fn resume_propose(
     profile: String,
     reason: String,
 ) -> Result<ProposalSummary, IpcError> {
-    let connection = connection_for(&console, &profile)?;
-    let me = me(&connection).await?;
-    let proposal: Proposal = connection
-        .post(
-            "/v1/proposals/resume",
-            &NewResume {
-                reason,
-                ledger_only: false,
-            },
-        )
-        .await?;
-    Ok(ProposalSummary::new(&proposal, &me))
+    let resume = NewResume {
+        reason,
+        ledger_only: false,
+    };
+    super::proposals::post_proposal(&console, &profile, "/v1/proposals/resume", &resume).await
 }

@@ -929,6 +929,20 @@ fn hedera_hex(key: &gatehouse_keys::key::PublicKey) -> String {
     }
 }
 
+/// Posts `body` to `path` (a proposal's creation or one of its actions) as `profile`: the
+/// proposal as the server now has it, as the person sees it.
+pub(crate) async fn post_proposal(
+    console: &State<'_, Console>,
+    profile: &str,
+    path: &str,
+    body: &impl Serialize,
+) -> Result<ProposalSummary, IpcError> {
+    let connection = connection_for(console, profile)?;
+    let me = me(&connection).await?;
+    let proposal: Proposal = connection.post(path, body).await?;
+    Ok(ProposalSummary::new(&proposal, &me))
+}
+
 /// Rejects a proposal, with a reason.
 #[tauri::command]
 #[specta::specta]
@@ -938,13 +952,10 @@ pub async fn proposal_reject(
     id: String,
     reason: String,
 ) -> Result<ProposalSummary, IpcError> {
-    let connection = connection_for(&console, &profile)?;
-    let me = me(&connection).await?;
-    let proposal: Proposal = connection
-        .post(&format!("/v1/proposals/{id}/reject"), &Reject { reason })
-        .await?;
+    let path = format!("/v1/proposals/{id}/reject");
+    let proposal = post_proposal(&console, &profile, &path, &Reject { reason }).await?;
     console.reviews.take(&(profile.clone(), id.clone()));
-    Ok(ProposalSummary::new(&proposal, &me))
+    Ok(proposal)
 }
 
 /// Cancels a proposal (its proposer, or an administrator).
@@ -955,16 +966,10 @@ pub async fn proposal_cancel(
     profile: String,
     id: String,
 ) -> Result<ProposalSummary, IpcError> {
-    let connection = connection_for(&console, &profile)?;
-    let me = me(&connection).await?;
-    let proposal: Proposal = connection
-        .post(
-            &format!("/v1/proposals/{id}/cancel"),
-            &serde_json::json!({}),
-        )
-        .await?;
+    let path = format!("/v1/proposals/{id}/cancel");
+    let proposal = post_proposal(&console, &profile, &path, &serde_json::json!({})).await?;
     console.reviews.take(&(profile.clone(), id.clone()));
-    Ok(ProposalSummary::new(&proposal, &me))
+    Ok(proposal)
 }
 
 /// Proposes minting one NFT per `metadata` entry (usually an `ipfs://` URI, at most 100 bytes).
@@ -975,23 +980,16 @@ pub async fn mint_propose(
     profile: String,
     metadata: Vec<String>,
 ) -> Result<ProposalSummary, IpcError> {
-    let connection = connection_for(&console, &profile)?;
-    let me = me(&connection).await?;
     let metadata = metadata
         .into_iter()
         .map(|m| m.trim().to_owned())
         .filter(|m| !m.is_empty())
         .collect();
-    let proposal: Proposal = connection
-        .post(
-            "/v1/proposals/mint",
-            &NewMint {
-                metadata,
-                documents: Vec::new(),
-            },
-        )
-        .await?;
-    Ok(ProposalSummary::new(&proposal, &me))
+    let mint = NewMint {
+        metadata,
+        documents: Vec::new(),
+    };
+    post_proposal(&console, &profile, "/v1/proposals/mint", &mint).await
 }
 
 #[cfg(test)]

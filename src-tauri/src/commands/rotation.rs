@@ -1,15 +1,16 @@
 //! Key rotation commands, behind the console's rotation wizard: the token's keys as the registry
 //! holds them next to the ledger's copy (read from the mirror pinned in the profile, holders
 //! named), a new key generated on the officer's own device and staged with the device's
-//! evidence, and the rotation proposal. Approving it is the approvals screen's (the officers sign
-//! with their admin keys there, after reviewing the decoded TokenUpdate).
+//! evidence, the rotation proposal, and an officer's offboarding. Approving them is the approvals
+//! screen's (the officers sign with their admin keys there, after reviewing the decoded
+//! TokenUpdate; a new admin or treasury key's holders sign there with it too).
 
 use gatehouse_client::proposals::{self, TokenKeys};
 use gatehouse_keys::evidence::Evidence;
 use gatehouse_keys::key::{self, Algorithm};
 use gatehouse_protocol::proposal::{
-    KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewRotation, Proposal,
-    ProposalKind, ProposalStatus, RoleKey,
+    KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewOffboarding, NewRotation,
+    Proposal, ProposalKind, ProposalStatus, RoleKey,
 };
 use serde::Serialize;
 use tauri::State;
@@ -17,7 +18,7 @@ use tauri::State;
 use super::connection::connection_for;
 use super::device::blocking;
 use super::profile::store;
-use super::proposals::{FieldView, ProposalSummary, me, time};
+use super::proposals::{FieldView, ProposalSummary, me, post_proposal, time};
 use super::{ErrorCode, IpcError};
 use crate::Console;
 
@@ -86,7 +87,7 @@ pub struct RotationOverview {
     pub staged: Vec<StagedView>,
     /// People with ledger keys in use: who can hold a new key.
     pub people: Vec<String>,
-    /// The newest rotation proposal, open or settled.
+    /// The newest rotation or offboarding proposal, open or settled.
     pub rotation: Option<ProposalSummary>,
 }
 
@@ -157,7 +158,7 @@ pub async fn rotation_overview(
     let list: Vec<Proposal> = connection.get("/v1/proposals?limit=200").await?;
     let rotation = list
         .iter()
-        .filter(|p| p.kind == ProposalKind::Rotation)
+        .filter(|p| matches!(p.kind, ProposalKind::Rotation | ProposalKind::Offboarding))
         .max_by_key(|p| (p.status == ProposalStatus::Open, p.created_at))
         .map(|p| ProposalSummary::new(p, &me));
     let mut people: Vec<String> = in_use.iter().map(|k| k.officer.clone()).collect();
@@ -252,8 +253,8 @@ pub async fn rotation_stage_key(
     Ok(staged.into())
 }
 
-/// Proposes replacing the `role` key (`supply` or `pause`) by `threshold` of `holders`' keys
-/// (each the key they staged, else the one they hold).
+/// Proposes replacing the `role` key (`admin`, `supply`, `pause` or `treasury`) by `threshold`
+/// of `holders`' keys (each the key they staged, else the one they hold).
 #[tauri::command]
 #[specta::specta]
 pub async fn rotation_propose(
@@ -267,20 +268,34 @@ pub async fn rotation_propose(
         IpcError::new(
             ErrorCode::Internal,
             format!("{role:?} is not a key of the token"),
-            "Choose the supply or the pause key.",
+            "Choose the admin, supply or pause key, or the treasury.",
         )
     })?;
-    let connection = connection_for(&console, &profile)?;
-    let me = me(&connection).await?;
-    let proposal: Proposal = connection
-        .post(
-            "/v1/proposals/rotation",
-            &NewRotation {
-                role,
-                threshold,
-                holders,
-            },
-        )
-        .await?;
-    Ok(ProposalSummary::new(&proposal, &me))
+    let rotation = NewRotation {
+        role,
+        threshold,
+        holders,
+    };
+    post_proposal(&console, &profile, "/v1/proposals/rotation", &rotation).await
+}
+
+/// Proposes removing `officer` from every token key they hold and every policy rule, for
+/// `reason`; the server refuses (saying what to do first) when a key or rule could no longer
+/// reach its threshold.
+#[tauri::command]
+#[specta::specta]
+pub async fn rotation_offboard(
+    console: State<'_, Console>,
+    profile: String,
+    officer: String,
+    reason: String,
+) -> Result<ProposalSummary, IpcError> {
+    let offboarding = NewOffboarding { officer, reason };
+    post_proposal(
+        &console,
+        &profile,
+        "/v1/proposals/offboarding",
+        &offboarding,
+    )
+    .await
 }

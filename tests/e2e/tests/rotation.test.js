@@ -206,4 +206,18 @@ describe('officers rotate the supply key in the console', () => {
       assert.match(await browser.$('[data-testid="rotation-new-key-signatures"]').getText(), /needed \(alice, bob, carol\)/);
     });
   });
+
+  it('warns before offboarding carol, who alone holds the pause key', { timeout: timeouts.ui * 2 }, async () => {
+    const { browser } = app;
+    await withScreenshots(browser, 'rotation-offboard-warning', async () => {
+      const officer = browser.$('[data-testid="offboard-officer"]');
+      await officer.scrollIntoView();
+      await officer.selectByVisibleText('carol');
+      await browser.$('[data-testid="offboard-reason"]').setValue('leaves the company');
+      const warning = browser.$('[data-testid="offboard-warning"]');
+      await warning.waitForDisplayed({ timeoutMsg: 'the wizard warns before anything is sent' });
+      assert.match(await warning.getText(), /The pause key needs 1 signature\(s\) and only 0 holder\(s\) would remain/);
+      assert.equal(await browser.$('[data-testid="offboard-propose"]').isEnabled(), false, 'nothing the server must refuse is sent');
+    });
+  });
 });

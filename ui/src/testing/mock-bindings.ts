@@ -45,6 +45,7 @@ export const commands = {
   rotationOverview: vi.fn(),
   rotationStageKey: vi.fn(),
   rotationPropose: vi.fn(),
+  rotationOffboard: vi.fn(),
   breakGlassPrepare: vi.fn(),
   breakGlassSign: vi.fn(),
   resumePropose: vi.fn(),

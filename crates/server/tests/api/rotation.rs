@@ -23,6 +23,7 @@ on_both_backends!(
     a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds,
     an_offboarding_removes_an_officer_everywhere_or_says_what_would_break,
     admin_and_treasury_rotations_take_the_new_keys_signatures_and_move_the_nfts,
+    a_new_officer_joins_the_admin_key_only_through_the_quorum,
 );
 
 const OFFICER: &[Role] = &[Role::Officer];
@@ -1026,4 +1027,53 @@ async fn admin_and_treasury_rotations_take_the_new_keys_signatures_and_move_the_
         !key_signs.is_empty(),
         "the new key's signature is in the audit log"
     );
+}
+
+/// Onboarding: an administrator registers hana, which gives her no say (the ledger knows no key
+/// of hers); she stages a key from her device and an admin rotation the quorum approves adds it,
+/// her new key signing the change too.
+async fn a_new_officer_joins_the_admin_key_only_through_the_quorum(backend: Backend) {
+    let world = world(backend).await;
+    let (alice, bob, carol) = (
+        &world.conns["alice"],
+        &world.conns["bob"],
+        &world.conns["carol"],
+    );
+    let old = |name: &str| world.keys[name].clone();
+    let files = world.deployment.enrol("hana", OFFICER).await;
+    let hana = crate::identity::connect(&world.deployment, world.server.addr, &files);
+    let hana_key = key(41);
+    stage(&hana, &hana_key)
+        .await
+        .expect("hana stages a key from her device");
+
+    let everyone = ["alice", "bob", "carol", "dave", "hana"];
+    let joining: Proposal = alice
+        .post(
+            "/v1/proposals/rotation",
+            &rotation(KeyRole::Admin, 2, &everyone),
+        )
+        .await
+        .expect("alice proposes hana into the admin key");
+    assert!(
+        !joining.eligible.contains(&"hana".to_owned()),
+        "registered is not trusted: {:?}",
+        joining.eligible
+    );
+    refused(approve(&hana, &joining.id, &hana_key).await, "Forbidden");
+    let signed = sign_new_key(&hana, &joining.id, &hana_key)
+        .await
+        .expect("hana's new key signs the change that adds it");
+    assert_eq!(signed.status, ProposalStatus::Open, "no approval yet");
+    approve(bob, &joining.id, &old("bob"))
+        .await
+        .expect("bob approves");
+    let done = approve(carol, &joining.id, &old("carol"))
+        .await
+        .expect("carol approves");
+    assert_eq!(done.status, ProposalStatus::Executed, "{done:?}");
+    let admin = role(&token_keys(alice).await, KeyRole::Admin);
+    assert_eq!(admin.holders_text(), "2 of alice, bob, carol, dave, hana");
+    assert_eq!(admin.members[4].public_key, hex_of(&hana_key));
+    assert!(admin.confirmed_at.is_some(), "the mirror shows it");
 }

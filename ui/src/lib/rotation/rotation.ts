@@ -54,3 +54,24 @@ export function problem(
   }
   return null;
 }
+
+/**
+ * Why offboarding `officer` would leave a key unable to sign: each key they hold whose threshold the remaining holders
+ * could not reach. The server decides (and checks the policy rules too); this warns before anything is sent.
+ */
+export function offboardingWarnings(overview: RotationOverview, officer: string): string[] {
+  const warnings: string[] = [];
+  for (const key of overview.keys) {
+    // An offboarding changes the admin, supply and pause keys; the treasury account's key waits for a treasury rotation.
+    if (key.role === "treasury") continue;
+    const now = current(overview, key.role);
+    if (!now?.holders.includes(officer)) continue;
+    const remaining = now.holders.length - 1;
+    if (remaining < now.threshold) {
+      warnings.push(
+        `The ${key.role} key needs ${now.threshold} signature(s) and only ${remaining} holder(s) would remain: rotate it to other holders first.`,
+      );
+    }
+  }
+  return warnings;
+}
