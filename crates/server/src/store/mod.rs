@@ -104,18 +104,24 @@ impl Tx {
     }
 }
 
+/// How long a SQLite writer waits for the write lock before failing with "database is locked".
+const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Db {
     /// Connects to `url` (`sqlite://PATH` or `postgres://...`) and applies pending migrations.
     ///
-    /// A SQLite file is created if missing and runs in WAL mode with a busy timeout,
-    /// so a second process waits instead of failing.
+    /// A SQLite file is created if missing and runs in WAL mode with a busy timeout, so a
+    /// second writer (another process, or another connection of this pool) waits instead of
+    /// failing. SQLite's busy handler is not fair: under many writers on a loaded machine one can
+    /// wait several seconds (the audit e2e test's 100 000 demo entries from 8 writers failed once
+    /// with 5 s), so the wait is 30 s.
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let db = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
-                .busy_timeout(std::time::Duration::from_secs(5));
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
             // sqlx does not lock SQLite migrations: processes starting together on a new file
             // would race. An OS file lock next to the database serialises them.
             let path = options.get_filename().to_owned();
