@@ -928,7 +928,7 @@ pub fn rotation_lines(payload: &Payload) -> Option<Vec<Field>> {
         ));
         lines.push(field(
             "Treasury",
-            "its account key is not changed by a TokenUpdate and still holds their key (not built yet)",
+            "its account key is not changed by this TokenUpdate and still holds their key: rotate the treasury to holders without them next",
         ));
         return Some(lines);
     }
@@ -937,6 +937,7 @@ pub fn rotation_lines(payload: &Payload) -> Option<Vec<Field>> {
         threshold,
         holders,
         before,
+        treasury,
         ..
     } = payload
     else {
@@ -957,6 +958,17 @@ pub fn rotation_lines(payload: &Payload) -> Option<Vec<Field>> {
         field("Now", before.holders_text()),
         field("After", format!("{threshold} of {}", after.join(", "))),
     ];
+    if let Some(moved) = treasury {
+        lines.push(field(
+            "Treasury",
+            format!(
+                "{} → {} (a new account whose key is the key after); {}",
+                moved.from,
+                moved.to,
+                nfts_move(moved.nfts)
+            ),
+        ));
+    }
     for h in holders {
         let kept = before
             .members
@@ -985,6 +997,16 @@ pub fn rotation_lines(payload: &Payload) -> Option<Vec<Field>> {
         }
     }
     Some(lines)
+}
+
+/// `2 NFTs move with it`: what a treasury rotation takes along (the old treasury's NFTs when it
+/// was proposed; the ledger moves every one it holds).
+pub fn nfts_move(nfts: u64) -> String {
+    match nfts {
+        0 => "it holds no NFTs".to_owned(),
+        1 => "1 NFT moves with it".to_owned(),
+        n => format!("{n} NFTs move with it"),
+    }
 }
 
 /// Each rule in words, `mint: 3 of alice, bob, carol`.
@@ -1357,6 +1379,20 @@ mod tests {
             view
         };
         assert!(check_payload(&claim, &with(Some("0.0.9"))).is_ok());
+        let shown = rotation_lines(&claim).expect("a rotation is shown");
+        assert!(
+            shown.contains(&field(
+                "Treasury",
+                "0.0.2 → 0.0.9 (a new account whose key is the key after); 2 NFTs move with it"
+            )),
+            "{shown:?}"
+        );
+        assert!(
+            shown.iter().any(|f| f.label == "alice"
+                && f.value.ends_with("signs for the new key with it (Sign with my new key, or proposal approve --new-key)")),
+            "{shown:?}"
+        );
+        assert_eq!(nfts_move(1), "1 NFT moves with it");
         for wrong in [Some("0.0.8"), None] {
             assert!(matches!(
                 check_payload(&claim, &with(wrong)),

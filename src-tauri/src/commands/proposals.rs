@@ -292,7 +292,12 @@ impl ProposalSummary {
                         .join(", "),
                     treasury
                         .as_ref()
-                        .map(|t| format!("; treasury {} → {} ({} NFTs move)", t.from, t.to, t.nfts))
+                        .map(|t| format!(
+                            "; treasury {} → {} ({})",
+                            t.from,
+                            t.to,
+                            proposals::nfts_move(t.nfts)
+                        ))
                         .unwrap_or_default()
                 ),
             },

@@ -52,6 +52,9 @@ describe('officers rotate the supply key in the console', () => {
   let approve;
   let tokenKeys;
   let rotationId;
+  let env;
+  /** The token's treasury account on the ledger (the mirror) and the NFTs it holds. */
+  let ledgerTreasury;
 
   before(
     async () => {
@@ -59,7 +62,7 @@ describe('officers rotate the supply key in the console', () => {
       const deployment = await initDeployment(path.join(temp.dir, 'deployment'));
       server = await startServer(deployment);
       const officers = await officersOnTokens(temp.dir, deployment, server, { officers: ['alice', 'bob', 'carol'], people: ['erin'] });
-      const { env } = officers;
+      env = officers.env;
       approve = officers.approve;
       const token = await gatehouseCli(['token', 'propose', '--profile', 'erin', '--name', 'Rotated', '--symbol', 'ROT', '--max-supply', '100'], env);
       const tokenId = /^proposal:\s*(\S+)/m.exec(token.stdout)?.[1];
@@ -67,6 +70,15 @@ describe('officers rotate the supply key in the console', () => {
       await approve('alice', tokenId);
       await approve('bob', tokenId);
       tokenKeys = () => serverJson(deployment, server, 'bob', '/v1/token-keys');
+      const created = await serverJson(deployment, server, 'bob', `/v1/proposals/${tokenId}`);
+      const ledgerToken = created.outcome?.token;
+      assert.ok(ledgerToken, JSON.stringify(created));
+      const mirrorJson = async (route) => (await fetch(`${officers.mirror}/api/v1/${route}`)).json();
+      ledgerTreasury = async () => {
+        const account = (await mirrorJson(`tokens/${ledgerToken}`)).treasury_account_id;
+        const held = (await mirrorJson(`accounts/${account}`)).balance?.tokens?.find((t) => t.token_id === ledgerToken);
+        return { account, nfts: held?.balance ?? 0 };
+      };
       app = await launchConsole('rotation', { ...env, GATEHOUSE_PROFILE: 'alice', GATEHOUSE_PKCS11_MODULE: SOFTHSM_MODULE });
     },
     { timeout: 16 * timeouts.tool + timeouts.serverReady + timeouts.driverReady + timeouts.session },
@@ -137,38 +149,43 @@ describe('officers rotate the supply key in the console', () => {
     });
   });
 
-  it('rotates the admin key: the quorum approves and her new key signs in Approvals', { timeout: timeouts.ui * 8 + 2 * timeouts.tool }, async () => {
+  /**
+   * Rotates `role` to 2 of alice (a newly staged key), bob, carol: she proposes it in the wizard and signs with her new
+   * key in Approvals first, then bob's and carol's approvals (their admin keys, in the new key too) execute it; the
+   * wizard shows the mirror's confirmation. Screenshots `rotation-ROLE-*`. The proposal's id.
+   */
+  async function rotateWithNewKey(role, expectAfter) {
     const { browser } = app;
-    let adminId;
-    await withScreenshots(browser, 'rotation-admin-proposed', async () => {
-      assert.match(await stageKey(browser), /Staged: /, 'a second key is staged');
-      await browser.$('[data-testid="rotation-role-admin"]').click();
+    let id;
+    await withScreenshots(browser, `rotation-${role}-proposed`, async () => {
+      assert.match(await stageKey(browser), /Staged: /, 'another key is staged');
+      await browser.$(`[data-testid="rotation-role-${role}"]`).click();
       await browser.$('[data-testid="rotation-new-key-note"]').waitForDisplayed({ timeoutMsg: 'the wizard says why the new key signs too' });
       await browser.waitUntil(async () => (await browser.$('[data-testid="rotation-after"]').getText()) === '2 of alice (new key), bob, carol', {
-        timeoutMsg: 'the admin key after, in words',
+        timeoutMsg: `the ${role} key after, in words`,
       });
       await browser.$('[data-testid="rotation-propose"]').click();
       const status = browser.$('[data-testid="rotation-status-value"]');
       const error = browser.$('[data-testid="rotation-propose-error"]');
       await browser.waitUntil(
         async () => ((await status.isExisting()) && (await status.getText()) === 'Open') || (await error.isExisting()),
-        { timeoutMsg: 'the admin rotation must show or say why not' },
+        { timeoutMsg: `the ${role} rotation must show or say why not` },
       );
       if (await error.isExisting()) assert.fail(`proposing failed: ${await error.getText()}`);
-      adminId = (await browser.$('[data-testid="rotation-status"] dd.mono').getText()).trim();
-      assert.notEqual(adminId, rotationId);
+      id = (await browser.$('[data-testid="rotation-status"] dd.mono').getText()).trim();
+      assert.match(await browser.$('[data-testid="rotation-status"]').getText(), expectAfter);
     });
-    await withScreenshots(browser, 'rotation-admin-waits-for-new-key', async () => {
+    await withScreenshots(browser, `rotation-${role}-waits-for-new-key`, async () => {
       const mine = browser.$('[data-testid="rotation-new-key-mine"]');
       await browser.waitUntil(async () => mine.isExisting(), { timeoutMsg: "the wizard says alice's new key must sign" });
       assert.match(await browser.$('[data-testid="rotation-new-key-signatures"]').getText(), /0 given, 2 needed \(none yet\)/);
       await browser.$('[data-testid="rotation-approvals"]').click();
-      const row = browser.$(`[data-testid="queue-mine"] [data-testid="proposal-row"][data-id="${adminId}"]`);
+      const row = browser.$(`[data-testid="queue-mine"] [data-testid="proposal-row"][data-id="${id}"]`);
       await row.waitForDisplayed({ timeoutMsg: 'the rotation waits for alice in Approvals' });
       await row.click();
       await browser.$('[data-testid="proposal-new-key"]').waitForDisplayed({ timeoutMsg: "the new key's signatures are shown" });
     });
-    await withScreenshots(browser, 'rotation-admin-sign-new-key', async () => {
+    await withScreenshots(browser, `rotation-${role}-sign-new-key`, async () => {
       await browser.$('[data-testid="proposal-sign-new-key"]').click();
       const dialog = browser.$('[data-testid="sign-dialog"]');
       await dialog.waitForDisplayed({ timeoutMsg: 'the signing dialog opens' });
@@ -186,25 +203,45 @@ describe('officers rotate the supply key in the console', () => {
       await news.waitForDisplayed({ timeoutMsg: 'the console says what was recorded' });
       assert.match(await news.getText(), /Your new key's signature is recorded \(1 of 2/);
     });
-    // The old admin key's quorum: bob's and carol's approvals, whose keys the new admin key holds too.
-    await approve('bob', adminId);
-    await approve('carol', adminId);
-    await withScreenshots(browser, 'rotation-admin-confirmed', async () => {
-      await browser.waitUntil(async () => (await tokenKeys()).find((k) => k.role === 'admin')?.confirmed_at, {
-        timeoutMsg: 'the server must see the mirror show the new admin key',
+    // The admin key's quorum: bob's and carol's approvals, whose keys the new key holds too.
+    await approve('bob', id);
+    await approve('carol', id);
+    await withScreenshots(browser, `rotation-${role}-confirmed`, async () => {
+      await browser.waitUntil(async () => (await tokenKeys()).find((k) => k.role === role && k.proposal === id)?.confirmed_at, {
+        timeoutMsg: `the server must see the mirror show the new ${role} key`,
       });
-      const admin = (await tokenKeys()).find((k) => k.role === 'admin');
-      assert.equal(admin.proposal, adminId, 'the registry holds the rotated admin key');
-      assert.equal(admin.threshold, 2);
-      assert.ok(admin.members.some((m) => m.officer === 'alice'), 'alice holds her new key in it');
+      const key = (await tokenKeys()).find((k) => k.role === role);
+      assert.equal(key.threshold, 2);
+      assert.ok(key.members.some((m) => m.officer === 'alice'), 'alice holds her new key in it');
       // Back from Approvals is back to the wizard it was opened from.
       await browser.$('[data-testid="approvals-back"]').click();
       const confirmed = browser.$('[data-testid="rotation-confirmed"]');
       await confirmed.waitForDisplayed({ timeoutMsg: "the wizard shows the mirror's confirmation" });
       await confirmed.scrollIntoView();
-      assert.match(await confirmed.getText(), /mirror shows the new admin key \(2 of alice, bob, carol\)/);
+      assert.match(await confirmed.getText(), new RegExp(`mirror shows the new ${role} key \\(2 of alice, bob, carol\\)`));
       assert.match(await browser.$('[data-testid="rotation-new-key-signatures"]').getText(), /needed \(alice, bob, carol\)/);
     });
+    return id;
+  }
+
+  it('rotates the admin key: her new key signs in Approvals, the quorum approves', { timeout: timeouts.ui * 8 + 2 * timeouts.tool }, async () => {
+    const adminId = await rotateWithNewKey('admin', /admin: 2 of alice, bob, carol → 2 of alice \(new key\), bob, carol/);
+    assert.notEqual(adminId, rotationId);
+  });
+
+  it('rotates the treasury: a new account, the NFT moves, the mirror confirms', { timeout: timeouts.ui * 8 + 5 * timeouts.tool }, async () => {
+    // One NFT in the treasury first: alice proposes it from the command line, bob and carol approve.
+    const minted = await gatehouseCli(['mint', 'propose', '--profile', 'alice', '--metadata', 'ipfs://bafy-treasury-moves'], env);
+    const mintId = /^proposal:\s*(\S+)/m.exec(minted.stdout)?.[1];
+    assert.ok(mintId, minted.stdout);
+    await approve('bob', mintId);
+    await approve('carol', mintId);
+    assert.equal((await ledgerTreasury()).nfts, 1, 'the NFT is in the treasury');
+    const before = await ledgerTreasury();
+    await rotateWithNewKey('treasury', /1 NFT moves with it/);
+    const after = await ledgerTreasury();
+    assert.notEqual(after.account, before.account, 'the token names a new treasury account');
+    assert.equal(after.nfts, 1, 'the NFT moved with it');
   });
 
   it('warns before offboarding carol, who alone holds the pause key', { timeout: timeouts.ui * 2 }, async () => {
