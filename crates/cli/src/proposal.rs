@@ -1110,6 +1110,21 @@ fn print_proposal(p: &Proposal) {
     for r in &p.rejections {
         say!("  rejected by {}: {}", r.officer, r.reason);
     }
+    if let Some(needed) = p.payload.new_key_signatures() {
+        // Hedera applies a new admin key or treasury only once the new key has signed too.
+        say!(
+            "new key:    {} given, {needed} needed (holders sign with gatehouse proposal approve ID --new-key; a kept admin key signs by approving)",
+            p.key_signatures.len()
+        );
+        for k in &p.key_signatures {
+            say!(
+                "  {} at {} with {}",
+                k.officer,
+                k.at.to_rfc3339(),
+                k.device.as_deref().unwrap_or("an unnamed device")
+            );
+        }
+    }
     say!("schedule:   {}", p.schedule_id);
     match gatehouse_protocol::hedera::decode_scheduled(
         &base64::Engine::decode(

@@ -1028,6 +1028,16 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         "bob's new key completes it: {}",
         text(&signed)
     );
+    let (o, id) = (officers.clone(), rotation.clone());
+    let shown = blocking(move || o[0].run(PIN, &["proposal", "show", &id])).await;
+    for needle in [
+        "new key:    2 given, 2 needed",
+        "\n  carol at ",
+        "\n  bob at ",
+        "signs for the new key by approving",
+    ] {
+        assert!(text(&shown).contains(needle), "{needle}: {}", text(&shown));
+    }
     let (o, m) = (officers.clone(), mirror.clone());
     let shown = blocking(move || o[0].run(PIN, &["rotate", "show", "--mirror", &m])).await;
     assert!(
