@@ -1087,6 +1087,15 @@ pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
     }
 }
 
+/// `  alice at 2026-… with YubiKey 5 …`: who signed, when, on what.
+fn signed_line(officer: &str, at: &chrono::DateTime<chrono::Utc>, device: Option<&str>) {
+    say!(
+        "  {officer} at {} with {}",
+        at.to_rfc3339(),
+        device.unwrap_or("an unnamed device")
+    );
+}
+
 fn print_proposal(p: &Proposal) {
     say!("proposal:   {}", p.id);
     say!("kind:       {}", p.kind.as_str());
@@ -1100,12 +1109,7 @@ fn print_proposal(p: &Proposal) {
         p.eligible.join(", ")
     );
     for a in &p.approvals {
-        say!(
-            "  {} at {} with {}",
-            a.officer,
-            a.at.to_rfc3339(),
-            a.device.as_deref().unwrap_or("an unnamed device")
-        );
+        signed_line(&a.officer, &a.at, a.device.as_deref());
     }
     for r in &p.rejections {
         say!("  rejected by {}: {}", r.officer, r.reason);
@@ -1117,12 +1121,7 @@ fn print_proposal(p: &Proposal) {
             p.key_signatures.len()
         );
         for k in &p.key_signatures {
-            say!(
-                "  {} at {} with {}",
-                k.officer,
-                k.at.to_rfc3339(),
-                k.device.as_deref().unwrap_or("an unnamed device")
-            );
+            signed_line(&k.officer, &k.at, k.device.as_deref());
         }
     }
     say!("schedule:   {}", p.schedule_id);
