@@ -249,6 +249,15 @@ impl Payload {
             _ => None,
         }
     }
+
+    /// Who holds the new key whose own signatures Hedera asks ([`Self::new_key_signatures`]);
+    /// `None` for everything else.
+    pub fn new_key_holders(&self) -> Option<&[RotationHolder]> {
+        match self {
+            Payload::Rotation { role, holders, .. } if role.new_key_signs() => Some(holders),
+            _ => None,
+        }
+    }
 }
 
 /// A rotation's new key signing the schedule itself (admin and treasury rotations): who, with

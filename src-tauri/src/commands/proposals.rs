@@ -194,9 +194,7 @@ pub struct NewKeyView {
 impl NewKeyView {
     fn of(p: &Proposal, me: &str) -> Option<Self> {
         let needed = p.payload.new_key_signatures()?;
-        let Payload::Rotation { holders, .. } = &p.payload else {
-            return None;
-        };
+        let holders = p.payload.new_key_holders()?;
         let signed: Vec<String> = p.key_signatures.iter().map(|s| s.officer.clone()).collect();
         // A holder whose key is in the admin key gives its signature by approving.
         let waits_for_me = p.status == ProposalStatus::Open

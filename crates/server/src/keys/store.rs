@@ -145,6 +145,13 @@ pub async fn staged(db: &Db) -> Result<Vec<Enrolled>, Error> {
     rows.into_iter().map(from_row).collect()
 }
 
+/// Every staged key, then every key in use: where a rotation's holder's key is found.
+pub async fn staged_and_in_use(db: &Db) -> Result<Vec<Enrolled>, Error> {
+    let mut keys = staged(db).await?;
+    keys.extend(all(db).await?);
+    Ok(keys)
+}
+
 /// The key `officer` staged, read in the transaction.
 pub async fn staged_of(tx: &mut Tx, officer: &str) -> Result<Option<Enrolled>, Error> {
     let sql = format!("SELECT {STAGED_COLUMNS} FROM staged_keys WHERE officer = $1");

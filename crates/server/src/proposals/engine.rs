@@ -952,10 +952,13 @@ impl Engine {
         // the schedule holds that signature, so it counts towards the new key's threshold.
         let public_key = key.view().public_key;
         let carries_new_key = relayed
-            && proposal.payload.new_key_signatures().is_some()
-            && matches!(&proposal.payload, Payload::Rotation { holders, .. }
-                if holders.iter().any(|h| h.officer == by.name && h.public_key == public_key));
+            && proposal.payload.new_key_holders().is_some_and(|holders| {
+                holders
+                    .iter()
+                    .any(|h| h.officer == by.name && h.public_key == public_key)
+            });
         if carries_new_key {
+            // Never there already: a key the admin key holds is refused as a new-key signature.
             let signature = KeySignature {
                 officer: by.name.clone(),
                 public_key: public_key.clone(),
@@ -963,7 +966,7 @@ impl Engine {
                 device: signed.device.clone(),
                 transaction_id: transaction_id.clone(),
             };
-            store::insert_key_signature(&mut tx, id, &signature).await?;
+            let _first = store::insert_key_signature(&mut tx, id, &signature).await?;
         }
         let details = serde_json::json!({
             "signature_sha256": spent,

@@ -12,7 +12,7 @@
 use chrono::Utc;
 use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::proposal::{
-    ApprovalRequest, KeyRole, KeySignature, Payload, Proposal, ProposalStatus, SignedApproval,
+    ApprovalRequest, KeySignature, Proposal, ProposalStatus, SignedApproval,
 };
 
 use super::engine::{By, Engine};
@@ -33,49 +33,41 @@ impl Engine {
     ) -> Result<(Proposal, Enrolled), Error> {
         let object = format!("proposal:{id}");
         let proposal = self.get(id).await?;
-        let holder = match &proposal.payload {
-            Payload::Rotation { holders, .. }
-                if proposal.payload.new_key_signatures().is_some() =>
-            {
-                holders.iter().find(|h| h.officer == by.name)
+        let Some(holders) = proposal.payload.new_key_holders() else {
+            return Err(self.deny(by, action, object, Refusal::NoNewKey).await);
+        };
+        let holder = holders.iter().find(|h| h.officer == by.name);
+        let refusal = match holder {
+            _ if proposal.status != ProposalStatus::Open => {
+                Refusal::NotOpen(proposal.status.as_str())
             }
-            _ => return Err(self.deny(by, action, object, Refusal::NoNewKey).await),
+            _ if Utc::now() >= proposal.deadline => Refusal::PastDeadline(proposal.deadline),
+            None => Refusal::NotNewHolder,
+            Some(h)
+                if proposal
+                    .key_signatures
+                    .iter()
+                    .any(|s| s.public_key == h.public_key) =>
+            {
+                Refusal::KeySigned
+            }
+            // A key the admin key holds signs only by approving, so that the ledger never counts
+            // a signature towards the admin key's threshold that the policy did not count (the
+            // admin key cannot change while this rotation is open).
+            Some(h) if h.approves => Refusal::KeyApproves,
+            Some(h) => {
+                let wanted = h.public_key.clone();
+                return match keys::store::staged_and_in_use(self.db())
+                    .await?
+                    .into_iter()
+                    .find(|k| k.officer == by.name && k.view().public_key == wanted)
+                {
+                    Some(key) => Ok((proposal, key)),
+                    None => Err(self.deny(by, action, object, Refusal::NoLedgerKey).await),
+                };
+            }
         };
-        let refusal = if proposal.status != ProposalStatus::Open {
-            Some(Refusal::NotOpen(proposal.status.as_str()))
-        } else if Utc::now() >= proposal.deadline {
-            Some(Refusal::PastDeadline(proposal.deadline))
-        } else if holder.is_none() {
-            Some(Refusal::NotNewHolder)
-        } else if holder.is_some_and(|h| {
-            proposal
-                .key_signatures
-                .iter()
-                .any(|s| s.public_key == h.public_key)
-        }) {
-            Some(Refusal::KeySigned)
-        } else {
-            None
-        };
-        if let Some(refusal) = refusal {
-            return Err(self.deny(by, action, object, refusal).await);
-        }
-        let wanted = holder.map(|h| h.public_key.as_str()).unwrap_or_default();
-        // A key the admin key holds signs only by approving, so that the ledger never counts a
-        // signature towards the admin key's threshold that the policy did not count.
-        let admin = self.role_key(KeyRole::Admin).await?;
-        if admin.members.iter().any(|m| m.public_key == wanted) {
-            return Err(self.deny(by, action, object, Refusal::KeyApproves).await);
-        }
-        let mut candidates = keys::store::staged(self.db()).await?;
-        candidates.extend(keys::store::all(self.db()).await?);
-        match candidates
-            .into_iter()
-            .find(|k| k.officer == by.name && k.view().public_key == wanted)
-        {
-            Some(key) => Ok((proposal, key)),
-            None => Err(self.deny(by, action, object, Refusal::NoLedgerKey).await),
-        }
+        Err(self.deny(by, action, object, refusal).await)
     }
 
     /// Hands `by` the ScheduleSign body to sign with their new key in rotation `id`.

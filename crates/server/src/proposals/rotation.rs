@@ -893,8 +893,7 @@ impl Engine {
                 let moved = treasury
                     .as_ref()
                     .ok_or_else(|| internal("the treasury rotation names no new account"))?;
-                let mut candidates = keys::store::staged(self.db()).await?;
-                candidates.extend(keys::store::all(self.db()).await?);
+                let candidates = keys::store::staged_and_in_use(self.db()).await?;
                 let chosen = holders
                     .iter()
                     .map(|h| {

@@ -80,14 +80,16 @@ fn from_row(row: Row) -> Result<Proposal, Error> {
     })
 }
 
-/// An approval as stored: officer, when, device, transaction id, relayed (a key signature: its
-/// public key).
-type ApprovalRow<T = bool> = (String, DateTime<Utc>, Option<String>, String, T);
+/// An approval as stored: officer, when, device, transaction id, relayed.
+type ApprovalRow = (String, DateTime<Utc>, Option<String>, String, bool);
+
+/// A new-key signature as stored: officer, when, device, transaction id, public key.
+type KeySignatureRow = (String, DateTime<Utc>, Option<String>, String, String);
 
 /// Adds the approvals and rejections of `proposals`.
 async fn with_votes(db: &Db, mut proposals: Vec<Proposal>) -> Result<Vec<Proposal>, Error> {
     for p in &mut proposals {
-        let approvals: Vec<ApprovalRow<bool>> = on_pool!(db, pool => {
+        let approvals: Vec<ApprovalRow> = on_pool!(db, pool => {
             sqlx::query_as("SELECT officer, at, device, transaction_id, relayed FROM approvals WHERE proposal = $1 ORDER BY at, officer")
                 .bind(&p.id)
                 .fetch_all(pool)
@@ -118,7 +120,7 @@ async fn with_votes(db: &Db, mut proposals: Vec<Proposal>) -> Result<Vec<Proposa
             })
             .collect();
         if p.payload.new_key_signatures().is_some() {
-            let signatures: Vec<ApprovalRow<String>> = on_pool!(db, pool => {
+            let signatures: Vec<KeySignatureRow> = on_pool!(db, pool => {
                 sqlx::query_as("SELECT officer, at, device, transaction_id, public_key FROM key_signatures WHERE proposal = $1 ORDER BY at, officer")
                     .bind(&p.id)
                     .fetch_all(pool)

@@ -52,6 +52,13 @@ fn rotation(role: KeyRole, threshold: u32, holders: &[&str]) -> NewRotation {
     }
 }
 
+async fn propose(
+    conn: &gatehouse_client::Connection,
+    new: &NewRotation,
+) -> Result<Proposal, gatehouse_client::connection::Error> {
+    conn.post("/v1/proposals/rotation", new).await
+}
+
 async fn token_keys(conn: &gatehouse_client::Connection) -> Vec<RoleKey> {
     conn.get("/v1/token-keys").await.expect("the token's keys")
 }
@@ -188,21 +195,15 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
             "nothing would change",
         ),
     ] {
-        let message = refused(
-            alice
-                .post::<_, Proposal>("/v1/proposals/rotation", &bad)
-                .await,
-            code,
-        );
+        let message = refused(propose(alice, &bad).await, code);
         assert!(message.contains(needle), "{needle}: {message}");
     }
     refused(
-        world.conns["gina"]
-            .post::<_, Proposal>(
-                "/v1/proposals/rotation",
-                &rotation(KeyRole::Supply, 2, &everyone),
-            )
-            .await,
+        propose(
+            &world.conns["gina"],
+            &rotation(KeyRole::Supply, 2, &everyone),
+        )
+        .await,
         "Forbidden",
     );
 
@@ -214,12 +215,11 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
     // Dropping dave would leave the mint rule (2 of all four) naming someone the ledger would
     // not count; an open mint would lose its signatures.
     let message = refused(
-        alice
-            .post::<_, Proposal>(
-                "/v1/proposals/rotation",
-                &rotation(KeyRole::Supply, 2, &["alice", "bob", "carol"]),
-            )
-            .await,
+        propose(
+            alice,
+            &rotation(KeyRole::Supply, 2, &["alice", "bob", "carol"]),
+        )
+        .await,
         "Conflict",
     );
     assert!(
@@ -237,12 +237,7 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
         .await
         .expect("a mint is proposed");
     let next = rotation(KeyRole::Supply, 2, &everyone);
-    let message = refused(
-        alice
-            .post::<_, Proposal>("/v1/proposals/rotation", &next)
-            .await,
-        "Conflict",
-    );
+    let message = refused(propose(alice, &next).await, "Conflict");
     assert!(message.contains("mint proposal(s) are open"), "{message}");
     let _: Proposal = alice
         .post(
@@ -264,12 +259,7 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
     .await
     .expect("frank's pause key pauses the token");
     assert_eq!(paused.status, pb::ResponseCodeEnum::Success as i32);
-    let message = refused(
-        alice
-            .post::<_, Proposal>("/v1/proposals/rotation", &next)
-            .await,
-        "Conflict",
-    );
+    let message = refused(propose(alice, &next).await, "Conflict");
     assert!(
         message.contains("paused on the ledger")
             && message.contains("TOKEN_IS_PAUSED")
@@ -289,8 +279,7 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
 
     // The proposal: a TokenUpdate that sets the supply key and nothing else, to 2 of the new keys
     // of alice and bob and the current keys of carol and dave; the admin key's quorum approves.
-    let proposal: Proposal = alice
-        .post("/v1/proposals/rotation", &next)
+    let proposal: Proposal = propose(alice, &next)
         .await
         .expect("alice proposes the rotation");
     assert_eq!(proposal.kind, ProposalKind::Rotation);
@@ -351,11 +340,7 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
     let message = refused(stage(alice, &key(21)).await, "Conflict");
     assert!(message.contains(&proposal.id), "{message}");
     refused(
-        bob.post::<_, Proposal>(
-            "/v1/proposals/rotation",
-            &rotation(KeyRole::Pause, 1, &["carol"]),
-        )
-        .await,
+        propose(bob, &rotation(KeyRole::Pause, 1, &["carol"])).await,
         "Conflict",
     );
 
@@ -474,11 +459,7 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
 
     // Rotating the pause key to carol alone: frank's key is in no token key any more, so it is
     // retired, and he can no longer ask for a pause.
-    let pause: Proposal = carol
-        .post(
-            "/v1/proposals/rotation",
-            &rotation(KeyRole::Pause, 1, &["carol"]),
-        )
+    let pause: Proposal = propose(carol, &rotation(KeyRole::Pause, 1, &["carol"]))
         .await
         .expect("carol proposes a new pause key");
     approve(alice, &pause.id, &old("alice"))
@@ -797,22 +778,13 @@ async fn admin_and_treasury_rotations_take_the_new_keys_signatures_and_move_the_
     stage(alice, &new_alice).await.expect("alice stages");
     stage(bob, &new_bob).await.expect("bob stages");
     let message = refused(
-        alice
-            .post::<_, Proposal>(
-                "/v1/proposals/rotation",
-                &rotation(KeyRole::Admin, 3, &everyone),
-            )
-            .await,
+        propose(alice, &rotation(KeyRole::Admin, 3, &everyone)).await,
         "Conflict",
     );
     assert!(message.contains("policy rule asks 2"), "{message}");
 
     // The admin rotation: the bytes set the admin key only, to 2 of the new keys.
-    let admin: Proposal = alice
-        .post(
-            "/v1/proposals/rotation",
-            &rotation(KeyRole::Admin, 2, &everyone),
-        )
+    let admin: Proposal = propose(alice, &rotation(KeyRole::Admin, 2, &everyone))
         .await
         .expect("alice proposes a new admin key");
     let view =
@@ -929,12 +901,7 @@ async fn admin_and_treasury_rotations_take_the_new_keys_signatures_and_move_the_
     // Alice keeps her (new) admin key and proposes: her signature can never come, so a new
     // treasury key that needs every holder is refused, saying what to do.
     let message = refused(
-        alice
-            .post::<_, Proposal>(
-                "/v1/proposals/rotation",
-                &rotation(KeyRole::Treasury, 4, &everyone),
-            )
-            .await,
+        propose(alice, &rotation(KeyRole::Treasury, 4, &everyone)).await,
         "BadRequest",
     );
     assert!(
@@ -943,11 +910,7 @@ async fn admin_and_treasury_rotations_take_the_new_keys_signatures_and_move_the_
     );
 
     // The treasury: a new account with the officers' newest keys; the two NFTs move with it.
-    let treasury: Proposal = alice
-        .post(
-            "/v1/proposals/rotation",
-            &rotation(KeyRole::Treasury, 2, &everyone),
-        )
+    let treasury: Proposal = propose(alice, &rotation(KeyRole::Treasury, 2, &everyone))
         .await
         .expect("alice proposes a new treasury");
     let Payload::Rotation {
@@ -1048,11 +1011,7 @@ async fn a_new_officer_joins_the_admin_key_only_through_the_quorum(backend: Back
         .expect("hana stages a key from her device");
 
     let everyone = ["alice", "bob", "carol", "dave", "hana"];
-    let joining: Proposal = alice
-        .post(
-            "/v1/proposals/rotation",
-            &rotation(KeyRole::Admin, 2, &everyone),
-        )
+    let joining: Proposal = propose(alice, &rotation(KeyRole::Admin, 2, &everyone))
         .await
         .expect("alice proposes hana into the admin key");
     assert!(
