@@ -11,7 +11,7 @@ use gatehouse_client::proposals::{self, Review};
 use gatehouse_keys::key::Algorithm;
 use gatehouse_protocol::policy::NewRule;
 use gatehouse_protocol::proposal::{
-    KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewOffboarding,
+    KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewOffboarding, NewOnboarding,
     NewRotation, NewToken, Proposal, Reject, RoleKey,
 };
 
@@ -75,13 +75,28 @@ pub enum RotateAction {
     /// Propose a new treasury: the server creates an account with the new key; the change moves
     /// every NFT the old treasury holds. The new key signs as for an admin rotation.
     Treasury(RotationArgs),
-    /// Offboard an officer: remove their keys from every token key (admin, supply, pause) and their
-    /// name from every policy rule in one proposal the remaining holders approve; the registry
-    /// disables them once it executes. Refused when a key or rule could no longer be met.
+    /// Offboard an officer (--remove): remove their keys from every token key (admin, supply,
+    /// pause) and their name from every policy rule in one proposal the remaining holders approve;
+    /// the registry disables them once it executes. Refused when a key or rule could no longer be
+    /// met. Or onboard one (--add, with --key for each token key they join): their staged key
+    /// joins those keys (thresholds kept) and they become eligible in the rules checked against
+    /// them, in one proposal the quorum approves; with --csr (their own device's request, so
+    /// they propose it themselves), the registry gives them the certificate issued from it.
+    #[command(group(clap::ArgGroup::new("who").required(true).args(["remove", "add"])))]
     Officer {
         /// The officer who leaves.
         #[arg(long)]
-        remove: String,
+        remove: Option<String>,
+        /// The registered officer who joins.
+        #[arg(long, requires = "keys")]
+        add: Option<String>,
+        /// A token key they join: admin, supply (officers) or pause (responders); repeat.
+        #[arg(long = "key", value_parser = parse_role, requires = "add")]
+        keys: Vec<KeyRole>,
+        /// Your device's certificate signing request (PEM, from `gatehouse device csr`) for the
+        /// TLS certificate the registry gives you once approved.
+        #[arg(long, requires = "add")]
+        csr: Option<std::path::PathBuf>,
         /// Why (at most 256 bytes).
         #[arg(long)]
         reason: String,
@@ -89,6 +104,11 @@ pub enum RotateAction {
         #[arg(long, short)]
         profile: Option<String>,
     },
+}
+
+fn parse_role(name: &str) -> Result<KeyRole, String> {
+    KeyRole::from_name(name)
+        .ok_or_else(|| format!("{name:?} is no token key: admin, supply, pause or treasury"))
 }
 
 /// Who holds the new key.
@@ -256,6 +276,18 @@ pub enum ProposalAction {
     Cancel {
         /// The proposal id.
         id: String,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
+    /// Write the TLS certificate your executed onboarding gave you (checked: issued for you, the
+    /// one the registry now knows you by), to connect with your device key from now on.
+    Certificate {
+        /// The onboarding's id.
+        id: String,
+        /// Where to write it (PEM).
+        #[arg(long)]
+        out: std::path::PathBuf,
         /// Profile to use.
         #[arg(long, short)]
         profile: Option<String>,
@@ -527,21 +559,54 @@ pub async fn run_rotate(action: RotateAction) -> Result<(), Failure> {
         RotateAction::Admin(args) => (KeyRole::Admin, args),
         RotateAction::Treasury(args) => (KeyRole::Treasury, args),
         RotateAction::Officer {
-            remove,
+            remove: Some(officer),
             reason,
             profile,
+            ..
         } => {
             let proposal: Proposal = connection(profile)
                 .await?
                 .post(
                     "/v1/proposals/offboarding",
-                    &NewOffboarding {
-                        officer: remove,
-                        reason,
-                    },
+                    &NewOffboarding { officer, reason },
                 )
                 .await?;
             say!("proposed offboarding {}", proposal.id);
+            return next_steps(&proposal);
+        }
+        RotateAction::Officer {
+            add,
+            keys,
+            csr,
+            reason,
+            profile,
+            ..
+        } => {
+            let certificate_request = match csr {
+                Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
+                    failure(
+                        Exit::Usage,
+                        format!(
+                            "cannot read the certificate request {}: {e} (write one with gatehouse device csr)",
+                            path.display()
+                        ),
+                    )
+                })?),
+                None => None,
+            };
+            let proposal: Proposal = connection(profile)
+                .await?
+                .post(
+                    "/v1/proposals/onboarding",
+                    &NewOnboarding {
+                        officer: add.unwrap_or_default(),
+                        keys,
+                        reason,
+                        certificate_request,
+                    },
+                )
+                .await?;
+            say!("proposed onboarding {}", proposal.id);
             return next_steps(&proposal);
         }
     };
@@ -1071,6 +1136,23 @@ pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
                 .post(&format!("/v1/proposals/{id}/reject"), &Reject { reason })
                 .await?;
             say!("rejected; the proposal is {}", proposal.status.as_str());
+            Ok(())
+        }
+        ProposalAction::Certificate { id, out, profile } => {
+            let conn = connection(profile).await?;
+            let proposal: Proposal = conn.get(&format!("/v1/proposals/{id}")).await?;
+            let pem = proposals::onboarding_certificate(&proposal)?;
+            std::fs::write(&out, pem).map_err(|e| {
+                failure(
+                    Exit::Usage,
+                    format!("cannot write {}: {e}", out.display()),
+                )
+            })?;
+            say!("wrote the certificate to {}", out.display());
+            say!(
+                "next: connect with it and the device key you made the request with: gatehouse profile add --name NAME --server URL --ca CA.pem --cert {} --device-key ID --piv (or --module PATH)",
+                out.display()
+            );
             Ok(())
         }
         ProposalAction::Cancel { id, profile } => {

@@ -14,7 +14,7 @@ use gatehouse_protocol::hedera::{
 use gatehouse_protocol::hip412;
 use gatehouse_protocol::policy::{self, CurrentPolicy, PolicyDocument};
 use gatehouse_protocol::proposal::{
-    ApprovalRequest, KeyRole, LedgerKey, Payload, Proposal, SignedApproval, UNEXECUTABLE_PAYER,
+    ApprovalRequest, KeyRole, LedgerKey, Payload, Proposal, ProposalStatus, SignedApproval, UNEXECUTABLE_PAYER,
 };
 use std::collections::HashMap;
 
@@ -134,11 +134,13 @@ fn threshold_view<'a>(threshold: u32, keys: impl Iterator<Item = &'a str>) -> Ke
     }
 }
 
-/// Checks that an offboarding's keys after are its keys before without `officer` (same roles,
-/// same thresholds, the others in the same order), and that the policy it puts in force names
-/// them nowhere.
-fn check_offboarding(
+/// Checks that a membership change's keys after are its keys before without `officer`
+/// (`joining` is `None`: an offboarding) or with `joining` last (an onboarding): same roles, same
+/// thresholds, the others in the same order; and that the policy it puts in force names them
+/// nowhere (offboarding) or, when it changes, names them (onboarding).
+fn check_membership(
     officer: &str,
+    joining: Option<&gatehouse_protocol::proposal::KeyMember>,
     before: &[gatehouse_protocol::proposal::RoleKey],
     after: &[gatehouse_protocol::proposal::RoleKey],
     document: Option<&str>,
@@ -146,34 +148,83 @@ fn check_offboarding(
     if before.len() != after.len() {
         return Err(mismatch("the keys after do not match the keys before"));
     }
+    if joining.is_some_and(|j| j.officer != officer) {
+        return Err(mismatch(format!(
+            "the key that joins is not {officer}'s"
+        )));
+    }
     for (was, next) in before.iter().zip(after) {
-        let kept: Vec<_> = was
+        let mut expected: Vec<_> = was
             .members
             .iter()
             .filter(|m| m.officer != officer)
             .collect();
-        let listed: Vec<_> = next.members.iter().collect();
-        if was.role != next.role || was.threshold != next.threshold || kept != listed {
+        if joining.is_some() && expected.len() != was.members.len() {
             return Err(mismatch(format!(
-                "the {} key after ({}) is not the key before ({}) without {officer}",
+                "{officer} holds the {} key already",
+                was.role.as_str()
+            )));
+        }
+        expected.extend(joining);
+        let listed: Vec<_> = next.members.iter().collect();
+        if was.role != next.role || was.threshold != next.threshold || expected != listed {
+            return Err(mismatch(format!(
+                "the {} key after ({}) is not the key before ({}) {} {officer}",
                 next.role.as_str(),
                 next.holders_text(),
-                was.holders_text()
+                was.holders_text(),
+                if joining.is_some() { "with" } else { "without" }
             )));
         }
     }
     if let Some(document) = document {
         let parsed = PolicyDocument::parse(document)
             .map_err(|e| mismatch(format!("the proposed policy is unreadable: {e}")))?;
-        if parsed
+        let named = parsed
             .rules
             .values()
-            .any(|r| r.eligible.iter().any(|e| e == officer))
-        {
-            return Err(mismatch(format!(
-                "the proposed policy still names {officer}"
-            )));
+            .any(|r| r.eligible.iter().any(|e| e == officer));
+        if named != joining.is_some() {
+            return Err(mismatch(if named {
+                format!("the proposed policy still names {officer}")
+            } else {
+                format!("the proposed policy changes, yet names {officer} in no rule")
+            }));
         }
+    }
+    Ok(())
+}
+
+/// Checks that a certificate an onboarding gives `officer` is what the server says: a
+/// certificate for them whose SHA-256 is the fingerprint listed.
+fn check_certificate(
+    officer: &str,
+    certificate: &gatehouse_protocol::proposal::IssuedCertificate,
+) -> Result<(), ReviewError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    use sha2::Digest as _;
+    let der = CertificateDer::from_pem_slice(certificate.pem.as_bytes())
+        .map_err(|e| mismatch(format!("the new certificate cannot be read: {e}")))?;
+    let fingerprint = hex::encode(sha2::Sha256::digest(der.as_ref()));
+    if fingerprint != certificate.fingerprint {
+        return Err(mismatch(format!(
+            "the new certificate's SHA-256 is {fingerprint}, not {} as the server lists it",
+            certificate.fingerprint
+        )));
+    }
+    let (_, parsed) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|e| mismatch(format!("the new certificate cannot be read: {e}")))?;
+    let named: Vec<&str> = parsed
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .collect();
+    if named != [officer] {
+        return Err(mismatch(format!(
+            "the new certificate names {}, not {officer}",
+            named.join(", ")
+        )));
     }
     Ok(())
 }
@@ -319,6 +370,14 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
                 after,
                 document,
                 ..
+            }
+            | Payload::Onboarding {
+                token,
+                officer,
+                before,
+                after,
+                document,
+                ..
             },
             ScheduledAction::TokenUpdate {
                 token: t,
@@ -334,7 +393,26 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
                     "the server says token {token}, the bytes update token {t}"
                 )));
             }
-            check_offboarding(officer, before, after, document.as_deref())?;
+            let joining = match payload {
+                Payload::Onboarding {
+                    key, certificate, ..
+                } => {
+                    if let Some(certificate) = certificate {
+                        check_certificate(officer, certificate)?;
+                    }
+                    Some(gatehouse_protocol::proposal::KeyMember {
+                        officer: officer.clone(),
+                        public_key: key.public_key.clone(),
+                    })
+                }
+                _ => None,
+            };
+            check_membership(officer, joining.as_ref(), before, after, document.as_deref())?;
+            let what = if joining.is_some() {
+                "an onboarding"
+            } else {
+                "an offboarding"
+            };
             let mut changed = Vec::new();
             for key in after {
                 let (set, what) = match key.role {
@@ -343,7 +421,7 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
                     KeyRole::Pause => (pause_key, "pause key"),
                     other => {
                         return Err(mismatch(format!(
-                            "an offboarding cannot change the {} key in a TokenUpdate",
+                            "{what} cannot change the {} key in a TokenUpdate",
                             other.as_str()
                         )));
                     }
@@ -375,7 +453,7 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
                 }
                 None => {}
             }
-            only_changes(&scheduled.action, &changed, "an offboarding")
+            only_changes(&scheduled.action, &changed, what)
         }
         (Payload::Resume { token, .. }, ScheduledAction::TokenUnpause { token: t }) => {
             if token != t {
@@ -392,6 +470,39 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
             "the schedule's transaction is not the kind the server says",
         )),
     }
+}
+
+/// The TLS certificate an executed onboarding gave its officer (PEM), checked as approvers
+/// checked it (issued for them, the fingerprint listed). Says why not when the proposal is no
+/// onboarding, carries no certificate, or has not executed.
+pub fn onboarding_certificate(proposal: &Proposal) -> Result<String, ReviewError> {
+    let Payload::Onboarding {
+        officer,
+        certificate,
+        ..
+    } = &proposal.payload
+    else {
+        return Err(mismatch(format!(
+            "proposal {} is a {}, not an onboarding",
+            proposal.id,
+            proposal.kind.as_str()
+        )));
+    };
+    let Some(certificate) = certificate else {
+        return Err(mismatch(format!(
+            "onboarding {} was proposed without a certificate request, so it gives no certificate",
+            proposal.id
+        )));
+    };
+    if proposal.status != ProposalStatus::Executed {
+        return Err(mismatch(format!(
+            "onboarding {} is {}: the registry takes the certificate only once it executed",
+            proposal.id,
+            proposal.status.as_str()
+        )));
+    }
+    check_certificate(officer, certificate)?;
+    Ok(certificate.pem.clone())
 }
 
 /// The proposal's scheduled body as the server gives it: its bytes, and decoded here.
@@ -896,8 +1007,9 @@ pub fn ledger_hex(key: &gatehouse_keys::key::PublicKey) -> String {
     }
 }
 
-/// What a key rotation or an offboarding changes, in words: the keys, their holders now and
-/// after, and each new holder's key with its evidence. `None` for any other kind of proposal.
+/// What a key rotation, an offboarding or an onboarding changes, in words: the keys, their
+/// holders now and after, and each new holder's key with its evidence (and an onboarding's new
+/// certificate). `None` for any other kind of proposal.
 pub fn rotation_lines(payload: &Payload) -> Option<Vec<Field>> {
     if let Payload::Offboarding {
         officer,
@@ -906,29 +1018,92 @@ pub fn rotation_lines(payload: &Payload) -> Option<Vec<Field>> {
         after,
         document,
         ..
+    }
+    | Payload::Onboarding {
+        officer,
+        reason,
+        before,
+        after,
+        document,
+        ..
     } = payload
     {
+        let joining = match payload {
+            Payload::Onboarding {
+                key, certificate, ..
+            } => Some((key, certificate)),
+            _ => None,
+        };
         let mut lines = vec![
-            field("Leaves", officer.as_str()),
+            field(
+                if joining.is_some() { "Joins" } else { "Leaves" },
+                officer.as_str(),
+            ),
             field("Why", reason.as_str()),
         ];
+        if let Some((key, _)) = joining {
+            lines.push(field(
+                "Their key",
+                format!(
+                    "{} {} ({} evidence)",
+                    if key.staged {
+                        "new key"
+                    } else {
+                        "a key they hold already,"
+                    },
+                    key.public_key,
+                    key.evidence
+                ),
+            ));
+        }
         for (was, next) in before.iter().zip(after) {
             lines.push(field(
                 &format!("{} key", was.role.as_str()),
                 format!("{} -> {}", was.holders_text(), next.holders_text()),
             ));
         }
-        lines.push(field(
-            "Policy",
-            match document.as_deref().map(PolicyDocument::parse) {
-                Some(Ok(doc)) => format!("version {} names {officer} in no rule", doc.version),
-                Some(Err(e)) => format!("UNREADABLE: {e}"),
-                None => format!("unchanged (no rule names {officer})"),
-            },
-        ));
+        let policy = match document.as_deref().map(PolicyDocument::parse) {
+            Some(Ok(doc)) if joining.is_some() => {
+                let rules: Vec<&str> = doc
+                    .rules
+                    .iter()
+                    .filter(|(_, r)| r.eligible.iter().any(|e| e == officer))
+                    .map(|(kind, _)| kind.as_str())
+                    .collect();
+                format!(
+                    "version {} makes {officer} eligible in: {}",
+                    doc.version,
+                    rules.join(", ")
+                )
+            }
+            Some(Ok(doc)) => format!("version {} names {officer} in no rule", doc.version),
+            Some(Err(e)) => format!("UNREADABLE: {e}"),
+            None if joining.is_some() => "unchanged (no rule is checked against these keys)".to_owned(),
+            None => format!("unchanged (no rule names {officer})"),
+        };
+        lines.push(field("Policy", policy));
+        match joining {
+            Some((_, Some(certificate))) => lines.push(field(
+                "Certificate",
+                format!(
+                    "a new TLS certificate for {officer} from their device's request, SHA-256 {}; it replaces {} (revoked when this executes)",
+                    certificate.fingerprint,
+                    if certificate.replaces.is_empty() { "none" } else { certificate.replaces.as_str() }
+                ),
+            )),
+            Some((_, None)) => lines.push(field(
+                "Certificate",
+                "unchanged (no certificate request was sent with it)",
+            )),
+            None => {}
+        }
         lines.push(field(
             "Treasury",
-            "its account key is not changed by this TokenUpdate and still holds their key: rotate the treasury to holders without them next",
+            if joining.is_some() {
+                "its account key is not changed by this TokenUpdate: rotate the treasury to holders with them next"
+            } else {
+                "its account key is not changed by this TokenUpdate and still holds their key: rotate the treasury to holders without them next"
+            },
         ));
         return Some(lines);
     }

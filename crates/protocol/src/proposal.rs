@@ -36,6 +36,11 @@ pub enum ProposalKind {
     /// remaining holders' signatures satisfy the old and the new admin key), and disable them in
     /// the registry once it executed.
     Offboarding,
+    /// Add an officer to the token keys they are to hold (admin, supply, pause; thresholds kept)
+    /// and to every policy rule checked against those keys, in one TokenUpdate the quorum
+    /// approves; with their device's certificate request, the registry takes the TLS certificate
+    /// issued from it once it executed.
+    Onboarding,
 }
 
 impl ProposalKind {
@@ -48,6 +53,7 @@ impl ProposalKind {
             ProposalKind::Resume => "resume",
             ProposalKind::Rotation => "rotation",
             ProposalKind::Offboarding => "offboarding",
+            ProposalKind::Onboarding => "onboarding",
         }
     }
 
@@ -60,9 +66,19 @@ impl ProposalKind {
             ProposalKind::Resume,
             ProposalKind::Rotation,
             ProposalKind::Offboarding,
+            ProposalKind::Onboarding,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)
+    }
+
+    /// Whether it changes the token's keys (a rotation, an offboarding, an onboarding): allowed
+    /// while the breaker is tripped, one at a time, and confirmed on the mirror once executed.
+    pub fn changes_keys(self) -> bool {
+        matches!(
+            self,
+            ProposalKind::Rotation | ProposalKind::Offboarding | ProposalKind::Onboarding
+        )
     }
 }
 
@@ -221,6 +237,46 @@ pub enum Payload {
         /// the memo to its commitment); `None` when no rule changes.
         document: Option<String>,
     },
+    /// Add `officer` to the token keys in `after` (each the key before with the officer's key
+    /// appended, the threshold kept) and to every policy rule checked against those keys, in one
+    /// TokenUpdate; with `certificate`, the registry gives them that TLS certificate (and
+    /// revokes the one they have) once it executed.
+    Onboarding {
+        /// The token.
+        token: String,
+        /// Who joins.
+        officer: String,
+        /// Why, in the proposer's words.
+        reason: String,
+        /// The key of theirs that joins, and how its origin was judged.
+        key: RotationHolder,
+        /// Each key that changes, as it is now.
+        before: Vec<RoleKey>,
+        /// Each of those keys after (same role, same threshold, the officer's key last), in the
+        /// same order; the TokenUpdate sets exactly these.
+        after: Vec<RoleKey>,
+        /// The policy document naming the officer in the rules checked against the keys they
+        /// join (the TokenUpdate sets the memo to its commitment); `None` when no rule changes.
+        document: Option<String>,
+        /// The TLS certificate issued from the certificate request of the officer's device, which
+        /// the registry takes once this executed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        certificate: Option<IssuedCertificate>,
+    },
+}
+
+/// A TLS client certificate issued from an officer's certificate signing request, waiting for
+/// the quorum: it grants nothing until the registry takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct IssuedCertificate {
+    /// The certificate, PEM.
+    pub pem: String,
+    /// SHA-256 of its DER encoding, hex: what the registry will know the officer by.
+    pub fingerprint: String,
+    /// The certificate it replaces (the officer's when proposed), SHA-256 hex.
+    pub replaces: String,
 }
 
 /// A treasury rotation moves the token's treasury to a new account.
@@ -246,6 +302,28 @@ impl Payload {
             Payload::Rotation {
                 role, threshold, ..
             } if role.new_key_signs() => Some(*threshold),
+            _ => None,
+        }
+    }
+
+    /// The token keys a key-changing proposal sets (empty for every other kind).
+    pub fn changed_roles(&self) -> Vec<KeyRole> {
+        match self {
+            Payload::Rotation { role, .. } => vec![*role],
+            Payload::Offboarding { after, .. } | Payload::Onboarding { after, .. } => {
+                after.iter().map(|k| k.role).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The policy document a proposal puts in force, when it does.
+    pub fn policy_document(&self) -> Option<&str> {
+        match self {
+            Payload::Policy { document, .. } => Some(document),
+            Payload::Offboarding { document, .. } | Payload::Onboarding { document, .. } => {
+                document.as_deref()
+            }
             _ => None,
         }
     }
@@ -397,6 +475,25 @@ pub struct NewOffboarding {
     pub officer: String,
     /// Why (at most 256 bytes).
     pub reason: String,
+}
+
+/// `POST /v1/proposals/onboarding`: who joins which token keys, and why. The key that joins is
+/// the one they staged (`gatehouse ledger-key stage`), else their newest key in use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NewOnboarding {
+    /// The registered officer (or responder) who joins.
+    pub officer: String,
+    /// The token keys they join: admin and supply (officers), pause (responders). The treasury
+    /// account's key changes only by a treasury rotation.
+    pub keys: Vec<KeyRole>,
+    /// Why (at most 256 bytes).
+    pub reason: String,
+    /// Their device's certificate signing request (PEM) for a new TLS certificate; only the
+    /// officer may send their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_request: Option<String>,
 }
 
 /// `POST /v1/proposals/rotation`: which key to replace, and by whom it is held next. Each holder's

@@ -262,7 +262,8 @@ pub async fn start(config: &config::Config) -> Result<Running, StartError> {
                 config.proposals.clone(),
                 state.events.clone(),
             )
-            .with_webhooks(hooks.names()),
+            .with_webhooks(hooks.names())
+            .with_certificate_authority(config.resolve(&config.tls.ca_cert)),
         )
     });
     state.reconciler = ledger.as_ref().map(|ledger| {

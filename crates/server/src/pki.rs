@@ -118,6 +118,22 @@ impl Authority {
         })
     }
 
+    /// Loads the deployment's CA from its certificate file and the key beside it (`ca.pem` and
+    /// `ca.key`, as `init` writes them). A production CA keeps its key elsewhere; then this
+    /// says which file is missing and that the CA signs requests itself.
+    pub fn load_beside(ca_cert: &std::path::Path) -> Result<Self, Error> {
+        let read = |path: &std::path::Path| {
+            std::fs::read_to_string(path).map_err(|e| {
+                Error::LoadCa(format!(
+                    "cannot read {}: {e} (Gatehouse issues from the deployment's own CA, its key beside its certificate; with an external CA, have it sign the request)",
+                    path.display()
+                ))
+            })
+        };
+        let key = Zeroizing::new(read(&ca_cert.with_extension("key"))?);
+        Self::load(&read(ca_cert)?, &key)
+    }
+
     /// The CA certificate, PEM.
     pub fn cert_pem(&self) -> &str {
         &self.cert_pem

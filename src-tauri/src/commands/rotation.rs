@@ -158,7 +158,7 @@ pub async fn rotation_overview(
     let list: Vec<Proposal> = connection.get("/v1/proposals?limit=200").await?;
     let rotation = list
         .iter()
-        .filter(|p| matches!(p.kind, ProposalKind::Rotation | ProposalKind::Offboarding))
+        .filter(|p| p.kind.changes_keys())
         .max_by_key(|p| (p.status == ProposalStatus::Open, p.created_at))
         .map(|p| ProposalSummary::new(p, &me));
     let mut people: Vec<String> = in_use.iter().map(|k| k.officer.clone()).collect();

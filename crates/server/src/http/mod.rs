@@ -195,12 +195,8 @@ async fn resuming(state: &AppState, path: &str) -> bool {
     };
     matches!(
         crate::proposals::store::get(&state.db, id).await,
-        Ok(Some(p)) if matches!(
-            p.kind,
-            gatehouse_protocol::proposal::ProposalKind::Resume
-                | gatehouse_protocol::proposal::ProposalKind::Rotation
-                | gatehouse_protocol::proposal::ProposalKind::Offboarding
-        )
+        Ok(Some(p)) if p.kind == gatehouse_protocol::proposal::ProposalKind::Resume
+            || p.kind.changes_keys()
     )
 }
 

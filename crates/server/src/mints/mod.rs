@@ -237,13 +237,10 @@ impl Reconciler {
             1000,
         )
         .await?;
-        let settling = open.iter().any(|p| match &p.payload {
-            gatehouse_protocol::proposal::Payload::Policy { document, .. }
-            | gatehouse_protocol::proposal::Payload::Offboarding {
-                document: Some(document),
-                ..
-            } => gatehouse_protocol::policy::sha256(document) == anchored,
-            _ => false,
+        let settling = open.iter().any(|p| {
+            p.payload
+                .policy_document()
+                .is_some_and(|document| gatehouse_protocol::policy::sha256(document) == anchored)
         });
         if settling {
             return Ok(false);
@@ -280,13 +277,9 @@ impl Reconciler {
         let mut raised = 0;
         for copy in copies {
             let key = &copy.key;
-            let settling = open.iter().any(|p| match &p.payload {
-                gatehouse_protocol::proposal::Payload::Rotation { role, .. } => *role == key.role,
-                gatehouse_protocol::proposal::Payload::Offboarding { after, .. } => {
-                    after.iter().any(|k| k.role == key.role)
-                }
-                _ => false,
-            });
+            let settling = open
+                .iter()
+                .any(|p| p.payload.changed_roles().contains(&key.role));
             if copy.shown
                 || settling
                 || !crate::proposals::rotation::mirror_grace_passed(key, self.grace_secs)

@@ -9,7 +9,7 @@ use gatehouse_protocol::pause::{
 };
 use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
-    ApprovalRequest, NewMint, NewOffboarding, NewResume, NewRotation, NewToken, Proposal,
+    ApprovalRequest, NewMint, NewOffboarding, NewOnboarding, NewResume, NewRotation, NewToken, Proposal,
     ProposalStatus, Reject, RoleKey, SignedApproval,
 };
 use gatehouse_protocol::{ApiError, ErrorCode, Role};
@@ -41,6 +41,7 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(token_keys))
         .routes(routes!(propose_rotation))
         .routes(routes!(propose_offboarding))
+        .routes(routes!(propose_onboarding))
         .routes(routes!(approval_request))
         .routes(routes!(approve))
         .routes(routes!(key_signature_request))
@@ -534,6 +535,33 @@ async fn propose_offboarding(
     Ok(Json(
         engine(&state)?
             .propose_offboarding(&by(&caller, request_id), &new)
+            .await?,
+    ))
+}
+
+/// Proposes adding a registered officer to token keys (their staged key; thresholds kept) and to
+/// the policy rules checked against those keys, in one scheduled TokenUpdate the quorum approves;
+/// with the officer's own device certificate request, the TLS certificate issued from it (shown
+/// in the proposal) replaces theirs once it executes. Allowed while the breaker is tripped.
+#[utoipa::path(
+    post,
+    path = "/v1/proposals/onboarding",
+    request_body = NewOnboarding,
+    responses(
+        (status = 200, description = "The proposal, scheduled on the ledger", body = Proposal),
+        (status = 400, description = "No reason, no keys or the treasury, someone not registered or without the role, a key they hold already, no ledger key, someone else's certificate request, or a request that cannot be read or issued", body = ApiError),
+        (status = 409, description = "The token is paused, another key or policy change is open, or the ledger refused", body = ApiError),
+    )
+)]
+async fn propose_onboarding(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Officers>,
+    RequestId(request_id): RequestId,
+    Json(new): Json<NewOnboarding>,
+) -> Result<Json<Proposal>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .propose_onboarding(&by(&caller, request_id), &new)
             .await?,
     ))
 }

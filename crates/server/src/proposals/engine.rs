@@ -89,6 +89,9 @@ pub struct Engine {
     pub(super) breaker_gate: tokio::sync::RwLock<()>,
     /// The webhooks told of every pause.
     webhooks: Vec<String>,
+    /// The deployment CA's certificate (its key beside it), which issues the certificate an
+    /// onboarding gives an officer; `None`: this server issues none.
+    ca_cert: Option<std::path::PathBuf>,
 }
 
 fn refused(refusal: &Refusal) -> Error {
@@ -161,7 +164,19 @@ impl Engine {
             events,
             breaker_gate: tokio::sync::RwLock::new(()),
             webhooks: Vec::new(),
+            ca_cert: None,
         }
+    }
+
+    /// Issues onboarding certificates from the deployment CA at `ca_cert` (its key beside it,
+    /// read for each signature and not kept).
+    pub fn with_certificate_authority(mut self, ca_cert: std::path::PathBuf) -> Self {
+        self.ca_cert = Some(ca_cert);
+        self
+    }
+
+    pub(super) fn ca_cert(&self) -> Option<&std::path::Path> {
+        self.ca_cert.as_deref()
     }
 
     /// Tells the webhooks named `names` of every emergency pause.
@@ -897,10 +912,7 @@ impl Engine {
         };
         // A resume is what the tripped breaker waits for; a rotation is how keys are replaced
         // while the backend stays stopped (the ledger token itself must be unpaused for it).
-        let changes_keys = matches!(
-            proposal.kind,
-            ProposalKind::Rotation | ProposalKind::Offboarding
-        );
+        let changes_keys = proposal.kind.changes_keys();
         if tripped.tripped && !resume && !changes_keys {
             drop(held);
             let refusal = Refusal::Paused(super::pause::paused_message(&tripped));
@@ -1240,10 +1252,7 @@ impl Engine {
         let entry = Self::entry(&server, action, object, kind, None, details);
         self.commit(tx, entry, Some((&proposal.id, status.as_str())))
             .await?;
-        if matches!(
-            proposal.kind,
-            ProposalKind::Rotation | ProposalKind::Offboarding
-        ) && status == ProposalStatus::Executed
+        if proposal.kind.changes_keys() && status == ProposalStatus::Executed
         {
             // The mirror usually shows the new key within seconds; the sweep keeps asking.
             if let Err(error) = self.confirm_keys().await {

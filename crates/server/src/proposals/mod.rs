@@ -18,6 +18,7 @@
 pub mod api;
 pub mod engine;
 pub mod key_signature;
+pub mod membership;
 pub mod pause;
 pub mod policy;
 pub mod resume;

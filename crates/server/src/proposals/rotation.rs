@@ -22,7 +22,7 @@
 use chrono::{DateTime, Utc};
 use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::proposal::{
-    KeyMember, KeyRole, NewOffboarding, NewRotation, Payload, Proposal, ProposalKind,
+    KeyMember, KeyRole, NewRotation, Payload, Proposal, ProposalKind,
     ProposalStatus, RoleKey, RotationHolder, TreasuryMove,
 };
 use gatehouse_protocol::{ErrorCode, Role};
@@ -82,7 +82,7 @@ async fn rows(db: &Db) -> Result<Vec<RoleKey>, crate::store::Error> {
 
 /// Writes `key` as its role's key (replacing the one before). With `only_new`, an existing row
 /// is kept (two instances writing the first keys at once).
-async fn put(tx: &mut Tx, key: &RoleKey, only_new: bool) -> Result<(), crate::store::Error> {
+pub(super) async fn put(tx: &mut Tx, key: &RoleKey, only_new: bool) -> Result<(), crate::store::Error> {
     const DELETE: &str = "DELETE FROM token_keys WHERE role = $1";
     const INSERT: &str = "INSERT INTO token_keys (role, threshold, members, protobuf, proposal, applied_at, confirmed_at) \
                           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (role) DO NOTHING";
@@ -118,7 +118,7 @@ async fn set_confirmed(
 }
 
 /// A key's public key as `/v1/ledger-keys` and the ledger show it (secp256k1 compressed).
-fn shown_hex(key: &Enrolled) -> String {
+pub(super) fn shown_hex(key: &Enrolled) -> String {
     key.view().public_key
 }
 
@@ -156,7 +156,7 @@ pub fn mirror_shows(json: &serde_json::Value, expected: &pb::Key) -> bool {
     matches!(parts(expected), Some((1, keys)) if keys.len() == 1 && keys[0].eq_ignore_ascii_case(shown))
 }
 
-fn internal(message: impl Into<String>) -> Error {
+pub(super) fn internal(message: impl Into<String>) -> Error {
     Error::Api(ErrorCode::Internal, message.into())
 }
 
@@ -164,12 +164,12 @@ fn bad_request(message: String) -> Error {
     Error::Api(ErrorCode::BadRequest, message)
 }
 
-fn conflict(message: String) -> Error {
+pub(super) fn conflict(message: String) -> Error {
     Error::Api(ErrorCode::Conflict, message)
 }
 
 /// The key a role's members make: `threshold` of their keys, in order.
-fn role_key_of(threshold: u32, keys: &[Enrolled]) -> Option<pb::Key> {
+pub(super) fn role_key_of(threshold: u32, keys: &[Enrolled]) -> Option<pb::Key> {
     let primitives = keys
         .iter()
         .map(|k| hapi::primitive_key(&k.key))
@@ -515,205 +515,6 @@ impl Engine {
             .unwrap_or(0))
     }
 
-    /// Proposes removing `new.officer` from every token key they hold (admin, supply, pause; the
-    /// thresholds kept) and from every policy rule, in one scheduled TokenUpdate. Refused, naming
-    /// what to do, when a key or a rule would be left unable to reach its threshold, or empty.
-    pub async fn propose_offboarding(
-        &self,
-        by: &By,
-        new: &NewOffboarding,
-    ) -> Result<Proposal, Error> {
-        let officer = new.officer.trim();
-        let object = format!("proposal:offboarding:{officer}");
-        if let Err(message) = super::check_reason(&new.reason) {
-            return Err(self.invalid(by, object, message).await);
-        }
-        let current = self.policy().await?;
-        let keys = self.role_keys().await?;
-        let mut before = Vec::new();
-        let mut after = Vec::new();
-        let mut problems = Vec::new();
-        let enrolled = keys::store::all(self.db()).await?;
-        for key in keys.iter().filter(|k| k.role != KeyRole::Treasury) {
-            if !key.members.iter().any(|m| m.officer == officer) {
-                continue;
-            }
-            let members: Vec<KeyMember> = key
-                .members
-                .iter()
-                .filter(|m| m.officer != officer)
-                .cloned()
-                .collect();
-            if (members.len() as u64) < u64::from(key.threshold) {
-                problems.push(format!(
-                    "the {} key needs {} signature(s) and only {} holder(s) would remain ({}): rotate it first (gatehouse rotate {} with another holder or a lower threshold)",
-                    key.role.as_str(),
-                    key.threshold,
-                    members.len(),
-                    members.iter().map(|m| m.officer.as_str()).collect::<Vec<_>>().join(", "),
-                    key.role.as_str()
-                ));
-                continue;
-            }
-            let holders: Vec<Enrolled> = members
-                .iter()
-                .map(|m| {
-                    enrolled
-                        .iter()
-                        .find(|k| shown_hex(k) == m.public_key)
-                        .cloned()
-                        .ok_or_else(|| {
-                            internal(format!(
-                                "{}'s key {} in the {} key is no ledger key in use",
-                                m.officer,
-                                m.public_key,
-                                key.role.as_str()
-                            ))
-                        })
-                })
-                .collect::<Result<_, Error>>()?;
-            let next = role_key_of(key.threshold, &holders)
-                .ok_or_else(|| internal("a holder's key cannot be a Hedera key"))?;
-            before.push(key.clone());
-            after.push(RoleKey {
-                members,
-                protobuf: hex::encode(next.encode_to_vec()),
-                confirmed_at: None,
-                ..key.clone()
-            });
-        }
-        let mut document = current.policy.clone();
-        let mut rules_changed = false;
-        for (kind, rule) in &current.policy.rules {
-            if !rule.eligible.iter().any(|e| e == officer) {
-                continue;
-            }
-            let eligible: Vec<String> = rule
-                .eligible
-                .iter()
-                .filter(|e| *e != officer)
-                .cloned()
-                .collect();
-            if eligible.len() < rule.threshold as usize {
-                problems.push(format!(
-                    "the {kind} rule asks {} approvals and only {} officer(s) would remain eligible ({}): change the rule first (gatehouse policy propose {kind})",
-                    rule.threshold,
-                    eligible.len(),
-                    eligible.join(", ")
-                ));
-                continue;
-            }
-            document.rules.insert(
-                kind.clone(),
-                gatehouse_protocol::policy::Rule::new(rule.threshold, eligible),
-            );
-            rules_changed = true;
-        }
-        if before.is_empty() && !rules_changed && problems.is_empty() {
-            let message = format!(
-                "officer: {officer} holds no token key and no policy rule names them: nothing to remove"
-            );
-            return Err(self.invalid(by, object, message).await);
-        }
-        let open = store::list(self.db(), Some(ProposalStatus::Open), 1000).await?;
-        if let Some(other) = open.iter().find(|p| {
-            matches!(
-                p.kind,
-                ProposalKind::Rotation | ProposalKind::Offboarding | ProposalKind::Policy
-            )
-        }) {
-            problems.push(format!(
-                "{} {} is open and changes the same keys or policy: approve, reject or cancel it first",
-                other.kind.as_str(),
-                other.id
-            ));
-        }
-        let mints = open.iter().filter(|p| p.kind == ProposalKind::Mint).count();
-        if mints > 0 && after.iter().any(|k| k.role == KeyRole::Supply) {
-            problems.push(format!(
-                "{mints} mint proposal(s) are open: their approvals would stop counting once the supply key changes; let them execute, or cancel them"
-            ));
-        }
-        if let Ok(true) = self.mirror_paused(&current.token).await {
-            problems.push(format!(
-                "token {} is paused on the ledger, and Hedera refuses every change to a paused token: resume the ledger token alone first (gatehouse resume propose --ledger-only)",
-                current.token
-            ));
-        }
-        if let Some(first) = problems.first() {
-            let message = if problems.len() == 1 {
-                first.clone()
-            } else {
-                format!("{} problems: {}", problems.len(), problems.join("; "))
-            };
-            return Err(self
-                .failed(
-                    by,
-                    Action::ProposalCreate,
-                    object,
-                    "offboarding-refused",
-                    conflict(message),
-                )
-                .await);
-        }
-        let document = rules_changed.then(|| {
-            document.version = current.policy.version + 1;
-            document.to_text()
-        });
-        let (token_id, quorum) = super::policy::token_change(&current)?;
-        let admin = self.role_key(KeyRole::Admin).await?;
-        let eligible: Vec<String> = quorum
-            .eligible
-            .iter()
-            .filter(|e| *e != officer)
-            .cloned()
-            .collect();
-        let threshold = quorum.threshold.max(admin.threshold);
-        let id = uuid::Uuid::new_v4().to_string();
-        let mut update = pb::TokenUpdateTransactionBody {
-            token: Some(token_id),
-            memo: document
-                .as_deref()
-                .map(gatehouse_protocol::policy::commitment),
-            ..Default::default()
-        };
-        for key in &after {
-            let decoded = hex::decode(&key.protobuf)
-                .ok()
-                .and_then(|b| pb::Key::decode(b.as_slice()).ok());
-            match key.role {
-                KeyRole::Admin => update.admin_key = decoded,
-                KeyRole::Supply => update.supply_key = decoded,
-                _ => update.pause_key = decoded,
-            }
-        }
-        let inner = pb::SchedulableTransactionBody {
-            transaction_fee: 2_000_000_000,
-            memo: format!("gatehouse proposal {id}"),
-            data: Some(pb::schedulable_transaction_body::Data::TokenUpdate(update)),
-            ..Default::default()
-        };
-        let payload = Payload::Offboarding {
-            token: current.token.clone(),
-            officer: officer.to_owned(),
-            reason: new.reason.trim().to_owned(),
-            before,
-            after,
-            document,
-        };
-        self.schedule(
-            by,
-            id,
-            ProposalKind::Offboarding,
-            payload,
-            inner,
-            threshold,
-            eligible,
-            serde_json::Value::Null,
-        )
-        .await
-    }
-
     /// Refuses (audited) a rotation the ledger would refuse or that would leave the policy
     /// unable to work, in this order: a paused token, another rotation open, open mints whose
     /// signatures would stop counting, a mint rule the new supply key would not carry out.
@@ -746,7 +547,7 @@ impl Engine {
         if refusal.is_none()
             && let Some(other) = open
                 .iter()
-                .find(|p| matches!(p.kind, ProposalKind::Rotation | ProposalKind::Offboarding))
+                .find(|p| p.kind.changes_keys())
         {
             refusal = Some((
                 "rotation-open",
@@ -849,16 +650,19 @@ impl Engine {
         tx: &mut Tx,
         proposal: &Proposal,
     ) -> Result<serde_json::Value, Error> {
-        if let Payload::Offboarding {
-            officer,
-            after,
-            document,
-            ..
-        } = &proposal.payload
-        {
-            return self
-                .apply_offboarding(tx, proposal, officer, after, document.as_deref())
-                .await;
+        match &proposal.payload {
+            Payload::Offboarding {
+                officer,
+                after,
+                document,
+                ..
+            } => {
+                return self
+                    .apply_offboarding(tx, proposal, officer, after, document.as_deref())
+                    .await;
+            }
+            Payload::Onboarding { .. } => return self.apply_onboarding(tx, proposal).await,
+            _ => {}
         }
         let Payload::Rotation {
             role,
@@ -932,20 +736,7 @@ impl Engine {
         put(tx, &row, false).await?;
         let mut activated = Vec::new();
         for holder in holders.iter().filter(|h| h.staged) {
-            let staged = keys::store::staged_of(tx, &holder.officer).await?;
-            let stored = staged
-                .filter(|k| shown_hex(k) == holder.public_key)
-                .map(|k| keys::store::stored_hex(&k.key));
-            let moved = match stored {
-                Some(stored) => keys::store::activate_staged(tx, &holder.officer, &stored).await?,
-                None => None,
-            };
-            if moved.is_none() {
-                return Err(internal(format!(
-                    "{}'s staged key {} is no longer staged, though the ledger now holds it",
-                    holder.officer, holder.public_key
-                )));
-            }
+            activate_staged(tx, &holder.officer, &holder.public_key).await?;
             activated.push(
                 serde_json::json!({ "officer": holder.officer, "public_key": holder.public_key }),
             );
@@ -975,75 +766,6 @@ impl Engine {
             "activated": activated,
             "retired": retired,
             "treasury": treasury,
-        }))
-    }
-
-    /// Applies an executed offboarding in `tx`: the registry takes the keys without the officer,
-    /// the policy without them (when a rule named them), the officer's keys no token key holds any
-    /// more are retired, and the officer is disabled.
-    async fn apply_offboarding(
-        &self,
-        tx: &mut Tx,
-        proposal: &Proposal,
-        officer: &str,
-        after: &[RoleKey],
-        document: Option<&str>,
-    ) -> Result<serde_json::Value, Error> {
-        let now = Utc::now();
-        for key in after {
-            let row = RoleKey {
-                proposal: proposal.id.clone(),
-                applied_at: now,
-                confirmed_at: None,
-                ..key.clone()
-            };
-            put(tx, &row, false).await?;
-        }
-        if let Some(document) = document {
-            let version = gatehouse_protocol::policy::PolicyDocument::parse(document)
-                .map_err(|e| internal(format!("the offboarding's policy is unreadable: {e}")))?
-                .version;
-            store::insert_policy(
-                tx,
-                version,
-                document,
-                &gatehouse_protocol::policy::sha256(document),
-                &proposal.id,
-            )
-            .await?;
-        }
-        let held = rows_in(tx).await?;
-        let mut retired = Vec::new();
-        for key in keys::store::all(self.db())
-            .await?
-            .iter()
-            .filter(|k| k.officer == officer)
-        {
-            let hex = shown_hex(key);
-            if held
-                .iter()
-                .any(|k| k.members.iter().any(|m| m.public_key == hex))
-            {
-                continue;
-            }
-            if keys::store::retire(tx, &keys::store::stored_hex(&key.key)).await? {
-                retired.push(hex);
-            }
-        }
-        crate::registry::store::set_disabled(tx, officer, true).await?;
-        // The treasury account's key is not changed by a TokenUpdate: say what still holds them.
-        let still: Vec<&str> = held
-            .iter()
-            .filter(|k| k.members.iter().any(|m| m.officer == officer))
-            .map(|k| k.role.as_str())
-            .collect();
-        Ok(serde_json::json!({
-            "offboarded": officer,
-            "keys": after.iter().map(|k| serde_json::json!({ "role": k.role.as_str(), "key": k.holders_text() })).collect::<Vec<_>>(),
-            "policy_changed": document.is_some(),
-            "retired": retired,
-            "disabled": true,
-            "still_in": still,
         }))
     }
 
@@ -1165,8 +887,31 @@ pub fn mirror_grace_passed(key: &RoleKey, grace_secs: i64) -> bool {
     (Utc::now() - key.applied_at).num_seconds() >= grace_secs
 }
 
+/// Puts `officer`'s staged key `public_key` (hex, as shown) into use, now that the ledger holds
+/// it.
+pub(super) async fn activate_staged(
+    tx: &mut Tx,
+    officer: &str,
+    public_key: &str,
+) -> Result<(), Error> {
+    let staged = keys::store::staged_of(tx, officer).await?;
+    let stored = staged
+        .filter(|k| shown_hex(k) == public_key)
+        .map(|k| keys::store::stored_hex(&k.key));
+    let moved = match stored {
+        Some(stored) => keys::store::activate_staged(tx, officer, &stored).await?,
+        None => None,
+    };
+    match moved {
+        Some(_) => Ok(()),
+        None => Err(internal(format!(
+            "{officer}'s staged key {public_key} is no longer staged, though the ledger now holds it"
+        ))),
+    }
+}
+
 /// The registry's token keys, read in the transaction.
-async fn rows_in(tx: &mut Tx) -> Result<Vec<RoleKey>, crate::store::Error> {
+pub(super) async fn rows_in(tx: &mut Tx) -> Result<Vec<RoleKey>, crate::store::Error> {
     const SQL: &str = "SELECT role, threshold, members, protobuf, proposal, applied_at, confirmed_at FROM token_keys";
     let rows: Vec<Row> = on_tx!(tx, conn => sqlx::query_as(SQL).fetch_all(&mut *conn).await?);
     rows.into_iter().map(from_row).collect()

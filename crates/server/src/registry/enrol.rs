@@ -58,29 +58,17 @@ pub async fn from_request(
     by: &ChangedBy,
     request: &Enrolment<'_>,
 ) -> Result<Fingerprint, EnrolError> {
-    let read = |path: &Path, hint: &str| {
-        std::fs::read(path).map_err(|e| EnrolError::Read {
-            path: path.display().to_string(),
-            reason: format!("{e}{hint}"),
-        })
-    };
-    let bytes = read(request.csr, "")?;
+    let bytes = std::fs::read(request.csr).map_err(|e| EnrolError::Read {
+        path: request.csr.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let der = match CertificateSigningRequestDer::from_pem_slice(&bytes) {
         Ok(der) => der.as_ref().to_vec(),
         Err(_) => bytes,
     };
     // The development deployment keeps the CA key next to its certificate (`init` writes
     // both); a production CA issues certificates elsewhere, from the same request.
-    let ca_cert = config.resolve(&config.tls.ca_cert);
-    let ca_key = ca_cert.with_extension("key");
-    const HINT: &str = " (enrol issues from the deployment's own CA; with an external CA, have it sign the request)";
-    let text = |path: &Path| -> Result<String, EnrolError> {
-        String::from_utf8(read(path, HINT)?).map_err(|e| EnrolError::Read {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })
-    };
-    let ca = Authority::load(&text(&ca_cert)?, &text(&ca_key)?)?;
+    let ca = Authority::load_beside(&config.resolve(&config.tls.ca_cert))?;
     let cert_pem =
         ca.issue_client_for_request(request.name, &der, Validity::days_from_now(request.days))?;
     let certificate = Certificate::from_pem(&cert_pem)?;
