@@ -180,6 +180,11 @@ impl From<gatehouse_client::proposals::ReviewError> for Failure {
         use gatehouse_client::proposals::ReviewError;
         match e {
             ReviewError::Connection(e) => e.into(),
+            ReviewError::NotReady(message) => Failure {
+                code: Exit::Conflict,
+                message,
+                hint: None,
+            },
             e @ (ReviewError::Decode(_) | ReviewError::Mismatch(_)) => Failure {
                 code: Exit::DoNotSign,
                 message: e.to_string(),

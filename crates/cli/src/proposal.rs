@@ -11,8 +11,8 @@ use gatehouse_client::proposals::{self, Review};
 use gatehouse_keys::key::Algorithm;
 use gatehouse_protocol::policy::NewRule;
 use gatehouse_protocol::proposal::{
-    KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewOffboarding, NewOnboarding,
-    NewRotation, NewToken, Proposal, Reject, RoleKey,
+    KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint, NewOffboarding,
+    NewOnboarding, NewRotation, NewToken, Proposal, Reject, RoleKey,
 };
 
 use crate::device::{DeviceArgs, ask_for_touch, device_failure, parse_id, pin};
@@ -1143,10 +1143,7 @@ pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
             let proposal: Proposal = conn.get(&format!("/v1/proposals/{id}")).await?;
             let pem = proposals::onboarding_certificate(&proposal)?;
             std::fs::write(&out, pem).map_err(|e| {
-                failure(
-                    Exit::Usage,
-                    format!("cannot write {}: {e}", out.display()),
-                )
+                failure(Exit::Usage, format!("cannot write {}: {e}", out.display()))
             })?;
             say!("wrote the certificate to {}", out.display());
             say!(

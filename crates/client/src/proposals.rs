@@ -14,7 +14,8 @@ use gatehouse_protocol::hedera::{
 use gatehouse_protocol::hip412;
 use gatehouse_protocol::policy::{self, CurrentPolicy, PolicyDocument};
 use gatehouse_protocol::proposal::{
-    ApprovalRequest, KeyRole, LedgerKey, Payload, Proposal, ProposalStatus, SignedApproval, UNEXECUTABLE_PAYER,
+    ApprovalRequest, KeyRole, LedgerKey, Payload, Proposal, ProposalStatus, SignedApproval,
+    UNEXECUTABLE_PAYER,
 };
 use std::collections::HashMap;
 
@@ -33,6 +34,10 @@ pub enum ReviewError {
     /// What the server says, what the bytes say and what the ledger holds do not agree.
     #[error("do not sign: {0}")]
     Mismatch(String),
+    /// What was asked of the proposal does not fit where it stands (a certificate from an
+    /// onboarding that has not executed); nothing is wrong with it.
+    #[error("{0}")]
+    NotReady(String),
     /// The ledger's copy could not be read.
     #[error("the ledger's copy of the schedule cannot be read from {mirror}: {reason}")]
     Ledger {
@@ -149,9 +154,7 @@ fn check_membership(
         return Err(mismatch("the keys after do not match the keys before"));
     }
     if joining.is_some_and(|j| j.officer != officer) {
-        return Err(mismatch(format!(
-            "the key that joins is not {officer}'s"
-        )));
+        return Err(mismatch(format!("the key that joins is not {officer}'s")));
     }
     for (was, next) in before.iter().zip(after) {
         let mut expected: Vec<_> = was
@@ -407,7 +410,13 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
                 }
                 _ => None,
             };
-            check_membership(officer, joining.as_ref(), before, after, document.as_deref())?;
+            check_membership(
+                officer,
+                joining.as_ref(),
+                before,
+                after,
+                document.as_deref(),
+            )?;
             let what = if joining.is_some() {
                 "an onboarding"
             } else {
@@ -482,20 +491,20 @@ pub fn onboarding_certificate(proposal: &Proposal) -> Result<String, ReviewError
         ..
     } = &proposal.payload
     else {
-        return Err(mismatch(format!(
+        return Err(ReviewError::NotReady(format!(
             "proposal {} is a {}, not an onboarding",
             proposal.id,
             proposal.kind.as_str()
         )));
     };
     let Some(certificate) = certificate else {
-        return Err(mismatch(format!(
+        return Err(ReviewError::NotReady(format!(
             "onboarding {} was proposed without a certificate request, so it gives no certificate",
             proposal.id
         )));
     };
     if proposal.status != ProposalStatus::Executed {
-        return Err(mismatch(format!(
+        return Err(ReviewError::NotReady(format!(
             "onboarding {} is {}: the registry takes the certificate only once it executed",
             proposal.id,
             proposal.status.as_str()
@@ -1078,7 +1087,9 @@ pub fn rotation_lines(payload: &Payload) -> Option<Vec<Field>> {
             }
             Some(Ok(doc)) => format!("version {} names {officer} in no rule", doc.version),
             Some(Err(e)) => format!("UNREADABLE: {e}"),
-            None if joining.is_some() => "unchanged (no rule is checked against these keys)".to_owned(),
+            None if joining.is_some() => {
+                "unchanged (no rule is checked against these keys)".to_owned()
+            }
             None => format!("unchanged (no rule names {officer})"),
         };
         lines.push(field("Policy", policy));

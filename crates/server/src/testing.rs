@@ -60,6 +60,8 @@ impl TestDeployment {
             .expect("a server certificate");
         std::fs::create_dir_all(dir.path().join("pki")).expect("pki dir");
         write_file(&dir.path().join("pki/ca.pem"), ca.cert_pem(), 0o644).expect("write CA");
+        // Beside its certificate, as `init` writes it: onboardings issue certificates from it.
+        write_file(&dir.path().join("pki/ca.key"), ca.key_pem(), 0o600).expect("write CA key");
         write_file(&dir.path().join("pki/server.pem"), &server.cert_pem, 0o644)
             .expect("write cert");
         write_file(&dir.path().join("pki/server.key"), &server.key_pem, 0o600).expect("write key");

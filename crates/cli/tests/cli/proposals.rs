@@ -947,6 +947,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     );
     assert!(keygen.status.success(), "{}", text(&keygen));
     let bob_new = key_id(&keygen);
+    let bob_new_key = bob_new.clone();
     let (o, k) = (officers.clone(), bob_new.clone());
     let staged =
         blocking(move || o[1].command(PIN, &["ledger-key", "stage", "--key", &k], true)).await;
@@ -1052,6 +1053,195 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
             )),
         "{}",
         text(&shown)
+    );
+
+    // Onboarding: hana is registered (no say). On her token she makes a ledger key, stages it,
+    // makes a TLS key and its certificate request, and proposes herself into the admin and
+    // supply keys. Alice and bob (with his new admin key) approve; she then connects with the
+    // certificate issued from her token's request, the key never leaving it.
+    let hana_files = deployment.enrol("hana", &[Role::Officer]).await;
+    let hana_config = dir.join("hana-cli");
+    assert!(import(
+        &hana_config,
+        &profile_file(&dir, "hana", deployment.ca_cert(), &hana_files, port)
+    ));
+    let hana_hsm = Hsm::new("hana-token", PIN);
+    let make = |algorithm: &str, label: &str| {
+        let keygen = hana_hsm.run(
+            &[("GATEHOUSE_DEVICE_PIN", PIN)],
+            &["keygen", "--algorithm", algorithm, "--label", label],
+        );
+        assert!(keygen.status.success(), "{}", text(&keygen));
+        key_id(&keygen)
+    };
+    let hana_ledger = make("ed25519", "ledger");
+    let hana_tls = make("p256", "tls");
+    let hana = std::sync::Arc::new(Officer {
+        config: hana_config,
+        device: Device::Token(hana_hsm),
+        key: hana_ledger.clone(),
+    });
+    let csr = dir.join("hana.csr");
+    let csr_text = csr.to_str().expect("utf-8").to_owned();
+    let h = hana.clone();
+    let (k, c) = (hana_ledger.clone(), csr_text.clone());
+    let tls = hana_tls.clone();
+    let prepared = blocking(move || {
+        let staged = h.command(PIN, &["ledger-key", "stage", "--key", &k], true);
+        let request = h.command(
+            PIN,
+            &[
+                "device", "csr", "--key", &tls, "--name", "hana", "--out", &c,
+            ],
+            true,
+        );
+        (staged, request)
+    })
+    .await;
+    assert!(prepared.0.status.success(), "{}", text(&prepared.0));
+    assert!(prepared.1.status.success(), "{}", text(&prepared.1));
+    let h = hana.clone();
+    let proposed = blocking(move || {
+        h.run(
+            PIN,
+            &[
+                "rotate",
+                "officer",
+                "--add",
+                "hana",
+                "--key",
+                "admin",
+                "--key",
+                "supply",
+                "--csr",
+                &csr_text,
+                "--reason",
+                "joins the signing team",
+            ],
+        )
+    })
+    .await;
+    let shown = text(&proposed);
+    assert!(proposed.status.success(), "{shown}");
+    for needle in [
+        "admin key",
+        "2 of alice, bob, carol -> 2 of alice, bob, carol, hana",
+        "a new TLS certificate for hana from their device's request",
+        "(self-reported evidence)",
+    ] {
+        assert!(shown.contains(needle), "{needle:?}: {shown}");
+    }
+    let onboarding = shown
+        .lines()
+        .find_map(|l| l.strip_prefix("proposed onboarding "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("the onboarding's id is printed: {shown}"));
+    let early = {
+        let (h, id) = (hana.clone(), onboarding.clone());
+        let out = dir.join("hana-early.pem");
+        blocking(move || {
+            h.run(
+                PIN,
+                &[
+                    "proposal",
+                    "certificate",
+                    &id,
+                    "--out",
+                    out.to_str().expect("utf-8"),
+                ],
+            )
+        })
+        .await
+    };
+    assert_failure(
+        &early,
+        16,
+        "the registry takes the certificate only once it executed",
+        "no certificate before the quorum approves",
+    );
+    let (o, id, m) = (officers.clone(), onboarding.clone(), mirror.clone());
+    let out = blocking(move || o[0].approve(o[0].pin(), &id, &m)).await;
+    assert!(out.status.success(), "alice approves: {}", text(&out));
+    assert!(
+        text(&out).contains("a new TLS certificate for hana"),
+        "alice sees the certificate she approves: {}",
+        text(&out)
+    );
+    let (o, id, m) = (officers.clone(), onboarding.clone(), mirror.clone());
+    let out = blocking(move || {
+        o[1].command(
+            PIN,
+            &[
+                "proposal",
+                "approve",
+                &id,
+                "--key",
+                &bob_new_key,
+                "--mirror",
+                &m,
+            ],
+            true,
+        )
+    })
+    .await;
+    assert!(
+        out.status.success() && text(&out).contains("status executed"),
+        "bob approves with his new admin key: {}",
+        text(&out)
+    );
+    let cert = dir.join("hana-device.pem");
+    let (h, id, c) = (hana.clone(), onboarding.clone(), cert.clone());
+    let written = blocking(move || {
+        h.run(
+            PIN,
+            &[
+                "proposal",
+                "certificate",
+                &id,
+                "--out",
+                c.to_str().expect("utf-8"),
+            ],
+        )
+    })
+    .await;
+    assert!(written.status.success(), "{}", text(&written));
+    let (h, c, ca) = (hana.clone(), cert.clone(), deployment.ca_cert());
+    let url = format!("https://localhost:{port}");
+    let tls = hana_tls.clone();
+    let connected = blocking(move || {
+        let added = h.command(
+            PIN,
+            &[
+                "profile",
+                "add",
+                "--name",
+                "hana-device",
+                "--server",
+                &url,
+                "--ca",
+                ca.to_str().expect("utf-8"),
+                "--cert",
+                c.to_str().expect("utf-8"),
+                "--device-key",
+                &tls,
+            ],
+            true,
+        );
+        let me = h.run(PIN, &["whoami", "--profile", "hana-device"]);
+        let old = h.run(PIN, &["whoami", "--profile", "hana"]);
+        (added, me, old)
+    })
+    .await;
+    assert!(connected.0.status.success(), "{}", text(&connected.0));
+    assert!(
+        connected.1.status.success() && text(&connected.1).contains("name:        hana"),
+        "hana connects with the key on her token: {}",
+        text(&connected.1)
+    );
+    assert!(
+        !connected.2.status.success(),
+        "her old certificate no longer gets in: {}",
+        text(&connected.2)
     );
     server.shutdown().await.expect("clean shutdown");
 }

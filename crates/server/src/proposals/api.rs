@@ -9,8 +9,8 @@ use gatehouse_protocol::pause::{
 };
 use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
-    ApprovalRequest, NewMint, NewOffboarding, NewOnboarding, NewResume, NewRotation, NewToken, Proposal,
-    ProposalStatus, Reject, RoleKey, SignedApproval,
+    ApprovalRequest, NewMint, NewOffboarding, NewOnboarding, NewResume, NewRotation, NewToken,
+    Proposal, ProposalStatus, Reject, RoleKey, SignedApproval,
 };
 use gatehouse_protocol::{ApiError, ErrorCode, Role};
 use serde::Deserialize;

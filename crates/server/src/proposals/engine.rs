@@ -1252,8 +1252,7 @@ impl Engine {
         let entry = Self::entry(&server, action, object, kind, None, details);
         self.commit(tx, entry, Some((&proposal.id, status.as_str())))
             .await?;
-        if proposal.kind.changes_keys() && status == ProposalStatus::Executed
-        {
+        if proposal.kind.changes_keys() && status == ProposalStatus::Executed {
             // The mirror usually shows the new key within seconds; the sweep keeps asking.
             if let Err(error) = self.confirm_keys().await {
                 tracing::warn!(%error, "comparing the new key with the mirror failed; trying again later");

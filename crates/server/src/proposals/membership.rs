@@ -326,9 +326,7 @@ impl Engine {
         roles.sort_by_key(|r| r.as_str());
         roles.dedup();
         if new.keys.is_empty() {
-            return Err(
-                "keys: name the token keys they join (admin, supply, pause)".to_owned(),
-            );
+            return Err("keys: name the token keys they join (admin, supply, pause)".to_owned());
         }
         if roles.len() != new.keys.len() {
             return Err("keys: a key is named twice".to_owned());
@@ -340,12 +338,16 @@ impl Engine {
             .await
             .map_err(|e| e.to_string())?;
         let person = match people.iter().find(|p| p.name == officer) {
-            None => return Err(format!(
-                "officer: {officer} is not registered: an administrator registers them first (gatehouse-server registry enrol), which gives them no say until this is approved"
-            )),
-            Some(p) if p.disabled => return Err(format!(
-                "officer: {officer} is disabled in the registry; an offboarded officer comes back through an administrator re-enabling them first"
-            )),
+            None => {
+                return Err(format!(
+                    "officer: {officer} is not registered: an administrator registers them first (gatehouse-server registry enrol), which gives them no say until this is approved"
+                ));
+            }
+            Some(p) if p.disabled => {
+                return Err(format!(
+                    "officer: {officer} is disabled in the registry; an offboarded officer comes back through an administrator re-enabling them first"
+                ));
+            }
             Some(p) => p,
         };
         for role in &new.keys {
@@ -693,7 +695,9 @@ impl Engine {
             .iter()
             .find(|p| p.name != officer && p.public_key == Some(certificate.public_key));
         let Some(old) = crate::registry::store::by_name(tx, officer).await? else {
-            return Ok(serde_json::json!({ "taken": false, "why": format!("{officer} is no longer registered") }));
+            return Ok(
+                serde_json::json!({ "taken": false, "why": format!("{officer} is no longer registered") }),
+            );
         };
         if let Some(other) = taken {
             return Ok(serde_json::json!({

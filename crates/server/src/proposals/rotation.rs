@@ -22,8 +22,8 @@
 use chrono::{DateTime, Utc};
 use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::proposal::{
-    KeyMember, KeyRole, NewRotation, Payload, Proposal, ProposalKind,
-    ProposalStatus, RoleKey, RotationHolder, TreasuryMove,
+    KeyMember, KeyRole, NewRotation, Payload, Proposal, ProposalKind, ProposalStatus, RoleKey,
+    RotationHolder, TreasuryMove,
 };
 use gatehouse_protocol::{ErrorCode, Role};
 use hiero_sdk_proto::services as pb;
@@ -82,7 +82,11 @@ async fn rows(db: &Db) -> Result<Vec<RoleKey>, crate::store::Error> {
 
 /// Writes `key` as its role's key (replacing the one before). With `only_new`, an existing row
 /// is kept (two instances writing the first keys at once).
-pub(super) async fn put(tx: &mut Tx, key: &RoleKey, only_new: bool) -> Result<(), crate::store::Error> {
+pub(super) async fn put(
+    tx: &mut Tx,
+    key: &RoleKey,
+    only_new: bool,
+) -> Result<(), crate::store::Error> {
     const DELETE: &str = "DELETE FROM token_keys WHERE role = $1";
     const INSERT: &str = "INSERT INTO token_keys (role, threshold, members, protobuf, proposal, applied_at, confirmed_at) \
                           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (role) DO NOTHING";
@@ -545,9 +549,7 @@ impl Engine {
             }
         }
         if refusal.is_none()
-            && let Some(other) = open
-                .iter()
-                .find(|p| p.kind.changes_keys())
+            && let Some(other) = open.iter().find(|p| p.kind.changes_keys())
         {
             refusal = Some((
                 "rotation-open",

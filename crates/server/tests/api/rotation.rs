@@ -10,8 +10,8 @@ use gatehouse_protocol::hedera::{KeyView, ScheduledAction, decode_scheduled};
 use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
     ApprovalRequest, KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewMint,
-    NewOffboarding, NewRotation, Payload, Proposal, ProposalKind, ProposalStatus, RoleKey,
-    SignedApproval,
+    NewOffboarding, NewOnboarding, NewRotation, Payload, Proposal, ProposalKind, ProposalStatus,
+    RoleKey, SignedApproval,
 };
 use gatehouse_server::testing::Backend;
 use hiero_sdk_proto::services as pb;
@@ -24,6 +24,7 @@ on_both_backends!(
     an_offboarding_removes_an_officer_everywhere_or_says_what_would_break,
     admin_and_treasury_rotations_take_the_new_keys_signatures_and_move_the_nfts,
     a_new_officer_joins_the_admin_key_only_through_the_quorum,
+    an_officer_joins_her_keys_and_gets_her_device_certificate_in_one_proposal,
 );
 
 const OFFICER: &[Role] = &[Role::Officer];
@@ -1035,4 +1036,260 @@ async fn a_new_officer_joins_the_admin_key_only_through_the_quorum(backend: Back
     assert_eq!(admin.holders_text(), "2 of alice, bob, carol, dave, hana");
     assert_eq!(admin.members[4].public_key, hex_of(&hana_key));
     assert!(admin.confirmed_at.is_some(), "the mirror shows it");
+}
+
+fn onboarding(officer: &str, keys: &[KeyRole], request: Option<&str>) -> NewOnboarding {
+    NewOnboarding {
+        officer: officer.to_owned(),
+        keys: keys.to_vec(),
+        reason: "joins the signing team".to_owned(),
+        certificate_request: request.map(str::to_owned),
+    }
+}
+
+/// Onboarding in one proposal: hana is registered (no say), stages a key, and proposes herself
+/// into the admin and supply keys with her device's certificate request. The quorum approves;
+/// the keys and the rules checked against them now hold her, the registry knows her by the new
+/// certificate only, and her approval of a mint counts. Each refusal says what to do.
+async fn an_officer_joins_her_keys_and_gets_her_device_certificate_in_one_proposal(
+    backend: Backend,
+) {
+    let world = world(backend).await;
+    let (alice, bob, carol) = (
+        &world.conns["alice"],
+        &world.conns["bob"],
+        &world.conns["carol"],
+    );
+    let old = |name: &str| world.keys[name].clone();
+    let files = world.deployment.enrol("hana", OFFICER).await;
+    let hana = crate::identity::connect(&world.deployment, world.server.addr, &files);
+    let both = [KeyRole::Admin, KeyRole::Supply];
+    let message = refused(
+        hana.post::<_, Proposal>("/v1/proposals/onboarding", &onboarding("hana", &both, None))
+            .await,
+        "BadRequest",
+    );
+    assert!(message.contains("gatehouse ledger-key stage"), "{message}");
+    let hana_key = key(42);
+    stage(&hana, &hana_key).await.expect("hana stages a key");
+
+    // Her device's key for TLS, and its certificate signing request.
+    let device = rcgen::KeyPair::generate().expect("a P-256 key");
+    let request = rcgen::CertificateParams::new(Vec::<String>::new())
+        .expect("params")
+        .serialize_request(&device)
+        .expect("a request")
+        .pem()
+        .expect("PEM");
+    for (who, new, code, needle) in [
+        (
+            alice,
+            onboarding("hana", &both, Some(&request)),
+            "BadRequest",
+            "only hana sends",
+        ),
+        (
+            alice,
+            onboarding("hana", &[KeyRole::Treasury], None),
+            "BadRequest",
+            "gatehouse rotate treasury",
+        ),
+        (
+            alice,
+            onboarding("hana", &[KeyRole::Pause], None),
+            "BadRequest",
+            "not a registered responder",
+        ),
+        (
+            alice,
+            onboarding("hana", &[], None),
+            "BadRequest",
+            "name the token keys",
+        ),
+        (
+            alice,
+            onboarding("zoe", &both, None),
+            "BadRequest",
+            "registry enrol",
+        ),
+        (
+            alice,
+            onboarding("bob", &[KeyRole::Supply], None),
+            "BadRequest",
+            "holds the supply key already",
+        ),
+        (
+            &hana,
+            onboarding("hana", &both, Some("not a request")),
+            "BadRequest",
+            "gatehouse device csr",
+        ),
+    ] {
+        let message = refused(
+            who.post::<_, Proposal>("/v1/proposals/onboarding", &new)
+                .await,
+            code,
+        );
+        assert!(message.contains(needle), "{needle:?} in {message}");
+    }
+
+    let joining: Proposal = hana
+        .post(
+            "/v1/proposals/onboarding",
+            &onboarding("hana", &both, Some(&request)),
+        )
+        .await
+        .expect("hana proposes herself into the admin and supply keys");
+    assert_eq!(joining.kind, ProposalKind::Onboarding);
+    assert!(
+        !joining.eligible.contains(&"hana".to_owned()),
+        "{:?}",
+        joining.eligible
+    );
+    let Payload::Onboarding {
+        key: joins,
+        after,
+        document,
+        certificate,
+        ..
+    } = &joining.payload
+    else {
+        panic!("an onboarding payload: {:?}", joining.payload);
+    };
+    assert_eq!(joins.public_key, hex_of(&hana_key));
+    assert!(joins.staged);
+    let texts: Vec<String> = after.iter().map(RoleKey::holders_text).collect();
+    assert_eq!(
+        texts,
+        [
+            "2 of alice, bob, carol, dave, hana",
+            "2 of alice, bob, carol, dave, hana"
+        ]
+    );
+    let document = gatehouse_protocol::policy::PolicyDocument::parse(
+        document.as_deref().expect("the rules change"),
+    )
+    .expect("a policy document");
+    for kind in ["mint", "policy"] {
+        let rule = document.rule(kind).expect("the rule");
+        assert!(
+            rule.eligible.contains(&"hana".to_owned()),
+            "{kind}: {rule:?}"
+        );
+    }
+    let issued = certificate
+        .clone()
+        .expect("the certificate issued from her request");
+    assert_eq!(issued.replaces, files.fingerprint.to_hex());
+
+    // What her approvers' consoles check: the bytes, and the certificate.
+    let (_, scheduled) = gatehouse_client::proposals::scheduled(&joining).expect("decodes");
+    gatehouse_client::proposals::check_payload(&joining.payload, &scheduled)
+        .expect("the bytes set exactly the keys and memo listed");
+    let mut lied = joining.payload.clone();
+    if let Payload::Onboarding {
+        certificate: Some(c),
+        ..
+    } = &mut lied
+    {
+        c.fingerprint = files.fingerprint.to_hex();
+    }
+    let err = gatehouse_client::proposals::check_payload(&lied, &scheduled)
+        .expect_err("another fingerprint than the certificate's is caught");
+    assert!(err.to_string().contains("SHA-256"), "{err}");
+    let mut lied = joining.payload.clone();
+    if let Payload::Onboarding { after, .. } = &mut lied {
+        after[1].members.pop();
+    }
+    gatehouse_client::proposals::check_payload(&lied, &scheduled)
+        .expect_err("a key after without her is caught");
+
+    // The new certificate grants nothing before the quorum approves.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let new_files = gatehouse_server::testing::PersonFiles {
+        cert: dir.path().join("hana-device.pem"),
+        key: dir.path().join("hana-device.key"),
+        fingerprint: files.fingerprint,
+    };
+    std::fs::write(&new_files.cert, &issued.pem).expect("write cert");
+    std::fs::write(&new_files.key, device.serialize_pem()).expect("write key");
+    let device_conn = crate::identity::connect(&world.deployment, world.server.addr, &new_files);
+    let err = device_conn.whoami().await.expect_err("not registered yet");
+    assert!(
+        matches!(err, gatehouse_client::Error::NotRegistered { .. }),
+        "{err}"
+    );
+
+    approve(bob, &joining.id, &old("bob"))
+        .await
+        .expect("bob approves");
+    let done = approve(carol, &joining.id, &old("carol"))
+        .await
+        .expect("carol approves");
+    assert_eq!(done.status, ProposalStatus::Executed, "{done:?}");
+
+    let keys = token_keys(alice).await;
+    for r in both {
+        let k = role(&keys, r);
+        assert_eq!(k.holders_text(), "2 of alice, bob, carol, dave, hana");
+        assert!(
+            k.confirmed_at.is_some(),
+            "the mirror shows the {} key",
+            r.as_str()
+        );
+    }
+    assert_eq!(
+        role(&keys, KeyRole::Pause).holders_text(),
+        "1 of carol, frank",
+        "the pause key was not asked for"
+    );
+    let policy: CurrentPolicy = alice.get("/v1/policy").await.expect("policy");
+    assert!(
+        policy
+            .policy
+            .rule("mint")
+            .expect("mint rule")
+            .eligible
+            .contains(&"hana".to_owned()),
+        "{policy:?}"
+    );
+    let me = device_conn
+        .whoami()
+        .await
+        .expect("her device certificate gets in");
+    assert_eq!(me.fingerprint.to_hex(), issued.fingerprint);
+    // Her old certificate: no longer registered, and revoked (refused in the handshake once the
+    // revocation list is refreshed).
+    let err = hana.whoami().await.expect_err("the old certificate is out");
+    assert!(
+        matches!(
+            err,
+            gatehouse_client::Error::NotRegistered { .. }
+                | gatehouse_client::Error::ClientCertRejected { .. }
+        ),
+        "{err}"
+    );
+    let written = gatehouse_client::proposals::onboarding_certificate(&done)
+        .expect("the executed onboarding's certificate");
+    assert_eq!(written, issued.pem);
+
+    // Her approval counts now.
+    let mint: Proposal = alice
+        .post(
+            "/v1/proposals/mint",
+            &NewMint {
+                metadata: vec!["ipfs://hana-approves".into()],
+                documents: Vec::new(),
+            },
+        )
+        .await
+        .expect("a mint is proposed");
+    assert!(
+        mint.eligible.contains(&"hana".to_owned()),
+        "{:?}",
+        mint.eligible
+    );
+    approve(&device_conn, &mint.id, &hana_key)
+        .await
+        .expect("hana approves the mint with her key");
 }
