@@ -49,6 +49,7 @@ fn main() {
         "rotation_stage_key",
         "rotation_propose",
         "rotation_offboard",
+        "rotation_onboard",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

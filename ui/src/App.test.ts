@@ -274,6 +274,55 @@ describe("key rotation wizard", () => {
     expect(await screen.findByTestId("rotation-offboarding")).toHaveTextContent("bob leaves every key and rule: left the company");
     await waitFor(() => expect(screen.getByRole("heading", { name: /Approvals, the ledger, the mirror/ })).toHaveFocus());
   });
+  it("onboards a registered officer with a staged key into the keys chosen, one proposal", async () => {
+    const withHana = {
+      ...overview,
+      staged: [...overview.staged, { officer: "hana", publicKey: "ee", evidence: "attested", device: "YubiKey 5 serial 7" }],
+      people: [...overview.people, "hana"],
+    };
+    mocked.startupProfile.mockResolvedValue("alice");
+    mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+    mocked.rotationOverview.mockResolvedValue(ok(withHana));
+    const joins = proposalSummary({
+      id: "on1",
+      kind: "onboarding",
+      payload: {
+        kind: "onboarding",
+        token: "0.0.1003",
+        officer: "hana",
+        reason: "joins the signing team",
+        keys: ["supply"],
+        certificate: "ab12",
+      },
+    });
+    mocked.rotationOnboard.mockResolvedValue(ok(joins));
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByTestId("rotation-open"));
+    const officer = await screen.findByTestId("onboard-officer");
+    expect(screen.getByTestId("onboard-propose"), "nobody chosen yet").toBeDisabled();
+
+    await user.selectOptions(officer, "bob");
+    expect(screen.getByTestId("onboard-key-supply"), "bob holds the supply key already").toBeDisabled();
+    expect(screen.getByTestId("onboard-key-supply").closest("label")).toHaveTextContent("supply (holds it already)");
+
+    await user.selectOptions(officer, "hana");
+    expect(screen.getByTestId("onboard-key")).toHaveTextContent("Their key: ee (attested evidence, YubiKey 5 serial 7)");
+    const supply = screen.getByTestId("onboard-key-supply");
+    expect(supply, "every key she does not hold is chosen to start").toBeChecked();
+    expect(supply.closest("label")).toHaveTextContent("supply: 2 of alice, bob, carol → 2 of alice, bob, carol, hana");
+    expect(screen.getByTestId("onboard-certificate")).toHaveTextContent("gatehouse rotate officer --add NAME");
+    expect(screen.getByTestId("onboard-propose"), "a reason is asked for").toBeDisabled();
+    await user.type(screen.getByTestId("onboard-reason"), " joins the signing team ");
+    mocked.rotationOverview.mockResolvedValue(ok({ ...withHana, rotation: joins }));
+    await user.click(screen.getByTestId("onboard-propose"));
+    expect(mocked.rotationOnboard).toHaveBeenCalledExactlyOnceWith("alice", "hana", ["admin", "supply"], "joins the signing team");
+    expect(await screen.findByTestId("rotation-onboarding")).toHaveTextContent(
+      "hana joins the supply key(s) and their rules: joins the signing team",
+    );
+    expect(screen.getByTestId("rotation-onboarding-certificate")).toHaveTextContent("SHA-256 ab12");
+    await waitFor(() => expect(screen.getByRole("heading", { name: /Approvals, the ledger, the mirror/ })).toHaveFocus());
+  });
 });
 
 describe("audit explorer navigation", () => {

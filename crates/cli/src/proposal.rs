@@ -280,8 +280,9 @@ pub enum ProposalAction {
         #[arg(long, short)]
         profile: Option<String>,
     },
-    /// Write the TLS certificate your executed onboarding gave you (checked: issued for you, the
-    /// one the registry now knows you by), to connect with your device key from now on.
+    /// Write the TLS certificate your onboarding gives you (checked: issued for you, the one the
+    /// registry takes), to connect with your device key once it executes. Write it while it is
+    /// open: once it executes, your current certificate is revoked.
     Certificate {
         /// The onboarding's id.
         id: String,
@@ -607,6 +608,18 @@ pub async fn run_rotate(action: RotateAction) -> Result<(), Failure> {
                 )
                 .await?;
             say!("proposed onboarding {}", proposal.id);
+            if matches!(
+                &proposal.payload,
+                gatehouse_protocol::proposal::Payload::Onboarding {
+                    certificate: Some(_),
+                    ..
+                }
+            ) {
+                say!(
+                    "your certificate: write it now with gatehouse proposal certificate {} --out FILE (it gets you in once executed; your current one is then revoked)",
+                    proposal.id
+                );
+            }
             return next_steps(&proposal);
         }
     };
@@ -1146,6 +1159,11 @@ pub async fn run_proposal(action: ProposalAction) -> Result<(), Failure> {
                 failure(Exit::Usage, format!("cannot write {}: {e}", out.display()))
             })?;
             say!("wrote the certificate to {}", out.display());
+            if proposal.status == gatehouse_protocol::proposal::ProposalStatus::Open {
+                say!(
+                    "it gets you in once the onboarding executes (then your current certificate is revoked)"
+                );
+            }
             say!(
                 "next: connect with it and the device key you made the request with: gatehouse profile add --name NAME --server URL --ca CA.pem --cert {} --device-key ID --piv (or --module PATH)",
                 out.display()

@@ -481,9 +481,11 @@ pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(),
     }
 }
 
-/// The TLS certificate an executed onboarding gave its officer (PEM), checked as approvers
-/// checked it (issued for them, the fingerprint listed). Says why not when the proposal is no
-/// onboarding, carries no certificate, or has not executed.
+/// The TLS certificate an onboarding gives its officer (PEM), checked as approvers checked it
+/// (issued for them, the fingerprint listed). The officer writes it while the onboarding is open,
+/// over their current connection: once it executes, that connection's certificate is revoked and
+/// this one is the only way in. Says why not when the proposal is no onboarding, carries no
+/// certificate, or settled without executing (the registry never took it).
 pub fn onboarding_certificate(proposal: &Proposal) -> Result<String, ReviewError> {
     let Payload::Onboarding {
         officer,
@@ -503,9 +505,12 @@ pub fn onboarding_certificate(proposal: &Proposal) -> Result<String, ReviewError
             proposal.id
         )));
     };
-    if proposal.status != ProposalStatus::Executed {
+    if !matches!(
+        proposal.status,
+        ProposalStatus::Open | ProposalStatus::Executed
+    ) {
         return Err(ReviewError::NotReady(format!(
-            "onboarding {} is {}: the registry takes the certificate only once it executed",
+            "onboarding {} is {}: the registry never took its certificate; propose again with a new request",
             proposal.id,
             proposal.status.as_str()
         )));

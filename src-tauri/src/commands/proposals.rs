@@ -94,6 +94,21 @@ pub enum PayloadSummary {
         /// Why, in the proposer's words.
         reason: String,
     },
+    /// Add an officer to token keys and the rules checked against them (the keys before and
+    /// after, and any new certificate, are in [`ProposalDetail::rotation`]).
+    Onboarding {
+        /// The token.
+        token: String,
+        /// Who joins.
+        officer: String,
+        /// Why, in the proposer's words.
+        reason: String,
+        /// The keys they join.
+        keys: Vec<String>,
+        /// The SHA-256 of the TLS certificate the registry gives them once executed, when their
+        /// device's request came with it.
+        certificate: Option<String>,
+    },
 }
 
 /// One approval.
@@ -308,6 +323,20 @@ impl ProposalSummary {
                 token: token.clone(),
                 officer: officer.clone(),
                 reason: reason.clone(),
+            },
+            Payload::Onboarding {
+                token,
+                officer,
+                reason,
+                after,
+                certificate,
+                ..
+            } => PayloadSummary::Onboarding {
+                token: token.clone(),
+                officer: officer.clone(),
+                reason: reason.clone(),
+                keys: after.iter().map(|k| k.role.as_str().to_owned()).collect(),
+                certificate: certificate.as_ref().map(|c| c.fingerprint.clone()),
             },
             // A kind this console does not know is shown by what its bytes decode to.
             _ => PayloadSummary::Mint {

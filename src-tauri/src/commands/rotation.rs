@@ -9,8 +9,8 @@ use gatehouse_client::proposals::{self, TokenKeys};
 use gatehouse_keys::evidence::Evidence;
 use gatehouse_keys::key::{self, Algorithm};
 use gatehouse_protocol::proposal::{
-    KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewOffboarding, NewRotation,
-    Proposal, ProposalKind, ProposalStatus, RoleKey,
+    KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewOffboarding, NewOnboarding,
+    NewRotation, Proposal, ProposalKind, ProposalStatus, RoleKey,
 };
 use serde::Serialize;
 use tauri::State;
@@ -277,6 +277,40 @@ pub async fn rotation_propose(
         holders,
     };
     post_proposal(&console, &profile, "/v1/proposals/rotation", &rotation).await
+}
+
+/// Proposes adding `officer` (registered, with a staged key) to the token keys `keys` (`admin`,
+/// `supply`, `pause`; thresholds kept) and to the policy rules checked against them, for
+/// `reason`. A new TLS certificate from the officer's device comes only with their own proposal
+/// from the command line (`gatehouse rotate officer --add ... --csr`).
+#[tauri::command]
+#[specta::specta]
+pub async fn rotation_onboard(
+    console: State<'_, Console>,
+    profile: String,
+    officer: String,
+    keys: Vec<String>,
+    reason: String,
+) -> Result<ProposalSummary, IpcError> {
+    let keys = keys
+        .iter()
+        .map(|name| {
+            KeyRole::from_name(name).ok_or_else(|| {
+                IpcError::new(
+                    ErrorCode::Internal,
+                    format!("{name:?} is not a key of the token"),
+                    "Choose the admin, supply or pause key.",
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let onboarding = NewOnboarding {
+        officer,
+        keys,
+        reason,
+        certificate_request: None,
+    };
+    post_proposal(&console, &profile, "/v1/proposals/onboarding", &onboarding).await
 }
 
 /// Proposes removing `officer` from every token key they hold and every policy rule, for

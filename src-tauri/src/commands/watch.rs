@@ -216,6 +216,15 @@ pub fn announcement(p: &Proposal) -> (String, String) {
         Payload::Offboarding { token, officer, .. } => {
             format!("remove {officer} from every key of {token}")
         }
+        Payload::Onboarding {
+            token,
+            officer,
+            after,
+            ..
+        } => {
+            let keys: Vec<&str> = after.iter().map(|k| k.role.as_str()).collect();
+            format!("add {officer} to the {} key(s) of {token}", keys.join(", "))
+        }
         _ => format!("do something this console does not know ({:?})", p.kind),
     };
     (

@@ -46,6 +46,7 @@ export const commands = {
   rotationStageKey: vi.fn(),
   rotationPropose: vi.fn(),
   rotationOffboard: vi.fn(),
+  rotationOnboard: vi.fn(),
   breakGlassPrepare: vi.fn(),
   breakGlassSign: vi.fn(),
   resumePropose: vi.fn(),

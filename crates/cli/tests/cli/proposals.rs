@@ -1136,28 +1136,62 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         .find_map(|l| l.strip_prefix("proposed onboarding "))
         .map(str::to_owned)
         .unwrap_or_else(|| panic!("the onboarding's id is printed: {shown}"));
-    let early = {
-        let (h, id) = (hana.clone(), onboarding.clone());
-        let out = dir.join("hana-early.pem");
-        blocking(move || {
-            h.run(
-                PIN,
-                &[
-                    "proposal",
-                    "certificate",
-                    &id,
-                    "--out",
-                    out.to_str().expect("utf-8"),
-                ],
-            )
-        })
-        .await
-    };
+    // She writes the certificate while her current one still gets her in, and a profile with it
+    // and the key on her token; it is refused until the quorum approves.
+    let cert = dir.join("hana-device.pem");
+    let (h, id, c, ca) = (
+        hana.clone(),
+        onboarding.clone(),
+        cert.clone(),
+        deployment.ca_cert(),
+    );
+    let url = format!("https://localhost:{port}");
+    let tls = hana_tls.clone();
+    let early = blocking(move || {
+        let written = h.run(
+            PIN,
+            &[
+                "proposal",
+                "certificate",
+                &id,
+                "--out",
+                c.to_str().expect("utf-8"),
+            ],
+        );
+        let added = h.command(
+            PIN,
+            &[
+                "profile",
+                "add",
+                "--name",
+                "hana-device",
+                "--server",
+                &url,
+                "--ca",
+                ca.to_str().expect("utf-8"),
+                "--cert",
+                c.to_str().expect("utf-8"),
+                "--device-key",
+                &tls,
+            ],
+            true,
+        );
+        let me = h.run(PIN, &["whoami", "--profile", "hana-device"]);
+        (written, added, me)
+    })
+    .await;
+    assert!(
+        early.0.status.success()
+            && text(&early.0).contains("it gets you in once the onboarding executes"),
+        "{}",
+        text(&early.0)
+    );
+    assert!(early.1.status.success(), "{}", text(&early.1));
     assert_failure(
-        &early,
-        16,
-        "the registry takes the certificate only once it executed",
-        "no certificate before the quorum approves",
+        &early.2,
+        6,
+        "is not registered with this deployment",
+        "the new certificate grants nothing before the quorum approves",
     );
     let (o, id, m) = (officers.clone(), onboarding.clone(), mirror.clone());
     let out = blocking(move || o[0].approve(o[0].pin(), &id, &m)).await;
@@ -1189,59 +1223,22 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         "bob approves with his new admin key: {}",
         text(&out)
     );
-    let cert = dir.join("hana-device.pem");
-    let (h, id, c) = (hana.clone(), onboarding.clone(), cert.clone());
-    let written = blocking(move || {
-        h.run(
-            PIN,
-            &[
-                "proposal",
-                "certificate",
-                &id,
-                "--out",
-                c.to_str().expect("utf-8"),
-            ],
-        )
-    })
-    .await;
-    assert!(written.status.success(), "{}", text(&written));
-    let (h, c, ca) = (hana.clone(), cert.clone(), deployment.ca_cert());
-    let url = format!("https://localhost:{port}");
-    let tls = hana_tls.clone();
+    let h = hana.clone();
     let connected = blocking(move || {
-        let added = h.command(
-            PIN,
-            &[
-                "profile",
-                "add",
-                "--name",
-                "hana-device",
-                "--server",
-                &url,
-                "--ca",
-                ca.to_str().expect("utf-8"),
-                "--cert",
-                c.to_str().expect("utf-8"),
-                "--device-key",
-                &tls,
-            ],
-            true,
-        );
         let me = h.run(PIN, &["whoami", "--profile", "hana-device"]);
         let old = h.run(PIN, &["whoami", "--profile", "hana"]);
-        (added, me, old)
+        (me, old)
     })
     .await;
-    assert!(connected.0.status.success(), "{}", text(&connected.0));
     assert!(
-        connected.1.status.success() && text(&connected.1).contains("name:        hana"),
+        connected.0.status.success() && text(&connected.0).contains("name:        hana"),
         "hana connects with the key on her token: {}",
-        text(&connected.1)
+        text(&connected.0)
     );
     assert!(
-        !connected.2.status.success(),
+        !connected.1.status.success(),
         "her old certificate no longer gets in: {}",
-        text(&connected.2)
+        text(&connected.1)
     );
     server.shutdown().await.expect("clean shutdown");
 }

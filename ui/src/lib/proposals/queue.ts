@@ -47,6 +47,10 @@ export function summary(p: ProposalSummary): string {
   if (pl.kind === "offboarding") {
     return `Offboard ${pl.officer} from every key of ${pl.token}: ${pl.reason}`;
   }
+  if (pl.kind === "onboarding") {
+    const certificate = pl.certificate ? ", with a new certificate from their device" : "";
+    return `Onboard ${pl.officer} into the ${pl.keys.join(", ")} key(s) of ${pl.token}${certificate}: ${pl.reason}`;
+  }
   return `Create ${pl.name} (${pl.symbol}), at most ${pl.maxSupply}, ${pl.threshold} of ${pl.officers.length} officers`;
 }
 
@@ -62,6 +66,7 @@ export const KIND_LABELS: Record<ProposalKind, string> = {
   resume: "Resume",
   rotation: "Key rotation",
   offboarding: "Offboarding",
+  onboarding: "Onboarding",
 };
 
 export const STATUS_LABELS: Record<ProposalStatus, string> = {

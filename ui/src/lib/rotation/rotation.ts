@@ -75,3 +75,25 @@ export function offboardingWarnings(overview: RotationOverview, officer: string)
   }
   return warnings;
 }
+
+/** The token keys an onboarding adds an officer to; the treasury account's key changes only with a treasury rotation. */
+export const JOINABLE = ["admin", "supply", "pause"] as const;
+
+/**
+ * The keys `officer` could join, each with why not when they cannot: one they hold already. The server decides (and
+ * checks their registered roles: the pause key is the responders'); this only keeps the form from asking the
+ * impossible.
+ */
+export function joinable(overview: RotationOverview, officer: string): { role: string; heldAlready: boolean }[] {
+  return JOINABLE.filter((role) => overview.keys.some((k) => k.role === role)).map((role) => ({
+    role,
+    heldAlready: current(overview, role)?.holders.includes(officer) ?? false,
+  }));
+}
+
+/** `2 of alice, bob -> 2 of alice, bob, hana`: the key after an onboarding adds `officer` (threshold kept). */
+export function joinedText(overview: RotationOverview, role: string, officer: string): string {
+  const now = current(overview, role);
+  if (!now) return "—";
+  return `${now.threshold} of ${now.holders.join(", ")} → ${now.threshold} of ${[...now.holders, officer].join(", ")}`;
+}
