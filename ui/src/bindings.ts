@@ -178,6 +178,13 @@ export const commands = {
 	 *  reach its threshold.
 	 */
 	rotationOffboard: (profile: string, officer: string, reason: string) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("rotation_offboard", { profile, officer, reason })),
+	/**
+	 *  Proposes adding `officer` (registered, with a staged key) to the token keys `keys` (`admin`,
+	 *  `supply`, `pause`; thresholds kept) and to the policy rules checked against them, for
+	 *  `reason`. A new TLS certificate from the officer's device comes only with their own proposal
+	 *  from the command line (`gatehouse rotate officer --add ... --csr`).
+	 */
+	rotationOnboard: (profile: string, officer: string, keys: string[], reason: string) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("rotation_onboard", { profile, officer, keys, reason })),
 };
 
 /* Types */
@@ -883,7 +890,29 @@ token: string;
 /**  Who leaves. */
 officer: string; 
 /**  Why, in the proposer's words. */
-reason: string };
+reason: string } | 
+/**
+ *  Add an officer to token keys and the rules checked against them (the keys before and
+ *  after, and any new certificate, are in [`ProposalDetail::rotation`]).
+ */
+{ kind: "onboarding"; 
+/**  The token. */
+token: string; 
+/**  Who joins. */
+officer: string; 
+/**  Why, in the proposer's words. */
+reason: string; 
+/**  The keys they join. */
+keys: string[]; 
+/**
+ *  The SHA-256 of the TLS certificate the registry gives them once executed, when their
+ *  device's request came with it.
+ */
+certificate: string | null } | 
+/**  A kind of proposal this console does not know (a newer server's): it refuses to sign it. */
+{ kind: "unknown"; 
+/**  The kind's name as this console reads it. */
+name: string };
 
 /**  The policy a proposal would put in force. */
 export type PolicyChangeView = {
@@ -1002,7 +1031,16 @@ export type ProposalKind =
  *  remaining holders' signatures satisfy the old and the new admin key), and disable them in
  *  the registry once it executed.
  */
-"offboarding";
+"offboarding" | 
+/**
+ *  Add an officer to the token keys they are to hold (admin, supply, pause; thresholds kept)
+ *  and to every policy rule checked against those keys, in one TokenUpdate the quorum
+ *  approves; with their device's certificate request, the registry takes the TLS certificate
+ *  issued from it once it executed.
+ */
+"onboarding" | 
+/**  A kind this version does not know (a newer server's): listed and shown, never signed. */
+string;
 
 /**  Where a proposal stands. */
 export type ProposalStatus = 

@@ -235,6 +235,9 @@ fn check_certificate(
 /// Checks that the decoded scheduled body does what the server says the proposal does.
 pub fn check_payload(payload: &Payload, scheduled: &ScheduledView) -> Result<(), ReviewError> {
     match (payload, &scheduled.action) {
+        (Payload::Unknown, _) => Err(mismatch(
+            "this is a kind of proposal this version of Gatehouse does not know, so it cannot show what you would sign: update Gatehouse, then review it",
+        )),
         (
             Payload::Mint {
                 token, metadata, ..

@@ -41,6 +41,9 @@ pub enum ProposalKind {
     /// approves; with their device's certificate request, the registry takes the TLS certificate
     /// issued from it once it executed.
     Onboarding,
+    /// A kind this version does not know (a newer server's): listed and shown, never signed.
+    #[serde(other)]
+    Unknown,
 }
 
 impl ProposalKind {
@@ -54,6 +57,7 @@ impl ProposalKind {
             ProposalKind::Rotation => "rotation",
             ProposalKind::Offboarding => "offboarding",
             ProposalKind::Onboarding => "onboarding",
+            ProposalKind::Unknown => "unknown",
         }
     }
 
@@ -263,6 +267,10 @@ pub enum Payload {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         certificate: Option<IssuedCertificate>,
     },
+    /// A kind this version does not know (a newer server's): its fields are not read, and a
+    /// console or CLI refuses to sign it, saying to update.
+    #[serde(other)]
+    Unknown,
 }
 
 /// A TLS client certificate issued from an officer's certificate signing request, waiting for
@@ -876,5 +884,32 @@ impl Event {
             proposal: proposal.map(str::to_owned),
             at: Utc::now(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A newer server's proposal kind does not stop an older console from reading the list: the
+    /// kind and payload read as unknown (and nothing signs those).
+    #[test]
+    fn a_kind_this_version_does_not_know_reads_as_unknown() {
+        let kind: ProposalKind = serde_json::from_str(r#""rename-token""#).expect("reads");
+        assert_eq!(kind, ProposalKind::Unknown);
+        assert_eq!(
+            ProposalKind::from_name("unknown"),
+            None,
+            "never a kind to ask for"
+        );
+        let payload: Payload =
+            serde_json::from_str(r#"{"kind": "rename-token", "token": "0.0.5", "name": "X"}"#)
+                .expect("reads");
+        assert_eq!(payload, Payload::Unknown);
+        assert!(payload.changed_roles().is_empty() && payload.policy_document().is_none());
+        let known: Payload =
+            serde_json::from_str(r#"{"kind": "mint", "token": "0.0.5", "metadata": ["ipfs://a"]}"#)
+                .expect("reads");
+        assert!(matches!(known, Payload::Mint { .. }), "{known:?}");
     }
 }

@@ -109,6 +109,11 @@ pub enum PayloadSummary {
         /// device's request came with it.
         certificate: Option<String>,
     },
+    /// A kind of proposal this console does not know (a newer server's): it refuses to sign it.
+    Unknown {
+        /// The kind's name as this console reads it.
+        name: String,
+    },
 }
 
 /// One approval.
@@ -338,10 +343,9 @@ impl ProposalSummary {
                 keys: after.iter().map(|k| k.role.as_str().to_owned()).collect(),
                 certificate: certificate.as_ref().map(|c| c.fingerprint.clone()),
             },
-            // A kind this console does not know is shown by what its bytes decode to.
-            _ => PayloadSummary::Mint {
-                token: String::new(),
-                metadata: Vec::new(),
+            // A kind this console does not know (a newer server's): listed, never signed.
+            _ => PayloadSummary::Unknown {
+                name: p.kind.as_str().to_owned(),
             },
         };
         Self {

@@ -10,7 +10,7 @@ use gatehouse_keys::evidence::Evidence;
 use gatehouse_keys::key::{self, Algorithm};
 use gatehouse_protocol::proposal::{
     KeyRole, LedgerKey, LedgerKeyAlgorithm, LedgerKeyEnrolment, NewOffboarding, NewOnboarding,
-    NewRotation, Proposal, ProposalKind, ProposalStatus, RoleKey,
+    NewRotation, Proposal, ProposalStatus, RoleKey,
 };
 use serde::Serialize;
 use tauri::State;

@@ -95,6 +95,23 @@ describe("row text", () => {
       payload: { kind: "offboarding", token: "0.0.9", officer: "dave", reason: "left the company" },
     });
     expect(summary(offboarding)).toBe("Offboard dave from every key of 0.0.9: left the company");
+    const onboarding = proposal({
+      id: "n",
+      kind: "onboarding",
+      payload: {
+        kind: "onboarding",
+        token: "0.0.9",
+        officer: "hana",
+        reason: "joins",
+        keys: ["admin", "supply"],
+        certificate: "ab12",
+      },
+    });
+    expect(summary(onboarding)).toBe(
+      "Onboard hana into the admin, supply key(s) of 0.0.9, with a new certificate from their device: joins",
+    );
+    const newer = proposal({ id: "u", kind: "unknown", payload: { kind: "unknown", name: "unknown" } });
+    expect(summary(newer)).toBe("A kind of proposal this console does not know: update Gatehouse to review it");
     expect(summary(rotation)).toBe(
       "Rotate the supply key of 0.0.9: 2 of alice, bob, carol → 2 of alice (new key), bob, carol",
     );

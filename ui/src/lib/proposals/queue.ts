@@ -47,6 +47,9 @@ export function summary(p: ProposalSummary): string {
   if (pl.kind === "offboarding") {
     return `Offboard ${pl.officer} from every key of ${pl.token}: ${pl.reason}`;
   }
+  if (pl.kind === "unknown") {
+    return "A kind of proposal this console does not know: update Gatehouse to review it";
+  }
   if (pl.kind === "onboarding") {
     const certificate = pl.certificate ? ", with a new certificate from their device" : "";
     return `Onboard ${pl.officer} into the ${pl.keys.join(", ")} key(s) of ${pl.token}${certificate}: ${pl.reason}`;
@@ -67,6 +70,7 @@ export const KIND_LABELS: Record<ProposalKind, string> = {
   rotation: "Key rotation",
   offboarding: "Offboarding",
   onboarding: "Onboarding",
+  unknown: "Unknown kind",
 };
 
 export const STATUS_LABELS: Record<ProposalStatus, string> = {
