@@ -6,7 +6,10 @@
 // keys; the window follows it to "executed" and the mirror showing the new key. Then the admin key: she stages
 // another key and proposes 2 of alice (new key), bob, carol; Hedera asks the new key to sign too, which she does
 // first in Approvals ("Sign with my new key"); bob's and carol's approvals carry their keys in both the old and the
-// new admin key, and the wizard follows it to the mirror showing the new admin key.
+// new admin key, and the wizard follows it to the mirror showing the new admin key. Last, onboarding: hana is
+// registered with a certificate for a key on her token and stages a ledger key there; alice proposes her into the
+// admin and supply keys in the wizard (the pause key first, which the server refuses: hana is no responder), and the
+// wizard follows bob's and carol's approvals to the execution.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -17,9 +20,12 @@ import {
   TOKEN_PIN,
   chooseDevice,
   gatehouseCli,
+  gatehouseServer,
   initDeployment,
   launchConsole,
   officersOnTokens,
+  runTool,
+  saveScreenshots,
   serverJson,
   startServer,
   stopProcess,
@@ -53,15 +59,17 @@ describe('officers rotate the supply key in the console', () => {
   let tokenKeys;
   let rotationId;
   let env;
+  let deployment;
+  let officers;
   /** The token's treasury account on the ledger (the mirror) and the NFTs it holds. */
   let ledgerTreasury;
 
   before(
     async () => {
       temp = await tempDir('gatehouse-e2e-rotation');
-      const deployment = await initDeployment(path.join(temp.dir, 'deployment'));
+      deployment = await initDeployment(path.join(temp.dir, 'deployment'));
       server = await startServer(deployment);
-      const officers = await officersOnTokens(temp.dir, deployment, server, { officers: ['alice', 'bob', 'carol'], people: ['erin'] });
+      officers = await officersOnTokens(temp.dir, deployment, server, { officers: ['alice', 'bob', 'carol'], people: ['erin'] });
       env = officers.env;
       approve = officers.approve;
       const token = await gatehouseCli(['token', 'propose', '--profile', 'erin', '--name', 'Rotated', '--symbol', 'ROT', '--max-supply', '100'], env);
@@ -255,6 +263,68 @@ describe('officers rotate the supply key in the console', () => {
       await warning.waitForDisplayed({ timeoutMsg: 'the wizard warns before anything is sent' });
       assert.match(await warning.getText(), /The pause key needs 1 signature\(s\) and only 0 holder\(s\) would remain/);
       assert.equal(await browser.$('[data-testid="offboard-propose"]').isEnabled(), false, 'nothing the server must refuse is sent');
+    });
+  });
+
+  it('onboards hana into the admin and supply keys in one proposal the quorum approves', { timeout: timeouts.ui * 6 + 12 * timeouts.tool }, async () => {
+    const { browser } = app;
+    // An administrator registers hana with a certificate for a P-256 key on her token (no say yet); from her
+    // profile she stages an Ed25519 ledger key made on the same token.
+    const token = 'hana-ledger';
+    const onToken = ['--module', SOFTHSM_MODULE, '--token', token];
+    await runTool('/usr/bin/softhsm2-util', ['--init-token', '--free', '--label', token, '--pin', TOKEN_PIN, '--so-pin', '12345678'], {
+      env,
+      name: 'softhsm2-util --init-token',
+    });
+    const keyOf = (out) => /key ([0-9a-f]+) on/.exec(out.stdout)?.[1];
+    const tls = keyOf(await gatehouseCli(['device', 'keygen', ...onToken, '--algorithm', 'p256', '--label', 'hana tls'], officers.withPin));
+    const ledger = keyOf(await gatehouseCli(['device', 'keygen', ...onToken, '--algorithm', 'ed25519', '--label', 'hana ledger'], officers.withPin));
+    assert.ok(tls && ledger, 'both keys are made on her token');
+    const csr = path.join(temp.dir, 'hana.csr');
+    const cert = path.join(temp.dir, 'hana.pem');
+    await gatehouseCli(['device', 'csr', ...onToken, '--key', tls, '--name', 'hana', '--out', csr], officers.withPin);
+    await gatehouseServer(['registry', '--config', deployment.config, 'enrol', '--name', 'hana', '--role', 'officer', '--csr', csr, '--out', cert]);
+    await gatehouseCli(
+      ['profile', 'add', '--name', 'hana', '--server', server.url, '--ca', deployment.caPem, '--cert', cert, '--device-key', tls, ...onToken],
+      env,
+    );
+    await gatehouseCli(['ledger-key', 'stage', '--profile', 'hana', ...onToken, '--key', ledger], officers.withPin);
+
+    await withScreenshots(browser, 'rotation-onboard', async () => {
+      await browser.$('[data-testid="rotation-refresh"]').click();
+      const officer = browser.$('[data-testid="onboard-officer"]');
+      await officer.scrollIntoView();
+      await browser.waitUntil(async () => (await officer.getText()).includes('hana'), { timeoutMsg: 'hana, with her staged key, is offered' });
+      await officer.selectByVisibleText('hana');
+      assert.match(await browser.$('[data-testid="onboard-key"]').getText(), /self-reported evidence/);
+      const supply = browser.$('[data-testid="onboard-key-supply"]');
+      assert.equal(await supply.isSelected(), true, 'every key she does not hold is chosen to start');
+      assert.match(await supply.parentElement().getText(), /→ 2 of alice, bob, carol, hana/);
+      await browser.$('[data-testid="onboard-reason"]').setValue('joins the signing team');
+      await browser.$('[data-testid="onboard-propose"]').click();
+      const refused = browser.$('[data-testid="onboard-error"]');
+      await refused.waitForDisplayed({ timeoutMsg: 'the pause key is the responders\': the server says so' });
+      assert.match(await refused.getText(), /hana is not a registered responder/);
+      await saveScreenshots(browser, 'rotation-onboard-refused');
+      await browser.$('[data-testid="onboard-key-pause"]').click();
+      await browser.$('[data-testid="onboard-propose"]').click();
+      const onboarding = browser.$('[data-testid="rotation-onboarding"]');
+      await onboarding.waitForDisplayed({ timeoutMsg: 'the onboarding is proposed and followed in step 4' });
+      assert.match(await onboarding.getText(), /hana joins the admin, supply key\(s\) and their rules: joins the signing team/);
+    });
+    const id = (await browser.$('[data-testid="rotation-status"] dd.mono').getText()).trim();
+    await approve('bob', id);
+    await approve('carol', id);
+    await withScreenshots(browser, 'rotation-onboarded', async () => {
+      const executed = browser.$('[data-testid="onboarding-executed"]');
+      await browser.waitUntil(async () => executed.isExisting(), { timeoutMsg: 'the wizard follows it to its execution' });
+      await executed.scrollIntoView();
+      assert.match(await executed.getText(), /hana holds the admin, supply key\(s\) and is eligible in their rules/);
+      const keys = await tokenKeys();
+      for (const role of ['admin', 'supply']) {
+        const key = keys.find((k) => k.role === role);
+        assert.ok(key.members.some((m) => m.officer === 'hana'), `${role}: ${JSON.stringify(key)}`);
+      }
     });
   });
 });
