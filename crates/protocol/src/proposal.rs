@@ -325,6 +325,18 @@ impl Payload {
         }
     }
 
+    /// Whether executing it puts the staged key `public_key` (hex, as shown) into use: a rotation
+    /// naming it, or an onboarding joining with it. Such a key cannot be replaced while it is open.
+    pub fn uses_staged(&self, public_key: &str) -> bool {
+        match self {
+            Payload::Rotation { holders, .. } => holders
+                .iter()
+                .any(|h| h.staged && h.public_key == public_key),
+            Payload::Onboarding { key, .. } => key.staged && key.public_key == public_key,
+            _ => false,
+        }
+    }
+
     /// The policy document a proposal puts in force, when it does.
     pub fn policy_document(&self) -> Option<&str> {
         match self {

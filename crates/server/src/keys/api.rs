@@ -165,17 +165,17 @@ async fn stage(
             1000,
         )
         .await?;
-        let naming = open.iter().find(|p| {
-            matches!(&p.payload, gatehouse_protocol::proposal::Payload::Rotation { holders, .. }
-                if holders.iter().any(|h| h.staged && h.public_key == shown))
-        });
+        let naming = open.iter().find(|p| p.payload.uses_staged(&shown));
         if let Some(p) = naming {
             drop(tx);
             return Err(Error::Api(
                 ErrorCode::Conflict,
                 format!(
-                    "your staged key is in open rotation {}: it cannot be replaced while officers approve it; cancel the rotation first (gatehouse proposal cancel {})",
-                    p.id, p.id
+                    "your staged key is in open {} {}: it cannot be replaced while officers approve it; cancel the {} first (gatehouse proposal cancel {})",
+                    p.kind.as_str(),
+                    p.id,
+                    p.kind.as_str(),
+                    p.id
                 ),
             ));
         }

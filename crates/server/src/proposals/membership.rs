@@ -264,6 +264,17 @@ impl Engine {
             change.before.push(key.clone());
             change.after.push(changed(key, members, &holders)?);
         }
+        if change.after.is_empty() {
+            let message = format!(
+                "keys: the token has none of the keys named ({}): nothing to join",
+                new.keys
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Err(self.invalid(by, object, message).await);
+        }
         let mut document = current.policy.clone();
         let mut rules_changed = false;
         for (kind, rule) in &current.policy.rules {

@@ -1158,6 +1158,11 @@ async fn an_officer_joins_her_keys_and_gets_her_device_certificate_in_one_propos
     };
     assert_eq!(joins.public_key, hex_of(&hana_key));
     assert!(joins.staged);
+    let message = refused(stage(&hana, &key(43)).await, "Conflict");
+    assert!(
+        message.contains(&format!("open onboarding {}", joining.id)),
+        "the key the quorum reviews cannot be swapped: {message}"
+    );
     let texts: Vec<String> = after.iter().map(RoleKey::holders_text).collect();
     assert_eq!(
         texts,
