@@ -499,10 +499,27 @@ impl Engine {
                 ),
             ));
         };
-        let Some(key) = keys::store::of_officer(self.db(), &person.name).await? else {
+        if keys::store::of_officer(self.db(), &person.name)
+            .await?
+            .is_none()
+        {
             return Err(self.deny(by, action, object, Refusal::NoLedgerKey).await);
-        };
+        }
         let token = self.token_keys().await?.token;
+        // The account's key signs the break-glass pause, so it must be theirs in the token's pause
+        // key: after a rotation that need not be their newest key.
+        let Some(key) = self
+            .key_in(gatehouse_protocol::proposal::KeyRole::Pause, &person.name)
+            .await?
+        else {
+            return Err(Error::Api(
+                ErrorCode::BadRequest,
+                format!(
+                    "{} holds no key in the token's pause key, so the ledger would refuse a pause they sign: rotate the pause key to include them first (gatehouse rotate pause)",
+                    person.name
+                ),
+            ));
+        };
         let created = self
             .hapi()
             .run(

@@ -497,6 +497,44 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
         "frank's key was retired: {message}"
     );
 
+    // Carol's newest key goes into the supply key only; a break-glass account made for her now is
+    // keyed by her key in the pause key, the one whose signature pauses (re-creating the account
+    // is how a responder follows a pause rotation).
+    let carol_next = key(23);
+    stage(carol, &carol_next).await.expect("carol stages a key");
+    let supply_now = role(&token_keys(alice).await, KeyRole::Supply);
+    let holders: Vec<&str> = supply_now
+        .members
+        .iter()
+        .map(|m| m.officer.as_str())
+        .collect();
+    let next: Proposal = propose(
+        alice,
+        &rotation(KeyRole::Supply, supply_now.threshold, &holders),
+    )
+    .await
+    .expect("the supply key with carol's new key");
+    approve(bob, &next.id, &old("bob")).await.expect("bob");
+    let done = approve(&world.conns["dave"], &next.id, &old("dave"))
+        .await
+        .expect("dave");
+    assert_eq!(done.status, ProposalStatus::Executed, "{done:?}");
+    let made: gatehouse_protocol::pause::BreakGlassAccount = world.conns["erin"]
+        .post(
+            "/v1/pause/break-glass/accounts",
+            &gatehouse_protocol::pause::NewBreakGlassAccount {
+                person: "carol".to_owned(),
+                hbar: 5,
+            },
+        )
+        .await
+        .expect("a break-glass account for carol");
+    assert_eq!(
+        made.public_key,
+        hex_of(&old("carol")),
+        "her pause key, not her newest"
+    );
+
     // A key changed around Gatehouse (the admin quorum signing a TokenUpdate directly) is caught.
     let rogue = around_the_server(
         server,
