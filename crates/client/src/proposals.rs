@@ -209,7 +209,9 @@ fn check_certificate(
     use sha2::Digest as _;
     let der = CertificateDer::from_pem_slice(certificate.pem.as_bytes())
         .map_err(|e| mismatch(format!("the new certificate cannot be read: {e}")))?;
-    let fingerprint = hex::encode(sha2::Sha256::digest(der.as_ref()));
+    let fingerprint =
+        gatehouse_protocol::Fingerprint::from_digest(sha2::Sha256::digest(der.as_ref()).into())
+            .to_hex();
     if fingerprint != certificate.fingerprint {
         return Err(mismatch(format!(
             "the new certificate's SHA-256 is {fingerprint}, not {} as the server lists it",

@@ -113,7 +113,7 @@ enum RegistryAction {
         #[arg(long)]
         out: PathBuf,
         /// Days the certificate is valid.
-        #[arg(long, default_value_t = 365)]
+        #[arg(long, default_value_t = gatehouse_server::registry::enrol::DEFAULT_DAYS)]
         days: u32,
         /// The person is registered already: replace their certificate (the old one stops
         /// working at once), keeping their roles.

@@ -253,6 +253,17 @@ pub async fn rotation_stage_key(
     Ok(staged.into())
 }
 
+/// The token key named `name` (`admin`, `supply`, `pause`, `treasury`).
+fn role_named(name: &str) -> Result<KeyRole, IpcError> {
+    KeyRole::from_name(name).ok_or_else(|| {
+        IpcError::new(
+            ErrorCode::Internal,
+            format!("{name:?} is not a key of the token"),
+            "Choose the admin, supply or pause key, or the treasury.",
+        )
+    })
+}
+
 /// Proposes replacing the `role` key (`admin`, `supply`, `pause` or `treasury`) by `threshold`
 /// of `holders`' keys (each the key they staged, else the one they hold).
 #[tauri::command]
@@ -264,13 +275,7 @@ pub async fn rotation_propose(
     threshold: u32,
     holders: Vec<String>,
 ) -> Result<ProposalSummary, IpcError> {
-    let role = KeyRole::from_name(&role).ok_or_else(|| {
-        IpcError::new(
-            ErrorCode::Internal,
-            format!("{role:?} is not a key of the token"),
-            "Choose the admin, supply or pause key, or the treasury.",
-        )
-    })?;
+    let role = role_named(&role)?;
     let rotation = NewRotation {
         role,
         threshold,
@@ -294,15 +299,7 @@ pub async fn rotation_onboard(
 ) -> Result<ProposalSummary, IpcError> {
     let keys = keys
         .iter()
-        .map(|name| {
-            KeyRole::from_name(name).ok_or_else(|| {
-                IpcError::new(
-                    ErrorCode::Internal,
-                    format!("{name:?} is not a key of the token"),
-                    "Choose the admin, supply or pause key.",
-                )
-            })
-        })
+        .map(|name| role_named(name))
         .collect::<Result<Vec<_>, _>>()?;
     let onboarding = NewOnboarding {
         officer,

@@ -28,15 +28,14 @@ use rustls::pki_types::CertificateSigningRequestDer;
 use rustls::pki_types::pem::PemObject as _;
 
 use super::engine::{By, Engine};
-use super::rotation::{activate_staged, conflict, internal, put, role_key_of, rows_in, shown_hex};
+use super::rotation::{
+    activate_staged, conflict, internal, key_to_hold, put, role_key_of, rows_in, shown_hex,
+};
 use super::store;
 use crate::audit::Action;
 use crate::http::Error;
 use crate::keys::{self, Enrolled};
 use crate::store::Tx;
-
-/// Days a certificate issued by an onboarding is valid (as `registry enrol`'s default).
-const CERTIFICATE_DAYS: u32 = 365;
 
 /// Largest certificate signing request taken, in bytes (a P-256 request is about 500).
 const MAX_REQUEST_BYTES: usize = 16 * 1024;
@@ -219,21 +218,11 @@ impl Engine {
         // admin and supply keys with it).
         let staged = keys::store::staged(self.db()).await?;
         let enrolled = keys::store::all(self.db()).await?;
-        let (joining, is_staged) = match staged.iter().find(|k| k.officer == officer) {
-            Some(k) => (k.clone(), true),
-            None => match enrolled
-                .iter()
-                .filter(|k| k.officer == officer)
-                .max_by_key(|k| k.enrolled_at)
-            {
-                Some(k) => (k.clone(), false),
-                None => {
-                    let message = format!(
-                        "officer: {officer} has no ledger key: they stage one from their device first (gatehouse ledger-key stage)"
-                    );
-                    return Err(self.invalid(by, object, message).await);
-                }
-            },
+        let Some((joining, is_staged)) = key_to_hold(&staged, &enrolled, officer, None) else {
+            let message = format!(
+                "officer: {officer} has no ledger key: they stage one from their device first (gatehouse ledger-key stage)"
+            );
+            return Err(self.invalid(by, object, message).await);
         };
         let view = joining.view();
         let member = KeyMember {
@@ -424,7 +413,7 @@ impl Engine {
             ca.issue_client_for_request(
                 officer,
                 der.as_ref(),
-                crate::pki::Validity::days_from_now(CERTIFICATE_DAYS),
+                crate::pki::Validity::days_from_now(crate::registry::enrol::DEFAULT_DAYS),
             )
         });
         let pem = match issued {

@@ -172,6 +172,28 @@ pub(super) fn conflict(message: String) -> Error {
     Error::Api(ErrorCode::Conflict, message)
 }
 
+/// The key `officer` brings to a key they are to hold, and whether it is staged: their staged
+/// key, else `preferred` (one of theirs in use), else their newest key in use. `None` when they
+/// have no ledger key.
+pub(super) fn key_to_hold(
+    staged: &[Enrolled],
+    enrolled: &[Enrolled],
+    officer: &str,
+    preferred: Option<&Enrolled>,
+) -> Option<(Enrolled, bool)> {
+    if let Some(k) = staged.iter().find(|k| k.officer == officer) {
+        return Some((k.clone(), true));
+    }
+    preferred
+        .or_else(|| {
+            enrolled
+                .iter()
+                .filter(|k| k.officer == officer)
+                .max_by_key(|k| k.enrolled_at)
+        })
+        .map(|k| (k.clone(), false))
+}
+
 /// The key a role's members make: `threshold` of their keys, in order.
 pub(super) fn role_key_of(threshold: u32, keys: &[Enrolled]) -> Option<pb::Key> {
     let primitives = keys
@@ -340,23 +362,11 @@ impl Engine {
                 .iter()
                 .find(|m| m.officer == name)
                 .and_then(|m| enrolled.iter().find(|k| shown_hex(k) == m.public_key));
-            let newest = in_admin.or_else(|| {
-                enrolled
-                    .iter()
-                    .filter(|k| k.officer == name)
-                    .max_by_key(|k| k.enrolled_at)
-            });
-            let (key, is_staged) = match staged.iter().find(|k| k.officer == name) {
-                Some(k) => (k.clone(), true),
-                None => match newest {
-                    Some(k) => (k.clone(), false),
-                    None => {
-                        let message = format!(
-                            "holders: {name} has no ledger key: they stage one from their device first (gatehouse ledger-key stage)"
-                        );
-                        return Err(self.invalid(by, object, message).await);
-                    }
-                },
+            let Some((key, is_staged)) = key_to_hold(&staged, &enrolled, name, in_admin) else {
+                let message = format!(
+                    "holders: {name} has no ledger key: they stage one from their device first (gatehouse ledger-key stage)"
+                );
+                return Err(self.invalid(by, object, message).await);
             };
             let view = key.view();
             let approves = approving.iter().any(|m| m.public_key == view.public_key);

@@ -11,6 +11,10 @@ use super::{Certificate, ChangedBy, Error, Registry};
 use crate::config::Config;
 use crate::pki::{Authority, Validity};
 
+/// Days a certificate issued from a request is valid unless told otherwise (`registry enrol
+/// --days`, and an onboarding's certificate).
+pub const DEFAULT_DAYS: u32 = 365;
+
 /// What to enrol.
 #[derive(Debug, Clone)]
 pub struct Enrolment<'a> {

@@ -60,6 +60,19 @@ async fn propose(
     conn.post("/v1/proposals/rotation", new).await
 }
 
+/// Proposes minting one NFT with `metadata`.
+async fn propose_mint(conn: &gatehouse_client::Connection, metadata: &str) -> Proposal {
+    conn.post(
+        "/v1/proposals/mint",
+        &NewMint {
+            metadata: vec![metadata.to_owned()],
+            documents: Vec::new(),
+        },
+    )
+    .await
+    .expect("a mint is proposed")
+}
+
 async fn token_keys(conn: &gatehouse_client::Connection) -> Vec<RoleKey> {
     conn.get("/v1/token-keys").await.expect("the token's keys")
 }
@@ -227,16 +240,7 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
         message.contains("mint rule") && message.contains("dave"),
         "{message}"
     );
-    let mint: Proposal = alice
-        .post(
-            "/v1/proposals/mint",
-            &NewMint {
-                metadata: vec!["ipfs://before-rotation".into()],
-                documents: Vec::new(),
-            },
-        )
-        .await
-        .expect("a mint is proposed");
+    let mint = propose_mint(alice, "ipfs://before-rotation").await;
     let next = rotation(KeyRole::Supply, 2, &everyone);
     let message = refused(propose(alice, &next).await, "Conflict");
     assert!(message.contains("mint proposal(s) are open"), "{message}");
@@ -414,16 +418,7 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
         format!("{refused_old:?}").contains("InvalidSignature"),
         "{refused_old:?}"
     );
-    let mint: Proposal = alice
-        .post(
-            "/v1/proposals/mint",
-            &NewMint {
-                metadata: vec!["ipfs://after-rotation".into()],
-                documents: Vec::new(),
-            },
-        )
-        .await
-        .expect("a mint is proposed");
+    let mint = propose_mint(alice, "ipfs://after-rotation").await;
     let request: ApprovalRequest = bob
         .post(
             &format!("/v1/proposals/{}/approval-request", mint.id),
@@ -1317,16 +1312,7 @@ async fn an_officer_joins_her_keys_and_gets_her_device_certificate_in_one_propos
     assert_eq!(written, issued.pem);
 
     // Her approval counts now.
-    let mint: Proposal = alice
-        .post(
-            "/v1/proposals/mint",
-            &NewMint {
-                metadata: vec!["ipfs://hana-approves".into()],
-                documents: Vec::new(),
-            },
-        )
-        .await
-        .expect("a mint is proposed");
+    let mint = propose_mint(alice, "ipfs://hana-approves").await;
     assert!(
         mint.eligible.contains(&"hana".to_owned()),
         "{:?}",
