@@ -211,6 +211,14 @@ impl From<gatehouse_client::breakglass::Error> for Failure {
                 Exit::Conflict,
                 "Nothing was paused. Check your account's balance and the node address, or reach another responder.",
             ),
+            Error::Rekey(_) => (
+                Exit::Conflict,
+                "The account keeps its old key unless the mirror shows otherwise. Check the account's balance and the node address, then run gatehouse rotate break-glass again.",
+            ),
+            Error::NotPauseKey { .. } => (
+                Exit::Device,
+                "Nothing was signed. Re-key to your key in the token's pause key (gatehouse rotate show lists it), or have the quorum rotate the pause key to include you first (gatehouse rotate pause).",
+            ),
             Error::WrongKey { .. } => (
                 Exit::Device,
                 "Nothing was signed. Choose the key your break-glass account is keyed by (gatehouse device keys lists them), or set break-glass up again for this device.",

@@ -75,6 +75,23 @@ pub enum RotateAction {
     /// Propose a new treasury: the server creates an account with the new key; the change moves
     /// every NFT the old treasury holds. The new key signs as for an admin rotation.
     Treasury(RotationArgs),
+    /// Re-key your break-glass account in place after a pause-key rotation (responders): your
+    /// device signs a CryptoUpdate of the account with its old key and your key in the new pause
+    /// key (Hedera asks both); it goes straight to the ledger, the mirror confirms, and the
+    /// profile's break-glass file then names the new key. The record goes to the audit log.
+    BreakGlass {
+        #[command(flatten)]
+        device: Box<DeviceArgs>,
+        /// The key your break-glass account is keyed by now (hex id; a YubiKey's slot, e.g. 9c).
+        #[arg(long)]
+        old_key: String,
+        /// Your key in the token's new pause key.
+        #[arg(long)]
+        key: String,
+        /// Profile to use.
+        #[arg(long, short)]
+        profile: Option<String>,
+    },
     /// Offboard an officer (--remove): remove their keys from every token key (admin, supply,
     /// pause) and their name from every policy rule in one proposal the remaining holders approve;
     /// the registry disables them once it executes. Refused when a key or rule could no longer be
@@ -555,6 +572,12 @@ pub async fn deliver_break_glass(
 pub async fn run_rotate(action: RotateAction) -> Result<(), Failure> {
     let (role, args) = match action {
         RotateAction::Show { mirror, profile } => return rotate_show(mirror, profile).await,
+        RotateAction::BreakGlass {
+            device,
+            old_key,
+            key,
+            profile,
+        } => return run_break_glass_rekey(*device, old_key, key, profile).await,
         RotateAction::Supply(args) => (KeyRole::Supply, args),
         RotateAction::Pause(args) => (KeyRole::Pause, args),
         RotateAction::Admin(args) => (KeyRole::Admin, args),
@@ -874,10 +897,33 @@ pub async fn run_break_glass(
             ledger.mirror
         );
     }
-    let queued = match files.enqueue(&record) {
+    keep_and_deliver(
+        &files,
+        record,
+        &store,
+        &profile,
+        "the token is paused on the ledger",
+        "the backend is paused too",
+    )
+    .await
+}
+
+/// Keeps a signed break-glass `record` (its ledger step `done` already) beside the profile and
+/// delivers it to the server's audit log now if it answers (saying `then`), else it waits for the
+/// next command that reaches the server.
+async fn keep_and_deliver(
+    files: &gatehouse_client::breakglass::BreakGlass,
+    record: impl Into<gatehouse_client::breakglass::Queued>,
+    store: &gatehouse_client::profile::ProfileStore,
+    profile: &gatehouse_client::profile::Profile,
+    done: &str,
+    then: &str,
+) -> Result<(), Failure> {
+    let record = record.into();
+    let queued = match files.enqueue(record.clone()) {
         Ok(path) => path,
         Err(e) => {
-            // The ledger took the pause: the record must not be lost with the file.
+            // The ledger took it: the record must not be lost with the file.
             say!(
                 "the signed record could not be kept ({e}); give it to your security team for the audit log:"
             );
@@ -887,24 +933,133 @@ pub async fn run_break_glass(
             );
             return Err(failure(
                 Exit::Other,
-                format!(
-                    "the token is paused on the ledger, but the signed record could not be kept: {e}"
-                ),
+                format!("{done}, but the signed record could not be kept: {e}"),
             ));
         }
     };
-    let delivered = match connect(&store, &profile).await {
+    let delivered = match connect(store, profile).await {
         Ok(conn) => files.deliver(&conn).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.message),
     };
     match delivered {
-        Ok(_) => say!("delivered to the server's audit log: the backend is paused too"),
+        Ok(_) => say!("delivered to the server's audit log: {then}"),
         Err(why) => say!(
             "the server cannot be reached ({why}): the signed record waits in {} and is delivered by the next `gatehouse status` once it answers",
             queued.display()
         ),
     }
     Ok(())
+}
+
+/// `gatehouse rotate break-glass`: after a pause-key rotation, the responder's break-glass
+/// account is re-keyed in place. Their new key must be in the token's pause key on the ledger
+/// (the mirror says so); the CryptoUpdate, paid by the account, is shown decoded and signed on the
+/// device by the account's old key and the new key (Hedera asks both), sent straight to the node
+/// in the profile's break-glass file and confirmed on its mirror; only then does the file name
+/// the new key. The signed record goes to the server's audit log as break-glass pauses do.
+pub async fn run_break_glass_rekey(
+    device: DeviceArgs,
+    old_key: String,
+    key: String,
+    profile: Option<String>,
+) -> Result<(), Failure> {
+    use gatehouse_client::breakglass::{self, BreakGlass};
+    let (store, profile) = profile::chosen(profile)?;
+    let files = BreakGlass::of(store.dir(), &profile.name);
+    let ledger = files.ledger()?;
+    let (old_id, new_id) = (parse_id(&old_key)?, parse_id(&key)?);
+    if old_id == new_id {
+        return Err(failure(
+            Exit::Usage,
+            "--old-key and --key name the same key: the account is keyed by it already".to_owned(),
+        ));
+    }
+    let (old_public, new_public) = {
+        let addresses = ledger.clone();
+        let device = device.clone();
+        let (old_id, new_id) = (old_id.clone(), new_id.clone());
+        blocking(move || {
+            let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+            let mut dev = device.open(&pin)?;
+            let keys = dev.keys().map_err(device_failure)?;
+            let find = |id: &gatehouse_keys::key::Id| {
+                keys.iter()
+                    .find(|k| k.id == *id)
+                    .map(|k| k.public_key.clone())
+                    .ok_or_else(|| failure(Exit::Device, format!("no key {id} on the device")))
+            };
+            let old = find(&old_id)?;
+            addresses.check_signer(&old)?;
+            Ok((old, find(&new_id)?))
+        })
+        .await?
+    };
+    breakglass::check_pause_holder(&ledger, &new_public).await?;
+    let (bytes, view) = breakglass::rekey_body(&ledger, &new_public)?;
+    say!(
+        "break-glass re-key: both keys sign, decoded here (fingerprint {}), and it goes straight to node {} ({}):",
+        view.fingerprint,
+        ledger.node,
+        ledger.node_account
+    );
+    print_fields(&proposals::body_fields(&view));
+    say!(
+        "why both: Hedera changes an account's key only with the old key's signature (it pays and holds the account) and the new key's"
+    );
+    let signed_bytes = bytes.clone();
+    let (old_signature, new_signature, label) = blocking(move || {
+        let pin = pin("GATEHOUSE_DEVICE_PIN", "device PIN")?;
+        let mut dev = device.open(&pin)?;
+        let mut sign = |id: &gatehouse_keys::key::Id| -> Result<Vec<u8>, Failure> {
+            ask_for_touch(dev.as_mut(), id)?;
+            Ok(dev
+                .sign(id, &signed_bytes)
+                .map_err(device_failure)?
+                .as_bytes()
+                .to_vec())
+        };
+        let old = sign(&old_id)?;
+        let new = sign(&new_id)?;
+        Ok((old, new, device_label(dev.info())))
+    })
+    .await?;
+    let (record, rekeyed) = files
+        .rekey(
+            &ledger,
+            bytes,
+            (&old_public, old_signature),
+            (&new_public, new_signature),
+            Some(label),
+        )
+        .await?;
+    say!(
+        "the ledger answered: {} (transaction {})",
+        record.ledger_status,
+        record.transaction_id
+    );
+    if !rekeyed {
+        return Err(failure(
+            Exit::Conflict,
+            format!(
+                "the mirror {} does not show account {} keyed by the new key yet: the break-glass file still names the old key; check the mirror, then run this again",
+                ledger.mirror, ledger.payer
+            ),
+        ));
+    }
+    say!(
+        "account {} is keyed by {} now (the mirror shows it); break-glass pauses sign with key {key}",
+        ledger.payer,
+        breakglass::AccountKey::of(&new_public).map_or_else(String::new, |k| k.to_string())
+    );
+    keep_and_deliver(
+        &files,
+        record,
+        &store,
+        &profile,
+        "the account is re-keyed on the ledger",
+        "re-keyed",
+    )
+    .await
 }
 
 /// Shows a checked TokenPause or TokenUnpause body decoded, signs it on the device (PIN, touch),

@@ -925,6 +925,24 @@ pub fn body_fields(view: &BodyView) -> Vec<Field> {
             )
         }
         Action::TokenUnpause { token } => format!("UNPAUSE TOKEN {token}"),
+        Action::AccountKey {
+            account,
+            key,
+            other_changes,
+        } if other_changes.is_empty() => {
+            format!(
+                "SET THE KEY OF ACCOUNT {account} TO {}",
+                key_text(key.as_ref())
+            )
+        }
+        Action::AccountKey {
+            account,
+            other_changes,
+            ..
+        } => format!(
+            "UPDATE ACCOUNT {account}: ITS {} TOO (never signed by Gatehouse)",
+            other_changes.join(", ").to_uppercase()
+        ),
         Action::Other { name } => format!("{name} (never signed as an approval)"),
         _ => "unknown".to_owned(),
     };

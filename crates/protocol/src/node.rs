@@ -152,6 +152,11 @@ impl Node {
                     .create_account(transaction)
                     .await
             }
+            Data::CryptoUpdateAccount(_) => {
+                CryptoServiceClient::new(self.channel.clone())
+                    .update_account(transaction)
+                    .await
+            }
             Data::ScheduleCreate(_) => {
                 ScheduleServiceClient::new(self.channel.clone())
                     .create_schedule(transaction)

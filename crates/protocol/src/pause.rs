@@ -159,6 +159,54 @@ pub struct BreakGlassAccount {
     pub mirror: String,
 }
 
+/// `POST /v1/pause/break-glass/rekeyed` (responders): the record of a break-glass account re-keyed
+/// in place after a pause-key rotation. A CryptoUpdate, paid by the account itself, sets its key
+/// to the responder's key in the token's pause key; the old key (the account's, which pays) and
+/// the new key (Hedera asks both) signed it on the device, and it went straight to the ledger.
+/// The server checks both signatures and that the new key is the responder's in the pause key,
+/// and audits it. Kept beside the profile until the server has it, as break-glass pauses are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassRekey {
+    /// The ledger transaction, `payer@seconds.nanos`.
+    pub transaction_id: String,
+    /// The CryptoUpdate `TransactionBody` sent, base64.
+    pub body: String,
+    /// The old key as the mirror showed it: `ED25519` or `ECDSA_SECP256K1`.
+    pub old_key_type: String,
+    /// The old key, hex (Ed25519: 32 bytes; secp256k1: the compressed point).
+    pub old_key: String,
+    /// The old key's signature over the body, base64.
+    pub old_signature: String,
+    /// The new key's signature over the body, base64.
+    pub signature: String,
+    /// The device that signed, for the record.
+    pub device: Option<String>,
+    /// What the ledger answered.
+    pub ledger_status: String,
+    /// Whether the mirror showed the account keyed by the new key afterwards.
+    pub mirror_rekeyed: bool,
+    /// When it was sent to the ledger.
+    pub submitted_at: DateTime<Utc>,
+}
+
+/// What the server recorded of a [`BreakGlassRekey`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct BreakGlassRekeyed {
+    /// The break-glass account.
+    pub account: String,
+    /// Its new key (hex, as the registry lists it).
+    pub public_key: String,
+    /// Whether the mirror shows the account keyed by it now (`None`: the mirror did not answer).
+    pub mirror_rekeyed_now: Option<bool>,
+    /// Whether the server had this record already (delivered twice: nothing changes).
+    pub already_recorded: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -233,7 +233,7 @@ pub async fn break_glass_sign(
     let (record, mirror_paused) =
         breakglass::submit(&ledger, bytes, &public_key, signature, Some(label)).await?;
     // The ledger took the pause: a record that cannot be written must not hide that.
-    let (queued, queue_error) = match files.enqueue(&record) {
+    let (queued, queue_error) = match files.enqueue(record.clone()) {
         Ok(path) => (Some(path.display().to_string()), None),
         Err(e) => (None, Some(e.to_string())),
     };

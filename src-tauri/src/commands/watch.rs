@@ -383,8 +383,10 @@ pub(crate) async fn watch(sink: Arc<dyn Sink>, watched: Watched) {
                 // Anything that happened while the stream was down is read now, and break-glass
                 // records queued meanwhile go to the audit log.
                 match break_glass.deliver(&connection).await {
-                    Ok(Some(_)) => tracing::info!("queued break-glass records delivered"),
-                    Ok(None) => {}
+                    Ok(0) => {}
+                    Ok(delivered) => {
+                        tracing::info!(delivered, "queued break-glass records delivered")
+                    }
                     Err(error) => {
                         tracing::warn!(%error, "queued break-glass records could not be delivered yet")
                     }

@@ -94,6 +94,14 @@ fn gatehouse(config: &Path, args: &[&str]) -> Output {
         .expect("gatehouse runs")
 }
 
+/// Checks that `out` says each of `needles`.
+#[track_caller]
+fn says(out: &Output, needles: &[&str]) {
+    for needle in needles {
+        assert!(text(out).contains(needle), "{needle}: {}", text(out));
+    }
+}
+
 /// The id in `proposed rotation <id>` in `gatehouse rotate`'s output.
 fn rotation_id(out: &Output) -> String {
     text(out)
@@ -122,15 +130,29 @@ async fn on_card<T: Send + 'static>(
     card: Option<&VirtualCard>,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> T {
-    let touch = card.map(|c| c.touch(std::time::Duration::from_millis(200)));
-    let out = blocking(f).await;
-    if let Some(touch) = touch {
-        touch
-            .join()
+    match card {
+        Some(card) => touched(card, 1, f).await,
+        None => blocking(f).await,
+    }
+}
+
+/// Runs `f` on the blocking pool, touching `card` `times` times meanwhile (each as it blinks),
+/// and checks it felt each one.
+async fn touched<T: Send + 'static>(
+    card: &VirtualCard,
+    times: usize,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let running = tokio::task::spawn_blocking(f);
+    for _ in 0..times {
+        // Waited for off the runtime: the server the command talks to runs on it.
+        let touch = card.touch(std::time::Duration::from_millis(200));
+        blocking(move || touch.join())
+            .await
             .expect("the touch thread")
             .expect("the card felt the touch");
     }
-    out
+    running.await.expect("join")
 }
 
 async fn execute(db: &Db, sql: String) {
@@ -443,14 +465,15 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     let m = mirror.clone();
     let shown = blocking(move || o[0].run(PIN, &["policy", "show", "--mirror", &m])).await;
     assert!(shown.status.success(), "{}", text(&shown));
-    for needle in [
-        "version 1",
-        "mint:",
-        "2 of alice, bob, carol",
-        "anchors this policy",
-    ] {
-        assert!(text(&shown).contains(needle), "{needle}: {}", text(&shown));
-    }
+    says(
+        &shown,
+        &[
+            "version 1",
+            "mint:",
+            "2 of alice, bob, carol",
+            "anchors this policy",
+        ],
+    );
     let o = officers.clone();
     let low = blocking(move || {
         o[0].run(
@@ -471,23 +494,25 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     .await;
     assert_failure(&low, 17, "threshold:", "a rule under the key's threshold");
     for out in mint_rule(&officers, &card, &mirror, &["alice", "bob"]).await {
-        for needle in [
-            "UPDATE TOKEN",
-            "new token memo:",
-            "policy version 2 (replaces 1)",
-            "2 of alice, bob\n",
-            "it matches",
-        ] {
-            assert!(text(&out).contains(needle), "{needle}: {}", text(&out));
-        }
+        says(
+            &out,
+            &[
+                "UPDATE TOKEN",
+                "new token memo:",
+                "policy version 2 (replaces 1)",
+                "2 of alice, bob\n",
+                "it matches",
+            ],
+        );
     }
     let o = officers.clone();
     let m = mirror.clone();
     let shown = blocking(move || o[2].run(PIN, &["policy", "show", "--mirror", &m])).await;
     assert!(shown.status.success(), "{}", text(&shown));
-    for needle in ["version 2", "2 of alice, bob\n", "anchors this policy"] {
-        assert!(text(&shown).contains(needle), "{needle}: {}", text(&shown));
-    }
+    says(
+        &shown,
+        &["version 2", "2 of alice, bob\n", "anchors this policy"],
+    );
 
     // The emergency pause from a terminal: carol's card signs the TokenPause (PIN and touch);
     // every change is then refused (exit 20), and `status` shows the breaker.
@@ -501,18 +526,15 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     })
     .await;
     assert!(paused.status.success(), "{}", text(&paused));
-    for needle in [
-        "PAUSE TOKEN 0.0.",
-        "paused: TRIPPED by carol",
-        "(\"drill\")",
-        "the ledger answered: SUCCESS",
-    ] {
-        assert!(
-            text(&paused).contains(needle),
-            "{needle}: {}",
-            text(&paused)
-        );
-    }
+    says(
+        &paused,
+        &[
+            "PAUSE TOKEN 0.0.",
+            "paused: TRIPPED by carol",
+            "(\"drill\")",
+            "the ledger answered: SUCCESS",
+        ],
+    );
     let o = officers.clone();
     let refused =
         blocking(move || o[0].run(PIN, &["mint", "propose", "--metadata", "ipfs://late"])).await;
@@ -570,13 +592,10 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     })
     .await;
     assert!(resumed.status.success(), "{}", text(&resumed));
-    for needle in ["UNPAUSE TOKEN 0.0.", "resumed: the token is unpaused"] {
-        assert!(
-            text(&resumed).contains(needle),
-            "{needle}: {}",
-            text(&resumed)
-        );
-    }
+    says(
+        &resumed,
+        &["UNPAUSE TOKEN 0.0.", "resumed: the token is unpaused"],
+    );
     let o = officers.clone();
     let status = blocking(move || o[1].run(PIN, &["status"])).await;
     assert!(
@@ -654,16 +673,17 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     })
     .await;
     assert!(broke.status.success(), "{}", text(&broke));
-    for needle in [
-        "break-glass: you sign",
-        "PAUSE TOKEN 0.0.",
-        "the ledger paused token 0.0.",
-        "shows the token PAUSED",
-        "the server cannot be reached (cannot reach the server at",
-        "the signed record waits in",
-    ] {
-        assert!(text(&broke).contains(needle), "{needle}: {}", text(&broke));
-    }
+    says(
+        &broke,
+        &[
+            "break-glass: you sign",
+            "PAUSE TOKEN 0.0.",
+            "the ledger paused token 0.0.",
+            "shows the token PAUSED",
+            "the server cannot be reached (cannot reach the server at",
+            "the signed record waits in",
+        ],
+    );
     let breaker = server
         .state
         .proposals
@@ -677,16 +697,13 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     std::fs::write(&profiles, &reachable).expect("carol's server is back");
     let o = officers.clone();
     let status = blocking(move || o[2].run(PIN, &["status"])).await;
-    for needle in [
-        "delivered 1 break-glass record(s) to the server's audit log",
-        "breaker:     TRIPPED by carol",
-    ] {
-        assert!(
-            text(&status).contains(needle),
-            "{needle}: {}",
-            text(&status)
-        );
-    }
+    says(
+        &status,
+        &[
+            "delivered 1 break-glass record(s) to the server's audit log",
+            "breaker:     TRIPPED by carol",
+        ],
+    );
 
     // Staging the next key for a rotation, even while paused (it changes nothing until a
     // rotation the quorum approves): a key in a slot that never asks for a touch is refused under
@@ -751,16 +768,17 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     let (o, m) = (officers.clone(), mirror.clone());
     let shown = blocking(move || o[0].run(PIN, &["rotate", "show", "--mirror", &m])).await;
     assert!(shown.status.success(), "{}", text(&shown));
-    for needle in [
-        "admin key:   2 of alice, bob, carol\n",
-        "supply key:  2 of alice, bob, carol\n",
-        "pause key:   1 of carol\n",
-        "(its key: 2 of alice, bob, carol)",
-        "paused:      yes: Hedera refuses any update of a paused token",
-        "staged:      carol ",
-    ] {
-        assert!(text(&shown).contains(needle), "{needle}: {}", text(&shown));
-    }
+    says(
+        &shown,
+        &[
+            "admin key:   2 of alice, bob, carol\n",
+            "supply key:  2 of alice, bob, carol\n",
+            "pause key:   1 of carol\n",
+            "(its key: 2 of alice, bob, carol)",
+            "paused:      yes: Hedera refuses any update of a paused token",
+            "staged:      carol ",
+        ],
+    );
 
     // The rotation ceremony, in the safe order for a paused token. The server refuses to rotate
     // while the ledger token is paused (Hedera refuses any change to it) and says what to do.
@@ -803,14 +821,15 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     let o = officers.clone();
     let out = blocking(move || o[0].run(PIN, &rotate)).await;
     assert!(out.status.success(), "{}", text(&out));
-    for needle in [
-        "Now:         2 of alice, bob, carol\n",
-        "After:       2 of alice, bob, carol (new key)\n",
-        "carol:       new key ",
-        "(attested evidence)",
-    ] {
-        assert!(text(&out).contains(needle), "{needle}: {}", text(&out));
-    }
+    says(
+        &out,
+        &[
+            "Now:         2 of alice, bob, carol\n",
+            "After:       2 of alice, bob, carol (new key)\n",
+            "carol:       new key ",
+            "(attested evidence)",
+        ],
+    );
     let rotation = rotation_id(&out);
 
     // Bob approves on his token, seeing the new supply key decoded; carol must sign with her
@@ -818,9 +837,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     let (o, id, m) = (officers.clone(), rotation.clone(), mirror.clone());
     let out = blocking(move || o[1].approve(o[1].pin(), &id, &m)).await;
     assert!(out.status.success(), "bob approves: {}", text(&out));
-    for needle in ["supply key:", "carol:       new key "] {
-        assert!(text(&out).contains(needle), "{needle}: {}", text(&out));
-    }
+    says(&out, &["supply key:", "carol:       new key "]);
     let (o, id, m) = (officers.clone(), rotation.clone(), mirror.clone());
     let wrong = blocking(move || {
         o[2].command(
@@ -847,14 +864,15 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     // The ledger holds the new supply key; the registry names it and the mirror agreed.
     let (o, m) = (officers.clone(), mirror.clone());
     let shown = blocking(move || o[0].run(PIN, &["rotate", "show", "--mirror", &m])).await;
-    for needle in [
-        "supply key:  2 of alice, bob, carol\n",
-        "registry:    supply key 2 of alice, bob, carol (proposal ",
-        "mirror agreed at",
-        "staged:      none",
-    ] {
-        assert!(text(&shown).contains(needle), "{needle}: {}", text(&shown));
-    }
+    says(
+        &shown,
+        &[
+            "supply key:  2 of alice, bob, carol\n",
+            "registry:    supply key 2 of alice, bob, carol (proposal ",
+            "mirror agreed at",
+            "staged:      none",
+        ],
+    );
 
     // Carol pauses the ledger again; then the quorum resumes fully and the breaker closes.
     let o = officers.clone();
@@ -1020,6 +1038,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         "this proposal needs your key",
         "the old key offered as the new one",
     );
+    let bob_key_now = bob_new.clone();
     let signed = sign_new(bob_new).await;
     assert!(
         signed.status.success()
@@ -1239,6 +1258,101 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         !connected.1.status.success(),
         "her old certificate no longer gets in: {}",
         text(&connected.1)
+    );
+
+    // The pause key rotates to carol's newest key (9e); her break-glass account, keyed by her
+    // old key (9c), follows in place: a key outside the pause key is refused before anything is
+    // signed; both keys sign the CryptoUpdate on the card (two touches), the mirror shows it, the
+    // record reaches the audit log, and a break-glass pause signed by 9e is taken by the ledger.
+    let o = officers.clone();
+    let out = blocking(move || {
+        o[0].run(
+            PIN,
+            &["rotate", "pause", "--threshold", "1", "--holder", "carol"],
+        )
+    })
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let rotation = rotation_id(&out);
+    let (o, id, m) = (officers.clone(), rotation.clone(), mirror.clone());
+    let out = blocking(move || {
+        o[1].command(
+            PIN,
+            &[
+                "proposal",
+                "approve",
+                &id,
+                "--key",
+                &bob_key_now,
+                "--mirror",
+                &m,
+            ],
+            true,
+        )
+    })
+    .await;
+    assert!(out.status.success(), "bob approves: {}", text(&out));
+    let (o, id, m) = (officers.clone(), rotation.clone(), mirror.clone());
+    let done = on_card(Some(&card), move || o[2].approve(o[2].pin(), &id, &m)).await;
+    assert!(
+        done.status.success() && text(&done).contains("status executed"),
+        "{}",
+        text(&done)
+    );
+    let rekey = |new: &'static str| {
+        let o = officers.clone();
+        move || {
+            o[2].command(
+                PIV_PIN,
+                &[
+                    "rotate",
+                    "break-glass",
+                    "--old-key",
+                    &o[2].key,
+                    "--key",
+                    new,
+                ],
+                true,
+            )
+        }
+    };
+    assert_failure(
+        &blocking(rekey("9d")).await,
+        13,
+        "is not in the pause key of token",
+        "a break-glass account re-keyed to a key outside the pause key",
+    );
+    let rekeyed = touched(&card, 2, rekey("9e")).await;
+    says(
+        &rekeyed,
+        &[
+            "break-glass re-key: both keys sign",
+            "SET THE KEY OF ACCOUNT 0.0.",
+            "the ledger answered: SUCCESS",
+            "is keyed by ED25519 ",
+            "delivered to the server's audit log: re-keyed",
+        ],
+    );
+    let o = officers.clone();
+    let broke = on_card(Some(&card), move || {
+        o[2].command(
+            PIV_PIN,
+            &[
+                "pause",
+                "--ledger-only",
+                "--reason",
+                "after re-key",
+                "--key",
+                "9e",
+            ],
+            true,
+        )
+    })
+    .await;
+    assert!(
+        broke.status.success() && text(&broke).contains("the ledger paused token 0.0."),
+        "{}",
+        text(&broke)
     );
     server.shutdown().await.expect("clean shutdown");
 }

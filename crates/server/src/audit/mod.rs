@@ -138,6 +138,9 @@ pub enum Action {
     BreakerBreakGlass,
     /// An administrator created a responder's break-glass account on the ledger.
     BreakerBreakGlassAccount,
+    /// A responder's break-glass account was re-keyed in place (their old and new key signed the
+    /// CryptoUpdate, sent straight to the ledger); the record was delivered.
+    BreakerBreakGlassRekey,
     /// A webhook receiver took a delivery.
     WebhookDelivered,
     /// A webhook delivery failed; it is tried again later.
@@ -190,6 +193,7 @@ impl Action {
             Action::BreakerLedgerPause => "breaker.ledger-pause",
             Action::BreakerBreakGlass => "breaker.break-glass",
             Action::BreakerBreakGlassAccount => "breaker.break-glass-account",
+            Action::BreakerBreakGlassRekey => "breaker.break-glass-rekey",
             Action::WebhookDelivered => "webhook.delivered",
             Action::WebhookFailed => "webhook.failed",
             Action::WebhookAbandoned => "webhook.abandoned",
@@ -203,7 +207,7 @@ impl Action {
 
     /// The action named `name`, if it is one.
     pub fn from_name(name: &str) -> Option<Self> {
-        const FIXED: [Action; 37] = [
+        const FIXED: [Action; 38] = [
             Action::IdentityRefused,
             Action::RegistryEnrol,
             Action::RegistryReplaceCertificate,
@@ -234,6 +238,7 @@ impl Action {
             Action::BreakerLedgerPause,
             Action::BreakerBreakGlass,
             Action::BreakerBreakGlassAccount,
+            Action::BreakerBreakGlassRekey,
             Action::WebhookDelivered,
             Action::WebhookFailed,
             Action::WebhookAbandoned,

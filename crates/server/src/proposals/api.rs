@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use gatehouse_protocol::pause::{
-    BreakGlassAccount, BreakGlassRecord, Breaker, NewBreakGlassAccount, NewPause, NewUnpause,
-    PauseRequest, SignedPause,
+    BreakGlassAccount, BreakGlassRecord, BreakGlassRekey, BreakGlassRekeyed, Breaker,
+    NewBreakGlassAccount, NewPause, NewUnpause, PauseRequest, SignedPause,
 };
 use gatehouse_protocol::policy::{CurrentPolicy, NewRule};
 use gatehouse_protocol::proposal::{
@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(pause))
         .routes(routes!(break_glass))
         .routes(routes!(break_glass_account))
+        .routes(routes!(break_glass_rekey))
         .routes(routes!(propose_resume))
         .routes(routes!(resume_request))
         .routes(routes!(resume))
@@ -321,6 +322,34 @@ async fn break_glass(
     Ok(Json(
         engine(&state)?
             .break_glass(&by(&caller, request_id), &record)
+            .await?,
+    ))
+}
+
+/// Records a break-glass account re-keyed in place (responders): after a pause-key rotation the
+/// responder's device signed a CryptoUpdate of their account with the old key and their key in
+/// the new pause key, and sent it straight to the ledger. Delivering a record twice changes
+/// nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/pause/break-glass/rekeyed",
+    request_body = BreakGlassRekey,
+    responses(
+        (status = 200, description = "Recorded in the audit log", body = BreakGlassRekeyed),
+        (status = 400, description = "A signature does not verify, a key is not yours, or the update changes more than the key", body = ApiError),
+        (status = 403, description = "Not a responder", body = ApiError),
+        (status = 409, description = "You hold no key in the token's pause key", body = ApiError),
+    )
+)]
+async fn break_glass_rekey(
+    State(state): State<Arc<AppState>>,
+    Authorized(caller, _): Authorized<Responders>,
+    RequestId(request_id): RequestId,
+    Json(record): Json<BreakGlassRekey>,
+) -> Result<Json<BreakGlassRekeyed>, Error> {
+    Ok(Json(
+        engine(&state)?
+            .break_glass_rekey(&by(&caller, request_id), &record)
             .await?,
     ))
 }

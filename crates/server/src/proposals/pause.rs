@@ -17,8 +17,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use gatehouse_audit::leaf::OutcomeKind;
 use gatehouse_protocol::pause::{
-    BreakGlassAccount, BreakGlassRecord, Breaker, MAX_BREAK_GLASS_HBAR, NewBreakGlassAccount,
-    NewPause, PauseRequest, SignedPause, clean_reason,
+    BreakGlassAccount, BreakGlassRecord, BreakGlassRekey, BreakGlassRekeyed, Breaker,
+    MAX_BREAK_GLASS_HBAR, NewBreakGlassAccount, NewPause, PauseRequest, SignedPause, clean_reason,
 };
 use gatehouse_protocol::proposal::KeyRole;
 use gatehouse_protocol::{ErrorCode, Role};
@@ -566,6 +566,140 @@ impl Engine {
         self.commit(tx, entry, None).await?;
         Ok(made)
     }
+}
+
+impl Engine {
+    /// Takes the record of `by`'s break-glass account re-keyed in place (a CryptoUpdate they sent
+    /// straight to the ledger after a pause-key rotation): the new key must be theirs in the
+    /// token's pause key and the old key one of their registered keys (in use or retired), both
+    /// signatures must verify over the body, and the body may change the account's key and
+    /// nothing else. Audited with both keys and what the mirror shows now; delivering the same
+    /// record again changes nothing and is audited.
+    pub async fn break_glass_rekey(
+        &self,
+        by: &By,
+        record: &BreakGlassRekey,
+    ) -> Result<BreakGlassRekeyed, Error> {
+        let action = Action::BreakerBreakGlassRekey;
+        let key = self.responder_key(by, action.clone()).await?;
+        let refuse = |why: String| Refusal::BadSignature(why);
+        let checked = async {
+            let (body, raw) = super::verify_signed(&key.key, &record.body, &record.signature)
+                .map_err(|r| match r {
+                    Refusal::BadSignature(why) => refuse(format!(
+                        "the new key's signature: {why} (it must be your key in the token's pause key)"
+                    )),
+                    other => other,
+                })?;
+            let old = old_key(record).map_err(refuse)?;
+            let (_, old_raw) = super::verify_signed(&old, &record.body, &record.old_signature)
+                .map_err(|r| match r {
+                    Refusal::BadSignature(why) => {
+                        refuse(format!("the old key's signature: {why}"))
+                    }
+                    other => other,
+                })?;
+            let decoded = pb::TransactionBody::decode(body.as_slice())
+                .map_err(|e| refuse(format!("the body does not decode: {e}")))?;
+            let Some(pb::transaction_body::Data::CryptoUpdateAccount(update)) = &decoded.data
+            else {
+                return Err(refuse("the record is not a CryptoUpdate".to_owned()));
+            };
+            let account = update
+                .account_id_to_update
+                .as_ref()
+                .map(hapi::account_text)
+                .unwrap_or_default();
+            let changes_key_only = pb::CryptoUpdateTransactionBody {
+                account_id_to_update: update.account_id_to_update.clone(),
+                key: hapi::primitive_key(&key.key),
+                ..Default::default()
+            } == *update;
+            if !changes_key_only {
+                return Err(refuse(format!(
+                    "the update of account {account} must set its key to your key in the pause key and change nothing else"
+                )));
+            }
+            Ok((body, raw, old, old_raw, account))
+        }
+        .await;
+        let (body, raw, old, old_raw, account) = match checked {
+            Ok(checked) => checked,
+            Err(refusal) => {
+                return Err(self
+                    .deny(by, action, format!("officer:{}", by.name), refusal)
+                    .await);
+            }
+        };
+        let object = format!("account:{account}");
+        let mut tx = self.db().begin().await.map_err(StoreError::from)?;
+        let old_holder = keys::store::holder_of(&mut tx, &keys::store::stored_hex(&old)).await?;
+        if old_holder.as_ref().map(|(who, _)| who.as_str()) != Some(by.name.as_str()) {
+            drop(tx);
+            let refusal = refuse(format!(
+                "the old key {} is not one of your registered ledger keys",
+                keys::store::stored_hex(&old)
+            ));
+            return Err(self.deny(by, action, object, refusal).await);
+        }
+        let mirror_rekeyed_now = self
+            .ledger()
+            .mirror_json(&format!("/api/v1/accounts/{account}"))
+            .await
+            .ok()
+            .map(|json: serde_json::Value| {
+                json["key"]["key"]
+                    .as_str()
+                    .zip(hapi::primitive_key(&key.key))
+                    .is_some_and(|(shown, expected)| match expected.key {
+                        Some(pb::key::Key::Ed25519(k) | pb::key::Key::EcdsaSecp256k1(k)) => {
+                            shown.eq_ignore_ascii_case(&hex::encode(k))
+                        }
+                        _ => false,
+                    })
+            });
+        let body_sha256 = hex::encode(Sha256::digest(&body));
+        let first = store::spend(&mut tx, &body_sha256, "break-glass-rekey", &by.name).await?;
+        let made = BreakGlassRekeyed {
+            account,
+            public_key: key.view().public_key,
+            mirror_rekeyed_now,
+            already_recorded: !first,
+        };
+        let details = serde_json::json!({
+            "transaction_id": record.transaction_id,
+            "body_sha256": body_sha256,
+            "old_key": keys::store::stored_hex(&old),
+            "old_signature_sha256": hex::encode(Sha256::digest(&old_raw)),
+            "public_key": made.public_key,
+            "signature_sha256": hex::encode(Sha256::digest(&raw)),
+            "device": record.device,
+            "ledger_status": record.ledger_status,
+            "submitted_at": record.submitted_at,
+            "mirror_rekeyed_then": record.mirror_rekeyed,
+            "mirror_rekeyed_now": mirror_rekeyed_now,
+            "already_recorded": made.already_recorded,
+        });
+        let entry = Self::entry(by, action, object, OutcomeKind::Success, None, details);
+        self.commit(tx, entry, None).await?;
+        Ok(made)
+    }
+}
+
+/// The old key of a re-keying record, as a key that verifies signatures.
+fn old_key(record: &BreakGlassRekey) -> Result<gatehouse_keys::key::PublicKey, String> {
+    use gatehouse_keys::key::{Algorithm, PublicKey};
+    let algorithm = match record.old_key_type.as_str() {
+        "ED25519" => Algorithm::Ed25519,
+        "ECDSA_SECP256K1" => Algorithm::EcdsaSecp256k1,
+        other => {
+            return Err(format!(
+                "an old key of type {other:?} cannot key an account"
+            ));
+        }
+    };
+    let bytes = hex::decode(&record.old_key).map_err(|_| "the old key is not hex".to_owned())?;
+    PublicKey::from_bytes(algorithm, &bytes).map_err(|e| format!("the old key: {e}"))
 }
 
 #[cfg(test)]

@@ -529,6 +529,16 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
         hex_of(&old("carol")),
         "her pause key, not her newest"
     );
+    // The pause key rotates to her newest key, and her account follows in place.
+    let pause: Proposal = propose(alice, &rotation(KeyRole::Pause, 1, &["carol"]))
+        .await
+        .expect("the pause key with carol's newest key");
+    approve(bob, &pause.id, &old("bob")).await.expect("bob");
+    let done = approve(&world.conns["dave"], &pause.id, &old("dave"))
+        .await
+        .expect("dave");
+    assert_eq!(done.status, ProposalStatus::Executed, "{done:?}");
+    rekey_break_glass(&world, &made, &old("carol"), &carol_next).await;
 
     // A key changed around Gatehouse (the admin quorum signing a TokenUpdate directly) is caught.
     let rogue = around_the_server(
@@ -556,6 +566,152 @@ async fn a_supply_rotation_replaces_the_keys_that_mint_and_every_refusal_holds(b
             .iter()
             .any(|a| a.kind == "key-mismatch" && a.message.contains("supply key")),
         "{alarms:?}"
+    );
+}
+
+/// Carol's break-glass account `made` (keyed by `old`) is re-keyed in place to `next`, her key in
+/// the token's new pause key: refused for a key outside the pause key and by the ledger without
+/// the new key's signature; done with both; the mirror shows it and her file names it; the record
+/// reaches the audit log (twice is harmless), and records that do not hold are refused.
+async fn rekey_break_glass(
+    world: &World,
+    made: &gatehouse_protocol::pause::BreakGlassAccount,
+    old: &SigningKey,
+    next: &SigningKey,
+) {
+    use gatehouse_client::breakglass::{self, BreakGlass, Error};
+    use gatehouse_keys::key::{Algorithm, PublicKey};
+    use gatehouse_protocol::hedera::Action;
+    use gatehouse_protocol::pause::{BreakGlassRekey, BreakGlassRekeyed};
+    let public = |k: &SigningKey| {
+        PublicKey::from_bytes(Algorithm::Ed25519, k.verifying_key().as_bytes()).expect("a key")
+    };
+    let (old_public, next_public) = (public(old), public(next));
+    let dir = tempfile::tempdir().expect("carol's config directory");
+    let files = BreakGlass::of(dir.path(), "carol");
+    let ledger = files
+        .set_up(breakglass::Ledger {
+            node: made.node.clone(),
+            node_account: made.node_account.clone(),
+            mirror: made.mirror.clone(),
+            payer: made.account.clone(),
+            token: made.token.clone(),
+            payer_key: None,
+        })
+        .await
+        .expect("break-glass is set up");
+    assert!(
+        ledger.payer_key.as_ref().is_some_and(|k| k.is(&old_public)),
+        "{ledger:?}"
+    );
+    let outside = breakglass::check_pause_holder(&ledger, &old_public)
+        .await
+        .expect_err("her old key left the pause key");
+    assert!(matches!(outside, Error::NotPauseKey { .. }), "{outside}");
+    breakglass::check_pause_holder(&ledger, &next_public)
+        .await
+        .expect("her newest key is in the pause key");
+
+    let (bytes, view) = breakglass::rekey_body(&ledger, &next_public).expect("a body");
+    assert_eq!(view.payer, made.account, "the account pays for itself");
+    assert_eq!(
+        view.action,
+        Action::AccountKey {
+            account: made.account.clone(),
+            key: Some(KeyView::Ed25519 { key: hex_of(next) }),
+            other_changes: Vec::new(),
+        }
+    );
+    // Hedera asks the new key too: a wrong signature in its place and the ledger refuses.
+    let stranger = key(77);
+    let refused_rekey = files
+        .rekey(
+            &ledger,
+            bytes.clone(),
+            (&old_public, old.sign(&bytes).to_bytes().to_vec()),
+            (&next_public, stranger.sign(&bytes).to_bytes().to_vec()),
+            None,
+        )
+        .await
+        .expect_err("the new key's signature is missing");
+    assert!(
+        matches!(&refused_rekey, Error::Rekey(why) if why.contains("InvalidSignature")),
+        "{refused_rekey}"
+    );
+    assert!(
+        files.ledger().expect("the file").payer_key == ledger.payer_key,
+        "a refused re-key changes nothing"
+    );
+    let (bytes, _) = breakglass::rekey_body(&ledger, &next_public).expect("a body");
+    let (record, rekeyed) = files
+        .rekey(
+            &ledger,
+            bytes.clone(),
+            (&old_public, old.sign(&bytes).to_bytes().to_vec()),
+            (&next_public, next.sign(&bytes).to_bytes().to_vec()),
+            Some("test keys".into()),
+        )
+        .await
+        .expect("both keys sign: the ledger re-keys the account");
+    assert!(rekeyed && record.ledger_status == "SUCCESS", "{record:?}");
+    let now = files.ledger().expect("the file");
+    assert!(
+        now.payer_key.as_ref().is_some_and(|k| k.is(&next_public)),
+        "the file names the new key: {now:?}"
+    );
+    now.check_signer(&next_public)
+        .expect("break-glass pauses sign with the new key");
+
+    // The record reaches the audit log through the break-glass queue.
+    let carol = &world.conns["carol"];
+    files.enqueue(record.clone()).expect("queued");
+    assert_eq!(files.deliver(carol).await.expect("delivered"), 1);
+    assert!(files.pending().expect("the queue").is_empty());
+    let again: BreakGlassRekeyed = carol
+        .post("/v1/pause/break-glass/rekeyed", &record)
+        .await
+        .expect("twice is harmless");
+    assert_eq!(again.account, made.account);
+    assert_eq!(again.public_key, hex_of(next));
+    assert_eq!(again.mirror_rekeyed_now, Some(true));
+    assert!(again.already_recorded);
+    let post = |record: BreakGlassRekey| async move {
+        carol
+            .post::<_, BreakGlassRekeyed>("/v1/pause/break-glass/rekeyed", &record)
+            .await
+    };
+    let bad_old = BreakGlassRekey {
+        old_signature: B64.encode([0u8; 64]),
+        ..record.clone()
+    };
+    let why = refused(post(bad_old).await, "BadRequest");
+    assert!(why.contains("the old key's signature"), "{why}");
+    let not_hers = BreakGlassRekey {
+        old_key: hex_of(&stranger),
+        old_signature: B64.encode(stranger.sign(&bytes).to_bytes()),
+        ..record.clone()
+    };
+    let why = refused(post(not_hers).await, "BadRequest");
+    assert!(
+        why.contains("is not one of your registered ledger keys"),
+        "{why}"
+    );
+    let frank = world.conns["frank"]
+        .post::<_, BreakGlassRekeyed>("/v1/pause/break-glass/rekeyed", &record)
+        .await;
+    refused(frank, "Conflict");
+    let entries =
+        crate::audit::entries_of(&world.server.state.db, "breaker.break-glass-rekey").await;
+    let successes: Vec<_> = entries.iter().filter(|(o, _)| o == "success").collect();
+    assert_eq!(successes.len(), 2, "{entries:?}");
+    assert!(
+        successes[0].1.contains(&record.transaction_id) && successes[0].1.contains(&hex_of(old)),
+        "the old and new keys are recorded: {entries:?}"
+    );
+    assert_eq!(
+        entries.iter().filter(|(o, _)| o == "denied").count(),
+        3,
+        "{entries:?}"
     );
 }
 
