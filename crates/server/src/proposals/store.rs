@@ -284,19 +284,21 @@ pub async fn spend(
     proposal: &str,
     officer: &str,
 ) -> Result<bool, Error> {
-    const SQL: &str =
-        "INSERT INTO spent_signatures (signature, proposal, officer, at) VALUES ($1, $2, $3, $4)";
-    let result = on_tx!(tx, conn => {
+    // ON CONFLICT, not a unique violation caught afterwards: on PostgreSQL a failed INSERT aborts
+    // the transaction, and a caller that goes on (a break-glass record delivered twice is audited
+    // in the same transaction) would then fail to write anything.
+    const SQL: &str = "INSERT INTO spent_signatures (signature, proposal, officer, at) VALUES ($1, $2, $3, $4) ON CONFLICT (signature) DO NOTHING";
+    let rows = on_tx!(tx, conn => {
         sqlx::query(SQL)
             .bind(signature_sha256)
             .bind(proposal)
             .bind(officer)
             .bind(Utc::now())
             .execute(&mut *conn)
-            .await
-            .map(drop)
+            .await?
+            .rows_affected()
     });
-    inserted(result)
+    Ok(rows == 1)
 }
 
 /// Records an approval the ledger accepted.
