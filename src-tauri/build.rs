@@ -50,6 +50,7 @@ fn main() {
         "rotation_propose",
         "rotation_offboard",
         "rotation_onboard",
+        "rotation_join",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

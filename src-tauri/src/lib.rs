@@ -118,6 +118,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::rotation::rotation_propose,
             commands::rotation::rotation_offboard,
             commands::rotation::rotation_onboard,
+            commands::rotation::rotation_join,
         ])
 }
 

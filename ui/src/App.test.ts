@@ -16,12 +16,14 @@ import {
   auditPageOf,
   bob,
   connectionFor,
+  deviceError,
   failed,
   ok,
   proposalSummary,
   rotationOverview,
   timelineBars,
   unreachable,
+  yubikey,
 } from "./testing/fixtures";
 
 const mocked = vi.mocked(commands);
@@ -322,6 +324,69 @@ describe("key rotation wizard", () => {
     );
     expect(screen.getByTestId("rotation-onboarding-certificate")).toHaveTextContent("SHA-256 ab12");
     await waitFor(() => expect(screen.getByRole("heading", { name: /Approvals, the ledger, the mirror/ })).toHaveFocus());
+  });
+
+  it("onboards me with my TLS certificate moved onto my device: key and request made there, a new profile keeps it", async () => {
+    // Hana is registered (no say yet) and her own console proposes her onboarding.
+    const asHana = {
+      ...overview,
+      me: "hana",
+      staged: [...overview.staged, { officer: "hana", publicKey: "ee", evidence: "attested", device: "YubiKey 5 serial 7" }],
+      people: [...overview.people, "hana"],
+    };
+    mocked.startupProfile.mockResolvedValue("alice");
+    mocked.connect.mockResolvedValue(ok(connectionFor(alice)));
+    mocked.rotationOverview.mockResolvedValue(ok(asHana));
+    mocked.deviceScan.mockResolvedValue(ok({ devices: [yubikey], problems: [] }));
+    const joins = proposalSummary({
+      id: "on2",
+      kind: "onboarding",
+      proposer: "hana",
+      payload: { kind: "onboarding", token: "0.0.1003", officer: "hana", reason: "joins", keys: ["supply"], certificate: "cd34" },
+    });
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByTestId("rotation-open"));
+    await user.selectOptions(await screen.findByTestId("onboard-officer"), "bob");
+    expect(screen.queryByTestId("onboard-with-certificate"), "only my own onboarding carries my device's request").toBeNull();
+    expect(screen.getByTestId("onboard-certificate")).toHaveTextContent("they propose their onboarding themselves");
+
+    await user.selectOptions(screen.getByTestId("onboard-officer"), "hana");
+    expect(screen.getByTestId("onboard-with-certificate"), "on by default").toBeChecked();
+    await user.type(screen.getByTestId("onboard-reason"), "joins");
+    expect(screen.getByTestId("onboard-propose")).toHaveTextContent("Choose my device…");
+    await user.click(screen.getByTestId("onboard-propose"));
+    expect(mocked.rotationOnboard, "nothing is proposed before the device made the request").not.toHaveBeenCalled();
+    expect(screen.getByTestId("onboard-profile")).toHaveValue("alice-device");
+    const deviceForm = (await screen.findByTestId("onboard-device-pin")).closest("form")!;
+    expect(deviceForm.closest("[data-testid='onboard-form']"), "no form inside the onboarding form").toBeNull();
+    await within(deviceForm).findByRole("radio", { checked: true });
+
+    // A wrong PIN: said in the form, which stays open for the next try.
+    mocked.rotationJoin.mockResolvedValueOnce(failed(deviceError("device_pin_incorrect", "the PIN is wrong", 2)));
+    await user.type(screen.getByTestId("onboard-device-pin"), "000000{Enter}");
+    expect(await screen.findByTestId("onboard-device-error")).toHaveTextContent("the PIN is wrong");
+
+    mocked.rotationJoin.mockResolvedValueOnce(
+      ok({ proposal: joins, profile: { ...alice, name: "alice-device", keySource: "device: YubiKey (PIV) serial 7, key 9a" }, fingerprint: "cd34" }),
+    );
+    mocked.rotationOverview.mockResolvedValue(ok({ ...asHana, rotation: joins }));
+    await user.clear(screen.getByTestId("onboard-device-pin"));
+    await user.type(screen.getByTestId("onboard-device-pin"), "123456{Enter}");
+    expect(await screen.findByTestId("onboard-joined")).toHaveTextContent(
+      "Profile alice-device holds your new certificate (SHA-256 cd34), its key on your device. It gets you in once the quorum approves the onboarding",
+    );
+    expect(mocked.rotationJoin).toHaveBeenLastCalledWith("alice", ["admin", "supply"], "joins", yubikey.id, "123456", "alice-device");
+    expect(screen.queryByTestId("onboard-device-pin"), "the device form closes").toBeNull();
+    expect(await screen.findByTestId("rotation-onboarding")).toHaveTextContent("hana joins the supply key(s)");
+
+    // Executed, the registry revokes this profile's certificate: the wizard says which profile to connect with.
+    mocked.rotationOverview.mockResolvedValue(failed(deviceError("not_registered", "this certificate is not registered")));
+    await user.click(screen.getByTestId("rotation-refresh"));
+    expect(await screen.findByTestId("onboard-switch")).toHaveTextContent(
+      "Your onboarding has executed: the server no longer takes this profile's certificate, it was replaced. Connect with profile alice-device",
+    );
+    expect(screen.queryByTestId("rotation-error")).toBeNull();
   });
 });
 

@@ -185,6 +185,18 @@ export const commands = {
 	 *  from the command line (`gatehouse rotate officer --add ... --csr`).
 	 */
 	rotationOnboard: (profile: string, officer: string, keys: string[], reason: string) => typedError<ProposalSummary, IpcError>(__TAURI_INVOKE("rotation_onboard", { profile, officer, keys, reason })),
+	/**
+	 *  Proposes the caller's own onboarding into the token keys `keys` (thresholds kept), for
+	 *  `reason`, with their TLS certificate moved onto `device` (an id from the last scan, opened
+	 *  with `pin`): a P-256 key is made on it (a YubiKey's in slot 9a, the PIV authentication slot;
+	 *  a P-256 key there, or on a token one labelled as this command labels them, is used again),
+	 *  the device writes the certificate request, the deployment CA issues the certificate with the
+	 *  proposal (each approver sees its fingerprint), and it is checked here (issued to the caller,
+	 *  hashing to that fingerprint) and kept in a new profile `new_profile` beside this one, whose
+	 *  handshakes the device key signs. That profile gets in once the quorum approves; this one stops
+	 *  then (the registry revokes its certificate).
+	 */
+	rotationJoin: (profile: string, keys: string[], reason: string, device: string, pin: string, newProfile: string) => typedError<JoinedView, IpcError>(__TAURI_INVOKE("rotation_join", { profile, keys, reason, device, pin, newProfile })),
 };
 
 /* Types */
@@ -731,6 +743,16 @@ export type ItemView = {
 	document: DocumentView | null,
 	/**  Why the supplied document fails (schema, CID): do not sign. */
 	documentError: string | null,
+};
+
+/**  What the caller's own onboarding with a device certificate gave. */
+export type JoinedView = {
+	/**  The onboarding proposal. */
+	proposal: ProposalSummary,
+	/**  The profile added for the new certificate (it gets in once the onboarding executes). */
+	profile: ProfileSummary,
+	/**  The certificate's SHA-256, as the approvers see it. */
+	fingerprint: string,
 };
 
 /**  One key on a device. */

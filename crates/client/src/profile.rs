@@ -300,6 +300,49 @@ impl ProfileStore {
             .ok_or_else(|| Error::NotFound(name.to_owned()))
     }
 
+    /// Adds profile `name` for a certificate issued to a key on a device (an onboarding's, from
+    /// the device's own request): the certificate (`pem`) is written to `certificates/NAME.pem`
+    /// in this store's directory, and the profile reaches `from`'s server with `from`'s CA and
+    /// pinned mirror, its handshakes signed by key `key` on `device`. Refused (nothing written)
+    /// when the name is taken.
+    pub fn add_device_certificate(
+        &self,
+        from: &Profile,
+        name: &str,
+        pem: &str,
+        device: DeviceLocator,
+        key: &str,
+    ) -> Result<Profile, Error> {
+        validate_name(name)?;
+        if self.read()?.profiles.iter().any(|p| p.name == name) {
+            return Err(Error::Duplicate(name.to_owned()));
+        }
+        let dir = self.dir.join("certificates");
+        let path = dir.join(format!("{name}.pem"));
+        let io = |action, path: &Path, source| Error::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        };
+        crate::private::create_dir(&dir).map_err(|e| io("create", &dir, e))?;
+        crate::private::write_atomic(&path, pem.as_bytes()).map_err(|e| io("write", &path, e))?;
+        self.add(NewProfile {
+            profile: Profile {
+                name: name.to_owned(),
+                server_url: from.server_url.clone(),
+                environment: from.environment,
+                ca_cert: from.ca_cert.clone(),
+                client_cert: path,
+                key: KeySource::Device {
+                    device,
+                    key: key.to_owned(),
+                },
+                mirror_url: from.mirror_url.clone(),
+            },
+            key_passphrase: None,
+        })
+    }
+
     /// Adds a profile after validating it; its passphrase, if any, goes to the keyring.
     pub fn add(&self, new: NewProfile) -> Result<Profile, Error> {
         let mut profile = new.profile;
@@ -539,6 +582,54 @@ mod tests {
             "device: YubiKey (PIV) serial 12345678, key 9a"
         );
         assert!(back.key.is_device(), "and it is a device key");
+    }
+
+    #[test]
+    fn an_issued_device_certificate_becomes_a_profile_beside_the_one_it_came_through() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ProfileStore::open(dir.path().join("cfg"), SecretStore::mock());
+        let mut from = fixture(dir.path());
+        from.mirror_url = Some("http://127.0.0.1:5551".to_owned());
+        store
+            .add(NewProfile {
+                profile: from.clone(),
+                key_passphrase: None,
+            })
+            .expect("the current profile");
+        let pem = "-----BEGIN CERTIFICATE-----\nissued\n-----END CERTIFICATE-----\n";
+        let device = DeviceLocator::Piv { serial: 7 };
+        let added = store
+            .add_device_certificate(&from, "ops-device", pem, device.clone(), "9a")
+            .expect("added");
+        assert_eq!(added.server_url, from.server_url);
+        assert_eq!(added.ca_cert, from.ca_cert);
+        assert_eq!(added.mirror_url, from.mirror_url);
+        assert_eq!(
+            added.key,
+            KeySource::Device {
+                device: device.clone(),
+                key: "9a".to_owned()
+            }
+        );
+        assert_eq!(
+            added.client_cert,
+            dir.path().join("cfg/certificates/ops-device.pem")
+        );
+        assert_eq!(
+            std::fs::read_to_string(&added.client_cert).expect("written"),
+            pem
+        );
+        assert_eq!(store.get("ops-device").expect("kept"), added);
+        let again = store.add_device_certificate(&from, "ops-device", "other", device, "9a");
+        assert!(
+            matches!(&again, Err(Error::Duplicate(n)) if n == "ops-device"),
+            "{again:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&added.client_cert).expect("kept"),
+            pem,
+            "a refused name overwrites nothing"
+        );
     }
 
     #[cfg(unix)]

@@ -310,6 +310,121 @@ pub async fn rotation_onboard(
     post_proposal(&console, &profile, "/v1/proposals/onboarding", &onboarding).await
 }
 
+/// The label of the TLS key the console makes on a PKCS#11 token for an onboarding.
+const TLS_LABEL: &str = "gatehouse tls (onboarding)";
+
+/// What the caller's own onboarding with a device certificate gave.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinedView {
+    /// The onboarding proposal.
+    pub proposal: ProposalSummary,
+    /// The profile added for the new certificate (it gets in once the onboarding executes).
+    pub profile: super::profile::ProfileSummary,
+    /// The certificate's SHA-256, as the approvers see it.
+    pub fingerprint: String,
+}
+
+/// Proposes the caller's own onboarding into the token keys `keys` (thresholds kept), for
+/// `reason`, with their TLS certificate moved onto `device` (an id from the last scan, opened
+/// with `pin`): a P-256 key is made on it (a YubiKey's in slot 9a, the PIV authentication slot;
+/// a P-256 key there, or on a token one labelled as this command labels them, is used again),
+/// the device writes the certificate request, the deployment CA issues the certificate with the
+/// proposal (each approver sees its fingerprint), and it is checked here (issued to the caller,
+/// hashing to that fingerprint) and kept in a new profile `new_profile` beside this one, whose
+/// handshakes the device key signs. That profile gets in once the quorum approves; this one stops
+/// then (the registry revokes its certificate).
+#[tauri::command]
+#[specta::specta]
+#[allow(clippy::too_many_arguments)]
+pub async fn rotation_join(
+    console: State<'_, Console>,
+    profile: String,
+    keys: Vec<String>,
+    reason: String,
+    device: String,
+    pin: String,
+    new_profile: String,
+) -> Result<JoinedView, IpcError> {
+    let keys = keys
+        .iter()
+        .map(|name| role_named(name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = store(&console)?;
+    let current = store.get(&profile)?;
+    if store.get(&new_profile).is_ok() {
+        return Err(gatehouse_client::profile::Error::Duplicate(new_profile).into());
+    }
+    let connection = connection_for(&console, &profile)?;
+    let officer = me(&connection).await?;
+    let name = officer.clone();
+    let pin = gatehouse_keys::Pin::new(pin);
+    let locator = console.devices.locate(&device)?;
+    let on_device = locator.clone();
+    let (request, key_id) = blocking(move || {
+        let mut opened = gatehouse_keys::open(&on_device, &pin)?;
+        // A TLS key made here before (an earlier try the server refused) is used again rather
+        // than leaving one more unused key, or a full slot, behind.
+        let placement = gatehouse_keys::piv::Placement::default_for(Algorithm::EcdsaP256);
+        let piv = matches!(on_device, gatehouse_keys::device::Locator::Piv { .. });
+        let earlier = opened.keys()?.into_iter().find(|k| {
+            k.algorithm() == Algorithm::EcdsaP256
+                && if piv {
+                    k.id.as_bytes() == [placement.slot]
+                } else {
+                    k.label == TLS_LABEL
+                }
+        });
+        let made = match (earlier, &on_device) {
+            (Some(key), _) => key,
+            (None, gatehouse_keys::device::Locator::Piv { serial }) => {
+                drop(opened);
+                let mut piv = gatehouse_keys::piv::Piv::open(*serial, &pin)?;
+                let made = piv.generate_in(Algorithm::EcdsaP256, placement)?;
+                opened = Box::new(piv);
+                made
+            }
+            (None, _) => opened.generate(&key::Request::new(
+                Algorithm::EcdsaP256,
+                TLS_LABEL.to_owned(),
+            ))?,
+        };
+        let request = gatehouse_keys::tls::certificate_request(opened.as_mut(), &made.id, &name)
+            .map_err(|e| {
+                IpcError::new(
+                    ErrorCode::DeviceRefused,
+                    format!("the device could not sign the certificate request: {e}"),
+                    "Nothing was proposed. Check the device and its PIN, then try again.",
+                )
+            })?;
+        Ok((request, hex::encode(made.id.as_bytes())))
+    })
+    .await?;
+    let onboarding = NewOnboarding {
+        officer,
+        keys,
+        reason,
+        certificate_request: Some(request),
+    };
+    let proposal: Proposal = connection
+        .post("/v1/proposals/onboarding", &onboarding)
+        .await?;
+    let pem = proposals::onboarding_certificate(&proposal)?;
+    let fingerprint = match &proposal.payload {
+        gatehouse_protocol::proposal::Payload::Onboarding {
+            certificate: Some(c),
+            ..
+        } => c.fingerprint.to_string(),
+        _ => String::new(),
+    };
+    let added = store.add_device_certificate(&current, &new_profile, &pem, locator, &key_id)?;
+    Ok(JoinedView {
+        proposal: ProposalSummary::new(&proposal, &onboarding.officer),
+        profile: super::profile::ProfileSummary::from(&added),
+        fingerprint,
+    })
+}
+
 /// Proposes removing `officer` from every token key they hold and every policy rule, for
 /// `reason`; the server refuses (saying what to do first) when a key or rule could no longer
 /// reach its threshold.

@@ -9,7 +9,9 @@
 // new admin key, and the wizard follows it to the mirror showing the new admin key. Last, onboarding: hana is
 // registered with a certificate for a key on her token and stages a ledger key there; alice proposes her into the
 // admin and supply keys in the wizard (the pause key first, which the server refuses: hana is no responder), and the
-// wizard follows bob's and carol's approvals to the execution.
+// wizard follows bob's and carol's approvals to the execution. Then ivan, registered from his token, onboards himself
+// from his own window into the supply key with a new TLS key made on his token: the certificate comes with the
+// proposal and a new profile keeps it; after the quorum approves, that profile gets in and his old one does not.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -63,6 +65,33 @@ describe('officers rotate the supply key in the console', () => {
   let officers;
   /** The token's treasury account on the ledger (the mirror) and the NFTs it holds. */
   let ledgerTreasury;
+
+  /**
+   * An administrator registers `name` as an officer (no say yet) with a certificate for a P-256 key on a new token
+   * of theirs, and they add a profile with it and stage an Ed25519 ledger key made on the same token.
+   */
+  async function registeredOnToken(name) {
+    const token = `${name}-ledger`;
+    const onToken = ['--module', SOFTHSM_MODULE, '--token', token];
+    await runTool('/usr/bin/softhsm2-util', ['--init-token', '--free', '--label', token, '--pin', TOKEN_PIN, '--so-pin', '12345678'], {
+      env,
+      name: 'softhsm2-util --init-token',
+    });
+    const keyOf = (out) => /key ([0-9a-f]+) on/.exec(out.stdout)?.[1];
+    const tls = keyOf(await gatehouseCli(['device', 'keygen', ...onToken, '--algorithm', 'p256', '--label', `${name} tls`], officers.withPin));
+    const ledger = keyOf(await gatehouseCli(['device', 'keygen', ...onToken, '--algorithm', 'ed25519', '--label', `${name} ledger`], officers.withPin));
+    assert.ok(tls && ledger, `both keys are made on ${name}'s token`);
+    const csr = path.join(temp.dir, `${name}.csr`);
+    const cert = path.join(temp.dir, `${name}.pem`);
+    await gatehouseCli(['device', 'csr', ...onToken, '--key', tls, '--name', name, '--out', csr], officers.withPin);
+    await gatehouseServer(['registry', '--config', deployment.config, 'enrol', '--name', name, '--role', 'officer', '--csr', csr, '--out', cert]);
+    await gatehouseCli(
+      ['profile', 'add', '--name', name, '--server', server.url, '--ca', deployment.caPem, '--cert', cert, '--device-key', tls, ...onToken],
+      env,
+    );
+    await gatehouseCli(['ledger-key', 'stage', '--profile', name, ...onToken, '--key', ledger], officers.withPin);
+    return { token };
+  }
 
   before(
     async () => {
@@ -270,25 +299,7 @@ describe('officers rotate the supply key in the console', () => {
     const { browser } = app;
     // An administrator registers hana with a certificate for a P-256 key on her token (no say yet); from her
     // profile she stages an Ed25519 ledger key made on the same token.
-    const token = 'hana-ledger';
-    const onToken = ['--module', SOFTHSM_MODULE, '--token', token];
-    await runTool('/usr/bin/softhsm2-util', ['--init-token', '--free', '--label', token, '--pin', TOKEN_PIN, '--so-pin', '12345678'], {
-      env,
-      name: 'softhsm2-util --init-token',
-    });
-    const keyOf = (out) => /key ([0-9a-f]+) on/.exec(out.stdout)?.[1];
-    const tls = keyOf(await gatehouseCli(['device', 'keygen', ...onToken, '--algorithm', 'p256', '--label', 'hana tls'], officers.withPin));
-    const ledger = keyOf(await gatehouseCli(['device', 'keygen', ...onToken, '--algorithm', 'ed25519', '--label', 'hana ledger'], officers.withPin));
-    assert.ok(tls && ledger, 'both keys are made on her token');
-    const csr = path.join(temp.dir, 'hana.csr');
-    const cert = path.join(temp.dir, 'hana.pem');
-    await gatehouseCli(['device', 'csr', ...onToken, '--key', tls, '--name', 'hana', '--out', csr], officers.withPin);
-    await gatehouseServer(['registry', '--config', deployment.config, 'enrol', '--name', 'hana', '--role', 'officer', '--csr', csr, '--out', cert]);
-    await gatehouseCli(
-      ['profile', 'add', '--name', 'hana', '--server', server.url, '--ca', deployment.caPem, '--cert', cert, '--device-key', tls, ...onToken],
-      env,
-    );
-    await gatehouseCli(['ledger-key', 'stage', '--profile', 'hana', ...onToken, '--key', ledger], officers.withPin);
+    await registeredOnToken('hana');
 
     await withScreenshots(browser, 'rotation-onboard', async () => {
       await browser.$('[data-testid="rotation-refresh"]').click();
@@ -326,5 +337,75 @@ describe('officers rotate the supply key in the console', () => {
         assert.ok(key.members.some((m) => m.officer === 'hana'), `${role}: ${JSON.stringify(key)}`);
       }
     });
+  });
+  it('ivan onboards himself from his own window, his new TLS certificate from his token in the same proposal', { timeout: timeouts.ui * 6 + 16 * timeouts.tool + timeouts.driverReady + timeouts.session }, async () => {
+    // An administrator registers ivan from a key on his token (no say yet); he stages a ledger key made there.
+    const { token } = await registeredOnToken('ivan');
+
+    // His own console: he chooses himself, the supply key, and moving his connection onto a new key on his token.
+    const ivan = await launchConsole('rotation-ivan', { ...env, GATEHOUSE_PROFILE: 'ivan', GATEHOUSE_PKCS11_MODULE: SOFTHSM_MODULE });
+    let id;
+    try {
+      const { browser } = ivan;
+      await withScreenshots(browser, 'rotation-join', async () => {
+        const dialog = browser.$('[data-testid="pin-dialog"]');
+        await dialog.waitForDisplayed({ timeoutMsg: 'his profile\'s key is on his token: the console asks for its PIN' });
+        await dialog.$('input[type="password"]').setValue(TOKEN_PIN);
+        await browser.keys('Enter');
+        const open = browser.$('[data-testid="rotation-open"]');
+        await open.waitForClickable({ timeoutMsg: 'his console connects with the key on his token' });
+        await open.click();
+        const officer = browser.$('[data-testid="onboard-officer"]');
+        await officer.waitForDisplayed({ timeoutMsg: 'the wizard opens' });
+        await officer.scrollIntoView();
+        await browser.waitUntil(async () => (await officer.getText()).includes('ivan'), { timeoutMsg: 'ivan, with his staged key, is offered' });
+        await officer.selectByVisibleText('ivan');
+        for (const role of ['admin', 'pause']) {
+          const box = browser.$(`[data-testid="onboard-key-${role}"]`);
+          if ((await box.isExisting()) && (await box.isSelected())) await box.click();
+        }
+        assert.equal(await browser.$('[data-testid="onboard-with-certificate"]').isSelected(), true, 'on by default for my own onboarding');
+        await browser.$('[data-testid="onboard-reason"]').setValue('joins the minting team');
+        await browser.$('[data-testid="onboard-propose"]').click();
+        const devicePin = browser.$('[data-testid="onboard-device-pin"]');
+        await devicePin.waitForDisplayed({ timeoutMsg: 'the device form opens' });
+        assert.equal(await browser.$('[data-testid="onboard-profile"]').getValue(), 'ivan-device');
+        await chooseDevice(browser, browser, token);
+        await devicePin.setValue(TOKEN_PIN);
+        await saveScreenshots(browser, 'rotation-join-device');
+        await browser.$('[data-testid="onboard-device-submit"]').click();
+        const joined = browser.$('[data-testid="onboard-joined"]');
+        const failed = browser.$('[data-testid="onboard-device-error"]');
+        await browser.waitUntil(async () => (await joined.isExisting()) || (await failed.isExisting()), {
+          timeout: timeouts.tool,
+          timeoutMsg: 'the onboarding is proposed or the window says why not',
+        });
+        if (await failed.isExisting()) assert.fail(`the onboarding failed: ${await failed.getText()}`);
+        assert.match(await joined.getText(), /Profile ivan-device holds your new certificate \(SHA-256 [0-9a-f:]+\)/i);
+        const onboarding = browser.$('[data-testid="rotation-onboarding-certificate"]');
+        await onboarding.waitForDisplayed({ timeoutMsg: 'step 4 shows the certificate the quorum approves' });
+      });
+      id = (await browser.$('[data-testid="rotation-status"] dd.mono').getText()).trim();
+      await approve('bob', id);
+      await approve('carol', id);
+      // Executed, the registry revokes the certificate his window connected with: it says so and which profile to use.
+      await withScreenshots(browser, 'rotation-joined', async () => {
+        const switched = browser.$('[data-testid="onboard-switch"]');
+        await browser.waitUntil(async () => switched.isExisting(), {
+          timeout: timeouts.tool,
+          timeoutMsg: 'his window says the onboarding executed and which profile to connect with',
+        });
+        await switched.scrollIntoView();
+        assert.match(await switched.getText(), /Connect with profile ivan-device/);
+      });
+      const executed = await serverJson(deployment, server, 'bob', `/v1/proposals/${id}`);
+      assert.equal(executed.status, 'executed', JSON.stringify(executed));
+    } finally {
+      await ivan.close();
+    }
+    // The profile the console added connects with the new key on his token; his old certificate is revoked.
+    const me = await gatehouseCli(['whoami', '--profile', 'ivan-device'], officers.withPin);
+    assert.match(me.stdout, /name:\s+ivan/);
+    await assert.rejects(gatehouseCli(['whoami', '--profile', 'ivan'], officers.withPin), /not registered|revoked|refused/i);
   });
 });

@@ -47,6 +47,7 @@ export const commands = {
   rotationPropose: vi.fn(),
   rotationOffboard: vi.fn(),
   rotationOnboard: vi.fn(),
+  rotationJoin: vi.fn(),
   breakGlassPrepare: vi.fn(),
   breakGlassSign: vi.fn(),
   resumePropose: vi.fn(),
