@@ -417,7 +417,23 @@ pub async fn rotation_join(
         } => c.fingerprint.to_string(),
         _ => String::new(),
     };
-    let added = store.add_device_certificate(&current, &new_profile, &pem, locator, &key_id)?;
+    // The onboarding stands whatever happens here: a certificate that cannot be kept is said, with
+    // how to write it again from the proposal.
+    let added = store
+        .add_device_certificate(&current, &new_profile, &pem, locator, &key_id)
+        .map_err(|e| {
+            IpcError::new(
+                ErrorCode::Io,
+                format!(
+                    "onboarding {} was proposed, but its certificate could not be kept in profile {new_profile}: {e}",
+                    proposal.id
+                ),
+                format!(
+                    "Write it with gatehouse proposal certificate {} --out FILE while the onboarding is open, then gatehouse profile add --name {new_profile} --cert FILE --device-key {key_id} with this device.",
+                    proposal.id
+                ),
+            )
+        })?;
     Ok(JoinedView {
         proposal: ProposalSummary::new(&proposal, &onboarding.officer),
         profile: super::profile::ProfileSummary::from(&added),
