@@ -77,7 +77,13 @@ impl Officer {
     /// Approves proposal `id` on the officer's device, reading the ledger's copy from `mirror`
     /// (empty: the one pinned in the profile).
     fn approve(&self, pin: &str, id: &str, mirror: &str) -> Output {
-        let mut args = vec!["proposal", "approve", id, "--key", &self.key];
+        self.approve_with(pin, id, mirror, &self.key)
+    }
+
+    /// Approves proposal `id` with the key `key` on the officer's device (another than their
+    /// first, e.g. after a rotation), reading the ledger's copy from `mirror` as `approve` does.
+    fn approve_with(&self, pin: &str, id: &str, mirror: &str, key: &str) -> Output {
+        let mut args = vec!["proposal", "approve", id, "--key", key];
         if !mirror.is_empty() {
             args.extend(["--mirror", mirror]);
         }
@@ -966,6 +972,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     assert!(keygen.status.success(), "{}", text(&keygen));
     let bob_new = key_id(&keygen);
     let bob_new_key = bob_new.clone();
+    let bob_again = bob_new.clone();
     let (o, k) = (officers.clone(), bob_new.clone());
     let staged =
         blocking(move || o[1].command(PIN, &["ledger-key", "stage", "--key", &k], true)).await;
@@ -1038,7 +1045,6 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         "this proposal needs your key",
         "the old key offered as the new one",
     );
-    let bob_key_now = bob_new.clone();
     let signed = sign_new(bob_new).await;
     assert!(
         signed.status.success()
@@ -1221,22 +1227,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
         text(&out)
     );
     let (o, id, m) = (officers.clone(), onboarding.clone(), mirror.clone());
-    let out = blocking(move || {
-        o[1].command(
-            PIN,
-            &[
-                "proposal",
-                "approve",
-                &id,
-                "--key",
-                &bob_new_key,
-                "--mirror",
-                &m,
-            ],
-            true,
-        )
-    })
-    .await;
+    let out = blocking(move || o[1].approve_with(PIN, &id, &m, &bob_new_key)).await;
     assert!(
         out.status.success() && text(&out).contains("status executed"),
         "bob approves with his new admin key: {}",
@@ -1275,22 +1266,7 @@ async fn officers_mint_two_of_three_from_the_command_line_with_keys_on_tokens() 
     assert!(out.status.success(), "{}", text(&out));
     let rotation = rotation_id(&out);
     let (o, id, m) = (officers.clone(), rotation.clone(), mirror.clone());
-    let out = blocking(move || {
-        o[1].command(
-            PIN,
-            &[
-                "proposal",
-                "approve",
-                &id,
-                "--key",
-                &bob_key_now,
-                "--mirror",
-                &m,
-            ],
-            true,
-        )
-    })
-    .await;
+    let out = blocking(move || o[1].approve_with(PIN, &id, &m, &bob_again)).await;
     assert!(out.status.success(), "bob approves: {}", text(&out));
     let (o, id, m) = (officers.clone(), rotation.clone(), mirror.clone());
     let done = on_card(Some(&card), move || o[2].approve(o[2].pin(), &id, &m)).await;
